@@ -1,0 +1,43 @@
+"""ganzoo: a plugin-based GAN model zoo.
+
+The public API is imported lazily: ``import ganzoo`` does not import torch, so listing and
+inspecting variants stays instant. Networks, training and sampling import it on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plugins import hookimpl
+from .registry import DatasetSpec, MetricSpec, ModelCard, UnknownNameError, Variant
+
+__version__ = "0.1.0"
+
+# public name -> "module:attr", imported on first access
+_LAZY = {
+    "list_variants": "ganzoo.api:list_variants",
+    "list_models": "ganzoo.api:list_models",
+    "list_datasets": "ganzoo.api:list_datasets",
+    "info": "ganzoo.api:info",
+    "create": "ganzoo.api:create",
+    "train": "ganzoo.api:train",
+    "GanModel": "ganzoo.model:GanModel",
+    "ConfigError": "ganzoo.config:ConfigError",
+}
+
+__all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "UnknownNameError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    ref = _LAZY.get(name)
+    if ref is None:
+        raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
+    from .registry import resolve_ref
+
+    value = resolve_ref(ref)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

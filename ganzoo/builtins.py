@@ -1,0 +1,22 @@
+"""The core's own plugin: the built-in data specs. Registered like any plugin, always loaded."""
+
+from .plugins import hookimpl
+from .registry import DatasetSpec
+
+
+@hookimpl
+def ganzoo_register_datasets(register):
+    register(DatasetSpec("mnist-5k", "5,000 real MNIST digits bundled with ganzoo (28x28, 10 classes)",
+                         "ganzoo.data.mnist:load_mnist5k"))
+    register(DatasetSpec("ring8", "8 Gaussians on a circle of radius 1, std 0.01 (VEEGAN/PacGAN)",
+                         "ganzoo.data.mixtures:load_ring8", kind="points"))
+    register(DatasetSpec("grid25", "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (VEEGAN/PacGAN)",
+                         "ganzoo.data.mixtures:load_grid25", kind="points"))
+    register(DatasetSpec("mnist", "torchvision MNIST under a local ROOT (never downloaded)",
+                         "ganzoo.data.torchvision_sets:load_mnist", needs_arg=True))
+    register(DatasetSpec("cifar10", "torchvision CIFAR-10 under a local ROOT (never downloaded)",
+                         "ganzoo.data.torchvision_sets:load_cifar10", needs_arg=True))
+    register(DatasetSpec("celeba", "CelebA under a local ROOT (torchvision layout or img_align_celeba/)",
+                         "ganzoo.data.torchvision_sets:load_celeba", needs_arg=True))
+    register(DatasetSpec("folder", "a folder of images, any size (also: just pass the path)",
+                         "ganzoo.data.folder:load_folder", needs_arg=True))

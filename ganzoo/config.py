@@ -1,0 +1,81 @@
+"""Config dataclasses: building them from user keywords or config.json, and checking values.
+
+Every variant's config is a dataclass whose fields carry the paper defaults; the same object is
+written to config.json, so a run or a published model can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key or value that the variant cannot use; the message says which and why."""
+
+
+def make_config(cls: type, overrides: dict[str, Any] | None = None, *, variant: str = "") -> Any:
+    """Build ``cls(**overrides)``, refusing unknown keys with the valid ones and close matches."""
+    overrides = dict(overrides or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in overrides:
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            who = f"variant {variant!r}" if variant else cls.__name__
+            raise ConfigError(f"unknown config key {key!r} for {who}{hint} (valid: {', '.join(fields)})")
+    for key, value in overrides.items():  # JSON gives lists where the dataclass holds tuples
+        if isinstance(value, list) and isinstance(_default(fields[key]), tuple):
+            overrides[key] = tuple(value)
+    return cls(**overrides)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+# ---- value checks for __post_init__ -------------------------------------------------------------
+
+
+def check_positive(config: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+
+def check_choice(config: Any, name: str, choices: tuple) -> None:
+    value = getattr(config, name)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def check_channels(config: Any, name: str = "channels") -> None:
+    check_choice(config, name, (1, 3))
+
+
+def check_power_of_two_size(config: Any, name: str = "image_size", minimum: int = 16) -> None:
+    """Conv generators double the resolution per layer from 4x4, so sizes are 2^k >= minimum."""
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if value < minimum or value & (value - 1):
+        raise ConfigError(
+            f"{name}={value} cannot be made by this architecture: use a power of two >= {minimum} "
+            f"(e.g. 32 or 64)"
+        )
+
+
+def check_betas(config: Any, name: str = "betas") -> None:
+    value = getattr(config, name)
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(0 <= b < 1 for b in value)):
+        raise ConfigError(f"{name} must be two numbers in [0, 1), got {value!r}")

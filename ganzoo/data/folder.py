@@ -1,0 +1,129 @@
+"""A folder of image files as a data set, decoded lazily one item at a time.
+
+Any size and mode goes in; each item comes out as (C, image_size, image_size) in [-1, 1]: the
+shorter side is resized to image_size, the centre is cropped, and the mode is converted to "L"
+(channels=1) or "RGB" (channels=3). Files are found recursively and sorted, so the order is stable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch.utils.data import Dataset
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "FolderImageDataset",
+    "ImageReadError",
+    "find_images",
+    "load_folder",
+    "pil_to_model_range",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+VERIFY_LIMIT = 20_000  # folders up to this size have every file checked when the data set is built
+
+
+class ImageReadError(ValueError):
+    """An image file that PIL cannot read; the message names the file."""
+
+
+def find_images(root: str | Path) -> list[Path]:
+    """Every image file under root (recursive, extension case-insensitive), sorted; errors name root."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"no such folder: {root}")
+    if not root.is_dir():
+        raise NotADirectoryError(f"not a folder: {root}")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not files:
+        kinds = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+        raise FileNotFoundError(f"no images ({kinds}) found under {root}")
+    return files
+
+
+def pil_to_model_range(img: Image.Image, image_size: int, channels: int, *, crop: int | None = None) -> torch.Tensor:
+    """A PIL image -> float32 (channels, image_size, image_size) in [-1, 1].
+
+    crop, when given, first cuts a centred crop x crop square (CelebA's usual 178) out of the image.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    img = ImageOps.exif_transpose(img)  # photos stored sideways come out upright
+    if img.mode in ("P", "PA"):
+        img = img.convert("RGBA")  # palettes (with transparency) expand faithfully only through RGBA
+    img = img.convert("L" if channels == 1 else "RGB")
+    if crop is not None:
+        img = _center_crop(img, min(crop, *img.size))
+    w, h = img.size
+    scale = image_size / min(w, h)
+    size = (max(image_size, round(w * scale)), max(image_size, round(h * scale)))
+    if size != img.size:
+        img = img.resize(size, Image.Resampling.BILINEAR)  # PIL's bilinear is antialiased when shrinking
+    img = _center_crop(img, image_size)
+    array = np.asarray(img, dtype=np.uint8)  # (H, W) or (H, W, 3)
+    x = torch.from_numpy(array.copy()).to(torch.float32)
+    x = x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1)  # (C, H, W)
+    return x / 127.5 - 1.0
+
+
+def _center_crop(img: Image.Image, size: int) -> Image.Image:
+    w, h = img.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+def _read(path: Path, image_size: int, channels: int, crop: int | None) -> torch.Tensor:
+    try:
+        with Image.open(path) as img:
+            return pil_to_model_range(img, image_size, channels, crop=crop)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"cannot read image {path}: {exc}") from exc
+
+
+def _verify(path: Path) -> None:
+    """Cheap check: PIL identifies the file and its structure (PNG chunk CRCs, say) holds."""
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except Exception as exc:  # PIL raises many kinds here (SyntaxError among them)
+        raise ImageReadError(f"cannot read image {path}: {exc}") from exc
+
+
+class FolderImageDataset(Dataset):
+    """Image files decoded on access; item i is (C, image_size, image_size) in [-1, 1]."""
+
+    def __init__(
+        self, files: list[Path], *, image_size: int, channels: int, crop: int | None = None, verify: bool | None = None
+    ) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self.files = list(files)
+        self.image_size = image_size
+        self.channels = channels
+        self.crop = crop  # centred square cut before resizing (None: none)
+        if verify if verify is not None else len(self.files) <= VERIFY_LIMIT:
+            for path in self.files:
+                _verify(path)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return _read(self.files[index], self.image_size, self.channels, self.crop)  # (C, H, W)
+
+
+def load_folder(
+    arg: str | None, *, image_size: int, channels: int, crop: int | None = None, verify: bool | None = None
+) -> FolderImageDataset:
+    """The spec "folder:PATH" (or a bare path): every image under PATH, recursively.
+
+    verify: check each file when building (default: when the folder holds at most 20,000 images);
+    a file that still fails later raises ImageReadError naming it.
+    """
+    if not arg:
+        raise ValueError("a folder data set needs a path: folder:PATH")
+    return FolderImageDataset(find_images(arg), image_size=image_size, channels=channels, crop=crop, verify=verify)

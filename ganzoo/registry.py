@@ -1,0 +1,179 @@
+"""What plugins register: variants, pretrained model cards, data sets and metrics.
+
+Entries are plain dataclasses that name their code lazily as "module:attr" strings, so that
+listing and inspecting never imports torch. Every entry records the plugin that registered it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Generic, Iterator, TypeVar
+
+__all__ = [
+    "Variant",
+    "ModelCard",
+    "DatasetSpec",
+    "MetricSpec",
+    "Registry",
+    "UnknownNameError",
+    "DuplicateNameError",
+    "resolve_ref",
+]
+
+
+class UnknownNameError(KeyError):
+    """A name that no plugin registered; the message suggests close matches."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes around it
+        return str(self.args[0])
+
+
+class DuplicateNameError(ValueError):
+    """Two plugins registered the same name."""
+
+
+def resolve_ref(ref: Any) -> Any:
+    """Import a lazy "package.module:attr" reference; anything else is returned as it is."""
+    if not isinstance(ref, str):
+        return ref
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"lazy reference {ref!r} must look like 'package.module:attr'")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A GAN family: its config dataclass, network builder and training step, named lazily."""
+
+    name: str  # registry name, e.g. "dcgan"
+    summary: str  # one line for `ganzoo list`
+    paper: str  # citation and link of the paper it follows
+    config: Any  # config dataclass, or "module:ConfigClass"
+    build: Any  # build(config) -> dict[str, nn.Module], or "module:build"
+    step: Any  # the training step class, or "module:Step"
+    data_kind: str = "image"  # "image", "points" (flat vectors) or "unpaired" (two image domains)
+    task: str = "sample"  # "sample" (noise -> data) or "translate" (domain A <-> domain B)
+    license: str = "MIT"  # license of the implementation
+    plugin: str = ""  # filled in by the registry: the plugin that registered it
+
+    def load_config_class(self) -> type:
+        return resolve_ref(self.config)
+
+    def load_build(self):
+        return resolve_ref(self.build)
+
+    def load_step(self) -> type:
+        return resolve_ref(self.step)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A pretrained model in the catalog, and where its weights are.
+
+    ``weights`` is one of: "bundled:<package>/<folder>" (shipped inside a Python package),
+    "hf-hub:<org>/<repo>[@<revision>]", or "recipe" (not published yet: ``recipe`` trains it).
+    """
+
+    name: str  # catalog name, e.g. "dcgan-mnist"
+    variant: str  # registered variant that builds its networks
+    summary: str  # one line for `ganzoo list`
+    weights: str  # where the weights are (see above)
+    dataset: str  # data it was trained on, as a data spec
+    recipe: str  # the exact command that trains (and publishes) it
+    config: dict = field(default_factory=dict)  # variant config overrides
+    metrics: dict = field(default_factory=dict)  # measured numbers, each with its protocol
+    license: str = "MIT"  # license of the weights
+    plugin: str = ""  # filled in by the registry
+
+    @property
+    def availability(self) -> str:
+        """"bundled", "hub" or "recipe only"."""
+        if self.weights.startswith("bundled:"):
+            return "bundled"
+        if self.weights.startswith("hf-hub:"):
+            return "hub"
+        return "recipe only"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A data spec for ``--data``: "NAME" or "NAME:ARG" (e.g. "mnist-5k", "cifar10:/data")."""
+
+    name: str  # the part before ":" in a spec
+    summary: str  # one line for `ganzoo list --datasets`
+    load: Any  # load(arg, *, image_size, channels) -> Dataset, or "module:load"
+    kind: str = "image"  # "image", "points" or "unpaired"
+    needs_arg: bool = False  # True when the spec must carry ":ARG" (a root folder, say)
+    plugin: str = ""  # filled in by the registry
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric for ``ganzoo eval``: compute(model, data, **options) -> dict of numbers."""
+
+    name: str
+    summary: str
+    compute: Any  # callable or "module:attr"
+    data_kind: str = "image"  # the data kind it applies to
+    plugin: str = ""
+
+
+E = TypeVar("E")
+
+
+class Registry(Generic[E]):
+    """Named entries of one kind, with wildcard listing and "did you mean" lookup."""
+
+    def __init__(self, kind: str):
+        self.kind = kind  # "variant", "model", ... used in messages
+        self._entries: dict[str, E] = {}
+
+    def add(self, entry: E, plugin: str) -> E:
+        name = getattr(entry, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a {self.kind} needs a non-empty string name, got {name!r}")
+        if name in self._entries:
+            owner = getattr(self._entries[name], "plugin", "?")
+            raise DuplicateNameError(
+                f"{self.kind} {name!r} from plugin {plugin!r} is already registered by plugin "
+                f"{owner!r}; rename one of them"
+            )
+        entry = _with_plugin(entry, plugin)
+        self._entries[name] = entry
+        return entry
+
+    def names(self, pattern: str = "*") -> list[str]:
+        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
+
+    def get(self, name: str) -> E:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return f"unknown {self.kind} {name!r}{hint} (`ganzoo list` shows them all)"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[E]:
+        return iter(self._entries[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _with_plugin(entry: Any, plugin: str) -> Any:
+    from dataclasses import replace
+
+    return replace(entry, plugin=plugin)

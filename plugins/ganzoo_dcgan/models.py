@@ -1,0 +1,15 @@
+"""DCGAN networks: the conv generator and discriminator with the paper's N(0, 0.02) init."""
+
+from torch import nn
+
+from ganzoo.networks import ConvDiscriminator, ConvGenerator, dcgan_init
+
+from .config import DCGANConfig
+
+
+def build(config: DCGANConfig) -> dict[str, nn.Module]:
+    G = ConvGenerator(config.nz, config.ngf, config.channels, config.image_size, norm="batch")
+    D = ConvDiscriminator(config.channels, config.ndf, config.image_size, norm="batch")
+    dcgan_init(G)
+    dcgan_init(D)
+    return {"G": G, "D": D}

@@ -1,0 +1,37 @@
+"""WGAN-GP config with the paper's defaults (lambda 10, n_critic 5, Adam 1e-4)."""
+
+from dataclasses import dataclass
+
+from ganzoo.config import (ConfigError, check_betas, check_channels, check_choice, check_positive,
+                           check_power_of_two_size)
+
+
+@dataclass
+class WGANGPConfig:
+    image_size: int = 64  # side of square images, a power of two >= 16 (ignored when dim > 0)
+    channels: int = 3  # 1 = grayscale, 3 = RGB (ignored when dim > 0)
+    dim: int = 0  # length of flat data vectors (2 for 2D mixtures: MLP nets); 0 = images (conv nets)
+    nz: int = 128  # length of the latent vector z (paper's code: 128)
+    ngf: int = 64  # conv generator width
+    ndf: int = 64  # conv critic width
+    critic_norm: str = "layer"  # critic normalisation: "layer" or "none"; never batch norm, which
+    #                             would couple the samples that the per-sample penalty treats apart
+    hidden: int = 512  # MLP width for flat data (paper's toy nets: 3 hidden layers of 512)
+    depth: int = 3  # MLP hidden layers for flat data
+    gp_lambda: float = 10.0  # gradient penalty weight
+    n_critic: int = 5  # critic updates per generator update
+    lr: float = 1e-4  # Adam learning rate for both networks
+    betas: tuple = (0.5, 0.9)  # Adam betas for the DCGAN-style nets; the paper's Algorithm 1: (0.0, 0.9)
+
+    def __post_init__(self):
+        check_positive(self, "nz", "lr", "n_critic", "hidden", "depth")
+        check_choice(self, "critic_norm", ("layer", "none"))
+        check_betas(self)
+        if not isinstance(self.dim, int) or self.dim < 0:
+            raise ConfigError(f"dim must be 0 (images) or a positive length, got {self.dim!r}")
+        if self.dim == 0:
+            check_power_of_two_size(self)
+            check_channels(self)
+            check_positive(self, "ngf", "ndf")
+        if self.gp_lambda < 0:
+            raise ConfigError(f"gp_lambda must be >= 0, got {self.gp_lambda!r}")

@@ -1,0 +1,21 @@
+"""WGAN-GP networks: the DCGAN generator and a DCGAN-style critic without batch norm (images),
+or MLPs (flat data). The critic outputs an unbounded score (B,)."""
+
+from torch import nn
+
+from ganzoo.networks import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, dcgan_init
+
+from .config import WGANGPConfig
+
+
+def build(config: WGANGPConfig) -> dict[str, nn.Module]:
+    if config.dim:
+        hidden = (config.hidden,) * config.depth
+        G = MLPGenerator(config.nz, hidden, (config.dim,), activation="relu", tanh=False)
+        D = MLPDiscriminator((config.dim,), hidden, activation="relu")
+        return {"G": G, "D": D}
+    G = ConvGenerator(config.nz, config.ngf, config.channels, config.image_size, norm="batch")
+    D = ConvDiscriminator(config.channels, config.ndf, config.image_size, norm=config.critic_norm)
+    dcgan_init(G)
+    dcgan_init(D)
+    return {"G": G, "D": D}
