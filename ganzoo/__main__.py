@@ -1,0 +1,5 @@
+"""`python -m ganzoo` runs the CLI."""
+
+from .cli import main
+
+main()
