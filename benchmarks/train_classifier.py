@@ -5,7 +5,7 @@ each held out (500) to report accuracy. Augmentation: random translations of up 
 images in every batch are trained toward a uniform softmax so that noise is never "recognisable".
 Runs on the CPU in about a minute; the recipe and held-out accuracy go into the file's metadata.
 
-    python benchmarks/train_classifier.py [--epochs 15] [--seed 0] [--out PATH]
+    PYTHONPATH=. python benchmarks/train_classifier.py [--epochs 15] [--seed 0] [--out PATH]
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def main() -> None:
             optimizer.step()
             schedule.step()
             total += loss.item() * len(batch)
-        print(f"epoch {epoch + 1:2d}  loss {total / len(order):.4f}  held-out acc {accuracy(model, x_hold, y_hold):.4f}")
+        held_out = accuracy(model, x_hold, y_hold)
+        print(f"epoch {epoch + 1:2d}  loss {total / len(order):.4f}  held-out acc {held_out:.4f}")
     seconds = time.perf_counter() - start
 
     model.eval()

@@ -21,6 +21,7 @@ _LAZY = {
     "info": "ganzoo.api:info",
     "create": "ganzoo.api:create",
     "train": "ganzoo.api:train",
+    "load_dataset": "ganzoo.data:load_dataset",
     "GanModel": "ganzoo.model:GanModel",
     "ConfigError": "ganzoo.config:ConfigError",
 }

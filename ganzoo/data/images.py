@@ -72,6 +72,7 @@ def to_model_range(
         elif part.shape[1] == 1 and channels == 3:
             part = part.expand(-1, 3, -1, -1)
         if part.shape[-2:] != (image_size, image_size):
-            part = F.interpolate(part, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=True)
+            size = (image_size, image_size)
+            part = F.interpolate(part, size=size, mode="bilinear", align_corners=False, antialias=True)
         out[start : start + chunk] = (part / 127.5 - 1.0).clamp_(-1.0, 1.0)
     return out

@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .images import ImageTensorDataset, to_model_range
 
@@ -48,8 +49,6 @@ def load_mnist5k(arg: str | None = None, *, image_size: int = 32, channels: int 
     """The spec "mnist-5k": all 5,000 images as (channels, image_size, image_size) in [-1, 1], with labels."""
     if arg is not None:
         raise ValueError(f"mnist-5k is bundled and takes no argument; use the spec 'mnist-5k', not 'mnist-5k:{arg}'")
-    import torch
-
     images, labels = mnist5k_arrays()
     tensor = to_model_range(images, image_size, channels)  # (5000, channels, S, S)
     return ImageTensorDataset(tensor, torch.from_numpy(labels.astype(np.int64)))

@@ -65,7 +65,10 @@ def load_mnist(arg: str | None, *, image_size: int = 32, channels: int = 1) -> I
 
     root = _root(arg, "mnist")
     transform = functools.partial(pil_to_model_range, image_size=image_size, channels=channels)
-    layout = "ROOT/MNIST/raw/train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+    layout = (
+        "ROOT/MNIST/raw/train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+    )
     make = functools.partial(MNIST, train=True, transform=transform, download=False)
     return ImagesOnly(_open(make, "MNIST", root, layout, "MNIST"))
 

@@ -1,0 +1,45 @@
+"""Data specs: one string names a data set (``--data mnist-5k``, ``cifar10:ROOT``, ``path/to/images``).
+
+Specs are registered by plugins (the core registers the built-ins), so a plugin can add its own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..registry import DatasetSpec, UnknownNameError
+
+
+def parse_spec(spec: str) -> tuple[DatasetSpec, str | None]:
+    """Split "NAME[:ARG]" into its registered spec and argument; a bare existing path is a folder."""
+    from ..plugins import get_state
+
+    datasets = get_state().datasets
+    name, sep, arg = spec.partition(":")
+    if name in datasets:
+        entry = datasets.get(name)
+        if entry.needs_arg and not arg:
+            raise ValueError(f"data spec {name!r} needs an argument: --data {name}:ROOT")
+        if not entry.needs_arg and sep:
+            raise ValueError(f"data spec {name!r} takes no argument, got {spec!r}")
+        return entry, (arg or None)
+    if os.path.exists(spec) or os.sep in spec or spec.startswith("."):
+        if "unpaired" in datasets and _looks_unpaired(spec):
+            return datasets.get("unpaired"), spec
+        return datasets.get("folder"), spec
+    raise UnknownNameError(datasets.unknown_message(name).replace("`ganzoo list`", "`ganzoo list --datasets`")
+                           + "; a folder of images can be given by its path")
+
+
+def load_dataset(spec: str, *, image_size: int = 32, channels: int = 1) -> tuple[Any, DatasetSpec]:
+    """The torch Dataset that ``spec`` names, at ``image_size`` and ``channels``, and its spec entry."""
+    entry, arg = parse_spec(spec)
+    from ..registry import resolve_ref
+
+    dataset = resolve_ref(entry.load)(arg, image_size=image_size, channels=channels)
+    return dataset, entry
+
+
+def _looks_unpaired(path: str) -> bool:
+    return os.path.isdir(os.path.join(path, "trainA")) and os.path.isdir(os.path.join(path, "trainB"))

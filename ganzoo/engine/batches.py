@@ -1,0 +1,95 @@
+"""Batches in a reproducible order that can resume mid-epoch, sharded across DDP ranks.
+
+Epoch e visits the data in a permutation drawn from (seed, e); the position (epoch, offset) is
+all a checkpoint needs to continue with exactly the batches an uninterrupted run would see.
+In-memory data sets (with a ``tensor`` attribute) are indexed directly; others go through a
+DataLoader with workers, fed by the same index stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+
+class IndexStream:
+    """Endless batches of dataset indices: per-epoch permutations, rank-sharded, last partial batch dropped."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 epoch: int = 0, offset: int = 0):
+        per_rank = size // world
+        if per_rank < batch_size:
+            raise ValueError(f"the data set has {size} items: too few for batch size {batch_size}"
+                             + (f" on each of {world} processes" if world > 1 else "") + "; use a smaller --batch-size")
+        self.size, self.batch_size, self.seed, self.rank, self.world = size, batch_size, seed, rank, world
+        self.batches_per_epoch = per_rank // batch_size
+        self.epoch, self.offset = epoch, offset  # offset counts batches within the epoch
+
+    def _shard(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        perm = torch.randperm(self.size, generator=g)
+        return perm[self.rank: self.world * (self.size // self.world): self.world]  # equal shards
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        while True:
+            shard = self._shard(self.epoch)
+            while self.offset < self.batches_per_epoch:
+                start = self.offset * self.batch_size
+                self.offset += 1
+                yield shard[start: start + self.batch_size]
+            self.epoch, self.offset = self.epoch + 1, 0
+
+    def position(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "offset": self.offset}
+
+
+class _Replay:
+    """A batch sampler that yields what an IndexStream yields, starting where it stands now."""
+
+    def __init__(self, stream: IndexStream):
+        self.stream = IndexStream(stream.size, stream.batch_size, stream.seed, stream.rank, stream.world,
+                                  stream.epoch, stream.offset)
+
+    def __iter__(self):
+        for idx in self.stream:
+            yield idx.tolist()
+
+
+class Batches:
+    """Iterator of real-data batches on ``device``; ``position()`` is exact even with prefetching workers."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device, *, rank: int = 0,
+                 world: int = 1, workers: int = 0, channels_last: bool = False, position: dict | None = None):
+        pos = position or {"epoch": 0, "offset": 0}
+        self.stream = IndexStream(len(dataset), batch_size, seed, rank, world, pos["epoch"], pos["offset"])
+        self.device = device
+        self.channels_last = channels_last
+        self.tensor = getattr(dataset, "tensor", None)
+        if self.tensor is not None:
+            self._it: Iterator[Any] = (self.tensor[idx] for idx in self.stream)
+        else:
+            loader = DataLoader(dataset, batch_sampler=_Replay(self.stream), num_workers=workers,
+                                pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+            self._it = self._track(iter(loader))
+
+    def _track(self, it: Iterator[Any]) -> Iterator[Any]:
+        counter = iter(self.stream)  # advances the recorded position one batch per batch consumed
+        for batch in it:
+            next(counter)
+            yield batch
+
+    def __next__(self) -> Any:
+        return self._to_device(next(self._it))
+
+    def _to_device(self, batch: Any) -> Any:
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self._to_device(b) for b in batch)
+        batch = batch.to(self.device, non_blocking=True)
+        if self.channels_last and batch.dim() == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def position(self) -> dict[str, int]:
+        return self.stream.position()

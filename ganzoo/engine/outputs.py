@@ -1,0 +1,66 @@
+"""What a run writes besides checkpoints: metrics.jsonl, TensorBoard events, sample grids."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class MetricsLog:
+    """One JSON line per log step in metrics.jsonl, mirrored to TensorBoard when it is installed."""
+
+    def __init__(self, run_dir: Path, resume_from: int | None):
+        self.path = run_dir / "metrics.jsonl"
+        if resume_from is not None and self.path.exists():  # drop lines past the checkpoint we resume from
+            kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_from]
+            self.path.write_text("".join(line + "\n" for line in kept))
+        self._file = self.path.open("a")
+        self._tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(run_dir / "tensorboard"))
+        except Exception:  # tensorboard not installed: jsonl only
+            pass
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+        if self._tb is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self._tb.add_scalar(key, value, record["step"])
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def save_grid(images: torch.Tensor, path: Path) -> None:
+    """Save (N, C, H, W) images in [-1, 1] as one PNG grid, or (N, 2) points as a density picture."""
+    from torchvision.utils import save_image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if images.dim() == 2:
+        images = points_picture(images)
+        save_image(images, str(path))
+        return
+    nrow = max(1, int(math.sqrt(images.shape[0])))
+    save_image(images.float().add(1).div(2).clamp(0, 1), str(path), nrow=nrow, padding=2)
+
+
+def points_picture(points: torch.Tensor, size: int = 256) -> torch.Tensor:
+    """2D points -> a (1, size, size) picture: white dots on black, axes scaled to the data (+10%)."""
+    p = points[:, :2].float()
+    lo, hi = p.min(0).values, p.max(0).values
+    span = (hi - lo).max().clamp_min(1e-6) * 1.1
+    centre = (hi + lo) / 2
+    pix = ((p - centre) / span + 0.5).mul(size - 1).round().long().clamp(0, size - 1)
+    img = torch.zeros(size * size)
+    img.index_add_(0, (size - 1 - pix[:, 1]) * size + pix[:, 0], torch.ones(len(pix)))
+    return (img.view(1, size, size) > 0).float()

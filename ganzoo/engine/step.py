@@ -1,0 +1,86 @@
+"""The contract between the engine and a variant: a Step class and the context it is given.
+
+A variant's step owns only its losses and update order. It reaches networks, optimizers and data
+through the context, so devices, precision, DDP and checkpoints stay the engine's business.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+
+class Step:
+    """Base class of a variant's training step; subclasses implement ``optimizers`` and ``__call__``."""
+
+    ema_net: str | None = "G"  # the network the engine averages when EMA is on
+
+    def __init__(self, config: Any):
+        self.config = config
+
+    def optimizers(self, nets: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers, by name, over the (unwrapped) networks; built from the config."""
+        raise NotImplementedError
+
+    def __call__(self, ctx: "StepContext", batch: Any) -> None:
+        """One training iteration on ``batch`` (one generator update, however many D updates)."""
+        raise NotImplementedError
+
+    def lr_factor(self, iteration: int, total: int) -> float:
+        """Multiplier of every optimizer's base learning rate at ``iteration`` of ``total``."""
+        return 1.0
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors the step keeps between iterations (an image pool, say), for exact resume."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        pass
+
+
+class StepContext:
+    """What a step sees: networks, optimizers, backward/step that honour precision, and logging."""
+
+    def __init__(self, models: dict[str, nn.Module], raw_models: dict[str, nn.Module],
+                 optimizers: dict[str, torch.optim.Optimizer], config: Any, device: torch.device,
+                 scaler: torch.amp.GradScaler | None, next_batch: Callable[[], Any], autocast: Callable[[], Any]):
+        self.models = models  # for forward passes: compiled and/or DDP-wrapped as the run asks
+        self.raw_models = raw_models  # the plain modules (e.g. for a gradient penalty in eager mode)
+        self.optimizers = optimizers
+        self.config = config
+        self.device = device
+        self.iteration = 0  # index of the current iteration, counting from 0 over the whole run
+        self._scaler = scaler
+        self._next_batch = next_batch
+        self.autocast = autocast  # a context manager: forward passes under the run's precision
+        self.logged: list[tuple[int, dict[str, torch.Tensor]]] = []  # drained by the engine
+        self.latent_shape = tuple(getattr(raw_models.get("G"), "latent_shape", ()))
+
+    def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
+        """Backpropagate ``loss`` (scaled for fp16)."""
+        (self._scaler.scale(loss) if self._scaler is not None else loss).backward(**kwargs)
+
+    def step(self, name: str) -> None:
+        """Apply optimizer ``name`` to its accumulated gradients, then clear them."""
+        opt = self.optimizers[name]
+        if self._scaler is not None:
+            self._scaler.step(opt)
+            self._scaler.update()
+        else:
+            opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    def log(self, **values: torch.Tensor | float) -> None:
+        """Record scalars for this iteration; the engine averages them per log interval."""
+        self.logged.append((self.iteration, {k: v.detach() if isinstance(v, torch.Tensor) else v
+                                             for k, v in values.items()}))
+
+    def noise(self, n: int) -> torch.Tensor:
+        """Latent vectors for the generator: (n, *latent_shape) ~ N(0, 1) on the run's device."""
+        return torch.randn((n, *self.latent_shape), device=self.device)
+
+    def next_batch(self) -> Any:
+        """Another batch of real data (e.g. for each of WGAN-GP's critic updates)."""
+        return self._next_batch()

@@ -1,0 +1,382 @@
+"""The training loop that every variant shares.
+
+The engine owns the device, precision, torch.compile, DDP, EMA, data order, logging, sample
+grids, checkpoints, signals and NaN checks; the variant's Step owns only losses and updates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..model import GanModel
+from . import checkpoint as ckpt
+from .batches import Batches
+from .options import TrainOptions
+from .outputs import MetricsLog, save_grid
+from .step import Step, StepContext
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT/SIGTERM stopped the run after it saved a checkpoint."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """A logged loss became NaN or Inf; the run stopped and kept its last good checkpoint."""
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {name!r} was asked for but CUDA is not available; use --device cpu")
+        if name == "cuda":
+            name = f"cuda:{local_rank}"
+    elif name != "cpu":
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}")
+    return torch.device(name)
+
+
+class Distributed:
+    """Rank and world of a torchrun launch (gloo on CPU, NCCL on GPU); a single process otherwise."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.enabled = self.world > 1
+
+    def init(self, device: torch.device) -> None:
+        import torch.distributed as dist
+
+        if self.enabled and not dist.is_initialized():
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+class Trainer:
+    """Trains ``model`` on ``dataset`` into the run folder ``out``; ``run()`` goes to ``options.steps``."""
+
+    def __init__(self, model: GanModel, dataset: Any, data: dict[str, Any], out: str | Path,
+                 options: TrainOptions, *, resume: bool = False):
+        self.model, self.dataset, self.options, self.data = model, dataset, options, data
+        self.out = Path(out)
+        self.ckpt_dir = self.out / "checkpoints"
+        self.dist = Distributed()
+        self.device = resolve_device(options.device, self.dist.local_rank)
+        self.dist.init(self.device)
+        self.is_main = self.dist.is_main
+
+        existing = ckpt.list_checkpoints(self.ckpt_dir)
+        if existing and not resume:
+            raise FileExistsError(f"run folder {self.out} already has checkpoints; resume it with "
+                                  f"`ganzoo train --resume {self.out}` or choose a new --out")
+        if resume and not existing:
+            raise FileNotFoundError(f"nothing to resume in {self.out}: no checkpoints/step-*.safetensors there")
+
+        memory = torch.channels_last if options.channels_last else torch.contiguous_format
+        model.nets.to(self.device)
+        for net in model.nets.values():
+            if any(p.dim() == 4 for p in net.parameters()):
+                net.to(memory_format=memory)
+        self.raw = dict(model.nets.items())
+        self.step_fn: Step = model.variant.load_step()(model.config)
+        self.optimizers = self.step_fn.optimizers(self.raw)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        self.schedules = type(self.step_fn).lr_factor is not Step.lr_factor
+        self.ema = None
+        if options.ema > 0 and self.step_fn.ema_net:
+            self.ema = copy.deepcopy(self.raw[self.step_fn.ema_net]).requires_grad_(False)
+        self.scaler = torch.amp.GradScaler(self.device.type) if options.precision == "fp16" else None
+        self.models = self._wrap(self.raw)
+
+        self.iteration = 0
+        position = None
+        if resume:
+            position = self._restore(existing[-1])
+        else:
+            torch.manual_seed(options.seed + 7919 * self.dist.rank)  # different noise per rank
+            random.seed(options.seed + self.dist.rank)
+        self.batches = Batches(dataset, options.batch_size, options.seed, self.device, rank=self.dist.rank,
+                               world=self.dist.world, workers=options.workers,
+                               channels_last=options.channels_last, position=position)
+        self.batches_drawn = 0
+        self.ctx = StepContext(self.models, self.raw, self.optimizers, model.config, self.device, self.scaler,
+                               self._next_batch, self._autocast)
+        self.log = None
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                self._write_config()
+            self.log = MetricsLog(self.out, resume_from=self.iteration if resume else None)
+        self._signal: int | None = None
+        self._last_good: Path | None = existing[-1] if existing else None
+
+    # ---- setup pieces ---------------------------------------------------------------------------
+
+    def _wrap(self, raw: dict[str, nn.Module]) -> dict[str, nn.Module]:
+        wrapped = {}
+        for name, net in raw.items():
+            if self.dist.enabled and any(p.requires_grad for p in net.parameters()):
+                from torch.nn.parallel import DistributedDataParallel as DDP
+
+                ids = [self.device.index] if self.device.type == "cuda" else None
+                net = DDP(net, device_ids=ids)
+            if self.options.compile:
+                net = torch.compile(net)
+            wrapped[name] = net
+        return wrapped
+
+    def _autocast(self):
+        if self.options.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.options.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _next_batch(self) -> Any:
+        self.batches_drawn += 1
+        return next(self.batches)
+
+    def _write_config(self) -> None:
+        record = {
+            "ganzoo_version": __version__,
+            "variant": self.model.variant.name,
+            "plugin": self.model.variant.plugin,
+            "config": self.model.config_dict(),
+            "networks": list(self.raw),
+            "data": self.data,
+            "engine": asdict(self.options),
+            "world_size": self.dist.world,
+        }
+        _atomic_write(self.out / "config.json", json.dumps(record, indent=2) + "\n")
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+
+    def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors: dict[str, torch.Tensor] = {}
+        for name, net in self.raw.items():
+            tensors.update(ckpt.module_tensors(f"net.{name}", net))
+        if self.ema is not None:
+            tensors.update(ckpt.module_tensors("ema", self.ema))
+        optim_meta = {}
+        for name, opt in self.optimizers.items():
+            t, meta = ckpt.optimizer_state(f"optim.{name}", opt)
+            tensors.update(t)
+            optim_meta[name] = meta
+        t, rng_meta = ckpt.rng_state()
+        tensors.update(t)
+        tensors.update({f"step.{k}": v for k, v in self.step_fn.state_tensors().items()})
+        header = {"iteration": self.iteration, "data": self.batches.position(), "optimizers": optim_meta,
+                  "rng": rng_meta, "scaler": self.scaler.state_dict() if self.scaler else None,
+                  "variant": self.model.variant.name, "ganzoo_version": __version__}
+        return tensors, header
+
+    def save_checkpoint(self) -> Path | None:
+        if not self.is_main:
+            return None
+        path = ckpt.checkpoint_path(self.ckpt_dir, self.iteration)
+        ckpt.save_checkpoint(path, *self._state())
+        ckpt.prune(self.ckpt_dir, self.options.keep_checkpoints)
+        self._last_good = path
+        return path
+
+    def _restore(self, path: Path) -> dict[str, int]:
+        tensors, header = ckpt.read_checkpoint(path)
+        if header.get("variant") != self.model.variant.name:
+            raise ValueError(f"checkpoint {path} is of variant {header.get('variant')!r}, not {self.model.variant.name!r}")
+        for name, net in self.raw.items():
+            ckpt.load_module(f"net.{name}", net, tensors)
+        if self.ema is not None:
+            if not any(k.startswith("ema.") for k in tensors):
+                raise ValueError(f"checkpoint {path} has no EMA weights but the run asks for ema={self.options.ema}")
+            ckpt.load_module("ema", self.ema, tensors)
+        for name, opt in self.optimizers.items():
+            ckpt.load_optimizer(f"optim.{name}", opt, tensors, header["optimizers"][name])
+        if self.scaler is not None and header.get("scaler"):
+            self.scaler.load_state_dict(header["scaler"])
+        self.step_fn.load_state_tensors({k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("step.")})
+        ckpt.load_rng(tensors, header["rng"])
+        if self.dist.rank:  # other ranks draw their own noise: reseed them from where the run stands
+            torch.manual_seed(self.options.seed + 7919 * self.dist.rank + header["iteration"])
+        self.iteration = header["iteration"]
+        return header["data"]
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    def run(self, until: int | None = None) -> Path:
+        """Train to iteration ``until`` (default: options.steps), then checkpoint and write samples."""
+        until = self.options.steps if until is None else until
+        opts = self.options
+        handlers = self._install_signal_handlers()
+        bar = self._progress_bar(until)
+        start = last_time = time.perf_counter()
+        last_batches = self.batches_drawn
+        try:
+            while self.iteration < until:
+                if self._signal is not None:
+                    self._stop_on_signal()
+                if opts.budget and time.perf_counter() - start >= opts.budget:
+                    break
+                self._one_iteration(until)
+                it = self.iteration
+                if it % opts.log_every == 0:
+                    now = time.perf_counter()
+                    rate = (self.batches_drawn - last_batches) * opts.batch_size * self.dist.world / max(now - last_time, 1e-9)
+                    record = self._flush_logs(images_per_s=rate)
+                    last_time, last_batches = now, self.batches_drawn
+                    if bar is not None:
+                        bar.update(it - bar.n)
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k != "step"}, refresh=False)
+                if opts.sample_every and it % opts.sample_every == 0:
+                    self.write_samples()
+                if opts.checkpoint_every and it % opts.checkpoint_every == 0:
+                    self._flush_logs()
+                    self.save_checkpoint()
+            self._flush_logs()
+            if self.iteration > 0 and (self._last_good is None or self._last_good != ckpt.checkpoint_path(self.ckpt_dir, self.iteration)):
+                self.save_checkpoint()
+            self.write_samples()
+        finally:
+            if bar is not None:
+                bar.close()
+            self._restore_signal_handlers(handlers)
+        return self.out
+
+    def _one_iteration(self, total: int) -> None:
+        if self.schedules:
+            factor = self.step_fn.lr_factor(self.iteration, total)
+            for opt in self.optimizers.values():
+                for group in opt.param_groups:
+                    group["lr"] = group["initial_lr"] * factor
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        self.ctx.iteration = self.iteration
+        batch = self._next_batch()
+        with self._autocast():
+            self.step_fn(self.ctx, batch)
+        if self.ema is not None:
+            self._update_ema()
+        self.iteration += 1
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        source = self.raw[self.step_fn.ema_net]
+        ema_params = list(self.ema.parameters())
+        torch._foreach_lerp_(ema_params, [p.detach() for p in source.parameters()], 1.0 - self.options.ema)
+        for b_ema, b in zip(self.ema.buffers(), source.buffers()):
+            b_ema.copy_(b)
+
+    def _flush_logs(self, images_per_s: float | None = None) -> dict[str, float]:
+        """Average the logged scalars since the last flush; stop the run on a NaN/Inf."""
+        entries, self.ctx.logged = self.ctx.logged, []
+        record: dict[str, Any] = {"step": self.iteration}
+        if entries:
+            keys = list(entries[0][1])
+            values = torch.stack([torch.stack([torch.as_tensor(v[k], dtype=torch.float32).detach().to("cpu")
+                                               for k in keys]) for _, v in entries])  # (n, K)
+            bad = ~torch.isfinite(values)
+            if bad.any():
+                row, col = (int(i) for i in bad.nonzero()[0])
+                self._stop_on_nonfinite(keys[col], float(values[row, col]), entries[row][0])
+            record.update({k: float(v) for k, v in zip(keys, values.mean(0))})
+        if images_per_s is not None:
+            record["images_per_s"] = round(images_per_s, 2)
+            record["time"] = round(time.time(), 3)
+            if self.log is not None and entries:
+                self.log.write(record)
+        return record
+
+    def _stop_on_nonfinite(self, key: str, value: float, iteration: int) -> None:
+        where = (f"the last good checkpoint is {self._last_good}; resume from it with "
+                 f"`ganzoo train --resume {self.out}` after lowering the learning rate or changing precision"
+                 if self._last_good else "no checkpoint was written before it")
+        raise NonFiniteLossError(f"loss {key!r} became {value} at step {iteration}; the run stopped and {where}")
+
+    # ---- outputs --------------------------------------------------------------------------------
+
+    def sampling_model(self) -> GanModel:
+        """The model to sample from: the EMA generator when there is one."""
+        nets = dict(self.raw)
+        if self.ema is not None:
+            nets[self.step_fn.ema_net] = self.ema
+        return GanModel(self.model.variant, self.model.config, nets)
+
+    def write_samples(self) -> Path | None:
+        if not self.is_main:
+            return None
+        model = self.sampling_model()
+        path = self.out / "samples" / f"step-{self.iteration:06d}.png"
+        if model.variant.task == "translate":
+            first = next(Batches(self.dataset, 8, self.options.seed, self.device))
+            a = first[0] if isinstance(first, (tuple, list)) else first
+            images = torch.cat([a, model.translate(a, "a2b")])
+        else:
+            n = self.options.num_samples if self.data.get("kind") != "points" else 2500
+            images = model.sample(n, seed=self.options.seed)
+        save_grid(images.cpu(), path)
+        return path
+
+    # ---- signals and progress -------------------------------------------------------------------
+
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        def handler(signum, frame):
+            self._signal = signum
+        return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _restore_signal_handlers(self, handlers) -> None:
+        for s, h in (handlers or {}).items():
+            signal.signal(s, h)
+
+    def _stop_on_signal(self) -> None:
+        self._flush_logs()
+        path = self.save_checkpoint()
+        name = signal.Signals(self._signal).name
+        if self.is_main:
+            print(f"\n{name}: saved {path} at step {self.iteration}. Resume with:\n"
+                  f"  ganzoo train --resume {self.out}", file=sys.stderr, flush=True)
+        raise TrainingInterrupted(f"stopped by {name} at step {self.iteration}")
+
+    def _progress_bar(self, total: int):
+        show = self.options.progress == "on" or (self.options.progress == "auto" and sys.stderr.isatty())
+        if not (show and self.is_main):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, initial=self.iteration, unit="step", dynamic_ncols=True)
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+__all__ = ["Trainer", "TrainOptions", "TrainingInterrupted", "NonFiniteLossError", "resolve_device"]

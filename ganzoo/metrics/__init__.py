@@ -1,0 +1,1 @@
+"""Metrics: mode coverage for 2D mixtures and MNIST classifier scores."""

@@ -1,0 +1,45 @@
+"""The DCGAN training step: BCE, D on real and fake in separate passes, then G (non-saturating)."""
+
+import torch
+import torch.nn.functional as F
+
+from ganzoo.engine import Step, StepContext
+
+from .config import DCGANConfig
+
+
+class DCGANStep(Step):
+    def __init__(self, config: DCGANConfig):
+        super().__init__(config)
+
+    def optimizers(self, nets):
+        c = self.config
+        return {
+            "D": torch.optim.Adam(nets["D"].parameters(), lr=c.lr, betas=tuple(c.betas)),
+            "G": torch.optim.Adam(nets["G"].parameters(), lr=c.lr, betas=tuple(c.betas)),
+        }
+
+    def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
+        G, D = ctx.models["G"], ctx.models["D"]
+        b = real.shape[0]
+        ones = torch.ones(b, device=real.device)
+        zeros = torch.zeros(b, device=real.device)
+
+        # D: maximise log D(x) + log(1 - D(G(z))), real and fake batches in separate passes
+        out_real = D(real)  # (B,) logits
+        loss_d_real = F.binary_cross_entropy_with_logits(out_real, ones)
+        ctx.backward(loss_d_real)
+        fake = G(ctx.noise(b))  # (B, C, H, W)
+        out_fake = D(fake.detach())
+        loss_d_fake = F.binary_cross_entropy_with_logits(out_fake, zeros)
+        ctx.backward(loss_d_fake)
+        ctx.step("D")
+
+        # G: maximise log D(G(z)) (the non-saturating loss)
+        out_g = D(fake)
+        loss_g = F.binary_cross_entropy_with_logits(out_g, ones)
+        ctx.backward(loss_g)
+        ctx.step("G")
+
+        ctx.log(loss_d=loss_d_real + loss_d_fake, loss_g=loss_g,
+                d_real=torch.sigmoid(out_real).mean(), d_fake=torch.sigmoid(out_fake).mean())
