@@ -8,9 +8,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
+# Tiny test networks run fastest on one thread, and two processes spinning two OpenMP threads each
+# on a 2-core machine slow each other down many times over. Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from ganzoo import plugins
+import pytest  # noqa: E402
+
+from ganzoo import plugins  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -255,6 +255,7 @@ class Trainer:
                     self._flush_logs()
                     self.save_checkpoint()
             self._flush_logs()
+            self._sync_buffers()
             if self.iteration > 0 and (self._last_good is None or self._last_good != ckpt.checkpoint_path(self.ckpt_dir, self.iteration)):
                 self.save_checkpoint()
             self.write_samples()
@@ -263,6 +264,15 @@ class Trainer:
                 bar.close()
             self._restore_signal_handlers(handlers)
         return self.out
+
+    def _sync_buffers(self) -> None:
+        """DDP syncs batch-norm statistics at each forward; the last forward leaves ranks apart, so align them."""
+        if self.dist.enabled:
+            import torch.distributed as dist
+
+            for net in self.raw.values():
+                for buffer in net.buffers():
+                    dist.broadcast(buffer, src=0)
 
     def _one_iteration(self, total: int) -> None:
         if self.schedules:
@@ -292,15 +302,22 @@ class Trainer:
         """Average the logged scalars since the last flush; stop the run on a NaN/Inf."""
         entries, self.ctx.logged = self.ctx.logged, []
         record: dict[str, Any] = {"step": self.iteration}
-        if entries:
-            keys = list(entries[0][1])
-            values = torch.stack([torch.stack([torch.as_tensor(v[k], dtype=torch.float32).detach().to("cpu")
-                                               for k in keys]) for _, v in entries])  # (n, K)
-            bad = ~torch.isfinite(values)
-            if bad.any():
-                row, col = (int(i) for i in bad.nonzero()[0])
-                self._stop_on_nonfinite(keys[col], float(values[row, col]), entries[row][0])
-            record.update({k: float(v) for k, v in zip(keys, values.mean(0))})
+        series: dict[str, tuple[list[int], list[Any]]] = {}
+        for iteration, values in entries:
+            for key, value in values.items():
+                its, vals = series.setdefault(key, ([], []))
+                its.append(iteration)
+                vals.append(torch.as_tensor(value, dtype=torch.float32).reshape(()))
+        if series:
+            stacked = {k: torch.stack(v).cpu() for k, (_, v) in series.items()}  # one sync per key
+            bad = [(series[k][0][int(t.isfinite().logical_not().nonzero()[0])], k) for k, t in stacked.items()
+                   if not bool(t.isfinite().all())]
+            if bad:
+                order = list(series)  # ties go to the first-logged value (the losses, usually)
+                iteration, key = min(bad, key=lambda b: (b[0], order.index(b[1])))
+                value = float(stacked[key][series[key][0].index(iteration)])
+                self._stop_on_nonfinite(key, value, iteration)
+            record.update({k: float(t.mean()) for k, t in stacked.items()})
         if images_per_s is not None:
             record["images_per_s"] = round(images_per_s, 2)
             record["time"] = round(time.time(), 3)
