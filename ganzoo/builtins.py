@@ -18,5 +18,9 @@ def ganzoo_register_datasets(register):
                          "ganzoo.data.torchvision_sets:load_cifar10", needs_arg=True))
     register(DatasetSpec("celeba", "CelebA under a local ROOT (torchvision layout or img_align_celeba/)",
                          "ganzoo.data.torchvision_sets:load_celeba", needs_arg=True))
+    register(DatasetSpec("unpaired", "two image folders for translation: unpaired:A_DIR,B_DIR (or a folder with trainA/, trainB/)",
+                         "ganzoo.data.unpaired:load_unpaired", kind="unpaired", needs_arg=True))
+    register(DatasetSpec("mnist-5k-inverted", "MNIST <-> inverted MNIST from disjoint halves of mnist-5k (unpaired)",
+                         "ganzoo.data.unpaired:load_mnist_inverted", kind="unpaired"))
     register(DatasetSpec("folder", "a folder of images, any size (also: just pass the path)",
                          "ganzoo.data.folder:load_folder", needs_arg=True))

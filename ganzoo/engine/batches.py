@@ -2,8 +2,8 @@
 
 Epoch e visits the data in a permutation drawn from (seed, e); the position (epoch, offset) is
 all a checkpoint needs to continue with exactly the batches an uninterrupted run would see.
-In-memory data sets (with a ``tensor`` attribute) are indexed directly; others go through a
-DataLoader with workers, fed by the same index stream.
+In-memory data sets (with a ``tensor`` attribute or a ``batch(indices)`` method) are indexed
+directly; others go through a DataLoader with workers, fed by the same index stream.
 """
 
 from __future__ import annotations
@@ -66,9 +66,10 @@ class Batches:
         self.stream = IndexStream(len(dataset), batch_size, seed, rank, world, pos["epoch"], pos["offset"])
         self.device = device
         self.channels_last = channels_last
-        self.tensor = getattr(dataset, "tensor", None)
-        if self.tensor is not None:
-            self._it: Iterator[Any] = (self.tensor[idx] for idx in self.stream)
+        tensor = getattr(dataset, "tensor", None)
+        whole_batch = getattr(dataset, "batch", None) or (tensor.__getitem__ if tensor is not None else None)
+        if whole_batch is not None:  # in memory: index a batch at once, no loader
+            self._it: Iterator[Any] = (whole_batch(idx) for idx in self.stream)
         else:
             loader = DataLoader(dataset, batch_sampler=_Replay(self.stream), num_workers=workers,
                                 pin_memory=device.type == "cuda", persistent_workers=workers > 0)

@@ -72,6 +72,10 @@ class StepContext:
             opt.step()
         opt.zero_grad(set_to_none=True)
 
+    def zero_grad(self, name: str) -> None:
+        """Clear the gradients of optimizer ``name`` (e.g. D's, left over from G's backward)."""
+        self.optimizers[name].zero_grad(set_to_none=True)
+
     def log(self, **values: torch.Tensor | float) -> None:
         """Record scalars for this iteration; the engine averages them per log interval."""
         self.logged.append((self.iteration, {k: v.detach() if isinstance(v, torch.Tensor) else v

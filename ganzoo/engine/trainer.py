@@ -225,8 +225,11 @@ class Trainer:
 
     # ---- the loop -------------------------------------------------------------------------------
 
-    def run(self, until: int | None = None) -> Path:
-        """Train to iteration ``until`` (default: options.steps), then checkpoint and write samples."""
+    def run(self, until: int | None = None, *, finish: bool = True) -> Path:
+        """Train to iteration ``until`` (default: options.steps), then checkpoint and write samples.
+
+        ``finish=False`` skips the final checkpoint and samples: a benchmark runs a few chunks in a row.
+        """
         until = self.options.steps if until is None else until
         opts = self.options
         handlers = self._install_signal_handlers()
@@ -239,7 +242,7 @@ class Trainer:
                     self._stop_on_signal()
                 if opts.budget and time.perf_counter() - start >= opts.budget:
                     break
-                self._one_iteration(until)
+                self._one_iteration(opts.steps)
                 it = self.iteration
                 if it % opts.log_every == 0:
                     now = time.perf_counter()
@@ -254,11 +257,12 @@ class Trainer:
                 if opts.checkpoint_every and it % opts.checkpoint_every == 0:
                     self._flush_logs()
                     self.save_checkpoint()
-            self._flush_logs()
-            self._sync_buffers()
-            if self.iteration > 0 and (self._last_good is None or self._last_good != ckpt.checkpoint_path(self.ckpt_dir, self.iteration)):
-                self.save_checkpoint()
-            self.write_samples()
+            if finish:
+                self._flush_logs()
+                self._sync_buffers()
+                if self.iteration > 0 and self._last_good != ckpt.checkpoint_path(self.ckpt_dir, self.iteration):
+                    self.save_checkpoint()
+                self.write_samples()
         finally:
             if bar is not None:
                 bar.close()

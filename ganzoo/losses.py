@@ -1,0 +1,38 @@
+"""GAN losses on discriminator logits, shared by the variants that use them."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))): the discriminator's side of the original minimax game."""
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-log D(G(z)): strong gradients early in training, when D rejects fakes easily."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
+    """log(1 - D(G(z))) = -softplus(logit): the game's value as the paper states it; saturates early."""
+    return -F.softplus(fake_logits).mean()
+
+
+def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[(||grad_x critic(x_hat)||_2 - 1)^2] on random interpolates x_hat of real and fake.
+
+    The norm is taken per sample over ALL of its dimensions (C, H, W together), as the paper
+    defines it; a norm over one axis only (per channel, say) penalises something else. Runs in
+    fp32 and eager mode: double backward through compiled or half-precision graphs is fragile.
+    """
+    with torch.autocast(real.device.type, enabled=False):
+        real, fake = real.detach().float(), fake.detach().float()
+        eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)  # (B, 1, 1, 1)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        scores = critic(x_hat)
+        (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+        return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()

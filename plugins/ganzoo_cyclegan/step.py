@@ -1,0 +1,97 @@
+"""The CycleGAN step: both generators on LSGAN + cycle + identity losses, then both PatchGANs
+on real images and on fakes drawn from a pool of past generator outputs."""
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+from ganzoo.engine import Step, StepContext
+
+from .config import CycleGANConfig
+
+
+class ImagePool:
+    """A buffer of past fakes: each new fake is shown as is, or (p = 0.5, once full) swapped for a stored one.
+
+    Showing the discriminators a history of generator outputs, not only the latest, damps oscillation.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.images: torch.Tensor | None = None  # (n, C, H, W), n <= size
+
+    def query(self, fakes: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return fakes
+        out = []
+        for fake in fakes.detach():
+            fake = fake.unsqueeze(0)
+            n = 0 if self.images is None else self.images.shape[0]
+            if n < self.size:
+                self.images = fake.clone() if self.images is None else torch.cat([self.images, fake])
+                out.append(fake)
+            elif torch.rand(()) < 0.5:
+                i = int(torch.randint(0, self.size, ()))
+                out.append(self.images[i:i + 1].clone())
+                self.images[i:i + 1] = fake
+            else:
+                out.append(fake)
+        return torch.cat(out)
+
+
+class CycleGANStep(Step):
+    ema_net = None  # two generators; the paper averages neither
+
+    def __init__(self, config: CycleGANConfig):
+        super().__init__(config)
+        self.pool_a, self.pool_b = ImagePool(config.pool_size), ImagePool(config.pool_size)
+
+    def optimizers(self, nets):
+        c = self.config
+        return {
+            "G": torch.optim.Adam(itertools.chain(nets["G_AB"].parameters(), nets["G_BA"].parameters()), lr=c.lr, betas=tuple(c.betas)),
+            "D": torch.optim.Adam(itertools.chain(nets["D_A"].parameters(), nets["D_B"].parameters()), lr=c.lr, betas=tuple(c.betas)),
+        }
+
+    def lr_factor(self, iteration: int, total: int) -> float:
+        """Constant for the first ``decay_start`` of the run, then linearly down to 0 (the paper's schedule)."""
+        start = int(self.config.decay_start * total)
+        return 1.0 - max(0, iteration - start) / float(total - start + 1)
+
+    def __call__(self, ctx: StepContext, batch) -> None:
+        real_a, real_b = batch  # (B, C, H, W) each, from unrelated images of the two domains
+        m, c = ctx.models, self.config
+        lam, lam_idt = c.lambda_cycle, c.lambda_cycle * c.lambda_identity
+
+        # generators: fool both PatchGANs (least squares), map back to the start, leave targets unchanged
+        fake_b, fake_a = m["G_AB"](real_a), m["G_BA"](real_b)
+        rec_a, rec_b = m["G_BA"](fake_b), m["G_AB"](fake_a)
+        pred_fb, pred_fa = m["D_B"](fake_b), m["D_A"](fake_a)
+        loss_gan = F.mse_loss(pred_fb, torch.ones_like(pred_fb)) + F.mse_loss(pred_fa, torch.ones_like(pred_fa))
+        loss_cycle = lam * (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b))
+        loss_idt = torch.zeros((), device=real_a.device)
+        if lam_idt > 0:
+            loss_idt = lam_idt * (F.l1_loss(m["G_AB"](real_b), real_b) + F.l1_loss(m["G_BA"](real_a), real_a))
+        loss_g = loss_gan + loss_cycle + loss_idt
+        ctx.backward(loss_g)
+        ctx.step("G")
+        ctx.zero_grad("D")  # drop what the generators' loss left in the discriminators
+
+        # discriminators: real -> 1, (pooled) fake -> 0, halved as in the paper
+        loss_d = 0.0
+        for D, real, pool, fake in ((m["D_A"], real_a, self.pool_a, fake_a), (m["D_B"], real_b, self.pool_b, fake_b)):
+            pred_real, pred_fake = D(real), D(pool.query(fake))
+            loss_d = loss_d + 0.5 * (F.mse_loss(pred_real, torch.ones_like(pred_real))
+                                     + F.mse_loss(pred_fake, torch.zeros_like(pred_fake)))
+        ctx.backward(loss_d)
+        ctx.step("D")
+        ctx.log(loss_g=loss_g, loss_d=loss_d, loss_gan=loss_gan, loss_cycle=loss_cycle, loss_idt=loss_idt)
+
+    def state_tensors(self):
+        return {name: pool.images for name, pool in (("pool_a", self.pool_a), ("pool_b", self.pool_b))
+                if pool.images is not None}
+
+    def load_state_tensors(self, tensors):
+        self.pool_a.images = tensors.get("pool_a")
+        self.pool_b.images = tensors.get("pool_b")

@@ -1,0 +1,30 @@
+"""The vanilla GAN step: one D update on BCE, then one G update (non-saturating or minimax)."""
+
+import torch
+
+from ganzoo.engine import Step, StepContext
+from ganzoo.losses import d_loss_bce, g_loss_minimax, g_loss_nonsaturating
+
+from .config import VanillaConfig
+
+
+class VanillaStep(Step):
+    def __init__(self, config: VanillaConfig):
+        super().__init__(config)
+        self.g_loss = g_loss_nonsaturating if config.loss == "non-saturating" else g_loss_minimax
+
+    def optimizers(self, nets):
+        c = self.config
+        return {"D": torch.optim.Adam(nets["D"].parameters(), lr=c.lr, betas=tuple(c.betas)),
+                "G": torch.optim.Adam(nets["G"].parameters(), lr=c.lr, betas=tuple(c.betas))}
+
+    def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
+        G, D = ctx.models["G"], ctx.models["D"]
+        fake = G(ctx.noise(real.shape[0]))  # (B, *data_shape)
+        loss_d = d_loss_bce(D(real), D(fake.detach()))
+        ctx.backward(loss_d)
+        ctx.step("D")
+        loss_g = self.g_loss(D(fake))
+        ctx.backward(loss_g)
+        ctx.step("G")
+        ctx.log(loss_d=loss_d, loss_g=loss_g)

@@ -1,0 +1,36 @@
+"""The WGAN-GP step: n_critic critic updates on fresh real batches, then one generator update."""
+
+import torch
+
+from ganzoo.engine import Step, StepContext
+from ganzoo.losses import gradient_penalty
+
+from .config import WGANGPConfig
+
+
+class WGANGPStep(Step):
+    def __init__(self, config: WGANGPConfig):
+        super().__init__(config)
+
+    def optimizers(self, nets):
+        c = self.config
+        return {"D": torch.optim.Adam(nets["D"].parameters(), lr=c.lr, betas=tuple(c.betas)),
+                "G": torch.optim.Adam(nets["G"].parameters(), lr=c.lr, betas=tuple(c.betas))}
+
+    def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
+        G, D = ctx.models["G"], ctx.models["D"]
+        c = self.config
+        for i in range(c.n_critic):
+            if i:
+                real = ctx.next_batch()  # each critic update sees new real data
+            with torch.no_grad():
+                fake = G(ctx.noise(real.shape[0]))
+            d_real, d_fake = D(real).mean(), D(fake).mean()
+            gp = gradient_penalty(ctx.raw_models["D"], real, fake)  # eager, fp32
+            loss_d = d_fake - d_real + c.gp_lambda * gp
+            ctx.backward(loss_d)
+            ctx.step("D")
+        loss_g = -D(G(ctx.noise(real.shape[0]))).mean()
+        ctx.backward(loss_g)
+        ctx.step("G")
+        ctx.log(loss_d=loss_d, loss_g=loss_g, wasserstein=d_real - d_fake, gp=gp)
