@@ -1,0 +1,81 @@
+"""Variant steps on the engine: losses, CycleGAN's pool and schedule, exact resume for each."""
+
+import math
+
+import pytest
+import torch
+
+import ganzoo
+from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
+from ganzoo.losses import d_loss_bce, g_loss_minimax, g_loss_nonsaturating
+from ganzoo_cyclegan.step import CycleGANStep, ImagePool
+
+from .test_engine import QUIET, assert_identical, final_state
+
+SMALL = {
+    "vanilla": ("ring8", dict(g_hidden=[32, 32], d_hidden=[32, 32])),
+    "wgan-gp": ("mnist-5k", dict(image_size=16, channels=1, ngf=8, ndf=8, n_critic=3)),
+    # decay_start=1: the schedule depends on the run's total steps, which the short first half can't know
+    "cyclegan": ("mnist-5k-inverted", dict(image_size=32, channels=1, ngf=4, ndf=4, pool_size=6, decay_start=1.0)),
+}
+
+
+def test_bce_losses_match_their_formulas():
+    logits = torch.tensor([-2.0, 0.0, 3.0])
+    d = torch.sigmoid(logits)
+    assert torch.allclose(g_loss_nonsaturating(logits), -torch.log(d).mean())
+    assert torch.allclose(g_loss_minimax(logits), torch.log(1 - d).mean())
+    assert torch.allclose(d_loss_bce(logits, logits), -(torch.log(d) + torch.log(1 - d)).mean())
+
+
+def test_image_pool():
+    torch.manual_seed(0)
+    assert ImagePool(0).query(x := torch.randn(3, 1, 2, 2)) is x
+    pool = ImagePool(4)
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool.query(first), first) and pool.images.shape[0] == 4  # filling: shown as is
+    new = torch.full((200, 1, 1, 1), 100.0)
+    out = pool.query(new)
+    from_pool = int((out < 100).sum())
+    assert out.shape == new.shape and 0 < from_pool <= 4  # old fakes come back (each at most once)
+    assert pool.images.shape[0] == 4 and bool((pool.images == 100).all())
+
+
+def test_cyclegan_learning_rate_decays_linearly_in_the_second_half():
+    step = CycleGANStep(ganzoo.create("cyclegan", image_size=32, channels=1).config)
+    factors = [step.lr_factor(i, 100) for i in range(100)]
+    assert factors[:51] == [1.0] * 51
+    assert all(a > b for a, b in zip(factors[50:], factors[51:]))
+    assert math.isclose(factors[99], 1 - 49 / 51)
+
+
+@pytest.mark.parametrize("variant", list(SMALL))
+def test_each_variant_resumes_exactly(tmp_path, variant):
+    data, config = SMALL[variant]
+    opts = dict(batch_size=8, checkpoint_every=0, **QUIET, **config)
+    straight = ganzoo.train(variant, data, steps=6, out=tmp_path / "a", **opts)
+    ganzoo.train(variant, data, steps=3, out=tmp_path / "b", **opts)
+    resumed = ganzoo.train(out=tmp_path / "b", steps=6, resume=True)
+    assert_identical(final_state(straight), final_state(resumed))
+    _, header = read_checkpoint(list_checkpoints(straight / "checkpoints")[-1])
+    if variant == "wgan-gp":
+        assert header["data"] == {"epoch": 0, "offset": 6 * 3}  # n_critic real batches per iteration
+    if variant == "cyclegan":
+        tensors, _ = read_checkpoint(list_checkpoints(straight / "checkpoints")[-1])
+        assert tensors["step.pool_a"].shape == (6, 1, 32, 32)  # the pool is saved with the run
+
+
+def test_engine_applies_the_step_learning_rate_schedule(tmp_path):
+    data, config = SMALL["cyclegan"]
+    run = ganzoo.train("cyclegan", data, steps=6, out=tmp_path / "s", batch_size=4,
+                       **QUIET, **dict(config, decay_start=0.5))
+    _, header = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
+    for name in ("G", "D"):
+        group = header["optimizers"][name]["param_groups"][0]
+        # the last iteration (5 of 6) ran at 1 - (5 - 3) / (6 - 3 + 1) of the base rate
+        assert math.isclose(group["lr"], group["initial_lr"] * 0.5) and group["initial_lr"] == 2e-4
+
+
+def test_translation_variant_needs_unpaired_data(tmp_path):
+    with pytest.raises(ganzoo.ConfigError, match="trains on unpaired data, but the data spec gives image data"):
+        ganzoo.train("cyclegan", "mnist-5k", steps=1, out=tmp_path / "x", **QUIET)
