@@ -174,6 +174,52 @@ def train(variant, data, steps, out, resume_dir, image_size, channels, config_pa
     click.echo(f"done: {run}")
 
 
+@cli.command()
+@click.argument("name")
+@click.option("-n", "--num", "n", type=int, default=64, help="How many samples.")
+@click.option("-o", "--out", required=True, type=click.Path(), help="A .png file (one grid) or a folder (one PNG per sample).")
+@click.option("--seed", type=int, default=0, help="Noise seed: the same seed gives the same images.")
+@click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
+@click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
+def sample(name: str, n: int, out: str, seed: int, device: str, revision: str | None) -> None:
+    """Sample N images from NAME (catalog name, hf-hub:org/repo, model folder or run folder)."""
+    from pathlib import Path
+
+    from .engine.outputs import save_grid
+    from .hub import WeightsError, load
+
+    try:
+        model = load(name, revision=revision, device=device)
+    except (FileNotFoundError, WeightsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if model.variant.task != "sample":
+        raise click.ClickException(f"{name} is a {model.variant.name} translation model: use model.translate(x) in Python")
+    images = model.sample(n, seed=seed).cpu()
+    target = Path(out)
+    if target.suffix.lower() == ".png":
+        save_grid(images, target)
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(images):
+            save_grid(image.unsqueeze(0), target / f"{i:05d}.png")
+    click.echo(f"wrote {n} samples to {target}")
+
+
+@cli.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("repo_id")
+@click.option("--revision", help="Branch to commit to (created when missing).  [default: main]")
+@click.option("--private", is_flag=True, help="Create the repo as private.")
+@click.option("--token", envvar="HF_TOKEN", help="Hub token (or set HF_TOKEN).")
+@click.option("--with-discriminator", is_flag=True, help="Also publish the discriminators, for fine-tuning.")
+def push(run: str, repo_id: str, revision: str | None, private: bool, token: str | None, with_discriminator: bool) -> None:
+    """Publish a training RUN folder to the Hub repo REPO_ID (EMA generator, card, samples)."""
+    from .hub import push_run
+
+    sha = push_run(run, repo_id, revision=revision, private=private, token=token, with_discriminator=with_discriminator)
+    click.echo(f"pushed {run} to {repo_id} at commit {sha}; load it with ganzoo.load('hf-hub:{repo_id}@{sha}')")
+
+
 def _describe(entry: Variant | ModelCard) -> dict:
     if isinstance(entry, Variant):
         record = {"variant": entry.name, "summary": entry.summary, "paper": entry.paper,

@@ -34,6 +34,19 @@ class GanModel:
     def config_dict(self) -> dict[str, Any]:
         return config_to_dict(self.config)
 
+    def save_pretrained(self, folder, **options: Any):
+        """Write config.json, model.safetensors, README.md and samples.png (see ganzoo.hub)."""
+        from .hub import save_pretrained
+
+        return save_pretrained(self, folder, **options)
+
+    def push_to_hub(self, repo_id: str, *, revision: str | None = None, private: bool = False,
+                    token: str | None = None, **options: Any) -> str:
+        """Upload this model to a Hugging Face Hub repo as one commit; returns the commit sha."""
+        from .hub import push_to_hub
+
+        return push_to_hub(self, repo_id, revision=revision, private=private, token=token, **options)
+
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, batch_size: int = 512) -> torch.Tensor:
         """``n`` generated samples: (n, C, H, W) images in [-1, 1], or (n, D) points.

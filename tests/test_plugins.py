@@ -156,3 +156,11 @@ def test_command_hook_adds_a_subcommand_and_failures_are_isolated(tmp_path, monk
     assert out.returncode == 0 and out.stdout.strip() == "hello from a plugin", out.stderr
     shown = run_ganzoo("plugins", pythonpath=[tmp_path])
     assert "ganzoo_register_commands failed: RuntimeError: no commands today" in shown.stdout
+
+
+def test_every_hook_is_in_the_plugin_docs():
+    from ganzoo import hookspecs
+
+    text = (__import__("pathlib").Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
+    for name in (n for n in dir(hookspecs) if n.startswith("ganzoo_")):
+        assert f"`{name}(" in text, f"docs/plugins.md does not document {name}"

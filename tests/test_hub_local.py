@@ -1,0 +1,167 @@
+"""Published folders: round trips for every variant, strict loading, clear refusals."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import ganzoo
+from ganzoo.hub import WeightsError, load_folder
+
+from .conftest import run_ganzoo
+
+SMALL = {
+    "vanilla": dict(g_hidden=[16, 16], d_hidden=[16, 16], image_size=8),
+    "dcgan": dict(image_size=16, channels=1, ngf=8, ndf=8),
+    "wgan-gp": dict(image_size=16, channels=3, ngf=8, ndf=8),
+    "cyclegan": dict(image_size=32, channels=1, ngf=4, ndf=4),
+}
+
+
+def _perturbed(variant: str) -> "ganzoo.GanModel":
+    torch.manual_seed(1)
+    model = ganzoo.create(variant, **SMALL[variant])
+    with torch.no_grad():
+        for p in model.nets.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # not the init: a round trip must carry trained weights
+        for m in model.nets.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+    return model
+
+
+@pytest.mark.parametrize("variant", list(SMALL))
+def test_round_trip_for_every_variant(tmp_path, variant):
+    model = _perturbed(variant)
+    folder = model.save_pretrained(tmp_path / "m", data={"spec": "mnist-5k", "kind": "image"})
+    assert {p.name for p in folder.iterdir()} >= {"config.json", "model.safetensors", "README.md"}
+    loaded = ganzoo.load(str(folder))
+    assert loaded.variant.name == variant and loaded.config == model.config
+    saved = json.loads((folder / "config.json").read_text())["networks"]
+    assert saved == (["G_AB", "G_BA"] if variant == "cyclegan" else ["G"])
+    for net in saved:
+        a, b = model.nets[net].state_dict(), loaded.nets[net].state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    if variant == "cyclegan":
+        x = torch.rand(2, 1, 32, 32) * 2 - 1
+        assert torch.equal(model.translate(x), loaded.translate(x))
+    else:
+        assert torch.equal(model.sample(5, seed=4), loaded.sample(5, seed=4))
+        assert (folder / "samples.png").exists()
+
+
+def test_with_discriminator_and_card(tmp_path):
+    model = _perturbed("dcgan")
+    folder = model.save_pretrained(tmp_path / "m", with_discriminator=True, name="my-dcgan",
+                                   metrics={"recognisable": {"value": 0.9, "protocol": "1,000 samples, seed 0"}},
+                                   recipe="ganzoo train dcgan --data mnist-5k --steps 10 --out runs/x")
+    assert set(load_file(folder / "model.safetensors")) >= {"G.main.0.weight", "D.main.0.weight"}
+    assert torch.equal(ganzoo.load(str(folder)).nets["D"].main[0].weight, model.nets["D"].main[0].weight)
+    card = (folder / "README.md").read_text()
+    front = card.split("---")[1]
+    for line in ("library_name: ganzoo", "license: mit", "pipeline_tag: unconditional-image-generation", "- dcgan"):
+        assert line in front
+    assert "**recognisable**: 0.9 — protocol: 1,000 samples, seed 0" in card
+    assert "ganzoo train dcgan --data mnist-5k --steps 10 --out runs/x" in card
+
+
+@pytest.fixture
+def published(tmp_path):
+    return _perturbed("dcgan").save_pretrained(tmp_path / "pub", samples=False)
+
+
+def test_truncated_weights_are_refused(published):
+    data = (published / "model.safetensors").read_bytes()
+    (published / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="model.safetensors is corrupt or truncated"):
+        load_folder(published)
+
+
+def test_weights_from_another_architecture_are_refused(published, tmp_path):
+    other = ganzoo.create("dcgan", image_size=16, channels=1, ngf=16, ndf=8)  # wider generator
+    shutil.copy(other.save_pretrained(tmp_path / "other", samples=False) / "model.safetensors", published / "model.safetensors")
+    with pytest.raises(WeightsError, match=r"tensor 'G.main.0.weight' .* has shape \(100, 32, 4, 4\) but 'dcgan' with this config expects \(100, 16, 4, 4\)"):
+        load_folder(published)
+
+
+def test_missing_and_unexpected_tensors_are_named(published):
+    tensors = load_file(published / "model.safetensors")
+    dropped = dict(tensors)
+    dropped.pop("G.main.1.running_var")
+    save_file(dropped, published / "model.safetensors")
+    with pytest.raises(WeightsError, match="lacks tensor 'G.main.1.running_var'"):
+        load_folder(published)
+    save_file({**tensors, "G.extra.weight": torch.zeros(1)}, published / "model.safetensors")
+    with pytest.raises(WeightsError, match="unexpected tensor 'G.extra.weight'"):
+        load_folder(published)
+
+
+def test_nothing_is_loaded_when_a_later_tensor_is_wrong(published):
+    model = ganzoo.create("dcgan", image_size=16, channels=1, ngf=8, ndf=8)
+    before = model.nets["G"].main[0].weight.clone()
+    from ganzoo.hub import assign_strict
+
+    tensors = {f"G.{k}": v for k, v in _perturbed("dcgan").nets["G"].state_dict().items()}
+    last = sorted(tensors)[-1]
+    tensors[last] = torch.zeros(3, 3)
+    with pytest.raises(WeightsError):
+        assign_strict(model, tensors, ["G"], "test")
+    assert torch.equal(model.nets["G"].main[0].weight, before)  # not half-loaded
+
+
+def test_config_naming_an_unknown_variant_says_which_plugin_to_install(published):
+    record = json.loads((published / "config.json").read_text())
+    record["variant"] = "stylegan9"
+    (published / "config.json").write_text(json.dumps(record))
+    with pytest.raises(ganzoo.UnknownNameError, match="names variant 'stylegan9', which no installed plugin provides: install the plugin that provides 'stylegan9'"):
+        load_folder(published)
+
+
+def test_corrupt_config_is_refused(published):
+    (published / "config.json").write_text("{not json")
+    with pytest.raises(WeightsError, match="config.json is not valid JSON"):
+        load_folder(published)
+
+
+def test_unknown_names_suggest(tmp_path):
+    with pytest.raises(ganzoo.UnknownNameError, match="unknown pretrained model 'no-such-model'"):
+        ganzoo.load("no-such-model")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        ganzoo.load(str(tmp_path / "missing") + "/")
+
+
+def test_loading_a_model_never_unpickles(published, monkeypatch):
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle used on the load path")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    assert ganzoo.load(str(published)).sample(2, seed=0).shape == (2, 1, 16, 16)
+
+
+def test_cli_sample_writes_a_grid_and_a_folder(published, tmp_path):
+    out = run_ganzoo("sample", str(published), "-n", "9", "-o", str(tmp_path / "grid.png"), "--seed", "3")
+    assert out.returncode == 0, out.stderr
+    from PIL import Image
+
+    assert Image.open(tmp_path / "grid.png").size == (3 * 16 + 4 * 2, 3 * 16 + 4 * 2)
+    out = run_ganzoo("sample", str(published), "-n", "3", "-o", str(tmp_path / "many"))
+    assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "many").iterdir()) == ["00000.png", "00001.png", "00002.png"]
+    bad = run_ganzoo("sample", "dcgan-mnst", "-o", str(tmp_path / "x.png"))
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+def test_run_folder_loads_its_ema_generator(tmp_path):
+    run = ganzoo.train("dcgan", "mnist-5k", steps=3, out=tmp_path / "run", batch_size=16, ema=0.5, progress="off",
+                       sample_every=0, image_size=16, channels=1, ngf=8, ndf=8)
+    from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
+
+    tensors, _ = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
+    model = ganzoo.load(str(run))
+    assert torch.equal(model.nets["G"].main[0].weight, tensors["ema.main.0.weight"])
+    assert not torch.equal(tensors["ema.main.0.weight"], tensors["net.G.main.0.weight"])
