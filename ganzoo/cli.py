@@ -220,6 +220,87 @@ def push(run: str, repo_id: str, revision: str | None, private: bool, token: str
     click.echo(f"pushed {run} to {repo_id} at commit {sha}; load it with ganzoo.load('hf-hub:{repo_id}@{sha}')")
 
 
+@cli.command()
+@click.argument("packages", nargs=-1)
+@click.option("-e", "--editable", "editables", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Install a local plugin project in development mode (repeatable).")
+@click.option("-U", "--upgrade", is_flag=True, help="Upgrade to the newest versions.")
+def install(packages: tuple[str, ...], editables: tuple[str, ...], upgrade: bool) -> None:
+    """Install plugin PACKAGES with pip into the interpreter that runs ganzoo."""
+    from .plugins import ganzoo_entry_points
+
+    if not packages and not editables:
+        raise click.UsageError("name at least one package, or -e PATH")
+    before = ganzoo_entry_points()
+    args = [*packages] + [x for path in editables for x in ("-e", path)]
+    _pip("install", *(["--upgrade"] if upgrade else []), *args)
+    added = {dist: names for dist, names in ganzoo_entry_points().items() if names != before.get(dist)}
+    wanted = {_dist_name(p) for p in packages} | {_project_name(p) for p in editables}
+    not_plugins = sorted(w for w in wanted if w and _normal(w) not in {_normal(d) for d in ganzoo_entry_points()})
+    for dist, names in sorted(added.items()):
+        click.echo(f"{dist}: plugin {', '.join(names)} installed; `ganzoo plugins` shows it")
+    if not_plugins:
+        raise click.ClickException(f"{', '.join(not_plugins)} installed, but is not a ganzoo plugin: it declares no "
+                                   f"entry point in the 'ganzoo' group (uninstall it with `ganzoo uninstall`)")
+
+
+@cli.command()
+@click.argument("packages", nargs=-1, required=True)
+def uninstall(packages: tuple[str, ...]) -> None:
+    """Uninstall plugin PACKAGES with pip."""
+    _pip("uninstall", "-y", *packages)
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dest", type=click.Path(file_okay=False), default=".", help="Folder to create the project in.")
+def new_plugin(name: str, dest: str) -> None:
+    """Write a ready-to-install variant plugin project ganzoo-NAME (networks, step, config, tests)."""
+    from pathlib import Path
+
+    from .scaffold import new_plugin as scaffold
+
+    try:
+        folder = scaffold(name, Path(dest))
+    except (ValueError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {folder}\nnext: ganzoo install -e {folder} && pytest {folder}")
+
+
+def _pip(*args: str) -> None:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "pip", *args])
+    if done.returncode:
+        raise click.ClickException(f"pip {args[0]} failed (exit {done.returncode})")
+
+
+def _dist_name(requirement: str) -> str | None:
+    try:
+        from packaging.requirements import Requirement
+
+        return Requirement(requirement).name
+    except Exception:  # a path or URL: pip resolves it, the entry-point diff reports it
+        return None
+
+
+def _project_name(path: str) -> str | None:
+    from pathlib import Path
+
+    try:
+        import tomllib  # Python 3.11+; on 3.10 the entry-point diff alone reports the result
+
+        return tomllib.loads((Path(path) / "pyproject.toml").read_text())["project"]["name"]
+    except Exception:
+        return None
+
+
+def _normal(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _describe(entry: Variant | ModelCard) -> dict:
     if isinstance(entry, Variant):
         record = {"variant": entry.name, "summary": entry.summary, "paper": entry.paper,

@@ -144,6 +144,14 @@ def _entry_points() -> list[metadata.EntryPoint]:
     return sorted(eps, key=lambda ep: (_dist_name(ep) != own, ep.name))
 
 
+def ganzoo_entry_points() -> dict[str, list[str]]:
+    """Installed distributions that declare "ganzoo" entry points, and those entry points' names."""
+    found: dict[str, list[str]] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(_dist_name(ep) or "?", []).append(ep.name)
+    return {dist: sorted(names) for dist, names in found.items()}
+
+
 def _dist_name(ep: metadata.EntryPoint) -> str | None:
     dist = getattr(ep, "dist", None)
     return dist.name if dist is not None else None
