@@ -113,6 +113,7 @@ class Trainer:
         self.models = self._wrap(self.raw)
 
         self.iteration = 0
+        self.train_seconds = 0.0  # wall time spent in the loop, carried across resumes
         position = None
         if resume:
             position = self._restore(existing[-1])
@@ -188,7 +189,7 @@ class Trainer:
         t, rng_meta = ckpt.rng_state()
         tensors.update(t)
         tensors.update({f"step.{k}": v for k, v in self.step_fn.state_tensors().items()})
-        header = {"iteration": self.iteration, "data": self.batches.position(), "optimizers": optim_meta,
+        header = {"iteration": self.iteration, "train_seconds": self.train_seconds, "data": self.batches.position(), "optimizers": optim_meta,
                   "rng": rng_meta, "scaler": self.scaler.state_dict() if self.scaler else None,
                   "variant": self.model.variant.name, "ganzoo_version": __version__}
         return tensors, header
@@ -221,6 +222,7 @@ class Trainer:
         if self.dist.rank:  # other ranks draw their own noise: reseed them from where the run stands
             torch.manual_seed(self.options.seed + 7919 * self.dist.rank + header["iteration"])
         self.iteration = header["iteration"]
+        self.train_seconds = header.get("train_seconds", 0.0)
         return header["data"]
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -234,8 +236,8 @@ class Trainer:
         opts = self.options
         handlers = self._install_signal_handlers()
         bar = self._progress_bar(until)
-        start = last_time = time.perf_counter()
-        last_batches = self.batches_drawn
+        start = self._mark = time.perf_counter()
+        self._mark_batches = self.batches_drawn
         try:
             while self.iteration < until:
                 if self._signal is not None:
@@ -245,20 +247,17 @@ class Trainer:
                 self._one_iteration(opts.steps)
                 it = self.iteration
                 if it % opts.log_every == 0:
-                    now = time.perf_counter()
-                    rate = (self.batches_drawn - last_batches) * opts.batch_size * self.dist.world / max(now - last_time, 1e-9)
-                    record = self._flush_logs(images_per_s=rate)
-                    last_time, last_batches = now, self.batches_drawn
+                    record = self._log_line()
                     if bar is not None:
                         bar.update(it - bar.n)
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k != "step"}, refresh=False)
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("step", "time")}, refresh=False)
                 if opts.sample_every and it % opts.sample_every == 0:
                     self.write_samples()
                 if opts.checkpoint_every and it % opts.checkpoint_every == 0:
                     self._flush_logs()
                     self.save_checkpoint()
             if finish:
-                self._flush_logs()
+                self._log_line()
                 self._sync_buffers()
                 if self.iteration > 0 and self._last_good != ckpt.checkpoint_path(self.ckpt_dir, self.iteration):
                     self.save_checkpoint()
@@ -268,6 +267,15 @@ class Trainer:
                 bar.close()
             self._restore_signal_handlers(handlers)
         return self.out
+
+    def _log_line(self) -> dict[str, Any]:
+        """Write one metrics.jsonl line: averaged logs, images/s and training seconds since the last line."""
+        now = time.perf_counter()
+        self.train_seconds += now - self._mark
+        images = (self.batches_drawn - self._mark_batches) * self.options.batch_size * self.dist.world
+        rate = images / max(now - self._mark, 1e-9)
+        self._mark, self._mark_batches = now, self.batches_drawn
+        return self._flush_logs(images_per_s=rate)
 
     def _sync_buffers(self) -> None:
         """DDP syncs batch-norm statistics at each forward; the last forward leaves ranks apart, so align them."""
@@ -324,6 +332,7 @@ class Trainer:
             record.update({k: float(t.mean()) for k, t in stacked.items()})
         if images_per_s is not None:
             record["images_per_s"] = round(images_per_s, 2)
+            record["train_seconds"] = round(self.train_seconds, 3)  # in the loop, over all resumes
             record["time"] = round(time.time(), 3)
             if self.log is not None and entries:
                 self.log.write(record)

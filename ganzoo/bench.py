@@ -1,0 +1,237 @@
+"""Variants side by side: same data, same budget, several seeds, quality against wall-clock time.
+
+Each (variant, seed) trains in its own subprocess, in ``evals`` equal segments of the budget
+(steps or seconds), resuming exactly between segments; after each segment the run is evaluated
+with the same metrics and protocol. Time is the engine's own count of seconds in its training
+loop (metrics.jsonl "train_seconds"), so start-up, data loading and evaluation are not charged. The results:
+results.json (everything), results.md (a table: parameters, images/s, peak memory, final metrics
+as mean ± sd over seeds, time to reach a threshold) and results.png (final sample grids side by
+side and metric-vs-time curves).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_METRICS = {"image": ["mnist_digits"], "points": ["modes"]}
+
+
+def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | None = None, budget: float | None = None,
+              seeds: int = 1, evals: int = 4, metrics: list[str] | None = None, batch_size: int = 64,
+              config: dict[str, Any] | None = None, threshold: tuple[str, float] | None = None,
+              num_samples: int | None = None, device: str = "cpu", features: str = "inception") -> dict[str, Any]:
+    """Train and evaluate every variant on ``data`` under one budget; write and return the results."""
+    from .api import get_variant
+    from .config import ConfigError
+    from .data import parse_spec
+
+    if (steps is None) == (budget is None):
+        raise ConfigError("give exactly one budget: steps (iterations) or budget (seconds)")
+    if evals < 1 or seeds < 1:
+        raise ConfigError("evals and seeds must be >= 1")
+    if steps is not None and steps < evals:
+        raise ConfigError(f"{steps} steps cannot be cut into {evals} evaluation segments; use more steps or fewer --evals")
+    if budget is not None and budget / evals < 1.0:
+        raise ConfigError(f"a budget of {budget}s leaves under a second per evaluation segment ({evals} of them); "
+                          f"give at least {evals} seconds")
+    entry, _ = parse_spec(data)
+    for name in variants:
+        kinds = get_variant(name).data_kind.split(",")
+        if entry.kind not in kinds:
+            raise ConfigError(f"variant {name!r} trains on {' or '.join(kinds)} data, but {data!r} gives {entry.kind} data")
+    metrics = metrics or DEFAULT_METRICS.get(entry.kind)
+    if not metrics:
+        raise ConfigError(f"no default metrics for {entry.kind} data: pass --metrics")
+    from .plugins import get_state
+
+    for m in metrics:
+        get_state().metrics.get(m)  # unknown metric: fail before training anything
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for name in variants:
+        for seed in range(seeds):
+            runs.append(_bench_one(name, data, out / "runs" / f"{name}-seed{seed}", seed=seed, steps=steps, budget=budget,
+                                   evals=evals, metrics=metrics, batch_size=batch_size, config=(config or {}).get(name, {}),
+                                   num_samples=num_samples, device=device, features=features))
+    result = {"data": data, "kind": entry.kind, "budget": {"steps": steps, "seconds": budget}, "seeds": seeds,
+              "evals": evals, "metrics": metrics, "batch_size": batch_size, "device": device,
+              "threshold": list(threshold) if threshold else None, "runs": runs,
+              "summary": summarise(runs, variants, threshold)}
+    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "results.md").write_text(results_markdown(result))
+    results_picture(result, out / "results.png")
+    return result
+
+
+def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | None, budget: float | None, evals: int,
+               metrics: list[str], batch_size: int, config: dict, num_samples: int | None, device: str,
+               features: str) -> dict[str, Any]:
+    from .evaluate import evaluate
+    from .hub import load_run
+    from .networks import count_parameters
+
+    points, peak_rss = [], 0
+    for k in range(1, evals + 1):
+        args = [sys.executable, "-m", "ganzoo", "train", "--progress", "off", "--device", device]
+        if k == 1:
+            args[4:4] = [variant, "--data", data, "--out", str(run), "--seed", str(seed), "--batch-size", str(batch_size),
+                         "--sample-every", "0", "--checkpoint-every", "0", "--log-every", "10"]
+            args += [x for key, value in config.items() for x in ("-c", f"{key}={json.dumps(value)}")]
+        else:
+            args += ["--resume", str(run)]
+        if steps is not None:
+            args += ["--steps", str(math.ceil(steps * k / evals))]
+        else:
+            args += ["--steps", str(10**9), "--budget", str(budget / evals)]
+        peak_rss = max(peak_rss, _peak_rss_of(args))
+        model = load_run(run)
+        scores = evaluate(model, data, metrics, num_samples=num_samples, seed=0, features=features, device=device)
+        last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+        points.append({"step": last["step"], "train_seconds": last["train_seconds"], "metrics": scores["metrics"]})
+    rates = [json.loads(line)["images_per_s"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    model = load_run(run)
+    grid = run / "final-samples.png"
+    _final_grid(model, grid)
+    return {"variant": variant, "seed": seed, "run": str(run), "parameters": {n: count_parameters(m) for n, m in model.nets.items()},
+            "images_per_s": round(statistics.median(rates), 1) if rates else None, "peak_rss_mb": round(peak_rss / 1024, 1),
+            "curve": points, "samples": str(grid)}
+
+
+def _peak_rss_of(args: list[str]) -> int:
+    """Run a training command in a child process; its peak resident memory in KiB."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read()
+    proc.stderr.close()
+    if proc.returncode:
+        raise RuntimeError(f"training failed ({' '.join(args[3:])}):\n{err[-2000:]}")
+    return usage.ru_maxrss
+
+
+def _final_grid(model, path: Path) -> None:
+    from .engine.outputs import save_grid
+
+    if model.variant.task == "sample":
+        points = bool(model.config_dict().get("dim"))  # flat-data models draw a point picture
+        save_grid(model.sample(2500 if points else 64, seed=0).cpu(), path)
+
+
+def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
+    """Numeric values of every metric (protocols left out): {"mnist_digits.recognisable": 0.83, ...}."""
+    flat: dict[str, float] = {}
+    for name, record in metrics.items():
+        for key, value in record.items():
+            if key != "protocol" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                flat[f"{name}.{key}" if key != "value" else name] = float(value)
+    return flat
+
+
+def summarise(runs: list[dict], variants: list[str], threshold: tuple[str, float] | None) -> dict[str, Any]:
+    summary = {}
+    for name in variants:
+        mine = [r for r in runs if r["variant"] == name]
+        finals = [headline_values(r["curve"][-1]["metrics"]) for r in mine]
+        keys = sorted(set().union(*finals))
+        stats = {}
+        for key in keys:
+            values = [f[key] for f in finals if key in f]
+            stats[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+        entry = {"parameters": sum(mine[0]["parameters"].values()), "images_per_s": statistics.fmean(r["images_per_s"] or 0 for r in mine),
+                 "peak_rss_mb": max(r["peak_rss_mb"] for r in mine), "final": stats}
+        if threshold:
+            key, level = threshold
+            times = []
+            for r in mine:
+                hit = [p["train_seconds"] for p in r["curve"] if headline_values(p["metrics"]).get(key, -math.inf) >= level]
+                times.append(hit[0] if hit else None)
+            entry["time_to_threshold"] = times
+        summary[name] = entry
+    return summary
+
+
+def results_markdown(result: dict[str, Any]) -> str:
+    summary = result["summary"]
+    keys = sorted(set().union(*(s["final"] for s in summary.values())))
+    budget = f"{result['budget']['steps']} steps" if result["budget"]["steps"] else f"{result['budget']['seconds']} s"
+    lines = [f"# ganzoo bench on `{result['data']}`", "",
+             f"Budget {budget} per run, {result['seeds']} seed(s), batch {result['batch_size']}, device {result['device']}; "
+             f"metrics after each of {result['evals']} equal segments. Final metrics are mean ± sd over seeds.", ""]
+    header = ["variant", "parameters", "images/s", "peak RSS (MB)"] + keys
+    if result["threshold"]:
+        header.append(f"time to {result['threshold'][0]} >= {result['threshold'][1]} (s)")
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, s in summary.items():
+        row = [name, f"{s['parameters']:,}", f"{s['images_per_s']:.0f}", f"{s['peak_rss_mb']:.0f}"]
+        row += [f"{s['final'][k]['mean']:.4g} ± {s['final'][k]['sd']:.2g}" if k in s["final"] else "-" for k in keys]
+        if result["threshold"]:
+            row.append(", ".join("never" if t is None else f"{t:.0f}" for t in s["time_to_threshold"]))
+        lines.append("| " + " | ".join(row) + " |")
+    protocols = {}
+    for run in result["runs"]:
+        for name, record in run["curve"][-1]["metrics"].items():
+            protocols.setdefault(name, record.get("protocol"))
+    lines += ["", "Protocols:", ""] + [f"- `{name}`: {json.dumps(p)}" for name, p in protocols.items()]
+    lines += ["", "![samples and curves](results.png)", ""]
+    return "\n".join(lines)
+
+
+def results_picture(result: dict[str, Any], path: Path) -> None:
+    """Final sample grids side by side (first seed), over the curve of the first metric against training time."""
+    from PIL import Image, ImageDraw
+
+    variants = list(result["summary"])
+    grids = {}
+    for run in result["runs"]:
+        if run["seed"] == 0 and Path(run["samples"]).exists():
+            grids[run["variant"]] = Image.open(run["samples"]).convert("RGB")
+    tile = 256
+    width = max(tile * max(len(variants), 1), 640)
+    picture = Image.new("RGB", (width, tile + 40 + 300), "white")
+    draw = ImageDraw.Draw(picture)
+    for i, name in enumerate(variants):
+        if name in grids:
+            picture.paste(grids[name].resize((tile - 8, tile - 8)), (i * tile + 4, 24))
+        draw.text((i * tile + 6, 6), name, fill="black")
+    _curves(draw, result, box=(50, tile + 60, width - 20, tile + 40 + 270))
+    picture.save(path)
+
+
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _curves(draw, result: dict[str, Any], box: tuple[int, int, int, int]) -> None:
+    first = next(iter(headline_values(result["runs"][0]["curve"][-1]["metrics"])), None)
+    if first is None:
+        return
+    series = []
+    for run in result["runs"]:
+        pts = [(p["train_seconds"], headline_values(p["metrics"]).get(first)) for p in run["curve"]]
+        series.append((run["variant"], [(t, v) for t, v in pts if v is not None and math.isfinite(v)]))
+    values = [v for _, pts in series for _, v in pts] or [0.0, 1.0]
+    times = [t for _, pts in series for t, _ in pts] or [0.0, 1.0]
+    lo, hi = min(values), max(values)
+    hi = hi if hi > lo else lo + 1
+    t_max = max(times) or 1.0
+    x0, y0, x1, y1 = box
+    draw.rectangle(box, outline="black")
+    draw.text((x0, y0 - 16), f"{first} vs training seconds (0 .. {t_max:.0f} s; {lo:.3g} .. {hi:.3g})", fill="black")
+    variants = list(result["summary"])
+    for name, pts in series:
+        colour = COLOURS[variants.index(name) % len(COLOURS)]
+        xy = [(x0 + (x1 - x0) * t / t_max, y1 - (y1 - y0) * (v - lo) / (hi - lo)) for t, v in pts]
+        if len(xy) > 1:
+            draw.line(xy, fill=colour, width=2)
+        for x, y in xy:
+            draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=colour)
+    for i, name in enumerate(variants):
+        draw.text((x0 + 8, y0 + 6 + 14 * i), name, fill=COLOURS[i % len(COLOURS)])
