@@ -1,7 +1,7 @@
-"""The core's own plugin: the built-in data specs. Registered like any plugin, always loaded."""
+"""The core's own plugin: the built-in data specs and metrics. Registered like any plugin, always loaded."""
 
 from .plugins import hookimpl
-from .registry import DatasetSpec
+from .registry import DatasetSpec, MetricSpec
 
 
 @hookimpl
@@ -24,3 +24,17 @@ def ganzoo_register_datasets(register):
                          "ganzoo.data.unpaired:load_mnist_inverted", kind="unpaired"))
     register(DatasetSpec("folder", "a folder of images, any size (also: just pass the path)",
                          "ganzoo.data.folder:load_folder", needs_arg=True))
+
+
+@hookimpl
+def ganzoo_register_metrics(register):
+    register(MetricSpec("fid", "Fréchet Inception Distance (Heusel et al. 2017) in --features space; lower is better",
+                        "ganzoo.metrics.builtin:fid"))
+    register(MetricSpec("kid", "Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD^2, cubic kernel, mean/std over subsets",
+                        "ganzoo.metrics.builtin:kid"))
+    register(MetricSpec("precision_recall", "improved precision and recall with k-NN manifolds, k=3 (Kynkäänniemi et al. 2019)",
+                        "ganzoo.metrics.builtin:precision_recall"))
+    register(MetricSpec("mnist_digits", "bundled MNIST classifier: Fréchet distance in its features, recognisable fraction, class coverage",
+                        "ganzoo.metrics.builtin:mnist_digits"))
+    register(MetricSpec("modes", "mode coverage and high-quality fraction on 2D mixtures (VEEGAN/PacGAN protocol)",
+                        "ganzoo.metrics.builtin:modes", data_kind="points"))

@@ -55,20 +55,23 @@ def evaluate(model_or_path: Any, data: str, metrics: list[str] | str, *, num_sam
     from .plugins import get_state
 
     names = [metrics] if isinstance(metrics, str) else list(dict.fromkeys(metrics))
-    if not names:
-        raise ValueError("name at least one metric (`ganzoo list --metrics` shows them)")
     registry = get_state().metrics
+    if not names:
+        raise ValueError(f"name at least one metric; registered: {', '.join(registry.names()) or 'none'}")
     specs = {name: registry.get(name) for name in names}  # UnknownNameError suggests close names
     entry, _ = parse_spec(data)
     for spec in specs.values():
         if entry.kind not in spec.data_kind.split(","):
             raise ValueError(f"metric {spec.name!r} needs {spec.data_kind} data, but {data!r} gives {entry.kind} data")
-    computes = {name: spec.compute if callable(spec.compute) else _resolve(spec.compute) for name, spec in specs.items()}
+    computes = {name: _resolve(spec.compute) for name, spec in specs.items()}
     chosen = _check_options(options or {}, computes)
     if num_samples is None:
         num_samples = default_num_samples(names, entry.kind)
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    for what, count in (("num_samples", num_samples), ("num_reference", num_reference)):
+        if count is not None and (not isinstance(count, int) or count < 1):
+            raise ValueError(f"{what} must be a positive integer, got {count!r}")
+    # a bad --features spec fails now; its weights load on first use (a metric may need none)
+    extractor: Any = _cached_extractor(features, batch_size, device) if entry.kind == "image" else None
 
     model, model_name = _load_model(model_or_path, device)
     samples = model.sample(num_samples, seed=seed, batch_size=batch_size).cpu()  # (N, C, H, W) or (N, D)
@@ -78,9 +81,8 @@ def evaluate(model_or_path: Any, data: str, metrics: list[str] | str, *, num_sam
         from .metrics.builtin import as_images
 
         reference: Any = as_images(dataset, limit=num_reference or MAX_REFERENCE, seed=seed)
-        extractor: Any = _cached_extractor(features, batch_size, device)
     else:
-        reference, extractor = load_dataset(data)[0], None
+        reference = load_dataset(data)[0]
         if reference.tensor.shape[1] != samples.shape[1]:
             raise ValueError(f"{model_name} gives {samples.shape[1]}-d points but {data!r} has "
                              f"{reference.tensor.shape[1]}-d points")
@@ -92,7 +94,8 @@ def evaluate(model_or_path: Any, data: str, metrics: list[str] | str, *, num_sam
         with record_features() as used:
             values = computes[name](samples, reference, extractor=extractor, seed=seed, **chosen[name])
         if not isinstance(values, dict) or not values:
-            raise TypeError(f"metric {name!r} returned {type(values).__name__}; a compute function returns a dict of numbers")
+            raise TypeError(f"metric {name!r} returned {type(values).__name__}; a compute function "
+                            f"returns a non-empty dict of numbers")
         protocol = {"num_samples": num_samples, "seed": seed,
                     "reference": {"spec": data, "size": len(reference)},
                     "features": ", ".join(e.spec for e in used) or None,
@@ -132,7 +135,7 @@ def format_table(result: dict[str, Any]) -> str:
 # ---- helpers ---------------------------------------------------------------------------------------
 
 
-def _resolve(ref: str) -> Any:
+def _resolve(ref: Any) -> Any:
     from .registry import resolve_ref
 
     return resolve_ref(ref)

@@ -116,7 +116,11 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric for ``ganzoo eval``: compute(model, data, **options) -> dict of numbers."""
+    """A metric for ``ganzoo eval``: compute(samples, reference, *, extractor=None, seed=0, **options) -> dict.
+
+    The first key of the returned dict is the headline number (lower or higher is better, as its
+    summary says); ``ganzoo.evaluate`` writes the protocol beside it.
+    """
 
     name: str
     summary: str

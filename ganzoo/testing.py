@@ -161,7 +161,8 @@ def check_import_is_light(variant: str) -> None:
         raise _fail(variant, check, f"a fresh interpreter could not list it:\n{done.stderr.strip()}")
     listed, after_list, after_config = json.loads(done.stdout.strip().splitlines()[-1])
     if not listed:
-        raise _fail(variant, check, f"a fresh interpreter with GANZOO_LOAD_PLUGINS={v.plugin} does not list it")
+        raise _fail(variant, check, f"a fresh interpreter with GANZOO_LOAD_PLUGINS={v.plugin} does not list it "
+                                    f"(is the plugin installed, or only on this process's sys.path?)")
     if after_list:
         raise _fail(variant, check, "importing the plugin package imports torch; keep __init__.py to hookimpls "
                                     "and lazy 'module:attr' strings so `ganzoo list` stays instant")

@@ -52,3 +52,42 @@ def run_ganzoo(*args: str, env_extra: dict | None = None, pythonpath: list[Path]
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
     return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+# ---- a loopback Hugging Face Hub for hub tests ------------------------------------------------------
+
+@pytest.fixture
+def hf_env(tmp_path, monkeypatch):
+    """Isolate the client: cache and HF_HOME in tmp_path, no telemetry, no progress bars, online."""
+    from huggingface_hub import constants as hf_constants
+
+    home = tmp_path / "hf_home"
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    # All of these are read once at import: patch the module attributes the client reads at call time.
+    monkeypatch.setattr(hf_constants, "HF_HOME", str(home))
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_PROGRESS_BARS", True)
+    monkeypatch.setattr(sys.modules["huggingface_hub.utils.tqdm"], "HF_HUB_DISABLE_PROGRESS_BARS", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    return home / "hub"
+
+
+@pytest.fixture
+def hub(hf_env):
+    """A loopback Hub for the duration of a test; it must log no server errors and leave no threads."""
+    import threading
+
+    before = set(threading.enumerate())
+    from .hubserver import FakeHub
+
+    with FakeHub() as h:
+        yield h
+    assert not h.errors, h.errors[0]
+    # tqdm's process-wide monitor thread (started by any tqdm, even a disabled one) is not ours.
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.name != "tqdm_monitor"]
+    assert not leftover, leftover
+
+

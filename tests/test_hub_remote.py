@@ -1,8 +1,6 @@
 """The Hub for real: push, load by hf-hub: name, revisions, cache and offline, against a loopback Hub."""
 
 import json
-import os
-import sys
 
 import pytest
 import torch
@@ -11,8 +9,6 @@ from huggingface_hub import constants as hf_constants
 import ganzoo
 
 from .conftest import run_ganzoo
-from .hubserver import FakeHub
-from .test_hubserver import hf_env, hub  # noqa: F401  (fixtures)
 
 TINY = dict(image_size=16, channels=1, ngf=8, ndf=8)
 REPO = "zoo/dcgan-tiny"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -25,34 +23,6 @@ from huggingface_hub.errors import (
 from .hubserver import FakeHub, git_blob_sha
 
 REPO = "ganzoo/dcgan-test"
-
-
-@pytest.fixture
-def hf_env(tmp_path, monkeypatch):
-    """Isolate the client: cache and HF_HOME in tmp_path, no telemetry, no progress bars, online."""
-    home = tmp_path / "hf_home"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    # All of these are read once at import: patch the module attributes the client reads at call time.
-    monkeypatch.setattr(hf_constants, "HF_HOME", str(home))
-    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_PROGRESS_BARS", True)
-    monkeypatch.setattr(sys.modules["huggingface_hub.utils.tqdm"], "HF_HUB_DISABLE_PROGRESS_BARS", True)
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    return home / "hub"
-
-
-@pytest.fixture
-def hub(hf_env):
-    before = set(threading.enumerate())
-    with FakeHub() as h:
-        yield h
-    assert not h.errors, h.errors[0]
-    # tqdm's process-wide monitor thread (started by any tqdm, even a disabled one) is not ours.
-    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.name != "tqdm_monitor"]
-    assert not leftover, leftover
 
 
 def _write(folder, files: dict[str, bytes]):
@@ -157,6 +127,7 @@ def test_offline_serves_cache_and_raises_when_not_cached(hub, hf_env, monkeypatc
     api.create_repo(REPO)
     old = api.upload_file(path_or_fileobj=b"old", path_in_repo="weights.safetensors", repo_id=REPO).oid
     new = api.upload_file(path_or_fileobj=b"new", path_in_repo="weights.safetensors", repo_id=REPO).oid
+    assert new != old
     kw = dict(endpoint=hub.endpoint, cache_dir=hf_env, token=False)
     hf_hub_download(REPO, "weights.safetensors", revision=old, **kw)
     hf_hub_download(REPO, "weights.safetensors", **kw)  # caches refs/main -> new

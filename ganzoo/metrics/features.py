@@ -68,7 +68,8 @@ class FeatureExtractor:
         return f"FeatureExtractor({self.spec!r}, dim={self.dim})"
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor, *, batch_size: int = 64, device: str | torch.device | None = None) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, *, batch_size: int = 64,
+                 device: str | torch.device | None = None) -> torch.Tensor:
         """(N, C, H, W) in [-1, 1] -> (N, dim) float32 on the CPU."""
         if images.dim() != 4:
             raise ValueError(f"feature extractor {self.spec!r} needs images (N, C, H, W), got {tuple(images.shape)}")
@@ -147,19 +148,22 @@ def canonical_spec(spec: str) -> str:
 
 
 def load_extractor(spec: str) -> FeatureExtractor:
-    """The extractor that ``spec`` names (see the module docstring); loaded once, then reused."""
+    """The extractor that ``spec`` names (see the module docstring); loaded once per weights file."""
     spec = canonical_spec(spec)
-    path = spec.partition("@")[2]
-    stamp = os.stat(path).st_mtime_ns if path and os.path.exists(path) else 0  # a rewritten file reloads
-    return _load_cached(spec, stamp)
+    if spec == MNIST_SPEC:
+        return _load_cached(spec, None, 0)
+    name, _, path = spec[len("timm:"):].partition("@")
+    if path and not os.path.isfile(path):
+        raise FileNotFoundError(f"feature weights file {path} does not exist (from --features {spec})")
+    file = path or _cached_weights(name)  # resolved now, so a changed cache or file is noticed
+    return _load_cached(spec, file, os.stat(file).st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(spec: str, stamp: int) -> FeatureExtractor:
+def _load_cached(spec: str, file: str | None, stamp: int) -> FeatureExtractor:
     if spec == MNIST_SPEC:
         return _mnist_extractor()
-    name, _, path = spec[len("timm:"):].partition("@")
-    return _timm_extractor(spec, name, path or None)
+    return _timm_extractor(spec, spec[len("timm:"):].partition("@")[0], file)
 
 
 def _mnist_extractor() -> FeatureExtractor:
@@ -201,12 +205,10 @@ def _check_timm_name(name: str) -> str:
     return f"{arch}.{cfg.tag}" if not tag and cfg.tag else name
 
 
-def _timm_extractor(spec: str, name: str, path: str | None) -> FeatureExtractor:
+def _timm_extractor(spec: str, name: str, file: str) -> FeatureExtractor:
+    """timm model ``name`` with pooled features (num_classes=0) and weights from ``file``."""
     import timm
 
-    if path is not None and not os.path.isfile(path):
-        raise FileNotFoundError(f"feature weights file {path} does not exist (from --features {spec})")
-    file = path or _cached_weights(name)
     net = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=file))
     _check_all_loaded(net, file, name)
     cfg = net.pretrained_cfg

@@ -1,0 +1,125 @@
+"""The example plugin examples/ganzoo-lsgan, installed for real with pip into this interpreter.
+
+Everything after the install runs in fresh interpreters, so plugin discovery goes through the
+installed distribution's entry point exactly as it does for a user. The module-scoped fixtures
+``installed_lsgan`` (the installed project) and ``lsgan_run`` (a run folder trained through the
+CLI) are what further end-to-end tests of a third-party plugin build on: publishing it, loading
+it back, benchmarking it. The plugin is uninstalled when the module's tests are done.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, run_ganzoo
+
+EXAMPLE = REPO / "examples" / "ganzoo-lsgan"
+DIST = "ganzoo-lsgan"
+TINY_CLI = ["--image-size", "16", "--channels", "1", "-c", "ngf=8", "-c", "ndf=8"]
+
+
+def pip(*args: str) -> subprocess.CompletedProcess:
+    """pip of this interpreter, offline (no index, no version check)."""
+    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def python_in_subprocess(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``code`` (dedented) in a fresh interpreter with ``args`` as sys.argv[1:]."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def installed_lsgan():
+    """`pip install --no-deps --no-build-isolation -e examples/ganzoo-lsgan`, uninstalled afterwards."""
+    if pip("--version").returncode != 0:
+        pytest.fail(f"pip is not available in {sys.executable}; this test installs a plugin with it "
+                    f"(python -m ensurepip installs it)")
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.fail(f"setuptools is not installed in {sys.executable}; --no-build-isolation builds the example "
+                    f"with this interpreter's setuptools (>= 77)")
+    done = pip("install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(EXAMPLE))
+    try:
+        assert done.returncode == 0, f"pip install -e {EXAMPLE} failed:\n{done.stdout}\n{done.stderr}"
+        yield EXAMPLE
+    finally:
+        gone = pip("uninstall", "-y", DIST)
+        assert gone.returncode == 0, f"pip uninstall -y {DIST} failed:\n{gone.stdout}\n{gone.stderr}"
+    listed = run_ganzoo("list")
+    assert listed.returncode == 0 and "lsgan" not in listed.stdout, "ganzoo-lsgan is still visible after uninstall"
+
+
+@pytest.fixture(scope="module")
+def lsgan_run(installed_lsgan, tmp_path_factory) -> Path:
+    """A 3-step lsgan run trained by `python -m ganzoo train` (tiny networks on mnist-5k)."""
+    run = tmp_path_factory.mktemp("lsgan") / "run"
+    done = subprocess.run([sys.executable, "-m", "ganzoo", "train", "lsgan", "--data", "mnist-5k", *TINY_CLI,
+                           "--steps", "3", "--batch-size", "8", "--progress", "off", "--out", str(run)],
+                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return run
+
+
+def test_listed_with_its_plugin_and_distribution(installed_lsgan):
+    listed = run_ganzoo("list")
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.split()[:2] == ["lsgan", "lsgan"] for line in listed.stdout.splitlines()), listed.stdout
+    shown = run_ganzoo("plugins", "--json")
+    assert shown.returncode == 0, shown.stderr
+    entry = {p["name"]: p for p in json.loads(shown.stdout)}["lsgan"]
+    assert (entry["distribution"], entry["version"], entry["errors"]) == (DIST, "0.1.0", [])
+    assert entry["registered"] == ["variant:lsgan"]
+
+
+def test_info(installed_lsgan):
+    shown = run_ganzoo("info", "lsgan")
+    assert shown.returncode == 0, shown.stderr
+    assert "Mao" in shown.stdout and "arXiv:1611.04076" in shown.stdout
+    for line in ("a = 0.0", "b = 1.0", "c = 1.0", "lr = 0.0002", "betas = (0.5, 0.999)"):
+        assert line in shown.stdout
+
+
+def test_trains_on_the_engine(lsgan_run):
+    record = json.loads((lsgan_run / "config.json").read_text())
+    assert record["variant"] == "lsgan" and record["plugin"] == "lsgan" and record["config"]["ngf"] == 8
+    lines = [json.loads(line) for line in (lsgan_run / "metrics.jsonl").read_text().splitlines()]
+    assert lines and {"loss_d", "loss_g", "d_real", "d_fake"} <= lines[-1].keys()
+    assert (lsgan_run / "checkpoints" / "step-000000003.safetensors").is_file()
+
+
+def test_save_load_round_trip(lsgan_run, tmp_path):
+    done = python_in_subprocess("""
+        import sys
+        import torch
+        import ganzoo
+
+        model = ganzoo.load(sys.argv[1])  # the run folder: its latest checkpoint
+        folder = model.save_pretrained(sys.argv[2])
+        loaded = ganzoo.load(str(folder))
+        assert loaded.variant.name == "lsgan" and loaded.variant.plugin == "lsgan"
+        assert loaded.config == model.config
+        a, b = model.nets["G"].state_dict(), loaded.nets["G"].state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        assert torch.equal(model.sample(4, seed=0), loaded.sample(4, seed=0))
+        print("round trip ok", tuple(loaded.sample(2, seed=1).shape))
+    """, str(lsgan_run), str(tmp_path / "lsgan-mnist"))
+    assert done.returncode == 0, done.stderr
+    assert "round trip ok (2, 1, 16, 16)" in done.stdout
+
+
+def test_the_example_passes_its_own_test_suite(installed_lsgan):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+                          cwd=installed_lsgan, capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
