@@ -127,12 +127,16 @@ def _final_grid(model, path: Path) -> None:
 
 
 def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
-    """Numeric values of every metric (protocols left out): {"mnist_digits.recognisable": 0.83, ...}."""
+    """Every metric's numbers (protocols left out): {"modes": 8, "modes.hq_fraction": 0.62, ...}.
+
+    The headline "value" is listed under the metric's own name, its other values as "metric.key".
+    """
     flat: dict[str, float] = {}
     for name, record in metrics.items():
-        for key, value in record.items():
-            if key != "protocol" and isinstance(value, (int, float)) and not isinstance(value, bool):
-                flat[f"{name}.{key}" if key != "value" else name] = float(value)
+        values = {"value": record.get("value"), **record.get("values", {})}
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != name:
+                flat[name if key == "value" else f"{name}.{key}"] = float(value)
     return flat
 
 

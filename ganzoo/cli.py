@@ -44,9 +44,14 @@ def cli() -> None:
 @cli.command("list")
 @click.argument("pattern", default="*")
 @click.option("--datasets", is_flag=True, help="List the data specs for --data instead.")
-def list_cmd(pattern: str, datasets: bool) -> None:
+@click.option("--metrics", is_flag=True, help="List the metrics for `ganzoo eval` instead.")
+def list_cmd(pattern: str, datasets: bool, metrics: bool) -> None:
     """List variants and pretrained models whose name matches PATTERN (wildcards: * ? [])."""
     state = get_state()
+    if metrics:
+        _table(["metric", "data", "plugin", "summary"],
+               [(m.name, m.data_kind, m.plugin, m.summary) for m in state.metrics if _match(m.name, pattern)])
+        return
     if datasets:
         rows = [(d.name + (":ARG" if d.needs_arg else ""), d.kind, d.plugin, d.summary)
                 for d in state.datasets if _match(d.name, pattern)]
@@ -203,6 +208,74 @@ def sample(name: str, n: int, out: str, seed: int, device: str, revision: str | 
         for i, image in enumerate(images):
             save_grid(image.unsqueeze(0), target / f"{i:05d}.png")
     click.echo(f"wrote {n} samples to {target}")
+
+
+@cli.command("eval")
+@click.argument("name")
+@click.option("--data", required=True, help="Reference data spec (e.g. mnist-5k, ring8, cifar10:ROOT).")
+@click.option("--metrics", "metric_names", default=None, help="Comma-separated metrics (`ganzoo list --metrics`).  [default: by data kind]")
+@click.option("-n", "--num-samples", type=int, help="Generated samples (default: the metric's protocol).")
+@click.option("--seed", type=int, default=0, help="Sampling seed.")
+@click.option("--features", default="inception", help="Feature extractor for FID/KID/PR: inception, timm:NAME[@FILE], mnist-classifier.")
+@click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the results (with protocols) here.")
+def eval_cmd(name: str, data: str, metric_names: str | None, num_samples: int | None, seed: int, features: str,
+             device: str, json_out: str | None) -> None:
+    """Score NAME (catalog name, hf-hub:org/repo, model folder or run folder) against --data."""
+    from .bench import DEFAULT_METRICS
+    from .data import parse_spec
+    from .evaluate import evaluate, format_table, write_results
+    from .hub import WeightsError
+
+    metrics = metric_names.split(",") if metric_names else DEFAULT_METRICS.get(parse_spec(data)[0].kind, ["fid"])
+    try:
+        result = evaluate(name, data, metrics, num_samples=num_samples, seed=seed, features=features, device=device)
+    except (FileNotFoundError, WeightsError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_table(result))
+    if json_out:
+        click.echo(f"wrote {write_results(result, json_out)}")
+
+
+@cli.command()
+@click.argument("variants", nargs=-1, required=True)
+@click.option("--data", required=True, help="Data spec every variant trains on.")
+@click.option("--steps", type=int, help="Budget in iterations per run.")
+@click.option("--budget", type=float, help="Budget in seconds of training per run (evaluation not counted).")
+@click.option("--seeds", type=int, default=1, help="Runs per variant, seeds 0..K-1.")
+@click.option("--evals", type=int, default=4, help="Evaluations per run, at equal fractions of the budget.")
+@click.option("--metrics", "metric_names", help="Comma-separated metrics.  [default: mnist_digits for images, modes for points]")
+@click.option("--batch-size", type=int, default=64, help="Batch size for every variant.")
+@click.option("-c", "--config", "config_pairs", multiple=True, metavar="VARIANT.KEY=VALUE", help="Config for one variant, e.g. -c dcgan.ngf=32.")
+@click.option("--threshold", metavar="METRIC=VALUE", help="Report time to reach it, e.g. mnist_digits.recognisable=0.5.")
+@click.option("-n", "--num-samples", type=int, help="Samples per evaluation (default: the metric's protocol).")
+@click.option("--features", default="inception", help="Feature extractor for FID/KID/PR.")
+@click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for results.json, results.md, results.png.")
+def bench(variants, data, steps, budget, seeds, evals, metric_names, batch_size, config_pairs, threshold, num_samples,
+          features, device, out) -> None:
+    """Train VARIANTS on the same data with the same budget and compare them side by side."""
+    from .bench import run_bench
+    from .config import ConfigError
+
+    config: dict[str, dict] = {}
+    for key, value in _parse_sets(config_pairs).items():
+        variant, dot, field = key.partition(".")
+        if not dot:
+            raise click.BadParameter(f"expected VARIANT.KEY=VALUE, got {key!r}", param_hint="-c")
+        config.setdefault(variant, {})[field] = value
+    level = None
+    if threshold:
+        key, _, raw = threshold.partition("=")
+        level = (key, float(raw))
+    try:
+        run_bench(list(variants), data, out, steps=steps, budget=budget, seeds=seeds, evals=evals,
+                  metrics=metric_names.split(",") if metric_names else None, batch_size=batch_size, config=config,
+                  threshold=level, num_samples=num_samples, device=device, features=features)
+    except (ConfigError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out}/results.json, results.md and results.png")
+    click.echo((__import__("pathlib").Path(out) / "results.md").read_text())
 
 
 @cli.command()

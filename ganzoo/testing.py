@@ -25,8 +25,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -56,7 +57,8 @@ TASKS = ("sample", "translate")
 DEFAULT_DATA = {"image": "mnist-5k", "points": "ring8", "unpaired": "mnist-5k-inverted"}  # bundled, no download
 DEFAULT_SIZES = ((32, 1), (32, 3))  # (image_size, channels) pairs that check_networks builds
 POINTS_DIM = 2  # the 2D mixtures' points
-ENGINE_QUIET = dict(progress="off", sample_every=0, checkpoint_every=0, log_every=1, seed=0)
+# engine options of every kit run: CPU (where resume is bit-exact), a metrics line per step, one checkpoint at the end
+ENGINE_QUIET = dict(device="cpu", progress="off", sample_every=0, checkpoint_every=0, log_every=1, seed=0)
 
 
 def _fail(variant: str, check: str, message: str) -> AssertionError:
@@ -398,7 +400,7 @@ def check_training(variant: str, tmp_path: str | Path, *, data: str | None = Non
     return runs
 
 
-def _perturbed_model(variant: str, cfg: Any, kind: str) -> "ganzoo.GanModel":
+def _perturbed_model(variant: str, cfg: Any, kind: str) -> ganzoo.GanModel:
     """A model whose weights and running statistics are not the init: a round trip must carry them."""
     torch.manual_seed(1)
     model = ganzoo.create(variant, **dataclasses.asdict(cfg))
