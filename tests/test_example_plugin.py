@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO, run_ganzoo
+from .test_install import OFFLINE_BUILD
 
 EXAMPLE = REPO / "examples" / "ganzoo-lsgan"
 DIST = "ganzoo-lsgan"
@@ -41,16 +42,17 @@ def python_in_subprocess(code: str, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def installed_lsgan():
-    """`pip install --no-deps --no-build-isolation -e examples/ganzoo-lsgan`, uninstalled afterwards."""
+    """`ganzoo install -e examples/ganzoo-lsgan` (pip, offline), uninstalled afterwards."""
     if pip("--version").returncode != 0:
         pytest.fail(f"pip is not available in {sys.executable}; this test installs a plugin with it "
                     f"(python -m ensurepip installs it)")
     if importlib.util.find_spec("setuptools") is None:
         pytest.fail(f"setuptools is not installed in {sys.executable}; --no-build-isolation builds the example "
                     f"with this interpreter's setuptools (>= 77)")
-    done = pip("install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(EXAMPLE))
+    done = run_ganzoo("install", "-e", str(EXAMPLE), env_extra=OFFLINE_BUILD)  # as a user installs it
     try:
-        assert done.returncode == 0, f"pip install -e {EXAMPLE} failed:\n{done.stdout}\n{done.stderr}"
+        assert done.returncode == 0, f"ganzoo install -e {EXAMPLE} failed:\n{done.stdout}\n{done.stderr}"
+        assert "ganzoo-lsgan: plugin lsgan installed" in done.stdout
         yield EXAMPLE
     finally:
         gone = pip("uninstall", "-y", DIST)
@@ -123,3 +125,32 @@ def test_the_example_passes_its_own_test_suite(installed_lsgan):
                           env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
+
+
+def test_published_to_the_hub_and_loaded_back(lsgan_run, hub, hf_env, tmp_path):
+    env = {"HF_ENDPOINT": hub.endpoint, "HF_HUB_CACHE": str(hf_env), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    pushed = run_ganzoo("push", str(lsgan_run), "zoo/lsgan-tiny", env_extra=env)
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    assert json.loads(hub.files("zoo/lsgan-tiny")["config.json"])["variant"] == "lsgan"
+    same = python_in_subprocess("""
+        import os, sys, torch, ganzoo
+        os.environ["HF_ENDPOINT"] = sys.argv[2]
+        a = ganzoo.load(sys.argv[1]).sample(4, seed=5)
+        b = ganzoo.load("hf-hub:zoo/lsgan-tiny").sample(4, seed=5)
+        print(torch.equal(a, b), ganzoo.load("hf-hub:zoo/lsgan-tiny").variant.plugin)
+    """, str(lsgan_run), hub.endpoint)
+    assert same.returncode == 0, same.stderr[-2000:]
+    assert same.stdout.split() == ["True", "lsgan"]
+
+
+def test_benchmarked_beside_a_builtin(installed_lsgan, tmp_path):
+    out = tmp_path / "bench"
+    done = run_ganzoo("bench", "lsgan", "dcgan", "--data", "mnist-5k", "--steps", "4", "--evals", "1", "--batch-size", "8",
+                      "-c", "lsgan.image_size=16", "-c", "lsgan.ngf=8", "-c", "lsgan.ndf=8", "-c", "lsgan.channels=1",
+                      "-c", "dcgan.image_size=16", "-c", "dcgan.ngf=8", "-c", "dcgan.ndf=8", "-c", "dcgan.channels=1",
+                      "-n", "200", "--out", str(out), env_extra={"OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    assert set(summary) == {"lsgan", "dcgan"}
+    assert "mnist_digits.recognisable" in summary["lsgan"]["final"]
+    assert "| lsgan |" in (out / "results.md").read_text()
