@@ -49,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the variant's)")
     p.add_argument("--decay-start", type=float, default=1.0,
                    help="wgan-gp: fraction of the run after which the lr decays linearly to 0 (1 = constant)")
+    p.add_argument("--gp-lambda", type=float, default=None, help="wgan-gp: gradient penalty weight (default: the paper's 10)")
     p.add_argument("--loss", choices=("non-saturating", "minimax"), default="non-saturating", help="vanilla: G loss")
     p.add_argument("--hidden", type=int, default=None, help="wgan-gp: MLP width (default: the paper's 512)")
     p.add_argument("--eval-every", type=int, default=0, help="checkpoint and score every N iterations (0 = end only)")
@@ -69,6 +70,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         cfg["decay_start"] = args.decay_start
         if args.hidden is not None:
             cfg["hidden"] = args.hidden
+        if args.gp_lambda is not None:
+            cfg["gp_lambda"] = args.gp_lambda
     else:
         cfg["loss"] = args.loss
     return cfg
@@ -81,6 +84,8 @@ def default_tag(args: argparse.Namespace) -> str:
         parts.append(f"lr{args.lr:g}")
     if args.hidden is not None:
         parts.append(f"h{args.hidden}")
+    if args.gp_lambda is not None:
+        parts.append(f"gp{args.gp_lambda:g}")
     return "-".join(parts)
 
 

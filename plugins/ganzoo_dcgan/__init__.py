@@ -15,3 +15,20 @@ def ganzoo_register_variants(register):
         step="ganzoo_dcgan.step:DCGANStep",
         data_kind="image",
     ))
+
+
+CELEBA_RECIPE = ("ganzoo train dcgan --data celeba:ROOT --image-size 64 --channels 3 --steps 20000 --batch-size 128 "
+                 "--out runs/dcgan-celeba && ganzoo push runs/dcgan-celeba ORG/dcgan-celeba")
+
+
+@ganzoo.hookimpl
+def ganzoo_register_models(register):
+    register(ganzoo.ModelCard(
+        name="dcgan-celeba",
+        variant="dcgan",
+        summary="DCGAN on 64x64 CelebA faces, the paper's setting (weights not published yet)",
+        weights="recipe",
+        dataset="celeba:ROOT",
+        recipe=CELEBA_RECIPE,
+        config={"image_size": 64, "channels": 3},
+    ))
