@@ -106,13 +106,13 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
 
     import torch
 
-    from .data import load_dataset
+    from .data import load_dataset, parse_spec
 
     if cfg is None:
         cls = variant.load_config_class()
         cfg = make_config(cls, overrides, variant=variant.name)  # validates before any data loads
+    _check_data_kind(variant, parse_spec(data)[0].kind)
     dataset, entry = load_dataset(data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1))
-    _check_data_kind(variant, entry.kind)
     if entry.kind == "points" and getattr(cfg, "dim", None) == 0:
         if "dim" in overrides:
             raise ConfigError(f"{data!r} is flat data: dim must be its length, not 0")
