@@ -40,6 +40,11 @@ class Step:
         pass
 
 
+def adam_per_network(nets: dict[str, nn.Module], names: tuple[str, ...], config: Any) -> dict[str, torch.optim.Optimizer]:
+    """One Adam optimizer per named network, at the config's ``lr`` and ``betas``: the usual GAN setup."""
+    return {n: torch.optim.Adam(nets[n].parameters(), lr=config.lr, betas=tuple(config.betas)) for n in names}
+
+
 class StepContext:
     """What a step sees: networks, optimizers, backward/step that honour precision, and logging."""
 

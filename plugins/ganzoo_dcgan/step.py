@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from ganzoo.engine import Step, StepContext
+from ganzoo.engine import Step, StepContext, adam_per_network
 
 from .config import DCGANConfig
 
@@ -13,11 +13,7 @@ class DCGANStep(Step):
         super().__init__(config)
 
     def optimizers(self, nets):
-        c = self.config
-        return {
-            "D": torch.optim.Adam(nets["D"].parameters(), lr=c.lr, betas=tuple(c.betas)),
-            "G": torch.optim.Adam(nets["G"].parameters(), lr=c.lr, betas=tuple(c.betas)),
-        }
+        return adam_per_network(nets, ("D", "G"), self.config)
 
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]

@@ -2,7 +2,7 @@
 
 import torch
 
-from ganzoo.engine import Step, StepContext
+from ganzoo.engine import Step, StepContext, adam_per_network
 from ganzoo.losses import gradient_penalty
 
 from .config import WGANGPConfig
@@ -13,9 +13,7 @@ class WGANGPStep(Step):
         super().__init__(config)
 
     def optimizers(self, nets):
-        c = self.config
-        return {"D": torch.optim.Adam(nets["D"].parameters(), lr=c.lr, betas=tuple(c.betas)),
-                "G": torch.optim.Adam(nets["G"].parameters(), lr=c.lr, betas=tuple(c.betas))}
+        return adam_per_network(nets, ("D", "G"), self.config)
 
     def lr_factor(self, iteration: int, total: int) -> float:
         """1 until ``decay_start`` of the run, then linearly down towards 0 at its end.
