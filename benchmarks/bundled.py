@@ -18,7 +18,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +27,7 @@ RECIPES = {
     "vanilla-mnist": ("ganzoo_vanilla", "ganzoo train vanilla --data mnist-5k -c image_size=28 -c 'g_hidden=[256,256]' "
                       "-c 'd_hidden=[512,256]' --steps 6000 --ema 0.999 --out runs/vanilla-mnist"),
     "wgan-gp-mnist": ("ganzoo_wgan_gp", "ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=32 "
-                      "-c ndf=32 --steps 2000 --ema 0.999 --out runs/wgan-gp-mnist"),
+                      "-c ndf=32 --steps 600 --ema 0.999 --out runs/wgan-gp-mnist"),
     "cyclegan-mnist-inverted": ("ganzoo_cyclegan", "ganzoo train cyclegan --data mnist-5k-inverted --image-size 32 "
                                 "--channels 1 -c ngf=8 -c ndf=8 --steps 1500 --batch-size 8 --out runs/cyclegan-mnist-inverted"),
 }
@@ -40,17 +39,24 @@ def publish(name: str) -> dict:
 
     package, recipe = RECIPES[name]
     run = REPO / shlex.split(recipe)[-1]
-    start = time.perf_counter()
-    args = shlex.split(recipe)[1:] + ["--progress", "off", "--sample-every", "0"]
-    subprocess.run([sys.executable, "-m", "ganzoo", *args], cwd=REPO, check=True)
-    wall = time.perf_counter() - start
+    steps = int(shlex.split(recipe)[shlex.split(recipe).index("--steps") + 1])
+    if _finished_step(run) != steps:  # a finished run of this recipe is published as it is
+        args = shlex.split(recipe)[1:] + ["--progress", "off", "--sample-every", "0"]
+        subprocess.run([sys.executable, "-m", "ganzoo", *args], cwd=REPO, check=True)
     model = ganzoo.load(str(run))
     metrics = measure(name, model)
-    metrics["training_wall_seconds"] = {"value": round(wall, 1), "protocol": f"this 2-core CPU, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"}
+    seconds = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["train_seconds"]
+    metrics["training_seconds"] = {"value": round(seconds, 1), "protocol": f"seconds in the engine's loop on a shared 2-core CPU, "
+                                   f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"}
     folder = REPO / "plugins" / package / "pretrained" / name
     model.save_pretrained(folder, name=name, data=read_config(run)["data"], metrics=metrics, recipe=recipe)
     print(json.dumps({name: metrics}, indent=2), flush=True)
     return metrics
+
+
+def _finished_step(run: Path) -> int | None:
+    lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
+    return json.loads(lines[-1])["step"] if lines else None
 
 
 def measure(name: str, model) -> dict:

@@ -21,8 +21,23 @@ CELEBA_RECIPE = ("ganzoo train dcgan --data celeba:ROOT --image-size 64 --channe
                  "--out runs/dcgan-celeba && ganzoo push runs/dcgan-celeba ORG/dcgan-celeba")
 
 
+MNIST_PROTOCOL = "1,000 samples, seed 0, bundled MNIST classifier (held-out accuracy 97.4%), confidence >= 0.9"
+
+
 @ganzoo.hookimpl
 def ganzoo_register_models(register):
+    register(ganzoo.ModelCard(
+        name="dcgan-mnist",
+        variant="dcgan",
+        summary="DCGAN on the bundled mnist-5k digits, 32x32 grayscale (ngf = ndf = 32, EMA 0.999)",
+        weights="bundled:ganzoo_dcgan/pretrained/dcgan-mnist",
+        dataset="mnist-5k",
+        recipe="ganzoo train dcgan --data mnist-5k --image-size 32 --channels 1 -c ngf=32 -c ndf=32 --steps 3000 "
+               "--ema 0.999 --out runs/dcgan-mnist",
+        config={"image_size": 32, "channels": 1, "ngf": 32, "ndf": 32},
+        metrics={"recognisable": {"value": 0.618, "protocol": MNIST_PROTOCOL},
+                 "min_class_fraction": {"value": 0.035, "protocol": MNIST_PROTOCOL}},
+    ))
     register(ganzoo.ModelCard(
         name="dcgan-celeba",
         variant="dcgan",
