@@ -1,6 +1,9 @@
 """The pretrained catalog: availability shown by `ganzoo list`, recipe-only entries that really run."""
 
+import json
 import shlex
+from importlib import resources
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -45,3 +48,35 @@ def _override(args: list[str], values: dict[str, str]) -> list[str]:
     for flag, value in values.items():
         out[out.index(flag) + 1] = value
     return out
+
+
+BUNDLED = ["cyclegan-mnist-inverted", "dcgan-mnist", "vanilla-mnist"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_entries_load_and_their_files_agree_with_the_card(name):
+    card = ganzoo.info(name)
+    assert card.availability == "bundled"
+    model = ganzoo.load(name)
+    as_json = json.loads(json.dumps(model.config_dict()))  # tuples and lists compare alike
+    assert {k: as_json[k] for k in card.config} == card.config
+    package, folder = card.weights.removeprefix("bundled:").split("/", 1)
+    readme = (Path(str(resources.files(package))) / folder / "README.md").read_text()
+    assert card.recipe in readme and "library_name: ganzoo" in readme
+    for key, record in card.metrics.items():
+        assert f"**{key}**: {record['value']}" in readme
+
+
+def test_bundled_dcgan_card_metric_is_reproduced():
+    from ganzoo.metrics.classifier import digit_scores
+
+    card = ganzoo.info("dcgan-mnist")
+    scores = digit_scores(ganzoo.load("dcgan-mnist").sample(1000, seed=0))
+    assert abs(scores["recognisable"] - card.metrics["recognisable"]["value"]) <= 0.01
+
+
+def test_sample_command_works_offline_on_a_fresh_install(tmp_path):
+    out = run_ganzoo("sample", "dcgan-mnist", "-n", "64", "-o", str(tmp_path / "grid.png"),
+                     env_extra={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-hf-home")})
+    assert out.returncode == 0, out.stderr
+    assert Image.open(tmp_path / "grid.png").size == (8 * 32 + 9 * 2,) * 2
