@@ -11,6 +11,7 @@ utilisation against the GPU's dense bf16 peak, for fp32, bf16, bf16+channels_las
 bf16+channels_last+compile.
 
     python benchmarks/throughput.py --variants dcgan --rounds 8 --chunk 40          # CPU, the overhead ratio
+    OMP_NUM_THREADS=1 python benchmarks/throughput.py --clock cpu ...               # the same on a busy machine
     python benchmarks/throughput.py --device cuda --image-size 64 --channels 3 --batch-size 256 \\
         --modes fp32 bf16 bf16-cl bf16-cl-compile --json throughput.json               # GPU
 """
@@ -145,6 +146,8 @@ PLAIN = {"vanilla": plain_bce, "dcgan": plain_bce, "wgan-gp": plain_wgan_gp, "cy
 def measure(variant: str, mode: str, args) -> dict:
     precision, channels_last, compile_ = MODES[mode]
     device = torch.device(args.device)
+    # "cpu": this thread's CPU time, immune to other processes on a shared machine (needs one torch thread)
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
     model = ganzoo.create(variant, image_size=args.image_size, channels=args.channels)
     kind = model.variant.data_kind.split(",")[0]
@@ -189,10 +192,10 @@ def measure(variant: str, mode: str, args) -> dict:
             for fn, times in ((lambda: trainer.run(trainer.iteration + args.chunk, finish=False), engine_t),
                               (lambda: run_plain(args.chunk), plain_t)):
                 sync()
-                t0 = time.perf_counter()
+                t0 = clock()
                 fn()
                 sync()
-                times.append((time.perf_counter() - t0) / args.chunk)
+                times.append((clock() - t0) / args.chunk)
         trainer.close()
     batches_per_iteration = getattr(model.config, "n_critic", 1)
     images = args.batch_size * batches_per_iteration
@@ -253,9 +256,13 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--channels", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall: elapsed time; cpu: this thread's CPU time (with OMP_NUM_THREADS=1, for a busy machine)")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
-    header = {"device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu",
+    if args.clock == "cpu" and (args.device != "cpu" or torch.get_num_threads() != 1):
+        ap.error("--clock cpu measures one thread: run on --device cpu with OMP_NUM_THREADS=1")
+    header = {"device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu", "clock": args.clock,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "batch_size": args.batch_size,
               "image_size": args.image_size, "channels": args.channels, "rounds": args.rounds, "chunk": args.chunk}
     results = []
