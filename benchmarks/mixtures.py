@@ -9,10 +9,13 @@ schedule sees the whole run) and keeps a checkpoint every --eval-every iteration
 checkpoint is scored, the raw generator and, when --ema is on, its moving average, so one run
 shows how steady the score is over its last evaluations; the final checkpoint is the result.
 
-    PYTHONPATH=. python benchmarks/mixtures.py --variant wgan-gp --data ring8 --seeds 0 1 2 \\
-        --steps 3000 --decay-start 0.5 --eval-every 250 --eval-from 2000
-    PYTHONPATH=. python benchmarks/mixtures.py --variant vanilla --data ring8 --loss minimax --seeds 0 1 2
+    PYTHONPATH=. python benchmarks/mixtures.py --variant wgan-gp --data ring8 --seeds 0 1 2 --steps 3000 \\
+        --batch-size 256 --hidden 128 --lr 5e-4 --gp-lambda 0.1 --ema 0.99 --decay-start 0.5 \\
+        --eval-every 100 --eval-from 2000
+    PYTHONPATH=. python benchmarks/mixtures.py --variant vanilla --data ring8 --loss minimax --seeds 0 1 2 \\
+        --steps 3000 --batch-size 64 --eval-every 250 --eval-from 2000
 
+docs/benchmarks.md ("2D mixtures") has the settings, the results and why they were chosen.
 Run folders are <out>/<variant>-<data>-<tag>/seed-<N>; results go to result.json beside them.
 """
 
@@ -48,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of G's weights (0 = off); judged when on")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the variant's)")
     p.add_argument("--decay-start", type=float, default=1.0,
-                   help="wgan-gp: fraction of the run after which the lr decays linearly to 0 (1 = constant)")
+                   help="fraction of the run after which the lr decays linearly to 0 (1 = constant, the papers')")
     p.add_argument("--gp-lambda", type=float, default=None, help="wgan-gp: gradient penalty weight (default: the paper's 10)")
     p.add_argument("--loss", choices=("non-saturating", "minimax"), default="non-saturating", help="vanilla: G loss")
     p.add_argument("--hidden", type=int, default=None, help="wgan-gp: MLP width (default: the paper's 512)")
@@ -63,11 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The variant config keys this benchmark sets (anything else keeps the variant's default)."""
-    cfg: dict[str, Any] = {}
+    cfg: dict[str, Any] = {"decay_start": args.decay_start}
     if args.lr is not None:
         cfg["lr"] = args.lr
     if args.variant == "wgan-gp":
-        cfg["decay_start"] = args.decay_start
         if args.hidden is not None:
             cfg["hidden"] = args.hidden
         if args.gp_lambda is not None:
@@ -78,8 +80,9 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def default_tag(args: argparse.Namespace) -> str:
-    parts = [f"b{args.batch_size}", f"ema{args.ema:g}"]
-    parts.append(f"decay{args.decay_start:g}" if args.variant == "wgan-gp" else args.loss)
+    parts = [f"b{args.batch_size}", f"ema{args.ema:g}", f"decay{args.decay_start:g}"]
+    if args.variant == "vanilla":
+        parts.append(args.loss)
     if args.lr is not None:
         parts.append(f"lr{args.lr:g}")
     if args.hidden is not None:
@@ -125,10 +128,12 @@ def evaluate_seed(args: argparse.Namespace, seed: int, folder: Path, means: torc
             history.append({"iteration": iteration, **scores})
     final = history[-1]
     hq = [h[judged]["hq_fraction"] for h in history]
+    visited = [any(h[judged]["per_mode"][k] for h in history) for k in range(final[judged]["num_modes"])]
     return {"seed": seed, "run": str(run), "train_seconds": seconds, "judged": judged,
             "iteration": final["iteration"], "modes": final[judged]["modes"],
             "num_modes": final[judged]["num_modes"], "hq_fraction": final[judged]["hq_fraction"],
             "per_mode": final[judged]["per_mode"], "hq_late_min": min(hq), "hq_late_max": max(hq),
+            "modes_late_union": sum(visited),  # modes covered at one or more of the scored checkpoints
             "history": history}
 
 
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                "all_modes_seeds": sum(r["modes"] == r["num_modes"] for r in results),
                "median_train_seconds": statistics.median(r["train_seconds"] for r in results)
                if all(r["train_seconds"] is not None for r in results) else None}
-    print(f"median: {summary['median_modes']}/{results[0]['num_modes']} modes, HQ {summary['median_hq_fraction']:.1%}; "
+    print(f"median: {summary['median_modes']:g}/{results[0]['num_modes']} modes, HQ {summary['median_hq_fraction']:.1%}; "
           f"all modes on {summary['all_modes_seeds']}/{len(results)} seeds")
     record = {
         "benchmark": f"mixtures-{args.variant}-{args.data}-cpu",

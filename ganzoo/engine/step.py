@@ -40,6 +40,16 @@ class Step:
         pass
 
 
+def linear_decay(iteration: int, total: int, start_fraction: float) -> float:
+    """1 for the first ``start_fraction`` of ``total`` iterations, then linearly down towards 0.
+
+    The CycleGAN paper's schedule: the factor at iteration i >= start is 1 - (i - start) / (total - start + 1),
+    so the last iteration still takes a (small) step.
+    """
+    start = int(start_fraction * total)
+    return 1.0 - max(0, iteration - start) / float(total - start + 1)
+
+
 def adam_per_network(nets: dict[str, nn.Module], names: tuple[str, ...], config: Any) -> dict[str, torch.optim.Optimizer]:
     """One Adam optimizer per named network, at the config's ``lr`` and ``betas``: the usual GAN setup."""
     return {n: torch.optim.Adam(nets[n].parameters(), lr=config.lr, betas=tuple(config.betas)) for n in names}

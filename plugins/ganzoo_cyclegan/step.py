@@ -6,7 +6,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from ganzoo.engine import Step, StepContext
+from ganzoo.engine import Step, StepContext, linear_decay
 
 from .config import CycleGANConfig
 
@@ -56,8 +56,7 @@ class CycleGANStep(Step):
 
     def lr_factor(self, iteration: int, total: int) -> float:
         """Constant for the first ``decay_start`` of the run, then linearly down to 0 (the paper's schedule)."""
-        start = int(self.config.decay_start * total)
-        return 1.0 - max(0, iteration - start) / float(total - start + 1)
+        return linear_decay(iteration, total, self.config.decay_start)
 
     def __call__(self, ctx: StepContext, batch) -> None:
         real_a, real_b = batch  # (B, C, H, W) each, from unrelated images of the two domains

@@ -18,6 +18,9 @@ class VanillaConfig:
     loss: str = "non-saturating"  # generator loss: "non-saturating" (-log D(G(z))) or "minimax"
     lr: float = 2e-4  # Adam learning rate for both networks
     betas: tuple = (0.5, 0.999)  # Adam betas
+    decay_start: float = 1.0  # fraction of the run after which both learning rates fall linearly to 0
+    #                           by its end; 1.0 = constant, as in the paper. On 2D mixtures a constant
+    #                           rate leaves G hopping between modes; decay lets it settle on some
 
     def __post_init__(self):
         check_positive(self, "nz", "lr")
@@ -28,6 +31,8 @@ class VanillaConfig:
         if self.dim == 0:
             check_channels(self)
             check_positive(self, "image_size")
+        if not 0 <= self.decay_start <= 1:
+            raise ConfigError(f"decay_start must be in [0, 1], got {self.decay_start!r}")
         if not (0 <= self.dropout < 1):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("g_hidden", "d_hidden"):

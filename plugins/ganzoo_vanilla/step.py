@@ -2,7 +2,7 @@
 
 import torch
 
-from ganzoo.engine import Step, StepContext
+from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
 from ganzoo.losses import d_loss_bce, g_loss_minimax, g_loss_nonsaturating
 
 from .config import VanillaConfig
@@ -14,9 +14,11 @@ class VanillaStep(Step):
         self.g_loss = g_loss_nonsaturating if config.loss == "non-saturating" else g_loss_minimax
 
     def optimizers(self, nets):
-        c = self.config
-        return {"D": torch.optim.Adam(nets["D"].parameters(), lr=c.lr, betas=tuple(c.betas)),
-                "G": torch.optim.Adam(nets["G"].parameters(), lr=c.lr, betas=tuple(c.betas))}
+        return adam_per_network(nets, ("D", "G"), self.config)
+
+    def lr_factor(self, iteration: int, total: int) -> float:
+        """1 until ``decay_start`` of the run, then linearly down towards 0 at its end."""
+        return linear_decay(iteration, total, self.config.decay_start)
 
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]

@@ -2,7 +2,7 @@
 
 import torch
 
-from ganzoo.engine import Step, StepContext, adam_per_network
+from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
 from ganzoo.losses import gradient_penalty
 
 from .config import WGANGPConfig
@@ -22,10 +22,7 @@ class WGANGPStep(Step):
         samples drift on and off the narrow modes from one evaluation to the next. Letting the rate
         fall to 0 makes the last iterations settle it.
         """
-        start = int(self.config.decay_start * total)
-        if iteration < start:
-            return 1.0
-        return 1.0 - (iteration - start) / float(total - start)
+        return linear_decay(iteration, total, self.config.decay_start)
 
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]
