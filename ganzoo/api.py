@@ -49,8 +49,20 @@ def create(variant: str | Variant, **config: Any):
 
     v = variant if isinstance(variant, Variant) else get_variant(variant)
     cfg = make_config(v.load_config_class(), config, variant=v.name)
-    nets = v.load_build()(cfg)
-    return GanModel(v, cfg, nets)
+    return GanModel(v, cfg, build_networks(v, cfg))
+
+
+class PluginError(RuntimeError):
+    """A plugin's own code failed; the message names the plugin."""
+
+
+def build_networks(variant: Variant, config: Any) -> dict:
+    """The variant's networks; a failure inside the plugin's builder is reported with the plugin's name."""
+    try:
+        return variant.load_build()(config)
+    except Exception as exc:
+        raise PluginError(f"variant {variant.name!r} from plugin {variant.plugin!r} failed to build its networks: "
+                          f"{type(exc).__name__}: {exc} (report it to the plugin's authors; other variants are unaffected)") from exc
 
 
 def train(variant_or_model=None, data: str | None = None, *, steps: int | None = None, out: str,
@@ -121,7 +133,7 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
         model = variant_or_model
     else:
         torch.manual_seed(opts.seed)  # the initial weights are part of a seeded run
-        model = GanModel(variant, cfg, variant.load_build()(cfg))
+        model = GanModel(variant, cfg, build_networks(variant, cfg))
     data_record = {"spec": data, "kind": entry.kind}
     trainer = Trainer(model, dataset, data_record, out, opts, resume=resume)
     try:

@@ -27,6 +27,10 @@ class GanzooGroup(click.Group):
             if type(exc).__name__ in ("ConfigError",):
                 raise click.ClickException(str(exc)) from None
             raise
+        except RuntimeError as exc:
+            if type(exc).__name__ == "PluginError":
+                raise click.ClickException(str(exc)) from None
+            raise
 
 
 @click.group(cls=GanzooGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

@@ -203,7 +203,9 @@ def build_from_record(record: dict[str, Any], where: Path) -> GanModel:
         config = make_config(variant.load_config_class(), record.get("config", {}), variant=name)
     except (ConfigError, TypeError) as exc:
         raise WeightsError(f"{where / CONFIG_FILE} has a config that {name!r} refuses: {exc}") from None
-    return GanModel(variant, config, variant.load_build()(config))
+    from .api import build_networks
+
+    return GanModel(variant, config, build_networks(variant, config))
 
 
 def load_folder(folder: str | Path) -> GanModel:

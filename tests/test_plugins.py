@@ -164,3 +164,31 @@ def test_every_hook_is_in_the_plugin_docs():
     text = (__import__("pathlib").Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
     for name in (n for n in dir(hookspecs) if n.startswith("ganzoo_")):
         assert f"`{name}(" in text, f"docs/plugins.md does not document {name}"
+
+
+def test_a_variant_whose_build_fails_is_reported_with_its_plugin(tmp_path):
+    from ganzoo.api import PluginError
+
+    make_distribution(tmp_path, "ganzoo-badbuild", "ganzoo_badbuild", """
+        import ganzoo
+
+        def build(config):
+            raise ValueError("out of ideas")
+
+        @ganzoo.hookimpl
+        def ganzoo_register_variants(register):
+            register(ganzoo.Variant("bad-build", "never builds", "-", config="ganzoo_dcgan.config:DCGANConfig",
+                                    build="ganzoo_badbuild:build", step="ganzoo_dcgan.step:DCGANStep"))
+    """, entry_name="badbuild")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        plugins.reset()
+        with pytest.raises(PluginError, match="variant 'bad-build' from plugin 'badbuild' failed to build its networks: ValueError: out of ideas"):
+            ganzoo.create("bad-build")
+        assert ganzoo.create("dcgan", image_size=16, ngf=4, ndf=4).nets  # the rest keep working
+    finally:
+        sys.path.remove(str(tmp_path))
+    out = run_ganzoo("train", "bad-build", "--data", "mnist-5k", "--steps", "1", "--out", str(tmp_path / "r"), pythonpath=[tmp_path])
+    assert out.returncode != 0 and "from plugin 'badbuild' failed to build" in out.stderr and "Traceback" not in out.stderr
