@@ -50,7 +50,7 @@ def _override(args: list[str], values: dict[str, str]) -> list[str]:
     return out
 
 
-BUNDLED = ["cyclegan-mnist-inverted", "dcgan-mnist", "vanilla-mnist"]
+BUNDLED = ["cyclegan-mnist-inverted", "dcgan-mnist", "vanilla-mnist", "wgan-gp-mnist"]
 
 
 @pytest.mark.parametrize("name", BUNDLED)
