@@ -66,9 +66,14 @@ def train_run(args: argparse.Namespace, seed: int, run: Path) -> float:
     return time.perf_counter() - start
 
 
+def run_record(run: Path) -> dict[str, Any]:
+    """The run's config.json: variant, config, data and engine options as trained."""
+    return json.loads((run / "config.json").read_text())
+
+
 def load_generators(run: Path) -> tuple[dict[str, GanModel], int]:
     """The run's latest checkpoint as models ({"G": trained weights, "ema": averaged ones if kept}) and its step."""
-    record = json.loads((run / "config.json").read_text())
+    record = run_record(run)
     checkpoints = list_checkpoints(run / "checkpoints")
     if not checkpoints:
         raise FileNotFoundError(f"{run} has no checkpoints/step-*.safetensors")
@@ -82,9 +87,32 @@ def load_generators(run: Path) -> tuple[dict[str, GanModel], int]:
     return models, header["iteration"]
 
 
+def engine_seconds(run: Path) -> float | None:
+    """The engine's own count of seconds in its training loop (last metrics.jsonl line), if it logs one."""
+    lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
+    return json.loads(lines[-1]).get("train_seconds") if lines else None
+
+
 def score(model: GanModel, n: int, seed: int) -> dict[str, Any]:
-    """Classifier scores of ``n`` samples drawn in eval mode (batch norm running statistics)."""
+    """Classifier scores of ``n`` samples drawn as users draw them: eval mode, batch norm running stats."""
     return digit_scores(model.sample(n, seed=seed), confidence=CONFIDENCE)
+
+
+@torch.no_grad()
+def score_batch_stats(model: GanModel, n: int, seed: int, batch: int = 500) -> dict[str, Any]:
+    """The same noise as ``score`` but G in train mode (batch norm on each batch's own statistics).
+
+    A diagnostic only: far above ``score`` means the running statistics don't fit the weights.
+    Leaves the model's running statistics changed, so call it after ``score``.
+    """
+    G = model.nets["G"]
+    z = torch.randn((n, *G.latent_shape), generator=torch.Generator().manual_seed(seed))
+    G.train()
+    try:
+        images = torch.cat([G(chunk) for chunk in z.split(batch)]).clamp(-1, 1)
+    finally:
+        G.eval()
+    return digit_scores(images, confidence=CONFIDENCE)
 
 
 def passes(scores: dict[str, Any]) -> bool:
@@ -98,10 +126,13 @@ def evaluate_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     models, iteration = load_generators(run)
     judged = "ema" if "ema" in models else "G"
     result: dict[str, Any] = {"seed": seed, "run": str(run), "train_seconds": seconds,
-                              "iteration": iteration, "judged": judged}
+                              "engine_train_seconds": engine_seconds(run), "iteration": iteration, "judged": judged}
+    record = run_record(run)
+    result["config"], result["engine"] = record["config"], record["engine"]
     for key, model in models.items():
         result[key] = score(model, args.num_samples, args.sample_seed)
     result["pass"] = passes(result[judged])
+    result[f"{judged}_batch_stats"] = score_batch_stats(models[judged], args.num_samples, args.sample_seed)
     return result
 
 
