@@ -70,7 +70,7 @@ def measure(name: str, model) -> dict:
     from ganzoo.metrics.classifier import digit_scores
 
     scores = digit_scores(model.sample(1000, seed=0))
-    protocol = "1,000 samples, seed 0, bundled MNIST classifier (held-out accuracy 97.4%), confidence >= 0.9"
+    from ganzoo.metrics import DIGITS_PROTOCOL as protocol
     return {"recognisable": {"value": round(scores["recognisable"], 4), "protocol": protocol},
             "min_class_fraction": {"value": round(scores["min_class_fraction"], 4), "protocol": protocol}}
 

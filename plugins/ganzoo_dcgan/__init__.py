@@ -1,6 +1,7 @@
 """DCGAN (Radford, Metz and Chintala 2015) as a ganzoo plugin: hookimpls and lazy references only."""
 
 import ganzoo
+from ganzoo.metrics import DIGITS_PROTOCOL
 
 
 @ganzoo.hookimpl
@@ -21,8 +22,6 @@ CELEBA_RECIPE = ("ganzoo train dcgan --data celeba:ROOT --image-size 64 --channe
                  "--out runs/dcgan-celeba && ganzoo push runs/dcgan-celeba ORG/dcgan-celeba")
 
 
-MNIST_PROTOCOL = "1,000 samples, seed 0, bundled MNIST classifier (held-out accuracy 97.4%), confidence >= 0.9"
-
 
 @ganzoo.hookimpl
 def ganzoo_register_models(register):
@@ -35,8 +34,8 @@ def ganzoo_register_models(register):
         recipe="ganzoo train dcgan --data mnist-5k --image-size 32 --channels 1 -c ngf=32 -c ndf=32 --steps 3000 "
                "--ema 0.999 --out runs/dcgan-mnist",
         config={"image_size": 32, "channels": 1, "ngf": 32, "ndf": 32},
-        metrics={"recognisable": {"value": 0.618, "protocol": MNIST_PROTOCOL},
-                 "min_class_fraction": {"value": 0.035, "protocol": MNIST_PROTOCOL}},
+        metrics={"recognisable": {"value": 0.618, "protocol": DIGITS_PROTOCOL},
+                 "min_class_fraction": {"value": 0.035, "protocol": DIGITS_PROTOCOL}},
     ))
     register(ganzoo.ModelCard(
         name="dcgan-celeba",
