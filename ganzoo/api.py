@@ -120,10 +120,11 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
 
     from .data import load_dataset, parse_spec
 
+    entry = parse_spec(data)[0]
     if cfg is None:
         cls = variant.load_config_class()
-        cfg = make_config(cls, overrides, variant=variant.name)  # validates before any data loads
-    _check_data_kind(variant, parse_spec(data)[0].kind)
+        cfg = make_config(cls, {**data_suggestions(cls, entry), **overrides}, variant=variant.name)  # validates before any data loads
+    _check_data_kind(variant, entry.kind)
     dataset, entry = load_dataset(data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1))
     if entry.kind == "points" and getattr(cfg, "dim", None) == 0:
         if "dim" in overrides:
@@ -140,6 +141,14 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
         return trainer.run()
     finally:
         trainer.close()
+
+
+def data_suggestions(config_class: type, entry: Any) -> dict[str, Any]:
+    """The data spec's suggested config values that ``config_class`` has fields for (channels 1 for MNIST, say)."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    return {k: v for k, v in (entry.suggests or {}).items() if k in fields}
 
 
 def _check_data_kind(variant: Variant, kind: str) -> None:

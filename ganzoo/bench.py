@@ -25,7 +25,7 @@ DEFAULT_METRICS = {"image": ["mnist_digits"], "points": ["modes"]}
 
 def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | None = None, budget: float | None = None,
               seeds: int = 1, evals: int = 4, metrics: list[str] | None = None, batch_size: int = 64,
-              config: dict[str, Any] | None = None, threshold: tuple[str, float] | None = None,
+              config: dict[str, Any] | None = None, threshold: tuple | None = None,
               num_samples: int | None = None, device: str = "cpu", features: str = "inception") -> dict[str, Any]:
     """Train and evaluate every variant on ``data`` under one budget; write and return the results."""
     from .api import get_variant
@@ -53,6 +53,9 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
 
     for m in metrics:
         get_state().metrics.get(m)  # unknown metric: fail before training anything
+    if threshold and threshold[0].split(".")[0] not in metrics:
+        raise ConfigError(f"threshold {threshold[0]!r} names no metric of this bench ({', '.join(metrics)}); "
+                          f"use one of them, e.g. {metrics[0]}.KEY>=VALUE")
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -140,7 +143,27 @@ def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
     return flat
 
 
-def summarise(runs: list[dict], variants: list[str], threshold: tuple[str, float] | None) -> dict[str, Any]:
+def parse_threshold(text: str) -> tuple[str, float, str]:
+    """"METRIC>=VALUE" or "METRIC<=VALUE" (lower-is-better metrics such as FID); "METRIC=VALUE" means >=."""
+    for op in (">=", "<=", "="):
+        key, found, raw = text.partition(op)
+        if found:
+            break
+    try:
+        level = float(raw)
+    except ValueError:
+        found = ""
+    if not found or not key:
+        raise ValueError(f"threshold {text!r} is not METRIC>=VALUE or METRIC<=VALUE, "
+                         f"e.g. mnist_digits.recognisable>=0.5 or fid<=40")
+    return key.strip(), level, "<=" if op == "<=" else ">="
+
+
+def _reached(value: float | None, level: float, op: str) -> bool:
+    return value is not None and (value <= level if op == "<=" else value >= level)
+
+
+def summarise(runs: list[dict], variants: list[str], threshold: tuple | None) -> dict[str, Any]:
     summary = {}
     for name in variants:
         mine = [r for r in runs if r["variant"] == name]
@@ -153,10 +176,10 @@ def summarise(runs: list[dict], variants: list[str], threshold: tuple[str, float
         entry = {"parameters": sum(mine[0]["parameters"].values()), "images_per_s": statistics.fmean(r["images_per_s"] or 0 for r in mine),
                  "peak_rss_mb": max(r["peak_rss_mb"] for r in mine), "final": stats}
         if threshold:
-            key, level = threshold
+            key, level, op = (*threshold, ">=")[:3]
             times = []
             for r in mine:
-                hit = [p["train_seconds"] for p in r["curve"] if headline_values(p["metrics"]).get(key, -math.inf) >= level]
+                hit = [p["train_seconds"] for p in r["curve"] if _reached(headline_values(p["metrics"]).get(key), level, op)]
                 times.append(hit[0] if hit else None)
             entry["time_to_threshold"] = times
         summary[name] = entry
@@ -172,7 +195,8 @@ def results_markdown(result: dict[str, Any]) -> str:
              f"metrics after each of {result['evals']} equal segments. Final metrics are mean ± sd over seeds.", ""]
     header = ["variant", "parameters", "images/s", "peak RSS (MB)"] + keys
     if result["threshold"]:
-        header.append(f"time to {result['threshold'][0]} >= {result['threshold'][1]} (s)")
+        key, level, op = (*result["threshold"], ">=")[:3]
+        header.append(f"time to {key} {op} {level:g} (s)")
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, s in summary.items():
         row = [name, f"{s['parameters']:,}", f"{s['images_per_s']:.0f}", f"{s['peak_rss_mb']:.0f}"]

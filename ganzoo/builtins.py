@@ -3,25 +3,30 @@
 from .plugins import hookimpl
 from .registry import DatasetSpec, MetricSpec
 
+MNIST_SHAPE = {"image_size": 32, "channels": 1}  # 28x28 digits padded to a power of two, as DCGAN needs
+
 
 @hookimpl
 def ganzoo_register_datasets(register):
     register(DatasetSpec("mnist-5k", "5,000 real MNIST digits bundled with ganzoo (28x28, 10 classes)",
-                         "ganzoo.data.mnist:load_mnist5k"))
+                         "ganzoo.data.mnist:load_mnist5k", suggests=MNIST_SHAPE))
     register(DatasetSpec("ring8", "8 Gaussians on a circle of radius 1, std 0.01 (VEEGAN/PacGAN)",
                          "ganzoo.data.mixtures:load_ring8", kind="points"))
     register(DatasetSpec("grid25", "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (VEEGAN/PacGAN)",
                          "ganzoo.data.mixtures:load_grid25", kind="points"))
     register(DatasetSpec("mnist", "torchvision MNIST under a local ROOT (never downloaded)",
-                         "ganzoo.data.torchvision_sets:load_mnist", needs_arg=True))
+                         "ganzoo.data.torchvision_sets:load_mnist", needs_arg=True,
+                         suggests=MNIST_SHAPE))
     register(DatasetSpec("cifar10", "torchvision CIFAR-10 under a local ROOT (never downloaded)",
-                         "ganzoo.data.torchvision_sets:load_cifar10", needs_arg=True))
+                         "ganzoo.data.torchvision_sets:load_cifar10", needs_arg=True,
+                         suggests={"image_size": 32, "channels": 3}))
     register(DatasetSpec("celeba", "CelebA under a local ROOT (torchvision layout or img_align_celeba/)",
                          "ganzoo.data.torchvision_sets:load_celeba", needs_arg=True))
     register(DatasetSpec("unpaired", "two image folders for translation: unpaired:A_DIR,B_DIR (or a folder with trainA/, trainB/)",
                          "ganzoo.data.unpaired:load_unpaired", kind="unpaired", needs_arg=True))
     register(DatasetSpec("mnist-5k-inverted", "MNIST <-> inverted MNIST from disjoint halves of mnist-5k (unpaired)",
-                         "ganzoo.data.unpaired:load_mnist_inverted", kind="unpaired"))
+                         "ganzoo.data.unpaired:load_mnist_inverted", kind="unpaired",
+                         suggests=MNIST_SHAPE))
     register(DatasetSpec("folder", "a folder of images, any size (also: just pass the path)",
                          "ganzoo.data.folder:load_folder", needs_arg=True))
 

@@ -251,7 +251,7 @@ def eval_cmd(name: str, data: str, metric_names: str | None, num_samples: int | 
 @click.option("--metrics", "metric_names", help="Comma-separated metrics.  [default: mnist_digits for images, modes for points]")
 @click.option("--batch-size", type=int, default=64, help="Batch size for every variant.")
 @click.option("-c", "--config", "config_pairs", multiple=True, metavar="VARIANT.KEY=VALUE", help="Config for one variant, e.g. -c dcgan.ngf=32.")
-@click.option("--threshold", metavar="METRIC=VALUE", help="Report time to reach it, e.g. mnist_digits.recognisable=0.5.")
+@click.option("--threshold", metavar="METRIC>=VALUE", help="Report time to reach it, e.g. mnist_digits.recognisable>=0.5 or fid<=40.")
 @click.option("-n", "--num-samples", type=int, help="Samples per evaluation (default: the metric's protocol).")
 @click.option("--features", default="inception", help="Feature extractor for FID/KID/PR.")
 @click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
@@ -259,7 +259,7 @@ def eval_cmd(name: str, data: str, metric_names: str | None, num_samples: int | 
 def bench(variants, data, steps, budget, seeds, evals, metric_names, batch_size, config_pairs, threshold, num_samples,
           features, device, out) -> None:
     """Train VARIANTS on the same data with the same budget and compare them side by side."""
-    from .bench import run_bench
+    from .bench import parse_threshold, run_bench
     from .config import ConfigError
 
     config: dict[str, dict] = {}
@@ -270,8 +270,10 @@ def bench(variants, data, steps, budget, seeds, evals, metric_names, batch_size,
         config.setdefault(variant, {})[field] = value
     level = None
     if threshold:
-        key, _, raw = threshold.partition("=")
-        level = (key, float(raw))
+        try:
+            level = parse_threshold(threshold)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--threshold") from None
     try:
         run_bench(list(variants), data, out, steps=steps, budget=budget, seeds=seeds, evals=evals,
                   metrics=metric_names.split(",") if metric_names else None, batch_size=batch_size, config=config,

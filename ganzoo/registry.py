@@ -111,6 +111,8 @@ class DatasetSpec:
     load: Any  # load(arg, *, image_size, channels) -> Dataset, or "module:load"
     kind: str = "image"  # "image", "points" or "unpaired"
     needs_arg: bool = False  # True when the spec must carry ":ARG" (a root folder, say)
+    suggests: Any = None  # config values that fit this data, e.g. {"channels": 1, "image_size": 32};
+    #                       a run takes them where the user sets nothing else
     plugin: str = ""  # filled in by the registry
 
 

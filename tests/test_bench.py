@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ganzoo.bench import run_bench
+from ganzoo.bench import parse_threshold, run_bench, summarise
 from ganzoo.config import ConfigError
 from ganzoo.registry import UnknownNameError
 
@@ -16,7 +16,7 @@ TOY = ["-c", "vanilla.g_hidden=[16,16]", "-c", "vanilla.d_hidden=[16,16]", "-c",
 def test_bench_writes_the_three_files(tmp_path):
     out = tmp_path / "bench"
     done = run_ganzoo("bench", "vanilla", "wgan-gp", "--data", "ring8", "--steps", "20", "--evals", "2", "--seeds", "2",
-                      "--batch-size", "32", *TOY, "--threshold", "modes.hq_fraction=0.0", "--out", str(out),
+                      "--batch-size", "32", *TOY, "--threshold", "modes.hq_fraction>=0.0", "--out", str(out),
                       env_extra={"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((out / "results.json").read_text())
@@ -44,10 +44,25 @@ def test_bench_refuses_bad_input(tmp_path):
         run_bench(["dcgan"], "ring8", tmp_path, steps=8)
     with pytest.raises(ConfigError, match="leaves under a second per evaluation segment"):
         run_bench(["vanilla"], "ring8", tmp_path, budget=2, evals=4)
+    with pytest.raises(ConfigError, match="threshold 'fid' names no metric of this bench"):
+        run_bench(["vanilla"], "ring8", tmp_path, steps=8, threshold=("fid", 10.0, "<="))
     with pytest.raises(ConfigError, match="exactly one budget"):
         run_bench(["vanilla"], "ring8", tmp_path)
     with pytest.raises(ConfigError, match="cannot be cut into 4 evaluation segments"):
         run_bench(["vanilla"], "ring8", tmp_path, steps=3)
+
+
+def test_time_to_threshold_knows_lower_is_better():
+    assert parse_threshold("fid<=40") == ("fid", 40.0, "<=")
+    assert parse_threshold("mnist_digits.recognisable>=0.5") == ("mnist_digits.recognisable", 0.5, ">=")
+    assert parse_threshold("modes=8") == ("modes", 8.0, ">=")
+    with pytest.raises(ValueError, match="METRIC>=VALUE"):
+        parse_threshold("fid<forty")
+    curve = [{"train_seconds": t, "metrics": {"fid": {"value": v}}} for t, v in ((10, 90.0), (20, 35.0), (30, 20.0))]
+    runs = [{"variant": "dcgan", "parameters": {"G": 1}, "images_per_s": 1.0, "peak_rss_mb": 1.0, "curve": curve}]
+    assert summarise(runs, ["dcgan"], ("fid", 40.0, "<="))["dcgan"]["time_to_threshold"] == [20]
+    assert summarise(runs, ["dcgan"], ("fid", 10.0, "<="))["dcgan"]["time_to_threshold"] == [None]
+    assert summarise(runs, ["dcgan"], ("fid", 50.0, ">="))["dcgan"]["time_to_threshold"] == [10]
 
 
 def test_eval_prints_and_writes_metrics_with_protocol(tmp_path):

@@ -30,6 +30,8 @@ from .options import TrainOptions
 from .outputs import MetricsLog, save_grid
 from .step import Step, StepContext
 
+STANDING_STATISTICS_SAMPLES = 1024  # generator outputs that set the EMA's batch-norm statistics
+
 
 class TrainingInterrupted(RuntimeError):
     """SIGINT/SIGTERM stopped the run after it saved a checkpoint."""
@@ -107,6 +109,7 @@ class Trainer:
                 group.setdefault("initial_lr", group["lr"])
         self.schedules = type(self.step_fn).lr_factor is not Step.lr_factor
         self.ema = None
+        self._ema_statistics_at = -1  # iteration at which the EMA's batch-norm statistics were last recomputed
         if options.ema > 0 and self.step_fn.ema_net:
             self.ema = copy.deepcopy(self.raw[self.step_fn.ema_net]).requires_grad_(False)
         self.scaler = torch.amp.GradScaler(self.device.type) if options.precision == "fp16" else None
@@ -198,6 +201,8 @@ class Trainer:
         if not self.is_main:
             return None
         path = ckpt.checkpoint_path(self.ckpt_dir, self.iteration)
+        if self.ema is not None:
+            self._refresh_ema_statistics()
         ckpt.save_checkpoint(path, *self._state())
         ckpt.prune(self.ckpt_dir, self.options.keep_checkpoints)
         self._last_good = path
@@ -303,6 +308,33 @@ class Trainer:
         self.iteration += 1
 
     @torch.no_grad()
+    def _refresh_ema_statistics(self) -> None:
+        """Recompute the EMA generator's batch-norm statistics from its own outputs ("standing statistics").
+
+        Each step copies the trained generator's running statistics, which fit its weights, not the
+        averaged ones: sampled in eval mode, such an EMA draws worse images than the raw generator.
+        Fixed noise keeps this deterministic; training never reads these buffers, so resume stays exact.
+        """
+        norms = [m for m in self.ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        latent_shape = getattr(self.ema, "latent_shape", None)
+        if not norms or latent_shape is None or self._ema_statistics_at == self.iteration:
+            return
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches below
+        was_training = self.ema.training
+        self.ema.train()
+        rng = torch.Generator(device=self.device).manual_seed(self.options.seed)
+        batch = self.options.batch_size
+        for _ in range(-(-STANDING_STATISTICS_SAMPLES // batch)):
+            self.ema(torch.randn((batch, *latent_shape), generator=rng, device=self.device))
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self.ema.train(was_training)
+        self._ema_statistics_at = self.iteration
+
+    @torch.no_grad()
     def _update_ema(self) -> None:
         source = self.raw[self.step_fn.ema_net]
         ema_params = list(self.ema.parameters())
@@ -350,6 +382,7 @@ class Trainer:
         """The model to sample from: the EMA generator when there is one."""
         nets = dict(self.raw)
         if self.ema is not None:
+            self._refresh_ema_statistics()
             nets[self.step_fn.ema_net] = self.ema
         return GanModel(self.model.variant, self.model.config, nets)
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from ganzoo.config import check_betas, check_channels, check_positive, check_power_of_two_size
+from ganzoo.config import ConfigError, check_betas, check_channels, check_positive, check_power_of_two_size
 
 
 @dataclass
@@ -14,9 +14,17 @@ class DCGANConfig:
     ndf: int = 64  # discriminator width: filters of its first layer
     lr: float = 2e-4  # Adam learning rate for both networks
     betas: tuple = (0.5, 0.999)  # Adam betas; beta1 = 0.5 as the paper advises
+    real_label: float = 1.0  # D's target for real images; 0.9 = one-sided label smoothing
+    #                          (Salimans et al. 2016), which keeps D from growing over-confident
+    decay_start: float = 1.0  # fraction of the run after which both learning rates fall linearly
+    #                           to 0 by its end; 1.0 = constant, as in the paper
 
     def __post_init__(self):
         check_power_of_two_size(self)
         check_channels(self)
         check_positive(self, "nz", "ngf", "ndf", "lr")
         check_betas(self)
+        if not 0.5 < self.real_label <= 1:
+            raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {self.real_label!r}")
+        if not 0 <= self.decay_start <= 1:
+            raise ConfigError(f"decay_start must be in [0, 1], got {self.decay_start!r}")

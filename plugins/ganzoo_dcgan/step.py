@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from ganzoo.engine import Step, StepContext, adam_per_network
+from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
 
 from .config import DCGANConfig
 
@@ -15,15 +15,19 @@ class DCGANStep(Step):
     def optimizers(self, nets):
         return adam_per_network(nets, ("D", "G"), self.config)
 
+    def lr_factor(self, iteration: int, total: int) -> float:
+        return linear_decay(iteration, total, self.config.decay_start)
+
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]
         b = real.shape[0]
+        real_targets = torch.full((b,), self.config.real_label, device=real.device)
         ones = torch.ones(b, device=real.device)
         zeros = torch.zeros(b, device=real.device)
 
         # D: maximise log D(x) + log(1 - D(G(z))), real and fake batches in separate passes
         out_real = D(real)  # (B,) logits
-        loss_d_real = F.binary_cross_entropy_with_logits(out_real, ones)
+        loss_d_real = F.binary_cross_entropy_with_logits(out_real, real_targets)
         ctx.backward(loss_d_real)
         fake = G(ctx.noise(b))  # (B, C, H, W)
         out_fake = D(fake.detach())
