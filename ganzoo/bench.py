@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ DEFAULT_METRICS = {"image": ["mnist_digits"], "points": ["modes"]}
 
 
 def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | None = None, budget: float | None = None,
-              seeds: int = 1, evals: int = 4, metrics: list[str] | None = None, batch_size: int = 64,
+              seeds: int = 1, evals: int = 4, metrics: list[str] | None = None, batch_size: int = 64, ema: float = 0.0,
               config: dict[str, Any] | None = None, threshold: tuple | None = None,
               num_samples: int | None = None, device: str = "cpu", features: str = "inception") -> dict[str, Any]:
     """Train and evaluate every variant on ``data`` under one budget; write and return the results."""
@@ -36,6 +35,8 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
         raise ConfigError("give exactly one budget: steps (iterations) or budget (seconds)")
     if evals < 1 or seeds < 1:
         raise ConfigError("evals and seeds must be >= 1")
+    if not 0 <= ema < 1:
+        raise ConfigError(f"ema must be a decay in [0, 1) (0 = off), got {ema!r}")
     if steps is not None and steps < evals:
         raise ConfigError(f"{steps} steps cannot be cut into {evals} evaluation segments; use more steps or fewer --evals")
     if budget is not None and budget / evals < 1.0:
@@ -64,8 +65,8 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
         for seed in range(seeds):
             runs.append(_bench_one(name, data, out / "runs" / f"{name}-seed{seed}", seed=seed, steps=steps, budget=budget,
                                    evals=evals, metrics=metrics, batch_size=batch_size, config=(config or {}).get(name, {}),
-                                   num_samples=num_samples, device=device, features=features))
-    result = {"data": data, "kind": entry.kind, "budget": {"steps": steps, "seconds": budget}, "seeds": seeds,
+                                   num_samples=num_samples, device=device, features=features, ema=ema))
+    result = {"data": data, "kind": entry.kind, "budget": {"steps": steps, "seconds": budget}, "seeds": seeds, "ema": ema,
               "evals": evals, "metrics": metrics, "batch_size": batch_size, "device": device,
               "threshold": list(threshold) if threshold else None, "runs": runs,
               "summary": summarise(runs, variants, threshold)}
@@ -75,19 +76,19 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     return result
 
 
-def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | None, budget: float | None, evals: int,
+def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | None, budget: float | None, evals: int, ema: float,
                metrics: list[str], batch_size: int, config: dict, num_samples: int | None, device: str,
                features: str) -> dict[str, Any]:
     from .evaluate import evaluate
     from .hub import load_run
     from .networks import count_parameters
 
-    points, peak_rss = [], 0
+    points = []
     for k in range(1, evals + 1):
         args = [sys.executable, "-m", "ganzoo", "train", "--progress", "off", "--device", device]
         if k == 1:
             args[4:4] = [variant, "--data", data, "--out", str(run), "--seed", str(seed), "--batch-size", str(batch_size),
-                         "--sample-every", "0", "--checkpoint-every", "0", "--log-every", "10"]
+                         "--sample-every", "0", "--checkpoint-every", "0", "--log-every", "10", "--ema", str(ema)]
             args += [x for key, value in config.items() for x in ("-c", f"{key}={json.dumps(value)}")]
         else:
             args += ["--resume", str(run)]
@@ -95,30 +96,27 @@ def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | No
             args += ["--steps", str(math.ceil(steps * k / evals))]
         else:
             args += ["--steps", str(10**9), "--budget", str(budget / evals)]
-        peak_rss = max(peak_rss, _peak_rss_of(args))
+        _train_segment(args)
         model = load_run(run)
         scores = evaluate(model, data, metrics, num_samples=num_samples, seed=0, features=features, device=device)
         last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
         points.append({"step": last["step"], "train_seconds": last["train_seconds"], "metrics": scores["metrics"]})
-    rates = [json.loads(line)["images_per_s"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rates = [line["images_per_s"] for line in lines]
+    peak = max((line.get("peak_cuda_mb" if device.startswith("cuda") else "peak_rss_mb", 0) for line in lines), default=0)
     model = load_run(run)
     grid = run / "final-samples.png"
     _final_grid(model, grid)
     return {"variant": variant, "seed": seed, "run": str(run), "parameters": {n: count_parameters(m) for n, m in model.nets.items()},
-            "images_per_s": round(statistics.median(rates), 1) if rates else None, "peak_rss_mb": round(peak_rss / 1024, 1),
+            "images_per_s": round(statistics.median(rates), 1) if rates else None, "peak_memory_mb": peak or None,
             "curve": points, "samples": str(grid)}
 
 
-def _peak_rss_of(args: list[str]) -> int:
-    """Run a training command in a child process; its peak resident memory in KiB."""
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read()
-    proc.stderr.close()
+def _train_segment(args: list[str]) -> None:
+    """Run one training command in a child process; its error output becomes the error when it fails."""
+    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if proc.returncode:
-        raise RuntimeError(f"training failed ({' '.join(args[3:])}):\n{err[-2000:]}")
-    return usage.ru_maxrss
+        raise RuntimeError(f"training failed ({' '.join(args[3:])}):\n{proc.stderr[-2000:]}")
 
 
 def _final_grid(model, path: Path) -> None:
@@ -132,14 +130,18 @@ def _final_grid(model, path: Path) -> None:
 def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
     """Every metric's numbers (protocols left out): {"modes": 8, "modes.hq_fraction": 0.62, ...}.
 
-    The headline "value" is listed under the metric's own name, its other values as "metric.key".
+    A value is listed as "metric.key"; the headline also as plain "metric" when its key is the metric's name
+    (modes), so mnist_digits's headline appears once, as "mnist_digits.mnist_fd".
     """
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
     flat: dict[str, float] = {}
     for name, record in metrics.items():
-        values = {"value": record.get("value"), **record.get("values", {})}
-        for key, value in values.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != name:
-                flat[name if key == "value" else f"{name}.{key}"] = float(value)
+        values = record.get("values", {})
+        if number(record.get("value")) and next(iter(values), name) == name:  # else it is listed as name.key below
+            flat[name] = float(record["value"])
+        flat.update({f"{name}.{key}": float(v) for key, v in values.items() if key != name and number(v)})
     return flat
 
 
@@ -174,7 +176,7 @@ def summarise(runs: list[dict], variants: list[str], threshold: tuple | None) ->
             values = [f[key] for f in finals if key in f]
             stats[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
         entry = {"parameters": sum(mine[0]["parameters"].values()), "images_per_s": statistics.fmean(r["images_per_s"] or 0 for r in mine),
-                 "peak_rss_mb": max(r["peak_rss_mb"] for r in mine), "final": stats}
+                 "peak_memory_mb": max((r["peak_memory_mb"] or 0 for r in mine), default=0) or None, "final": stats}
         if threshold:
             key, level, op = (*threshold, ">=")[:3]
             times = []
@@ -191,15 +193,17 @@ def results_markdown(result: dict[str, Any]) -> str:
     keys = sorted(set().union(*(s["final"] for s in summary.values())))
     budget = f"{result['budget']['steps']} steps" if result["budget"]["steps"] else f"{result['budget']['seconds']} s"
     lines = [f"# ganzoo bench on `{result['data']}`", "",
-             f"Budget {budget} per run, {result['seeds']} seed(s), batch {result['batch_size']}, device {result['device']}; "
+             f"Budget {budget} per run, {result['seeds']} seed(s), batch {result['batch_size']}, device {result['device']}"
+             f"{', EMA ' + str(result['ema']) + ' of each generator (evaluated)' if result.get('ema') else ''}; "
              f"metrics after each of {result['evals']} equal segments. Final metrics are mean ± sd over seeds.", ""]
-    header = ["variant", "parameters", "images/s", "peak RSS (MB)"] + keys
+    memory = "peak GPU memory (MB)" if result["device"].startswith("cuda") else "peak RSS (MB)"
+    header = ["variant", "parameters", "images/s", memory] + keys
     if result["threshold"]:
         key, level, op = (*result["threshold"], ">=")[:3]
         header.append(f"time to {key} {op} {level:g} (s)")
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, s in summary.items():
-        row = [name, f"{s['parameters']:,}", f"{s['images_per_s']:.0f}", f"{s['peak_rss_mb']:.0f}"]
+        row = [name, f"{s['parameters']:,}", f"{s['images_per_s']:.0f}", f"{s['peak_memory_mb']:.0f}" if s["peak_memory_mb"] else "n/a"]
         row += [f"{s['final'][k]['mean']:.4g} ± {s['final'][k]['sd']:.2g}" if k in s["final"] else "-" for k in keys]
         if result["threshold"]:
             row.append(", ".join("never" if t is None else f"{t:.0f}" for t in s["time_to_threshold"]))
@@ -238,8 +242,9 @@ COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 
 def _curves(draw, result: dict[str, Any], box: tuple[int, int, int, int]) -> None:
-    first = next(iter(headline_values(result["runs"][0]["curve"][-1]["metrics"])), None)
-    if first is None:
+    final = headline_values(result["runs"][0]["curve"][-1]["metrics"])
+    first = result["threshold"][0] if result["threshold"] and result["threshold"][0] in final else next(iter(final), None)
+    if first is None:  # the curve shows the thresholded metric, or else the first metric's headline
         return
     series = []
     for run in result["runs"]:

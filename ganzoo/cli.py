@@ -251,12 +251,13 @@ def eval_cmd(name: str, data: str, metric_names: str | None, num_samples: int | 
 @click.option("--metrics", "metric_names", help="Comma-separated metrics.  [default: mnist_digits for images, modes for points]")
 @click.option("--batch-size", type=int, default=64, help="Batch size for every variant.")
 @click.option("-c", "--config", "config_pairs", multiple=True, metavar="VARIANT.KEY=VALUE", help="Config for one variant, e.g. -c dcgan.ngf=32.")
+@click.option("--ema", type=float, default=0.0, help="EMA decay of every variant's generator (0 = off); evaluations use the EMA.")
 @click.option("--threshold", metavar="METRIC>=VALUE", help="Report time to reach it, e.g. mnist_digits.recognisable>=0.5 or fid<=40.")
 @click.option("-n", "--num-samples", type=int, help="Samples per evaluation (default: the metric's protocol).")
 @click.option("--features", default="inception", help="Feature extractor for FID/KID/PR.")
 @click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for results.json, results.md, results.png.")
-def bench(variants, data, steps, budget, seeds, evals, metric_names, batch_size, config_pairs, threshold, num_samples,
+def bench(variants, data, steps, budget, seeds, evals, metric_names, batch_size, config_pairs, ema, threshold, num_samples,
           features, device, out) -> None:
     """Train VARIANTS on the same data with the same budget and compare them side by side."""
     from .bench import parse_threshold, run_bench
@@ -277,7 +278,7 @@ def bench(variants, data, steps, budget, seeds, evals, metric_names, batch_size,
     try:
         run_bench(list(variants), data, out, steps=steps, budget=budget, seeds=seeds, evals=evals,
                   metrics=metric_names.split(",") if metric_names else None, batch_size=batch_size, config=config,
-                  threshold=level, num_samples=num_samples, device=device, features=features)
+                  ema=ema, threshold=level, num_samples=num_samples, device=device, features=features)
     except (ConfigError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out}/results.json, results.md and results.png")

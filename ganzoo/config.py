@@ -59,6 +59,18 @@ def check_choice(config: Any, name: str, choices: tuple) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
+AUGMENTATIONS = ("translation", "cutout")  # the ops of ganzoo.augment (kept here: configs import no torch)
+
+
+def check_augment(config: Any, name: str = "augment") -> None:
+    """A comma-separated DiffAugment policy such as "translation,cutout"; "" for none."""
+    value = getattr(config, name)
+    unknown = [op for op in str(value).split(",") if op and op not in AUGMENTATIONS]
+    if not isinstance(value, str) or unknown:
+        raise ConfigError(f"{name} must be comma-separated ops from {', '.join(AUGMENTATIONS)} (or \"\" for none), "
+                          f"got {value!r}")
+
+
 def check_channels(config: Any, name: str = "channels") -> None:
     check_choice(config, name, (1, 3))
 

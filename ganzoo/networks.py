@@ -83,13 +83,16 @@ class ConvDiscriminator(nn.Module):
         return self.main(x).flatten()
 
 
-def mlp(sizes: tuple[int, ...], activation: str = "relu", dropout: float = 0.0) -> nn.Sequential:
-    """Linear layers of the given sizes with an activation (and dropout) between them."""
+def mlp(sizes: tuple[int, ...], activation: str = "relu", dropout: float = 0.0, norm: str = "none") -> nn.Sequential:
+    """Linear layers of the given sizes with an activation (after batch norm, before dropout) between them."""
     act = {"relu": lambda: nn.ReLU(True), "leaky_relu": lambda: nn.LeakyReLU(0.2, True)}[activation]
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
+        hidden = i < len(sizes) - 2
+        layers.append(nn.Linear(a, b, bias=not (hidden and norm == "batch")))
+        if hidden:
+            if norm == "batch":
+                layers.append(nn.BatchNorm1d(b))
             layers.append(act())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
@@ -99,10 +102,11 @@ def mlp(sizes: tuple[int, ...], activation: str = "relu", dropout: float = 0.0) 
 class MLPGenerator(nn.Module):
     """z (B, nz) -> data of ``out_shape``: (B, D) points or (B, C, H, W) images in [-1, 1]."""
 
-    def __init__(self, nz: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], activation: str = "relu", tanh: bool = True):
+    def __init__(self, nz: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], activation: str = "relu",
+                 tanh: bool = True, norm: str = "none"):
         super().__init__()
         self.out_shape = tuple(out_shape)
-        self.net = mlp((nz, *hidden, math.prod(out_shape)), activation)
+        self.net = mlp((nz, *hidden, math.prod(out_shape)), activation, norm=norm)
         self.out = nn.Tanh() if tanh else nn.Identity()
         self.latent_shape = (nz,)
 

@@ -64,6 +64,11 @@ def test_vanilla_mlp_for_images_and_points():
     pts = ganzoo.create("vanilla", dim=2, g_hidden=[64, 64], d_hidden=[64, 64])
     assert pts.config.g_hidden == (64, 64)  # lists from JSON become the dataclass's tuples
     assert pts.sample(7, seed=0).shape == (7, 2)
+    normed = ganzoo.create("vanilla", g_hidden=[32, 64], g_norm="batch")
+    norms = [m for m in normed.nets["G"].modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert [m.num_features for m in norms] == [32, 64]  # hidden layers only, none on the output
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in img.nets["G"].modules())
+    assert normed.sample(3, seed=0).shape == (3, 1, 28, 28)
 
 
 @pytest.mark.parametrize("variant", ["vanilla", "dcgan", "wgan-gp"])

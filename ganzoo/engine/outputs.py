@@ -10,6 +10,20 @@ from typing import Any
 import torch
 
 
+def peak_memory_mb(device: torch.device) -> dict[str, float]:
+    """This process's peak memory so far: host RSS (Linux) and, on CUDA, the allocator's peak."""
+    peaks = {}
+    try:  # VmHWM counts this program only; getrusage's maxrss would include a forking parent's pages
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks["peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:  # not Linux
+        pass
+    if device.type == "cuda":
+        peaks["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return peaks
+
+
 class MetricsLog:
     """One JSON line per log step in metrics.jsonl, mirrored to TensorBoard when it is installed."""
 

@@ -27,7 +27,7 @@ from ..model import GanModel
 from . import checkpoint as ckpt
 from .batches import Batches
 from .options import TrainOptions
-from .outputs import MetricsLog, save_grid
+from .outputs import MetricsLog, peak_memory_mb, save_grid
 from .step import Step, StepContext
 
 STANDING_STATISTICS_SAMPLES = 1024  # generator outputs that set the EMA's batch-norm statistics
@@ -365,6 +365,7 @@ class Trainer:
         if images_per_s is not None:
             record["images_per_s"] = round(images_per_s, 2)
             record["train_seconds"] = round(self.train_seconds, 3)  # in the loop, over all resumes
+            record.update(peak_memory_mb(self.device))
             record["time"] = round(time.time(), 3)
             if self.log is not None and entries:
                 self.log.write(record)

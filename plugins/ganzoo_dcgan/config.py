@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from ganzoo.config import ConfigError, check_betas, check_channels, check_positive, check_power_of_two_size
+from ganzoo.config import ConfigError, check_augment, check_betas, check_channels, check_positive, check_power_of_two_size
 
 
 @dataclass
@@ -18,6 +18,7 @@ class DCGANConfig:
     #                          (Salimans et al. 2016), which keeps D from growing over-confident
     decay_start: float = 1.0  # fraction of the run after which both learning rates fall linearly
     #                           to 0 by its end; 1.0 = constant, as in the paper
+    augment: str = ""  # DiffAugment ops on D's inputs, e.g. "translation,cutout"; "" = none (paper)
 
     def __post_init__(self):
         check_power_of_two_size(self)
@@ -26,5 +27,6 @@ class DCGANConfig:
         check_betas(self)
         if not 0.5 < self.real_label <= 1:
             raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {self.real_label!r}")
+        check_augment(self)
         if not 0 <= self.decay_start <= 1:
             raise ConfigError(f"decay_start must be in [0, 1], got {self.decay_start!r}")

@@ -3,6 +3,7 @@
 import torch
 import torch.nn.functional as F
 
+from ganzoo.augment import diff_augment
 from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
 
 from .config import DCGANConfig
@@ -11,6 +12,8 @@ from .config import DCGANConfig
 class DCGANStep(Step):
     def __init__(self, config: DCGANConfig):
         super().__init__(config)
+        policy = config.augment
+        self.view = (lambda x: diff_augment(x, policy)) if policy else (lambda x: x)  # what D sees of an image
 
     def optimizers(self, nets):
         return adam_per_network(nets, ("D", "G"), self.config)
@@ -26,17 +29,17 @@ class DCGANStep(Step):
         zeros = torch.zeros(b, device=real.device)
 
         # D: maximise log D(x) + log(1 - D(G(z))), real and fake batches in separate passes
-        out_real = D(real)  # (B,) logits
+        out_real = D(self.view(real))  # (B,) logits
         loss_d_real = F.binary_cross_entropy_with_logits(out_real, real_targets)
         ctx.backward(loss_d_real)
         fake = G(ctx.noise(b))  # (B, C, H, W)
-        out_fake = D(fake.detach())
+        out_fake = D(self.view(fake.detach()))
         loss_d_fake = F.binary_cross_entropy_with_logits(out_fake, zeros)
         ctx.backward(loss_d_fake)
         ctx.step("D")
 
         # G: maximise log D(G(z)) (the non-saturating loss)
-        out_g = D(fake)
+        out_g = D(self.view(fake))
         loss_g = F.binary_cross_entropy_with_logits(out_g, ones)
         ctx.backward(loss_g)
         ctx.step("G")

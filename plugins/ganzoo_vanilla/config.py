@@ -15,6 +15,8 @@ class VanillaConfig:
     g_hidden: tuple = (256, 512, 1024)  # generator hidden layer widths
     d_hidden: tuple = (1024, 512, 256)  # discriminator hidden layer widths
     dropout: float = 0.3  # dropout between discriminator layers (the paper used dropout in D)
+    g_norm: str = "none"  # "batch": batch norm in G's hidden layers, which DCGAN found keeps G from
+    #                       collapsing to a few outputs; "none" as in the paper
     loss: str = "non-saturating"  # generator loss: "non-saturating" (-log D(G(z))) or "minimax"
     lr: float = 2e-4  # Adam learning rate for both networks
     betas: tuple = (0.5, 0.999)  # Adam betas
@@ -25,6 +27,7 @@ class VanillaConfig:
     def __post_init__(self):
         check_positive(self, "nz", "lr")
         check_choice(self, "loss", ("non-saturating", "minimax"))
+        check_choice(self, "g_norm", ("none", "batch"))
         check_betas(self)
         if not isinstance(self.dim, int) or self.dim < 0:
             raise ConfigError(f"dim must be 0 (images) or a positive length, got {self.dim!r}")

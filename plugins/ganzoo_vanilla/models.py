@@ -9,6 +9,7 @@ from .config import VanillaConfig
 
 def build(config: VanillaConfig) -> dict[str, nn.Module]:
     # Images are in [-1, 1], so the generator ends in tanh; flat data (2D mixtures) is unbounded.
-    G = MLPGenerator(config.nz, config.g_hidden, config.data_shape, activation="relu", tanh=config.dim == 0)
+    G = MLPGenerator(config.nz, config.g_hidden, config.data_shape, activation="relu", tanh=config.dim == 0,
+                     norm=config.g_norm)
     D = MLPDiscriminator(config.data_shape, config.d_hidden, activation="leaky_relu", dropout=config.dropout)
     return {"G": G, "D": D}
