@@ -24,10 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 RECIPES = {
     "dcgan-mnist": ("ganzoo_dcgan", "ganzoo train dcgan --data mnist-5k --image-size 32 --channels 1 -c ngf=32 -c ndf=32 "
                     "--steps 3000 --ema 0.999 --out runs/dcgan-mnist"),
-    "vanilla-mnist": ("ganzoo_vanilla", "ganzoo train vanilla --data mnist-5k -c image_size=28 -c 'g_hidden=[256,256]' "
-                      "-c 'd_hidden=[512,256]' --steps 6000 --ema 0.999 --out runs/vanilla-mnist"),
+    "vanilla-mnist": ("ganzoo_vanilla", "ganzoo train vanilla --data mnist-5k --image-size 32 --channels 1 -c g_norm=batch "
+                      "--steps 6000 --ema 0.995 --out runs/vanilla-mnist"),
     "wgan-gp-mnist": ("ganzoo_wgan_gp", "ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=32 "
-                      "-c ndf=32 --steps 600 --out runs/wgan-gp-mnist"),
+                      "-c ndf=32 -c lr=2e-4 --steps 2000 --ema 0.995 --out runs/wgan-gp-mnist"),
     "cyclegan-mnist-inverted": ("ganzoo_cyclegan", "ganzoo train cyclegan --data mnist-5k-inverted --image-size 32 "
                                 "--channels 1 -c ngf=8 -c ndf=8 --steps 1500 --batch-size 8 --out runs/cyclegan-mnist-inverted"),
 }
