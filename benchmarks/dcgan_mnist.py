@@ -48,6 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (beta2 stays 0.999)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of G's weights (0 = off); sampled when on")
+    p.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other DCGAN config field, JSON value: -c real_label=0.9 -c augment='\"translation\"'")
+    p.add_argument("--checkpoint-every", type=int, default=0,
+                   help="keep a checkpoint every N steps and score each (a curve); 0 = the final one only")
     p.add_argument("--num-samples", type=int, default=1000, help="samples scored per run")
     p.add_argument("--sample-seed", type=int, default=0, help="noise seed of the scored samples")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -58,11 +62,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def train_run(args: argparse.Namespace, seed: int, run: Path) -> float:
     """Train one seed into ``run``; returns the wall time in seconds."""
     start = time.perf_counter()
+    extra = {}
+    for pair in args.config:
+        key, _, value = pair.partition("=")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value  # a bare string: -c augment=translation
     ganzoo.train("dcgan", "mnist-5k", steps=args.steps, out=str(run), device="cpu",
                  batch_size=args.batch_size, ema=args.ema, seed=seed, progress="off",
-                 log_every=50, sample_every=0, checkpoint_every=0, keep_checkpoints=1,
+                 log_every=50, sample_every=0, checkpoint_every=args.checkpoint_every,
+                 keep_checkpoints=max(1, args.steps // args.checkpoint_every if args.checkpoint_every else 1),
                  image_size=32, channels=1, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
-                 lr=args.lr, betas=(args.beta1, 0.999))
+                 lr=args.lr, betas=(args.beta1, 0.999), **extra)
     return time.perf_counter() - start
 
 
@@ -71,13 +83,13 @@ def run_record(run: Path) -> dict[str, Any]:
     return json.loads((run / "config.json").read_text())
 
 
-def load_generators(run: Path) -> tuple[dict[str, GanModel], int]:
-    """The run's latest checkpoint as models ({"G": trained weights, "ema": averaged ones if kept}) and its step."""
+def load_generators(run: Path, checkpoint: Path | None = None) -> tuple[dict[str, GanModel], int]:
+    """A checkpoint (default: the run's latest) as models ({"G": trained weights, "ema": averaged ones if kept}) and its step."""
     record = run_record(run)
     checkpoints = list_checkpoints(run / "checkpoints")
     if not checkpoints:
         raise FileNotFoundError(f"{run} has no checkpoints/step-*.safetensors")
-    tensors, header = read_checkpoint(checkpoints[-1])
+    tensors, header = read_checkpoint(checkpoint or checkpoints[-1])
     models = {}
     for prefix, key in (("net.G", "G"), ("ema", "ema")):
         if any(k.startswith(prefix + ".") for k in tensors):
@@ -133,6 +145,12 @@ def evaluate_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         result[key] = score(model, args.num_samples, args.sample_seed)
     result["pass"] = passes(result[judged])
     result[f"{judged}_batch_stats"] = score_batch_stats(models[judged], args.num_samples, args.sample_seed)
+    result["curve"] = []
+    for checkpoint in list_checkpoints(run / "checkpoints")[:-1]:  # earlier kept checkpoints, when --checkpoint-every
+        earlier, step = load_generators(run, checkpoint)
+        scores = score(earlier[judged], args.num_samples, args.sample_seed)
+        result["curve"].append({"iteration": step, "recognisable": scores["recognisable"],
+                                "min_class_fraction": scores["min_class_fraction"]})
     return result
 
 

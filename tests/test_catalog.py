@@ -67,12 +67,22 @@ def test_bundled_entries_load_and_their_files_agree_with_the_card(name):
         assert f"**{key}**: {record['value']}" in readme
 
 
-def test_bundled_dcgan_card_metric_is_reproduced():
+# the quality bars of the issues each variant was built under: share of 1,000 samples recognised
+# at confidence >= 0.9, and the smallest share of any digit
+QUALITY_BARS = {"vanilla-mnist": (0.70, 0.04), "wgan-gp-mnist": (0.70, 0.04)}
+
+
+@pytest.mark.parametrize("name", ["dcgan-mnist", "vanilla-mnist", "wgan-gp-mnist"])
+def test_bundled_digit_models_reproduce_their_cards(name):
     from ganzoo.metrics.classifier import digit_scores
 
-    card = ganzoo.info("dcgan-mnist")
-    scores = digit_scores(ganzoo.load("dcgan-mnist").sample(1000, seed=0))
+    card = ganzoo.info(name)
+    scores = digit_scores(ganzoo.load(name).sample(1000, seed=0))
     assert abs(scores["recognisable"] - card.metrics["recognisable"]["value"]) <= 0.01
+    assert abs(scores["min_class_fraction"] - card.metrics["min_class_fraction"]["value"]) <= 0.005
+    if name in QUALITY_BARS:
+        recognisable, smallest_class = QUALITY_BARS[name]
+        assert scores["recognisable"] >= recognisable and scores["min_class_fraction"] >= smallest_class
 
 
 def test_sample_command_works_offline_on_a_fresh_install(tmp_path):
