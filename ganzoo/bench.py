@@ -242,9 +242,10 @@ COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 
 def _curves(draw, result: dict[str, Any], box: tuple[int, int, int, int]) -> None:
+    # the curve shows the thresholded value, or else the first metric's headline
     final = headline_values(result["runs"][0]["curve"][-1]["metrics"])
     first = result["threshold"][0] if result["threshold"] and result["threshold"][0] in final else next(iter(final), None)
-    if first is None:  # the curve shows the thresholded metric, or else the first metric's headline
+    if first is None:
         return
     series = []
     for run in result["runs"]:

@@ -67,7 +67,7 @@ def test_time_to_threshold_knows_lower_is_better():
     with pytest.raises(ValueError, match="METRIC>=VALUE"):
         parse_threshold("fid<forty")
     curve = [{"train_seconds": t, "metrics": {"fid": {"value": v}}} for t, v in ((10, 90.0), (20, 35.0), (30, 20.0))]
-    runs = [{"variant": "dcgan", "parameters": {"G": 1}, "images_per_s": 1.0, "peak_rss_mb": 1.0, "curve": curve}]
+    runs = [{"variant": "dcgan", "parameters": {"G": 1}, "images_per_s": 1.0, "peak_memory_mb": 1.0, "curve": curve}]
     assert summarise(runs, ["dcgan"], ("fid", 40.0, "<="))["dcgan"]["time_to_threshold"] == [20]
     assert summarise(runs, ["dcgan"], ("fid", 10.0, "<="))["dcgan"]["time_to_threshold"] == [None]
     assert summarise(runs, ["dcgan"], ("fid", 50.0, ">="))["dcgan"]["time_to_threshold"] == [10]
