@@ -71,6 +71,17 @@ def test_vanilla_mlp_for_images_and_points():
     assert normed.sample(3, seed=0).shape == (3, 1, 28, 28)
 
 
+def test_dcgan_two_time_scale_learning_rates():
+    model = ganzoo.create("dcgan", image_size=16, ngf=8, ndf=8, lr=1e-4, lr_d=4e-4)
+    optimizers = model.variant.load_step()(model.config).optimizers(model.nets)
+    assert optimizers["D"].param_groups[0]["lr"] == 4e-4 and optimizers["G"].param_groups[0]["lr"] == 1e-4
+    same = ganzoo.create("dcgan", image_size=16, ngf=8, ndf=8, lr=3e-4)
+    optimizers = same.variant.load_step()(same.config).optimizers(same.nets)
+    assert {opt.param_groups[0]["lr"] for opt in optimizers.values()} == {3e-4}  # lr_d 0 = one rate
+    with pytest.raises(ConfigError, match="lr_d must be >= 0"):
+        ganzoo.create("dcgan", lr_d=-1e-4)
+
+
 @pytest.mark.parametrize("variant", ["vanilla", "dcgan", "wgan-gp"])
 def test_sampling_is_seeded(variant):
     model = ganzoo.create(variant, image_size=32, channels=1) if variant != "vanilla" else ganzoo.create(variant)

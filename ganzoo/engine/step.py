@@ -51,8 +51,14 @@ def linear_decay(iteration: int, total: int, start_fraction: float) -> float:
 
 
 def adam_per_network(nets: dict[str, nn.Module], names: tuple[str, ...], config: Any) -> dict[str, torch.optim.Optimizer]:
-    """One Adam optimizer per named network, at the config's ``lr`` and ``betas``: the usual GAN setup."""
-    return {n: torch.optim.Adam(nets[n].parameters(), lr=config.lr, betas=tuple(config.betas)) for n in names}
+    """One Adam optimizer per named network, at the config's ``lr`` and ``betas``: the usual GAN setup.
+
+    A config field ``lr_d`` (``lr_g``), when set above 0, gives D (G) its own rate: two time-scale updates.
+    """
+    def rate(name: str) -> float:
+        return getattr(config, f"lr_{name.lower()}", 0.0) or config.lr
+
+    return {n: torch.optim.Adam(nets[n].parameters(), lr=rate(n), betas=tuple(config.betas)) for n in names}
 
 
 class StepContext:

@@ -13,6 +13,7 @@ class DCGANConfig:
     ngf: int = 64  # generator width: filters of its last hidden layer
     ndf: int = 64  # discriminator width: filters of its first layer
     lr: float = 2e-4  # Adam learning rate for both networks
+    lr_d: float = 0.0  # D's own learning rate when > 0 (two time-scale updates, Heusel et al. 2017)
     betas: tuple = (0.5, 0.999)  # Adam betas; beta1 = 0.5 as the paper advises
     real_label: float = 1.0  # D's target for real images; 0.9 = one-sided label smoothing
     #                          (Salimans et al. 2016), which keeps D from growing over-confident
@@ -24,6 +25,8 @@ class DCGANConfig:
         check_power_of_two_size(self)
         check_channels(self)
         check_positive(self, "nz", "ngf", "ndf", "lr")
+        if self.lr_d < 0:
+            raise ConfigError(f"lr_d must be >= 0 (0 = the same as lr), got {self.lr_d!r}")
         check_betas(self)
         if not 0.5 < self.real_label <= 1:
             raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {self.real_label!r}")
