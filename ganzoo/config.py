@@ -59,6 +59,13 @@ def check_choice(config: Any, name: str, choices: tuple) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
+def check_fraction(config: Any, name: str) -> None:
+    """A value in [0, 1], such as the point of a run where learning-rate decay starts."""
+    value = getattr(config, name)
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
+
+
 AUGMENTATIONS = ("translation", "cutout")  # the ops of ganzoo.augment (kept here: configs import no torch)
 
 

@@ -2,7 +2,13 @@
 
 from dataclasses import dataclass
 
-from ganzoo.config import ConfigError, check_betas, check_channels, check_positive
+from ganzoo.config import (
+    ConfigError,
+    check_betas,
+    check_channels,
+    check_fraction,
+    check_positive,
+)
 
 
 @dataclass
@@ -36,8 +42,7 @@ class CycleGANConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.pool_size < 0:
             raise ConfigError(f"pool_size must be >= 0, got {self.pool_size!r}")
-        if not 0 <= self.decay_start <= 1:
-            raise ConfigError(f"decay_start must be in [0, 1], got {self.decay_start!r}")
+        check_fraction(self, "decay_start")
 
     @property
     def resnet_blocks(self) -> int:

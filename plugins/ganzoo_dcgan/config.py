@@ -2,7 +2,15 @@
 
 from dataclasses import dataclass
 
-from ganzoo.config import ConfigError, check_augment, check_betas, check_channels, check_positive, check_power_of_two_size
+from ganzoo.config import (
+    ConfigError,
+    check_augment,
+    check_betas,
+    check_channels,
+    check_fraction,
+    check_positive,
+    check_power_of_two_size,
+)
 
 
 @dataclass
@@ -31,5 +39,4 @@ class DCGANConfig:
         if not 0.5 < self.real_label <= 1:
             raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {self.real_label!r}")
         check_augment(self)
-        if not 0 <= self.decay_start <= 1:
-            raise ConfigError(f"decay_start must be in [0, 1], got {self.decay_start!r}")
+        check_fraction(self, "decay_start")

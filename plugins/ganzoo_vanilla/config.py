@@ -3,7 +3,14 @@ Adam (2e-4, beta1 0.5) rather than the paper's SGD with momentum, as practice si
 
 from dataclasses import dataclass
 
-from ganzoo.config import ConfigError, check_betas, check_channels, check_choice, check_positive
+from ganzoo.config import (
+    ConfigError,
+    check_betas,
+    check_channels,
+    check_choice,
+    check_fraction,
+    check_positive,
+)
 
 
 @dataclass
@@ -34,8 +41,7 @@ class VanillaConfig:
         if self.dim == 0:
             check_channels(self)
             check_positive(self, "image_size")
-        if not 0 <= self.decay_start <= 1:
-            raise ConfigError(f"decay_start must be in [0, 1], got {self.decay_start!r}")
+        check_fraction(self, "decay_start")
         if not (0 <= self.dropout < 1):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("g_hidden", "d_hidden"):

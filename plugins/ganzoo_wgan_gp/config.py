@@ -2,8 +2,15 @@
 
 from dataclasses import dataclass
 
-from ganzoo.config import (ConfigError, check_betas, check_channels, check_choice, check_positive,
-                           check_power_of_two_size)
+from ganzoo.config import (
+    ConfigError,
+    check_betas,
+    check_channels,
+    check_choice,
+    check_fraction,
+    check_positive,
+    check_power_of_two_size,
+)
 
 
 @dataclass
@@ -36,7 +43,6 @@ class WGANGPConfig:
             check_power_of_two_size(self)
             check_channels(self)
             check_positive(self, "ngf", "ndf")
-        if not 0 <= self.decay_start <= 1:
-            raise ConfigError(f"decay_start must be in [0, 1], got {self.decay_start!r}")
+        check_fraction(self, "decay_start")
         if self.gp_lambda < 0:
             raise ConfigError(f"gp_lambda must be >= 0, got {self.gp_lambda!r}")
