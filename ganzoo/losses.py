@@ -36,3 +36,16 @@ def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Te
         scores = critic(x_hat)
         (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
         return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(critic: torch.nn.Module, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits on real, E[||grad_x D(x)||^2]) for R1 regularisation (Mescheder et al. 2018).
+
+    The penalty keeps D flat on the real data, which damps the oscillation of plain GAN
+    training near its equilibrium. Like gradient_penalty it runs in fp32 and eager mode.
+    """
+    with torch.autocast(real.device.type, enabled=False):
+        x = real.detach().float().requires_grad_(True)
+        logits = critic(x)  # (B,)
+        (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+        return logits, grad.flatten(1).pow(2).sum(dim=1).mean()

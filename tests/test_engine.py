@@ -249,7 +249,8 @@ def test_trains_from_an_image_folder_with_workers(tmp_path):
     assert header["data"] == {"epoch": 1, "offset": 1}  # 12 images / 4 = 3 batches per epoch
 
 
-def test_ddp_with_two_cpu_processes(tmp_path):
+@pytest.mark.parametrize("r1", [0.0, 1.0], ids=["plain", "r1"])  # r1: D's real pass runs outside the DDP wrapper
+def test_ddp_with_two_cpu_processes(tmp_path, r1):
     script = tmp_path / "ddp_train.py"
     script.write_text(
         "import sys, torch, torch.distributed as dist, ganzoo\n"
@@ -263,14 +264,14 @@ def test_ddp_with_two_cpu_processes(tmp_path):
         "    return out\n"
         "Trainer.run = run\n"
         "ganzoo.train('dcgan', 'mnist-5k', steps=6, out=sys.argv[1], batch_size=16, log_every=3, checkpoint_every=0,\n"
-        "             progress='off', sample_every=0, image_size=16, channels=1, ngf=8, ndf=8)\n"
+        "             progress='off', sample_every=0, image_size=16, channels=1, ngf=8, ndf=8, r1=float(sys.argv[3]))\n"
         "from safetensors.torch import save_file\n"
         "save_file(weights, f'{sys.argv[2]}/rank{dist.get_rank()}.safetensors')\n"
         "dist.destroy_process_group()\n"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(script), str(tmp_path / "run"), str(tmp_path)],
+                           str(script), str(tmp_path / "run"), str(tmp_path), str(r1)],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     from safetensors.torch import load_file

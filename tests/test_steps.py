@@ -6,14 +6,16 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
-from ganzoo.losses import d_loss_bce, g_loss_minimax, g_loss_nonsaturating
+from ganzoo.data import load_dataset
+from ganzoo.engine.checkpoint import list_checkpoints, load_module, read_checkpoint
+from ganzoo.losses import d_loss_bce, g_loss_minimax, g_loss_nonsaturating, r1_penalty
 from ganzoo_cyclegan.step import CycleGANStep, ImagePool
 
 from .test_engine import QUIET, assert_identical, final_state
 
 SMALL = {
     "vanilla": ("ring8", dict(g_hidden=[32, 32], d_hidden=[32, 32])),
+    "dcgan": ("mnist-5k", dict(image_size=16, channels=1, ngf=8, ndf=8, r1=1.0)),  # the R1 pass (plain DCGAN: test_engine)
     "wgan-gp": ("mnist-5k", dict(image_size=16, channels=1, ngf=8, ndf=8, n_critic=3)),
     # decay_start=1: the schedule depends on the run's total steps, which the short first half can't know
     "cyclegan": ("mnist-5k-inverted", dict(image_size=32, channels=1, ngf=4, ndf=4, pool_size=6, decay_start=1.0)),
@@ -26,6 +28,34 @@ def test_bce_losses_match_their_formulas():
     assert torch.allclose(g_loss_nonsaturating(logits), -torch.log(d).mean())
     assert torch.allclose(g_loss_minimax(logits), torch.log(1 - d).mean())
     assert torch.allclose(d_loss_bce(logits, logits), -(torch.log(d) + torch.log(1 - d)).mean())
+
+
+def test_r1_penalty_is_the_mean_squared_input_gradient_on_real_images():
+    torch.manual_seed(0)
+    w = torch.randn(1, 4, 4, requires_grad=True)  # (C, H, W): D(x) = <w, x>, so grad_x D = w for every x
+    critic = lambda x: (w * x).flatten(1).sum(1)  # noqa: E731  (B, C, H, W) -> (B,)
+    real = torch.randn(5, 1, 4, 4)
+    logits, penalty = r1_penalty(critic, real)
+    assert torch.allclose(logits, critic(real)) and logits.shape == (5,)
+    assert torch.allclose(penalty, w.pow(2).sum())  # ||w||^2 over C, H and W together
+    (grad,) = torch.autograd.grad(penalty, w)  # it trains D: differentiable in D's weights
+    assert torch.allclose(grad, 2 * w)
+
+
+def test_dcgan_r1_flattens_the_discriminator_on_real_images(tmp_path):
+    real = load_dataset("mnist-5k", image_size=16, channels=1)[0].tensor[:256]  # (256, 1, 16, 16)
+    config = dict(image_size=16, channels=1, ngf=8, ndf=8)
+    sharpness = {}
+    for r1 in (0.0, 10.0):
+        run = ganzoo.train("dcgan", "mnist-5k", steps=40, out=tmp_path / f"r1-{r1}", batch_size=32, **QUIET,
+                           r1=r1, **config)
+        D = ganzoo.create("dcgan", **config).nets["D"]
+        load_module("net.D", D, read_checkpoint(list_checkpoints(run / "checkpoints")[-1])[0])
+        _, penalty = r1_penalty(D, real)  # D in training mode (batch statistics), as the step sees it
+        sharpness[r1] = penalty.item()
+        logged = [line for line in (run / "metrics.jsonl").read_text().splitlines() if '"step"' in line]
+        assert ('"r1"' in logged[-1]) == (r1 > 0)  # the penalty is logged when it is on
+    assert sharpness[10.0] < sharpness[0.0] / 3  # D's gradient on real images is held down
 
 
 def test_image_pool():

@@ -28,6 +28,8 @@ class DCGANConfig:
     decay_start: float = 1.0  # fraction of the run after which both learning rates fall linearly
     #                           to 0 by its end; 1.0 = constant, as in the paper
     augment: str = ""  # DiffAugment ops on D's inputs, e.g. "translation,cutout"; "" = none (paper)
+    r1: float = 0.0  # weight gamma of the R1 penalty gamma/2 * ||grad D(x)||^2 on real images
+    #                  (Mescheder et al. 2018); 0 = none (paper)
 
     def __post_init__(self):
         check_power_of_two_size(self)
@@ -40,3 +42,5 @@ class DCGANConfig:
             raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {self.real_label!r}")
         check_augment(self)
         check_fraction(self, "decay_start")
+        if self.r1 < 0:
+            raise ConfigError(f"r1 must be >= 0 (0 = no penalty), got {self.r1!r}")

@@ -1,10 +1,14 @@
-"""The DCGAN training step: BCE, D on real and fake in separate passes, then G (non-saturating)."""
+"""The DCGAN training step: BCE, D on real and fake in separate passes, then G (non-saturating).
+
+Optional extras, all off by default: label smoothing, DiffAugment, the R1 penalty on the real pass.
+"""
 
 import torch
 import torch.nn.functional as F
 
 from ganzoo.augment import diff_augment
 from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
+from ganzoo.losses import r1_penalty
 
 from .config import DCGANConfig
 
@@ -29,9 +33,13 @@ class DCGANStep(Step):
         zeros = torch.zeros(b, device=real.device)
 
         # D: maximise log D(x) + log(1 - D(G(z))), real and fake batches in separate passes
-        out_real = D(self.view(real))  # (B,) logits
+        if self.config.r1 > 0:  # the same pass also gives ||grad_x D(x)||^2 (eager, fp32)
+            out_real, penalty = r1_penalty(ctx.raw_models["D"], self.view(real))  # (B,) logits, scalar
+            ctx.log(r1=penalty)
+        else:
+            out_real, penalty = D(self.view(real)), None  # (B,) logits
         loss_d_real = F.binary_cross_entropy_with_logits(out_real, real_targets)
-        ctx.backward(loss_d_real)
+        ctx.backward(loss_d_real if penalty is None else loss_d_real + self.config.r1 / 2 * penalty)
         fake = G(ctx.noise(b))  # (B, C, H, W)
         out_fake = D(self.view(fake.detach()))
         loss_d_fake = F.binary_cross_entropy_with_logits(out_fake, zeros)
