@@ -25,9 +25,12 @@ def make_config(cls: type, overrides: dict[str, Any] | None = None, *, variant: 
             hint = f"; did you mean {close[0]!r}?" if close else ""
             who = f"variant {variant!r}" if variant else cls.__name__
             raise ConfigError(f"unknown config key {key!r} for {who}{hint} (valid: {', '.join(fields)})")
-    for key, value in overrides.items():  # JSON gives lists where the dataclass holds tuples
-        if isinstance(value, list) and isinstance(_default(fields[key]), tuple):
+    for key, value in overrides.items():
+        default = _default(fields[key])
+        if isinstance(value, list) and isinstance(default, tuple):  # JSON gives lists for tuples
             overrides[key] = tuple(value)
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            overrides[key] = float(value)  # "-c r1=1" means 1.0, and config.json records it so
     return cls(**overrides)
 
 

@@ -82,6 +82,12 @@ def test_dcgan_two_time_scale_learning_rates():
         ganzoo.create("dcgan", lr_d=-1e-4)
 
 
+def test_whole_numbers_given_for_float_fields_become_floats():
+    config = ganzoo.create("dcgan", image_size=16, ngf=8, ndf=8, r1=1, lr=1).config
+    assert type(config.r1) is float and type(config.lr) is float and config.r1 == 1.0
+    assert type(config.ngf) is int  # int fields stay ints
+
+
 @pytest.mark.parametrize("variant", ["vanilla", "dcgan", "wgan-gp"])
 def test_sampling_is_seeded(variant):
     model = ganzoo.create(variant, image_size=32, channels=1) if variant != "vanilla" else ganzoo.create(variant)
