@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {
     "dcgan-mnist": ("ganzoo_dcgan", "ganzoo train dcgan --data mnist-5k --image-size 32 --channels 1 -c ngf=64 -c ndf=32 "
-                    "-c lr=5e-4 -c real_label=0.9 -c decay_start=0.5 --steps 5000 --ema 0.999 --out runs/dcgan-mnist"),
+                    "-c lr=5e-4 -c r1=1 -c decay_start=0.5 --steps 5000 --ema 0.999 --out runs/dcgan-mnist"),
     "vanilla-mnist": ("ganzoo_vanilla", "ganzoo train vanilla --data mnist-5k --image-size 32 --channels 1 -c g_norm=batch "
                       "--steps 6000 --ema 0.995 --out runs/vanilla-mnist"),
     "wgan-gp-mnist": ("ganzoo_wgan_gp", "ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=32 "
