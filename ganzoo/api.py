@@ -138,9 +138,11 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
     data_record = {"spec": data, "kind": entry.kind}
     trainer = Trainer(model, dataset, data_record, out, opts, resume=resume)
     try:
-        return trainer.run()
+        run = trainer.run()
     finally:
         trainer.close()
+    trainer.dist.shutdown()  # a finished torchrun launch ends its process group on every rank together
+    return run
 
 
 def data_suggestions(config_class: type, entry: Any) -> dict[str, Any]:

@@ -62,6 +62,7 @@ class Distributed:
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.enabled = self.world > 1
+        self.owns_group = False  # True when this object started the process group (and so ends it)
 
     def init(self, device: torch.device) -> None:
         import torch.distributed as dist
@@ -70,6 +71,22 @@ class Distributed:
             if device.type == "cuda":
                 torch.cuda.set_device(device)
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            self.owns_group = True
+
+    def shutdown(self) -> None:
+        """After a finished run: wait for every rank, then end the process group this object started.
+
+        A process that exits with its group alive can be aborted at exit by the backend's threads
+        ("terminate called without an active exception"); the barrier keeps ranks from tearing
+        down while rank 0 still writes. Not called after an error: a barrier that a failed rank
+        never reaches would hang.
+        """
+        import torch.distributed as dist
+
+        if self.owns_group and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+            self.owns_group = False
 
     @property
     def is_main(self) -> bool:
