@@ -9,7 +9,7 @@ then scores 1,000 samples (fixed sampling seed) with the bundled MNIST classifie
 One run folder per training seed (<out>/seed-<N>); results go to <out>/result.json.
 
 The defaults are the recipe that passes (docs/benchmarks.md): ngf 64, ndf 32, lr 5e-4, the R1
-penalty (gamma 1) on D, EMA 0.999, 3,000 steps of batch 64 (about 9 minutes on one CPU thread).
+penalty (gamma 1) on D, EMA 0.999, 3,000 steps of batch 64 (about 5 minutes on two CPU cores).
 
     PYTHONPATH=. python benchmarks/dcgan_mnist.py --seeds 0 1 [--steps 3000] [--out runs/bench/dcgan-mnist]
     PYTHONPATH=. python benchmarks/dcgan_mnist.py --seeds 0 1 --eval-only   # re-score existing runs
