@@ -268,6 +268,11 @@ def test_ddp_with_two_cpu_processes(tmp_path, r1):
         "assert not dist.is_initialized(), 'the engine ends the process group it started'\n"
         "from safetensors.torch import save_file\n"
         "save_file(weights, f'{sys.argv[2]}/rank{os.environ[\"RANK\"]}.safetensors')\n"
+        # All work is done and the group is ended. Under load, about one launch in 30 - 60 saw
+        # rank 1 abort in torch's C++ teardown at interpreter exit ("terminate called without
+        # an active exception"), after everything above; skipping that teardown keeps the test
+        # about the engine.
+        "sys.stdout.flush(); sys.stderr.flush(); os._exit(0)\n"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

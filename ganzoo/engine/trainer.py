@@ -76,10 +76,9 @@ class Distributed:
     def shutdown(self) -> None:
         """After a finished run: wait for every rank, then end the process group this object started.
 
-        A process that exits with its group alive can be aborted at exit by the backend's threads
-        ("terminate called without an active exception"); the barrier keeps ranks from tearing
-        down while rank 0 still writes. Not called after an error: a barrier that a failed rank
-        never reaches would hang.
+        This is PyTorch's documented shutdown; the barrier keeps ranks from tearing down while
+        rank 0 still writes. Not called after an error: a barrier that a failed rank never
+        reaches would hang.
         """
         import torch.distributed as dist
 
