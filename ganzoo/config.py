@@ -69,6 +69,14 @@ def check_fraction(config: Any, name: str) -> None:
         raise ConfigError(f"{name} must be in [0, 1], got {value!r}")
 
 
+def check_non_negative(config: Any, name: str, zero_means: str = "") -> None:
+    """A number >= 0, such as a loss weight; ``zero_means`` says what 0 does, for the error."""
+    value = getattr(config, name)
+    if not value >= 0:
+        meaning = f" (0 = {zero_means})" if zero_means else ""
+        raise ConfigError(f"{name} must be >= 0{meaning}, got {value!r}")
+
+
 AUGMENTATIONS = ("translation", "cutout")  # the ops of ganzoo.augment (kept here: configs import no torch)
 
 

@@ -106,6 +106,8 @@ def test_sampling_is_seeded(variant):
     ("dcgan", {"decay_start": 1.5}, r"decay_start must be in \[0, 1\], got 1.5"),
     ("dcgan", {"real_label": 0.4}, r"real_label must be in \(0.5, 1\]"),
     ("dcgan", {"r1": -1.0}, r"r1 must be >= 0 \(0 = no penalty\), got -1.0"),
+    ("wgan-gp", {"gp_lambda": -1}, r"gp_lambda must be >= 0, got -1.0"),
+    ("cyclegan", {"pool_size": -1}, r"pool_size must be >= 0, got -1"),
     ("vanilla", {"decay_start": -0.1}, r"decay_start must be in \[0, 1\]"),
     ("vanilla", {"g_norm": "layer"}, "g_norm must be one of 'none', 'batch'"),
     ("dcgan", {"imagesize": 32}, "unknown config key 'imagesize' for variant 'dcgan'; did you mean 'image_size'"),

@@ -7,6 +7,7 @@ from ganzoo.config import (
     check_betas,
     check_channels,
     check_fraction,
+    check_non_negative,
     check_positive,
 )
 
@@ -37,11 +38,8 @@ class CycleGANConfig:
             raise ConfigError(f"n_blocks must be >= 0 (0 = 9 at 256px and above, 6 below), got {self.n_blocks!r}")
         if size // 2 ** self.n_layers_d < 3:
             raise ConfigError(f"n_layers_d={self.n_layers_d} downsamples {size}px images below 3x3; use fewer layers")
-        for name in ("lambda_cycle", "lambda_identity"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.pool_size < 0:
-            raise ConfigError(f"pool_size must be >= 0, got {self.pool_size!r}")
+        for name in ("lambda_cycle", "lambda_identity", "pool_size"):
+            check_non_negative(self, name)
         check_fraction(self, "decay_start")
 
     @property

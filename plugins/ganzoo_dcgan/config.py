@@ -8,6 +8,7 @@ from ganzoo.config import (
     check_betas,
     check_channels,
     check_fraction,
+    check_non_negative,
     check_positive,
     check_power_of_two_size,
 )
@@ -35,12 +36,10 @@ class DCGANConfig:
         check_power_of_two_size(self)
         check_channels(self)
         check_positive(self, "nz", "ngf", "ndf", "lr")
-        if self.lr_d < 0:
-            raise ConfigError(f"lr_d must be >= 0 (0 = the same as lr), got {self.lr_d!r}")
+        check_non_negative(self, "lr_d", "the same as lr")
         check_betas(self)
         if not 0.5 < self.real_label <= 1:
             raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {self.real_label!r}")
         check_augment(self)
         check_fraction(self, "decay_start")
-        if self.r1 < 0:
-            raise ConfigError(f"r1 must be >= 0 (0 = no penalty), got {self.r1!r}")
+        check_non_negative(self, "r1", "no penalty")

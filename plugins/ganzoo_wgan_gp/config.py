@@ -8,6 +8,7 @@ from ganzoo.config import (
     check_channels,
     check_choice,
     check_fraction,
+    check_non_negative,
     check_positive,
     check_power_of_two_size,
 )
@@ -44,5 +45,4 @@ class WGANGPConfig:
             check_channels(self)
             check_positive(self, "ngf", "ndf")
         check_fraction(self, "decay_start")
-        if self.gp_lambda < 0:
-            raise ConfigError(f"gp_lambda must be >= 0, got {self.gp_lambda!r}")
+        check_non_negative(self, "gp_lambda")
