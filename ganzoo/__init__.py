@@ -25,6 +25,8 @@ _LAZY = {
     "load_dataset": "ganzoo.data:load_dataset",
     "GanModel": "ganzoo.model:GanModel",
     "ConfigError": "ganzoo.config:ConfigError",
+    "TrainingInterrupted": "ganzoo.engine.errors:TrainingInterrupted",
+    "NonFiniteLossError": "ganzoo.engine.errors:NonFiniteLossError",
 }
 
 __all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "UnknownNameError", "__version__", *_LAZY]

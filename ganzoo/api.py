@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .plugins import get_state
-from .registry import ModelCard, UnknownNameError, Variant
+from .registry import ModelCard, PluginError, UnknownNameError, Variant, did_you_mean
 
 
 def list_variants(pattern: str = "*") -> list[str]:
@@ -30,11 +30,7 @@ def info(name: str) -> Variant | ModelCard:
         return state.variants.get(name)
     if name in state.models:
         return state.models.get(name)
-    import difflib
-
-    known = list(state.variants.names()) + list(state.models.names())
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(name, state.variants.names() + state.models.names())  # "DCGAN" finds "dcgan" too
     raise UnknownNameError(f"no variant or model called {name!r}{hint} (`ganzoo list` shows them all)")
 
 
@@ -52,17 +48,26 @@ def create(variant: str | Variant, **config: Any):
     return GanModel(v, cfg, build_networks(v, cfg))
 
 
-class PluginError(RuntimeError):
-    """A plugin's own code failed; the message names the plugin."""
-
-
 def build_networks(variant: Variant, config: Any) -> dict:
-    """The variant's networks; a failure inside the plugin's builder is reported with the plugin's name."""
+    """The variant's networks, a dict of nn.Module by name; whatever else the plugin's builder does
+    (raise, exit, return something else) is reported as that plugin's error."""
+    build = variant.load_build()  # PluginError naming the reference when it does not resolve
+    who = f"variant {variant.name!r} from plugin {variant.plugin!r}"
     try:
-        return variant.load_build()(config)
-    except Exception as exc:
-        raise PluginError(f"variant {variant.name!r} from plugin {variant.plugin!r} failed to build its networks: "
-                          f"{type(exc).__name__}: {exc} (report it to the plugin's authors; other variants are unaffected)") from exc
+        nets = build(config)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit included: a plugin must not end the program
+        raise PluginError(f"{who} failed to build its networks: {type(exc).__name__}: {exc} "
+                          f"(report it to the plugin's authors; other variants are unaffected)") from exc
+    from torch import nn
+
+    if not (isinstance(nets, dict) and nets and all(isinstance(k, str) and isinstance(m, nn.Module) for k, m in nets.items())):
+        got = type(nets).__name__ if not isinstance(nets, dict) else "{" + ", ".join(
+            f"{k!r}: {type(m).__name__}" for k, m in list(nets.items())[:4]) + "}"
+        raise PluginError(f"{who}: its build(config) returned {got}, not a dict of torch.nn.Module by name "
+                          f"(report it to the plugin's authors; other variants are unaffected)")
+    return nets
 
 
 def train(variant_or_model=None, data: str | None = None, *, steps: int | None = None, out: str,
@@ -72,15 +77,19 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
     Keyword options are the engine's (``TrainOptions``: batch_size, precision, ema, ...); any other
     keyword is a config override, so ``train("dcgan", "mnist-5k", steps=2000, out="runs/x",
     image_size=32, channels=1)`` works. ``resume=True`` continues the run in ``out`` from its
-    latest checkpoint, reading variant, config and data from its config.json. Returns ``out``.
+    latest checkpoint, reading variant, config and data from its config.json; overrides given with
+    it (a lower ``lr``, say) apply from there on and are recorded in config.json, provided they
+    leave the networks' shapes unchanged. Names, data spec and config are checked before torch is
+    imported, so a mistyped command fails at once. Returns ``out``.
+
+    Raises ``TrainingInterrupted`` when SIGINT/SIGTERM stopped the run (after it saved a
+    checkpoint) and ``NonFiniteLossError`` when the run blew up (its last good checkpoint is named).
     """
     import dataclasses
-    import json
-    from pathlib import Path
 
-    from .config import ConfigError, make_config
-    from .engine import Trainer, TrainOptions
-    from .model import GanModel
+    from .config import ConfigError, is_conditional, make_config
+    from .data import parse_spec
+    from .engine.options import TrainOptions
 
     engine_fields = {f.name for f in dataclasses.fields(TrainOptions)}
     overrides = dict(config or {})
@@ -88,26 +97,35 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
     engine = {k: v for k, v in options.items() if k in engine_fields}
     if steps is not None:
         engine["steps"] = steps
+    given_model = _is_model(variant_or_model)
 
+    changes: dict[str, Any] = {}
     if resume:
-        record_path = Path(out) / "config.json"
-        if not record_path.exists():
-            raise FileNotFoundError(f"cannot resume {out}: it has no config.json (is it a ganzoo run folder?)")
-        record = json.loads(record_path.read_text())
-        name = variant_or_model.variant.name if isinstance(variant_or_model, GanModel) else variant_or_model
+        record, where = read_run_record(out)
+        name = variant_or_model.variant.name if given_model else variant_or_model
         if name is not None and name != record["variant"]:
             raise ConfigError(f"{out} is a {record['variant']!r} run, not {name!r}")
         if data is not None and data != record["data"]["spec"]:
             raise ConfigError(f"{out} was trained on {record['data']['spec']!r}, not {data!r}")
-        if overrides:
-            raise ConfigError(f"a resumed run keeps its config; drop {', '.join(sorted(overrides))} or start a new run")
         variant, data = get_variant(record["variant"]), record["data"]["spec"]
-        cfg = make_config(variant.load_config_class(), record["config"], variant=variant.name)
+        cls = variant.load_config_class()
+        try:
+            saved = make_config(cls, record["config"], variant=variant.name)
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"{where} holds a config that {variant.name!r} refuses: {exc}") from None
+        cfg = make_config(cls, {**record["config"], **overrides}, variant=variant.name) if overrides else saved
+        old_config, new_config = dataclasses.asdict(saved), dataclasses.asdict(cfg)
+        changes["config"] = {k: new_config[k] for k in new_config if new_config[k] != old_config[k]}
+        unknown = sorted(set(record["engine"]) - engine_fields)
+        if unknown:
+            raise ConfigError(f"{where} has engine options this ganzoo does not know: {', '.join(unknown)}; "
+                              f"it was written by another version: remove them from the file or upgrade ganzoo")
+        changes["engine"] = {k: v for k, v in engine.items() if k in record["engine"] and record["engine"][k] != v}
         engine = {**record["engine"], **engine}
     else:
         if variant_or_model is None or data is None:
             raise ValueError("train needs a variant (or model) and a data spec, or resume=True with an existing run")
-        if isinstance(variant_or_model, GanModel):
+        if given_model:
             if overrides:
                 raise ConfigError("config overrides apply to a variant name, not to an existing model")
             variant, cfg = variant_or_model.variant, variant_or_model.config
@@ -115,34 +133,112 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
             variant = get_variant(variant_or_model)
             cfg = None
     opts = TrainOptions(**engine)
-
-    import torch
-
-    from .data import load_dataset, parse_spec
-
     entry = parse_spec(data)[0]
     if cfg is None:
         cls = variant.load_config_class()
         cfg = make_config(cls, {**data_suggestions(cls, entry), **overrides}, variant=variant.name)  # validates before any data loads
     _check_data_kind(variant, entry.kind)
+    from .engine.runfolder import check_before_start
+
+    check_before_start(out, resume=resume)  # someone else's files, or a folder in use: refused before data loads
+
+    import torch  # everything above is checked without it: a bad command fails in well under a second
+
+    from .data import load_dataset
+    from .engine import Trainer
+    from .model import GanModel
+
+    if resume and changes["config"]:
+        _check_same_networks(variant, saved, cfg, sorted(changes["config"]))
     dataset, entry = load_dataset(data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1))
     if entry.kind == "points" and getattr(cfg, "dim", None) == 0:
         if "dim" in overrides:
             raise ConfigError(f"{data!r} is flat data: dim must be its length, not 0")
         cfg = dataclasses.replace(cfg, dim=int(dataset.tensor.shape[1]))
-    if isinstance(variant_or_model, GanModel) and not resume:
+    data_record = {"spec": data, "kind": entry.kind}
+    if is_conditional(cfg):
+        data_record["classes"] = _classes_for(cfg, dataset, data, record["data"] if resume else None)
+    if given_model and not resume:
         model = variant_or_model
     else:
         torch.manual_seed(opts.seed)  # the initial weights are part of a seeded run
-        model = GanModel(variant, cfg, build_networks(variant, cfg))
-    data_record = {"spec": data, "kind": entry.kind}
-    trainer = Trainer(model, dataset, data_record, out, opts, resume=resume)
+        model = GanModel(variant, cfg, build_networks(variant, cfg), classes=data_record.get("classes"))
+    trainer = Trainer(model, dataset, data_record, out, opts, resume=resume,
+                      changes={k: v for k, v in changes.items() if v})
     try:
         run = trainer.run()
     finally:
         trainer.close()
     trainer.dist.shutdown()  # a finished torchrun launch ends its process group on every rank together
     return run
+
+
+def _classes_for(cfg: Any, dataset: Any, spec: str, recorded: dict | None) -> list[str]:
+    """The class names of labelled data that a conditional config (num_classes > 0) fits; clear errors otherwise."""
+    from .config import ConfigError
+
+    classes = getattr(dataset, "classes", None)
+    if getattr(dataset, "labels", None) is None or not classes:
+        raise ConfigError(f"a conditional run (num_classes={cfg.num_classes}) needs class labels, and {spec!r} has none "
+                          f"(an image folder has them when each class is a subfolder); train unconditionally with "
+                          f"-c num_classes=0")
+    if recorded is not None and recorded.get("classes") not in (None, list(classes)):
+        raise ConfigError(f"{spec!r} now has classes {list(classes)}, but the run was trained on "
+                          f"{recorded['classes']}; resume on the same data")
+    if cfg.num_classes != len(classes):
+        raise ConfigError(f"num_classes={cfg.num_classes}, but {spec!r} has {len(classes)} classes "
+                          f"({', '.join(map(str, classes[:12]))}{', ...' if len(classes) > 12 else ''}): "
+                          f"use -c num_classes={len(classes)}")
+    return list(classes)
+
+
+def read_run_record(out: Any) -> tuple[dict[str, Any], Any]:
+    """A run folder's config.json, checked for the keys a resume needs; errors name the file and the fix."""
+    import json
+    from pathlib import Path
+
+    from .config import ConfigError
+
+    path = Path(out) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"cannot resume {out}: it has no config.json (is it a ganzoo run folder?)")
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); restore it from a copy or start a new run") from None
+    shapes = {"variant": str, "config": dict, "data": dict, "engine": dict}
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path} is not a ganzoo run record (a JSON object with {', '.join(shapes)})")
+    for key, kind in shapes.items():
+        if not isinstance(record.get(key), kind):
+            what = "is missing" if key not in record else f"is not a {kind.__name__}"
+            raise ConfigError(f"{path}: key {key!r} {what}; the file was edited or damaged: restore it from a "
+                              f"copy (ganzoo writes it when a run starts) or start a new run")
+    if not isinstance(record["data"].get("spec"), str):
+        raise ConfigError(f"{path}: 'data' has no 'spec' (the --data the run trains on); restore it or start a new run")
+    return record, path
+
+
+def _is_model(obj: Any) -> bool:
+    """True for a GanModel; checked without importing torch (a GanModel exists only once it is imported)."""
+    import sys
+
+    module = sys.modules.get("ganzoo.model")
+    return module is not None and isinstance(obj, module.GanModel)
+
+
+def _check_same_networks(variant: Variant, saved: Any, changed: Any, keys: list[str]) -> None:
+    """Refuse resume overrides that change the networks' tensors: the checkpoint could not be loaded into them."""
+    from .config import ConfigError
+    from .meta import meta_networks
+
+    def shapes(config: Any) -> dict[str, tuple]:
+        nets = meta_networks(variant, config) or build_networks(variant, config)  # meta: no memory, shapes only
+        return {f"{n}.{k}": tuple(t.shape) for n, net in nets.items() for k, t in net.state_dict().items()}
+
+    if shapes(saved) != shapes(changed):
+        raise ConfigError(f"a resumed run can change optimizer and loss settings, not its networks: "
+                          f"{', '.join(keys)} changes them; start a new run (or fine-tune a published model) instead")
 
 
 def data_suggestions(config_class: type, entry: Any) -> dict[str, Any]:

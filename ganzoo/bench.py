@@ -7,6 +7,10 @@ loop (metrics.jsonl "train_seconds"), so start-up, data loading and evaluation a
 results.json (everything), results.md (a table: parameters, images/s, peak memory, final metrics
 as mean ± sd over seeds, time to reach a threshold) and results.png (final sample grids side by
 side and metric-vs-time curves).
+
+A run whose numbers cannot be trusted as a measurement is marked degenerate, with the reason:
+all its evaluations gave bit-identical numbers (its samples never changed as the metrics see
+them), or evaluate() flagged a metric (every sample the same, or the same features for all).
 """
 
 from __future__ import annotations
@@ -109,7 +113,24 @@ def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | No
     _final_grid(model, grid)
     return {"variant": variant, "seed": seed, "run": str(run), "parameters": {n: count_parameters(m) for n, m in model.nets.items()},
             "images_per_s": round(statistics.median(rates), 1) if rates else None, "peak_memory_mb": peak or None,
-            "curve": points, "samples": str(grid)}
+            "curve": points, "samples": str(grid), "degenerate": degenerate_notes(points)}
+
+
+def degenerate_notes(curve: list[dict[str, Any]]) -> list[str]:
+    """Why a run's evaluations are no measurement of it: identical numbers at every point, or evaluate()'s notes."""
+    notes = []
+    values = [headline_values(p["metrics"]) for p in curve]
+    if len(values) > 1 and all(v == values[0] for v in values[1:]):
+        notes.append(f"all {len(values)} evaluations (steps {', '.join(str(p['step']) for p in curve)}) gave identical "
+                     f"numbers to the last digit: training did not change the samples, or the metrics cannot see "
+                     f"the change (look at the samples), so these numbers do not measure what the variant learnt")
+    flagged: dict[str, list[int]] = {}
+    for point in curve:
+        for name, record in point["metrics"].items():
+            if record.get("degenerate"):
+                flagged.setdefault(f"{name}: {record['degenerate']}", []).append(point["step"])
+    notes += [f"{note} (at step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))})" for note, steps in flagged.items()]
+    return notes
 
 
 def _train_segment(args: list[str]) -> None:
@@ -173,10 +194,11 @@ def summarise(runs: list[dict], variants: list[str], threshold: tuple | None) ->
         keys = sorted(set().union(*finals))
         stats = {}
         for key in keys:
-            values = [f[key] for f in finals if key in f]
-            stats[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+            values = [f[key] for f in finals if key in f]  # one seed has no spread: sd None, not 0
+            stats[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None}
         entry = {"parameters": sum(mine[0]["parameters"].values()), "images_per_s": statistics.fmean(r["images_per_s"] or 0 for r in mine),
-                 "peak_memory_mb": max((r["peak_memory_mb"] or 0 for r in mine), default=0) or None, "final": stats}
+                 "peak_memory_mb": max((r["peak_memory_mb"] or 0 for r in mine), default=0) or None, "final": stats,
+                 "degenerate": [f"seed {r['seed']}: {note}" for r in mine for note in r.get("degenerate", [])]}
         if threshold:
             key, level, op = (*threshold, ">=")[:3]
             times = []
@@ -195,7 +217,8 @@ def results_markdown(result: dict[str, Any]) -> str:
     lines = [f"# ganzoo bench on `{result['data']}`", "",
              f"Budget {budget} per run, {result['seeds']} seed(s), batch {result['batch_size']}, device {result['device']}"
              f"{', EMA ' + str(result['ema']) + ' of each generator (evaluated)' if result.get('ema') else ''}; "
-             f"metrics after each of {result['evals']} equal segments. Final metrics are mean ± sd over seeds.", ""]
+             f"metrics after each of {result['evals']} equal segments. Final metrics are mean ± sd over seeds"
+             f"{' (sd n/a: one seed has no spread)' if result['seeds'] == 1 else ''}.", ""]
     memory = "peak GPU memory (MB)" if result["device"].startswith("cuda") else "peak RSS (MB)"
     header = ["variant", "parameters", "images/s", memory] + keys
     if result["threshold"]:
@@ -203,8 +226,9 @@ def results_markdown(result: dict[str, Any]) -> str:
         header.append(f"time to {key} {op} {level:g} (s)")
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, s in summary.items():
-        row = [name, f"{s['parameters']:,}", f"{s['images_per_s']:.0f}", f"{s['peak_memory_mb']:.0f}" if s["peak_memory_mb"] else "n/a"]
-        row += [f"{s['final'][k]['mean']:.4g} ± {s['final'][k]['sd']:.2g}" if k in s["final"] else "-" for k in keys]
+        row = [f"{name} (degenerate, see notes)" if s.get("degenerate") else name, f"{s['parameters']:,}",
+               f"{s['images_per_s']:.0f}", f"{s['peak_memory_mb']:.0f}" if s["peak_memory_mb"] else "n/a"]
+        row += [_mean_sd(s["final"][k]) if k in s["final"] else "-" for k in keys]
         if result["threshold"]:
             row.append(", ".join("never" if t is None else f"{t:.0f}" for t in s["time_to_threshold"]))
         lines.append("| " + " | ".join(row) + " |")
@@ -212,9 +236,16 @@ def results_markdown(result: dict[str, Any]) -> str:
     for run in result["runs"]:
         for name, record in run["curve"][-1]["metrics"].items():
             protocols.setdefault(name, record.get("protocol"))
+    notes = [f"- {name}, {note}" for name, s in summary.items() for note in s.get("degenerate", [])]
+    if notes:
+        lines += ["", "Degenerate evaluations (these numbers are no measurement of the variant):", ""] + notes
     lines += ["", "Protocols:", ""] + [f"- `{name}`: {json.dumps(p)}" for name, p in protocols.items()]
     lines += ["", "![samples and curves](results.png)", ""]
     return "\n".join(lines)
+
+
+def _mean_sd(stat: dict[str, Any]) -> str:
+    return f"{stat['mean']:.4g} ± {'n/a' if stat['sd'] is None else format(stat['sd'], '.2g')}"
 
 
 def results_picture(result: dict[str, Any], path: Path) -> None:

@@ -23,14 +23,15 @@ class GanzooGroup(click.Group):
             return super().invoke(ctx)
         except UnknownNameError as exc:
             raise click.ClickException(str(exc)) from None
-        except ValueError as exc:  # ConfigError and other bad input: one line, no traceback
-            if type(exc).__name__ in ("ConfigError",):
+        except (ValueError, RuntimeError) as exc:  # bad input or a broken plugin: one line, no traceback
+            if any(cls.__name__ in USER_ERRORS for cls in type(exc).__mro__):
                 raise click.ClickException(str(exc)) from None
             raise
-        except RuntimeError as exc:
-            if type(exc).__name__ == "PluginError":
-                raise click.ClickException(str(exc)) from None
-            raise
+
+
+# Errors that report bad input (a file, a name, a config) or a broken plugin rather than a bug in ganzoo;
+# matched by name, so that handling them imports nothing (ganzoo's own error types live beside torch code).
+USER_ERRORS = ("ConfigError", "WeightsError", "ModelNameError", "PluginError", "ImageReadError", "DuplicateNameError")
 
 
 @click.group(cls=GanzooGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -176,7 +177,8 @@ def train(variant, data, steps, out, resume_dir, image_size, channels, config_pa
         raise click.UsageError("give VARIANT, --data and --out (or --resume DIR)")
     try:
         run = api_train(variant, data, steps=steps, out=out, resume=bool(resume_dir), config=overrides, **engine)
-    except TrainingInterrupted:
+    except TrainingInterrupted as exc:
+        click.echo(f"\n{exc}", err=True)
         sys.exit(130)
     except (ConfigError, FileExistsError, FileNotFoundError, NonFiniteLossError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -185,33 +187,101 @@ def train(variant, data, steps, out, resume_dir, image_size, channels, config_pa
 
 @cli.command()
 @click.argument("name")
-@click.option("-n", "--num", "n", type=int, default=64, help="How many samples.")
-@click.option("-o", "--out", required=True, type=click.Path(), help="A .png file (one grid) or a folder (one PNG per sample).")
+@click.option("-n", "--num", "n", type=click.IntRange(min=1), help="How many samples (1 or more); with --class-grid, per class.  [default: 64, or 8 per class]")
+@click.option("-o", "--out", required=True, type=click.Path(),
+              help="An image file, one grid (.png, .jpg, .webp, .bmp, .tif), or a folder: one PNG per sample.")
 @click.option("--seed", type=int, default=0, help="Noise seed: the same seed gives the same images.")
 @click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
 @click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
-def sample(name: str, n: int, out: str, seed: int, device: str, revision: str | None) -> None:
-    """Sample N images from NAME (catalog name, hf-hub:org/repo, model folder or run folder)."""
+@click.option("--label", help="Conditional models: the class to draw, by index or name (default: classes drawn uniformly).")
+@click.option("--class-grid", is_flag=True, help="Conditional models: one row per class, -n samples each.")
+def sample(name: str, n: int | None, out: str, seed: int, device: str, revision: str | None, label: str | None,
+           class_grid: bool) -> None:
+    """Sample N images from NAME (catalog name, hf-hub:org/repo, ./model-folder or run folder).
+
+    A bare catalog name always loads the catalog model; write a folder of the same name as ./NAME.
+    """
+    import warnings
     from pathlib import Path
 
     from .engine.outputs import save_grid
-    from .hub import WeightsError, load
+    from .hub import load
+
+    if label is not None and class_grid:
+        raise click.UsageError("--label draws one class and --class-grid all of them: give one of the two")
+    n = n or (8 if class_grid else 64)
+    target = Path(out)
+    as_grid = _grid_target(target, n)  # checked before the model loads
+    from .engine.trainer import resolve_device
 
     try:
-        model = load(name, revision=revision, device=device)
-    except (FileNotFoundError, WeightsError) as exc:
-        raise click.ClickException(str(exc)) from None
+        resolve_device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            model = load(name, revision=revision, device=device)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
     if model.variant.task != "sample":
         raise click.ClickException(f"{name} is a {model.variant.name} translation model: use model.translate(x) in Python")
-    images = model.sample(n, seed=seed).cpu()
-    target = Path(out)
-    if target.suffix.lower() == ".png":
-        save_grid(images, target)
+    try:
+        if class_grid:
+            images, per_row = model.class_grid(n, seed=seed).cpu(), n
+        else:
+            wanted = int(label) if label is not None and label.lstrip("-").isdigit() else label
+            images, per_row = model.sample(n, seed=seed, labels=wanted).cpu(), None
+    except ValueError as exc:  # labels for an unconditional model, a class it does not have
+        raise click.ClickException(str(exc)) from None
+    if as_grid:
+        save_grid(images, target, nrow=per_row)  # the suffix picks the format
     else:
         target.mkdir(parents=True, exist_ok=True)
         for i, image in enumerate(images):
             save_grid(image.unsqueeze(0), target / f"{i:05d}.png")
-    click.echo(f"wrote {n} samples to {target}")
+    click.echo(f"wrote {len(images)} samples to {target}")
+
+
+GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")  # formats PIL writes
+
+
+def _grid_target(target, n: int) -> bool:
+    """True for one grid image at ``target``, False for a folder of PNGs (a folder, or a path without a
+    suffix); refuses an unknown suffix and any existing file that is not an image, which ganzoo did not write."""
+    if target.is_dir():
+        for path in (target / f"{i:05d}.png" for i in range(n)):
+            if path.exists() and not _is_image(path):
+                raise click.ClickException(f"{path} exists and is not an image; ganzoo will not overwrite it: choose another -o")
+        return False
+    suffix = target.suffix.lower()
+    if target.exists() and not (suffix in GRID_SUFFIXES and _is_image(target)):
+        raise click.ClickException(f"{target} exists and is not an image{' folder' if not suffix else ''}; "
+                                   f"ganzoo will not overwrite it: choose another -o")
+    if not suffix:
+        return False
+    if suffix not in GRID_SUFFIXES:
+        raise click.BadParameter(f"{target.name!r} has suffix {suffix!r}, not an image format: use "
+                                 f"{', '.join(GRID_SUFFIXES)} for one grid, or a path without a suffix for a folder of PNGs",
+                                 param_hint="-o/--out")
+    from PIL import features
+
+    if suffix == ".webp" and not features.check("webp"):
+        raise click.BadParameter("this Pillow cannot write WEBP: use .png or .jpg", param_hint="-o/--out")
+    return True
+
+
+def _is_image(path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        return True
+    except Exception:
+        return False
 
 
 @cli.command("eval")

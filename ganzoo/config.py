@@ -31,7 +31,18 @@ def make_config(cls: type, overrides: dict[str, Any] | None = None, *, variant: 
             overrides[key] = tuple(value)
         elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             overrides[key] = float(value)  # "-c r1=1" means 1.0, and config.json records it so
-    return cls(**overrides)
+    try:
+        return cls(**overrides)
+    except (TypeError, AttributeError) as exc:  # a value of the wrong type that the config's own checks did not expect
+        who = f"variant {variant!r}" if variant else cls.__name__
+        given = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise ConfigError(f"{who} cannot use the config values given ({given}): {type(exc).__name__}: {exc}") from None
+
+
+def is_conditional(config: Any) -> bool:
+    """A config trains class-conditionally when it has ``num_classes`` > 0 (0 or absent: unconditional)."""
+    value = getattr(config, "num_classes", 0)
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -10,6 +10,11 @@ Default sample counts (one sample set serves all requested metrics: the largest 
   other image metrics (fid, kid, precision_recall, plugins'): 10,000 ("FID-10k"; papers often
   use 50,000, and FID is biased by sample count, so compare numbers of equal num_samples only).
 Reference images: the whole data set, or a seeded random 50,000 of a larger one (num_reference).
+
+A metric whose numbers cannot tell the samples apart gets a "degenerate" note beside them: when
+every sample is the same, or every sample gives the same features (a classifier whose activations
+are all zero for grey noise, say). Such numbers stay put while the generator changes, so they
+say nothing about it; without the note they read like a measurement.
 """
 
 from __future__ import annotations
@@ -74,7 +79,9 @@ def evaluate(model_or_path: Any, data: str, metrics: list[str] | str, *, num_sam
     extractor: Any = _cached_extractor(features, batch_size, device) if entry.kind == "image" else None
 
     model, model_name = _load_model(model_or_path, device)
-    samples = model.sample(num_samples, seed=seed, batch_size=batch_size).cpu()  # (N, C, H, W) or (N, D)
+    labels = (torch.arange(num_samples) % model.num_classes).tolist() if model.num_classes else None  # every class alike
+    samples = model.sample(num_samples, seed=seed, labels=labels, batch_size=batch_size).cpu()  # (N, C, H, W) or (N, D)
+    digits = _requested_digits(model, labels)
     _check_samples(samples, entry.kind, model_name, data)
     if entry.kind == "image":  # reference images at the model's resolution and channel count
         dataset, _ = load_dataset(data, image_size=samples.shape[-1], channels=samples.shape[1])
@@ -90,9 +97,12 @@ def evaluate(model_or_path: Any, data: str, metrics: list[str] | str, *, num_sam
     from .metrics.features import record_features
 
     results = {}
+    same_samples = _all_same(samples)
+    same_features: dict[int, bool] = {}  # id(extractor) -> whether every sample gives the same features
     for name in names:
+        extra = {"labels": digits} if digits is not None and _takes(computes[name], "labels") else {}
         with record_features() as used:
-            values = computes[name](samples, reference, extractor=extractor, seed=seed, **chosen[name])
+            values = computes[name](samples, reference, extractor=extractor, seed=seed, **chosen[name], **extra)
         if not isinstance(values, dict) or not values:
             raise TypeError(f"metric {name!r} returned {type(values).__name__}; a compute function "
                             f"returns a non-empty dict of numbers")
@@ -101,8 +111,31 @@ def evaluate(model_or_path: Any, data: str, metrics: list[str] | str, *, num_sam
                     "features": ", ".join(e.spec for e in used) or None,
                     "features_sha256": ", ".join(e.weights_sha256 or "?" for e in used) or None,
                     "options": _options_in_force(computes[name], chosen[name])}
+        if labels is not None:
+            protocol["labels"] = f"sample i asks for class i mod {model.num_classes}"
         results[name] = {"value": next(iter(values.values())), "values": values, "protocol": protocol}
+        note = _degenerate_note(samples, used, extractor, same_samples, same_features)
+        if note:
+            results[name]["degenerate"] = note
     return {"model": model_name, "data": data, "metrics": results}
+
+
+def _requested_digits(model: Any, labels: list[int] | None) -> torch.Tensor | None:
+    """The digit each sample was asked for, when a conditional model's classes are the digits 0-9 (a digit
+    judge can then check it drew that digit); None otherwise."""
+    names = model.classes or []
+    if labels is None or sorted(names) != [str(d) for d in range(10)]:
+        return None
+    return torch.tensor([int(names[i]) for i in labels])
+
+
+def _takes(compute: Any, keyword: str) -> bool:
+    import inspect
+
+    try:
+        return keyword in inspect.signature(compute).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def write_results(result: dict[str, Any], path: str | Path) -> Path:
@@ -129,7 +162,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines = ["  ".join(c.rjust(w) if i in (1, 2) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([f"{result['model']} on {result['data']}, seed {_seed(result)}"] + lines)
+    notes = [f"degenerate {name}: {entry['degenerate']}" for name, entry in result["metrics"].items() if entry.get("degenerate")]
+    return "\n".join([f"{result['model']} on {result['data']}, seed {_seed(result)}"] + lines + notes)
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
@@ -187,6 +221,40 @@ def _check_samples(samples: torch.Tensor, kind: str, model_name: str, data: str)
         raise ValueError(f"{model_name} generates images, but {data!r} is points data")
     if kind == "image" and not torch.isfinite(samples).all():  # points: mode coverage counts NaN as a miss
         raise ValueError(f"{model_name} generated NaN or Inf samples; there is nothing to score")
+
+
+def _all_same(x: torch.Tensor) -> bool:
+    """Whether all rows of ``x`` (N, ...) are equal, to float32 rounding; one row is not "all the same"."""
+    if x.shape[0] < 2:
+        return False
+    flat = x.flatten(1).float()  # (N, D)
+    return bool((flat - flat[:1]).abs().max() <= 1e-6 * max(1.0, float(flat.abs().max())))
+
+
+def _degenerate_note(samples: torch.Tensor, used: list, extractor: Any, same_samples: bool,
+                     same_features: dict[int, bool]) -> str | None:
+    """Why a metric's numbers cannot tell these samples apart, or None when nothing says so."""
+    n = samples.shape[0]
+    if same_samples:
+        return (f"all {n:,} generated samples are the same, so the numbers score one sample, not the generator's "
+                f"spread (it ignores its noise: collapsed, or never trained)")
+    for e in used:
+        if id(e) not in same_features:
+            same_features[id(e)] = _features_all_same(samples, e, extractor)
+        if same_features[id(e)]:
+            return (f"all {n:,} generated samples give the same {e.spec} features, so the numbers cannot tell "
+                    f"them apart and will not move until the samples look different to that network "
+                    f"(typical of a generator that has learnt nothing yet: noise or a flat grey)")
+    return None
+
+
+def _features_all_same(samples: torch.Tensor, e: Any, extractor: Any) -> bool:
+    """Whether extractor ``e`` maps every sample to the same features; reuses evaluate's cached pass when there is one."""
+    if extractor is not None and getattr(extractor, "_extractor", None) is e:  # loaded already: .extractor would load
+        return _all_same(extractor(samples))  # the pass the metric made: no new work
+    if not _all_same(e(samples[:64])):  # different features among the first few settle it cheaply
+        return False
+    return _all_same(e(samples))
 
 
 def _cached_extractor(features: str, batch_size: int, device: str | torch.device) -> Any:

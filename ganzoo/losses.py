@@ -22,6 +22,16 @@ def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
     return -F.softplus(fake_logits).mean()
 
 
+def d_loss_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]: D stops pushing a sample once it is past the margin."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_loss_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-E[D(G(z))]: the generator's side of the hinge loss (SN-GAN, SAGAN, BigGAN)."""
+    return -fake_logits.mean()
+
+
 def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """E[(||grad_x critic(x_hat)||_2 - 1)^2] on random interpolates x_hat of real and fake.
 

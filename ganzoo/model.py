@@ -14,10 +14,17 @@ from .registry import Variant
 class GanModel:
     """All networks of one GAN (e.g. {"G", "D"} or {"G_AB", "G_BA", "D_A", "D_B"}) and its config."""
 
-    def __init__(self, variant: Variant, config: Any, nets: dict[str, nn.Module]):
+    def __init__(self, variant: Variant, config: Any, nets: dict[str, nn.Module], classes: list[str] | None = None):
         self.variant = variant
         self.config = config
         self.nets = nn.ModuleDict(nets)
+        self.classes = list(classes) if classes else None  # names of a conditional model's labels 0..K-1
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes a conditional generator draws from; 0 for an unconditional one."""
+        G = self.nets["G"] if "G" in self.nets else None
+        return int(getattr(G, "num_classes", 0) or 0)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}: {sum(p.numel() for p in m.parameters()):,}" for k, m in self.nets.items())
@@ -48,27 +55,65 @@ class GanModel:
         return push_to_hub(self, repo_id, revision=revision, private=private, token=token, **options)
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int | None = None, batch_size: int = 512) -> torch.Tensor:
+    def sample(self, n: int, *, seed: int | None = None, labels: Any = None, batch_size: int = 512) -> torch.Tensor:
         """``n`` generated samples: (n, C, H, W) images in [-1, 1], or (n, D) points.
 
         The same seed gives the same samples: noise is drawn on the CPU from its own generator,
         and the generator runs in eval mode so a sample never depends on its batch-mates.
+        A conditional model takes ``labels``: one class for all (an index or a class name), or n
+        of them; without labels the classes are drawn uniformly from the same seeded generator.
         """
         if self.variant.task != "sample":
             raise TypeError(f"variant {self.variant.name!r} translates between domains: use model.translate(x)")
-        if not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         G = self.nets["G"]
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         z = torch.randn((n, *G.latent_shape), generator=rng)  # (n, *latent_shape)
+        y = self._labels(n, labels, rng)  # (n,) or None
         was_training = G.training
         G.eval()
         try:
-            out = [G(chunk.to(self.device)) for chunk in z.split(batch_size)]
+            if y is None:
+                out = [G(chunk.to(self.device)) for chunk in z.split(batch_size)]
+            else:
+                out = [G(zc.to(self.device), yc.to(self.device)) for zc, yc in zip(z.split(batch_size), y.split(batch_size))]
         finally:
             G.train(was_training)
         out = torch.cat(out).float()
         return out.clamp_(-1, 1) if out.dim() == 4 else out  # images are in [-1, 1]; points are not
+
+    def _labels(self, n: int, labels: Any, rng: torch.Generator | None) -> torch.Tensor | None:
+        """The (n,) int64 class labels to generate, checked against the model's classes."""
+        k = self.num_classes
+        if k == 0:
+            if labels is not None:
+                raise ValueError(f"this {self.variant.name} model is unconditional: it takes no labels")
+            return None
+        if labels is None:
+            return torch.randint(0, k, (n,), generator=rng)
+        if isinstance(labels, str) or (isinstance(labels, int) and not isinstance(labels, bool)):
+            labels = [labels] * n
+        names = {name: i for i, name in enumerate(self.classes or [])}
+        try:
+            y = torch.as_tensor([names[v] if isinstance(v, str) and v in names else v for v in list(labels)], dtype=torch.int64)
+        except (TypeError, ValueError):
+            known = f" (classes: {', '.join(self.classes)})" if self.classes else ""
+            raise ValueError(f"labels must be class indices 0..{k - 1} or class names{known}, got {labels!r}") from None
+        if y.shape != (n,):
+            raise ValueError(f"give one label for all samples or exactly n={n} labels, got {y.shape[0]}")
+        if bool(((y < 0) | (y >= k)).any()):
+            raise ValueError(f"labels must be in 0..{k - 1} for this {k}-class model, got {y.tolist()[:8]}")
+        return y
+
+    @torch.no_grad()
+    def class_grid(self, per_class: int = 8, *, seed: int | None = None) -> torch.Tensor:
+        """A conditional model's samples, ``per_class`` of each class in order: (K * per_class, C, H, W),
+        to show as K rows (``save_grid(x, path, nrow=per_class)``)."""
+        if self.num_classes == 0:
+            raise ValueError(f"this {self.variant.name} model is unconditional: it has no classes to put in rows")
+        labels = torch.arange(self.num_classes).repeat_interleave(per_class).tolist()
+        return self.sample(len(labels), seed=seed, labels=labels)
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "a2b", *, batch_size: int = 64) -> torch.Tensor:

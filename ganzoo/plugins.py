@@ -2,7 +2,10 @@
 
 Built-in variants are entry points of this distribution and load exactly like a third-party
 plugin. Each plugin is imported and each of its hooks called on its own, so one that fails is
-recorded (see ``ganzoo plugins``) while the rest keep working. ``GANZOO_LOAD_PLUGINS=a,b``
+recorded (see ``ganzoo plugins``) while the rest keep working; SystemExit raised by a plugin is
+such a failure too (only Ctrl-C passes through). Registration follows the order plugins were
+loaded in (the core, then this distribution's built-ins, then third-party plugins), whatever
+tryfirst/trylast a hook asks for, so built-ins always keep their names. ``GANZOO_LOAD_PLUGINS=a,b``
 limits loading to the named plugins (entry-point or distribution names; empty loads none).
 """
 
@@ -55,21 +58,30 @@ class PluginState:
         self.models: Registry[ModelCard] = Registry("model")
         self.datasets: Registry[DatasetSpec] = Registry("data set")
         self.metrics: Registry[MetricSpec] = Registry("metric")
+        self.order: list[str] = []  # plugin names in load order: registration follows it
 
     def add_plugin(self, obj: Any, name: str, distribution: str | None = None, version: str | None = None) -> None:
         info = self.infos.setdefault(name, PluginInfo(name, distribution, version))
         try:
             self.pm.register(obj, name=name)
-        except Exception as exc:  # a name clash or a malformed hookimpl
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a name clash or a malformed hookimpl
             info.errors.append(f"could not register: {exc}")
             return
+        self.order.append(name)
         info.hooks = sorted(c.name for c in self.pm.get_hookcallers(obj) or [])
 
     def fill_registries(self) -> None:
         for hook_name, (attr, entry_type) in REGISTRATION_HOOKS.items():
             registry = getattr(self, attr)
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            for impl in self._in_load_order(getattr(self.pm.hook, hook_name).get_hookimpls()):
                 self._call_registration(impl, hook_name, registry, entry_type)
+
+    def _in_load_order(self, impls: list) -> list:
+        """pluggy orders hook implementations by tryfirst/trylast; name ownership must not depend on that."""
+        rank = {name: i for i, name in enumerate(self.order)}
+        return sorted(impls, key=lambda impl: rank.get(impl.plugin_name, len(rank)))
 
     def _call_registration(self, impl, hook_name: str, registry: Registry, entry_type: type) -> None:
         info = self.infos[impl.plugin_name]
@@ -82,7 +94,9 @@ class PluginState:
 
         try:
             impl.function(register=register)
-        except Exception as exc:  # the plugin's bug: report it, register nothing from this call
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the plugin's bug (SystemExit too): report it, register nothing from this call
             info.errors.append(f"{hook_name} failed: {_one_line(exc)}")
             return
         for entry in collected:
@@ -93,11 +107,20 @@ class PluginState:
                 info.errors.append(_one_line(exc))
 
     def call_command_hooks(self, cli: Any) -> None:
-        for impl in self.pm.hook.ganzoo_register_commands.get_hookimpls():
+        """Let plugins add subcommands; one that replaces an existing command gets it taken back, as an error."""
+        for impl in self._in_load_order(self.pm.hook.ganzoo_register_commands.get_hookimpls()):
+            errors = self.infos[impl.plugin_name].errors
+            before = dict(cli.commands)
             try:
                 impl.function(cli=cli)
-            except Exception as exc:
-                self.infos[impl.plugin_name].errors.append(f"ganzoo_register_commands failed: {_one_line(exc)}")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                errors.append(f"ganzoo_register_commands failed: {_one_line(exc)}")
+            for name, command in before.items():
+                if cli.commands.get(name) is not command:
+                    cli.commands[name] = command
+                    errors.append(f"command {name!r} already exists; plugin {impl.plugin_name!r} cannot replace it")
 
 
 _state: PluginState | None = None
@@ -175,7 +198,9 @@ def _load() -> PluginState:
             continue
         try:
             module = ep.load()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit at import too: that plugin fails, the program goes on
             state.infos[ep.name] = PluginInfo(ep.name, dist, version, errors=[f"import failed: {_one_line(exc)}"])
             continue
         state.add_plugin(module, ep.name, dist, version)

@@ -10,7 +10,7 @@ import difflib
 import fnmatch
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterator, TypeVar
+from typing import Any, Generic, Iterable, Iterator, TypeVar
 
 __all__ = [
     "Variant",
@@ -20,7 +20,9 @@ __all__ = [
     "Registry",
     "UnknownNameError",
     "DuplicateNameError",
+    "PluginError",
     "resolve_ref",
+    "did_you_mean",
 ]
 
 
@@ -35,17 +37,40 @@ class DuplicateNameError(ValueError):
     """Two plugins registered the same name."""
 
 
+class PluginError(RuntimeError):
+    """A plugin's own code failed; the message names the plugin."""
+
+
 def resolve_ref(ref: Any) -> Any:
-    """Import a lazy "package.module:attr" reference; anything else is returned as it is."""
+    """Import a lazy "package.module:attr" reference; anything else is returned as it is.
+
+    A module that calls sys.exit() while importing raises ImportError here: a plugin cannot end the program.
+    """
     if not isinstance(ref, str):
         return ref
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"lazy reference {ref!r} must look like 'package.module:attr'")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except BaseException as exc:
+        if isinstance(exc, (Exception, KeyboardInterrupt)):
+            raise
+        raise ImportError(f"importing {module_name!r} raised {type(exc).__name__}({exc})") from exc
     return obj
+
+
+def load_ref(entry: Any, field_name: str) -> Any:
+    """Resolve one lazy reference of a registered entry; a failure is that plugin's error, naming the reference."""
+    ref = getattr(entry, field_name)
+    try:
+        return resolve_ref(ref)
+    except Exception as exc:
+        raise PluginError(f"{type(entry).__name__.lower()} {entry.name!r} from plugin {entry.plugin!r}: its {field_name} "
+                          f"{ref!r} cannot be loaded ({type(exc).__name__}: {exc}); reinstall or update the plugin "
+                          f"(`ganzoo plugins` lists what is loaded)") from exc
 
 
 @dataclass(frozen=True)
@@ -64,13 +89,13 @@ class Variant:
     plugin: str = ""  # filled in by the registry: the plugin that registered it
 
     def load_config_class(self) -> type:
-        return resolve_ref(self.config)
+        return load_ref(self, "config")
 
     def load_build(self):
-        return resolve_ref(self.build)
+        return load_ref(self, "build")
 
     def load_step(self) -> type:
-        return resolve_ref(self.step)
+        return load_ref(self, "step")
 
 
 @dataclass(frozen=True)
@@ -165,9 +190,7 @@ class Registry(Generic[E]):
             raise UnknownNameError(self.unknown_message(name)) from None
 
     def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(name, list(self._entries), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return f"unknown {self.kind} {name!r}{hint} (`ganzoo list` shows them all)"
+        return f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)} (`ganzoo list` shows them all)"
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -177,6 +200,15 @@ class Registry(Generic[E]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """"; did you mean 'x'?" naming up to three candidates close to ``name``, case ignored ("DCGAN" finds "dcgan"), or ""."""
+    by_lower: dict[str, list[str]] = {}
+    for candidate in candidates:
+        by_lower.setdefault(candidate.lower(), []).append(candidate)
+    close = [c for key in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6) for c in by_lower[key]][:3]
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _with_plugin(entry: Any, plugin: str) -> Any:

@@ -13,7 +13,9 @@ the same public paths a user does (``ganzoo.create``, ``ganzoo.train``, ``save_p
 Keyword arguments other than the kit's own (``sizes``, ``data``, ``steps``, ``batch_size``) are
 config overrides; pass a tiny config (narrow networks, small images) so every check takes a
 fraction of a second. A variant that takes several data kinds (``"image,points"``) is checked on
-each of them: points use ``dim=2`` (the ``ring8`` mixture), images the config's size.
+each of them: points use ``dim=2`` (the ``ring8`` mixture), images the config's size. A conditional
+config (``num_classes`` > 0; 10 for the bundled mnist-5k) is checked with labels: ``G(z, y)`` and ``D(x, y)`` take them, samples
+follow the labels asked for and repeat per label, and it trains and resumes on labelled mnist-5k.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.config import make_config
+from ganzoo.config import is_conditional, make_config
 from ganzoo.engine import NonFiniteLossError, Step
 from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
 from ganzoo.plugins import get_state
@@ -201,6 +203,13 @@ def _data_shape(config: Any, kind: str) -> tuple[int, ...]:
     return (getattr(config, "channels", 1), size, size)
 
 
+def _labels(cfg: Any, n: int) -> tuple[torch.Tensor, ...]:
+    """``(y,)`` with n labels 0, 1, 2, ... for a conditional config; ``()`` for an unconditional one."""
+    if not is_conditional(cfg):
+        return ()
+    return (torch.arange(n) % cfg.num_classes,)
+
+
 def _generators(v: Variant) -> list[str]:
     return ["G"] if v.task == "sample" else ["G_AB", "G_BA"]
 
@@ -276,13 +285,17 @@ def _check_one_build(v: Variant, cfg: Any, kind: str, check: str) -> None:
         latent = getattr(G, "latent_shape", None)
         if not (isinstance(latent, tuple) and latent and all(isinstance(d, int) and d > 0 for d in latent)):
             raise _fail(v.name, check, f"G.latent_shape must be a tuple of positive ints (e.g. (nz, 1, 1)), got {latent!r}")
-        _check_range(v.name, check, f"G(z) for {where}", G(torch.randn(2, *latent)), (2, *shape), kind)
+        y = _labels(cfg, 2)
+        if y and getattr(G, "num_classes", 0) != cfg.num_classes:
+            raise _fail(v.name, check, f"a conditional G needs num_classes = config.num_classes ({cfg.num_classes}), "
+                                       f"got {getattr(G, 'num_classes', None)!r}")
+        _check_range(v.name, check, f"G(z{', y' if y else ''}) for {where}", G(torch.randn(2, *latent), *y), (2, *shape), kind)
     else:
         for g in _generators(v):
             _check_range(v.name, check, f"{g}(x) for {where}", nets[g](batch), (2, *shape), kind)
     for name, net in nets.items():
         if name == "D" or name.startswith("D_"):
-            out = net(batch)
+            out = net(batch, *_labels(cfg, 2))
             if not isinstance(out, torch.Tensor) or out.dim() == 0 or out.shape[0] != 2:
                 raise _fail(v.name, check, f"{name} must score a batch (B, ...) -> (B, ...); for {where} it gave "
                                            f"{getattr(out, 'shape', type(out).__name__)}")
@@ -322,6 +335,8 @@ def check_sampling(variant: str, **config: Any) -> None:
             if torch.equal(a, c):
                 raise _fail(variant, check, "seeds 0 and 1 gave the same samples; the generator ignores its noise z")
             one_by_one = model.sample(4, seed=0, batch_size=1)
+            if is_conditional(cfg):  # on moved weights: at init, conditional BN (gains 1, biases 0) ignores labels
+                _check_labels_followed(variant, check, _perturbed_model(variant, cfg, kind))
         else:
             x = torch.rand(4, *shape, generator=torch.Generator().manual_seed(0)) * 2 - 1  # (4, C, H, W)
             a = model.translate(x, "a2b")
@@ -334,6 +349,24 @@ def check_sampling(variant: str, **config: Any) -> None:
         if not torch.allclose(a, one_by_one, atol=1e-5):
             raise _fail(variant, check, "outputs change with the batch they are computed in; in eval mode no "
                                         "sample may depend on another (batch statistics in eval mode?)")
+
+
+def _check_labels_followed(variant: str, check: str, model: ganzoo.GanModel) -> None:
+    """A conditional model's samples depend on the labels asked for, repeat per label, and refuse bad ones."""
+    zeros, ones = model.sample(4, seed=0, labels=0), model.sample(4, seed=0, labels=1)
+    if torch.equal(zeros, ones):
+        raise _fail(variant, check, "labels 0 and 1 gave the same samples from the same noise; G ignores its labels y")
+    if not torch.equal(zeros, model.sample(4, seed=0, labels=[0, 0, 0, 0])):
+        raise _fail(variant, check, "labels=0 and labels=[0, 0, 0, 0] gave different samples")
+    mixed = model.sample(4, seed=0, labels=[0, 1, 0, 1])
+    if not (torch.allclose(mixed[0], zeros[0], atol=1e-5) and torch.allclose(mixed[1], ones[1], atol=1e-5)):
+        raise _fail(variant, check, "a sample depends on the labels of its batch-mates")
+    try:
+        model.sample(2, seed=0, labels=model.num_classes)
+    except ValueError:
+        pass
+    else:
+        raise _fail(variant, check, f"labels={model.num_classes} (one past the last class) was accepted")
 
 
 # ---- training, saving, resuming -----------------------------------------------------------------
@@ -410,8 +443,10 @@ def _perturbed_model(variant: str, cfg: Any, kind: str) -> ganzoo.GanModel:
             net.train()
             latent = getattr(net, "latent_shape", None)
             if name == "G" and latent is not None:
-                net(torch.randn(8, *latent))
-            elif name.startswith("G_") or name == "D" or name.startswith("D_"):
+                net(torch.randn(8, *latent), *_labels(cfg, 8))
+            elif name == "D" or name.startswith("D_"):
+                net(torch.rand(8, *shape) * 2 - 1, *_labels(cfg, 8))
+            elif name.startswith("G_"):
                 net(torch.rand(8, *shape) * 2 - 1)
         for p in model.nets.parameters():
             p.add_(torch.randn_like(p) * 0.05)

@@ -51,3 +51,33 @@ def test_dcgan_refuses_an_unknown_augmentation():
     with pytest.raises(ConfigError, match="augment must be comma-separated ops from translation, cutout"):
         ganzoo.create("dcgan", augment="translation,flip")
     assert ganzoo.create("dcgan", augment="translation,cutout", image_size=16, ngf=8, ndf=8).config.augment
+
+
+@pytest.mark.parametrize("policy", ["translation,cutout", ""], ids=["augmented", "plain"])
+def test_dcgan_step_shows_d_only_augmented_images(tmp_path, monkeypatch, policy):
+    import ganzoo_dcgan.step as dcgan_step
+
+    from .engine_probe import NetworkProbe
+
+    augmented = []  # (policy, input, output) of every augmentation the step makes
+
+    def spy(x, p):
+        out = diff_augment(x, p)
+        augmented.append((p, x, out))
+        return out
+
+    monkeypatch.setattr(dcgan_step, "diff_augment", spy)
+    probe = NetworkProbe(monkeypatch, dcgan_step.DCGANStep)
+    ganzoo.train("dcgan", "mnist-5k", steps=2, out=tmp_path / "run", batch_size=8, progress="off", sample_every=0,
+                 augment=policy, image_size=16, channels=1, ngf=8, ndf=8)
+    seen_by_d = [c.inputs for c in probe.of("D")]
+    assert len(seen_by_d) == 6  # real, fake for D, fake for G: three D passes per step
+    if not policy:
+        assert augmented == []
+        return
+    assert [p for p, _, _ in augmented] == [policy] * 6
+    assert all(x is out for x, (_, _, out) in zip(seen_by_d, augmented))  # D got the augmented tensors themselves
+    assert all(not torch.equal(x, out) for _, x, out in augmented)  # and augmenting changed them
+    fakes = [c.output for c in probe.of("G")]
+    assert augmented[1][1] is not fakes[0] and torch.equal(augmented[1][1], fakes[0])  # D's pass: G's detached output
+    assert augmented[2][1] is fakes[0]  # G's pass: the output itself, so gradients reach G through the ops

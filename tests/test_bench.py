@@ -1,14 +1,19 @@
 """`ganzoo bench` and `ganzoo eval`: side-by-side results files, and clear refusals."""
 
 import json
+import re
+import statistics
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
-from ganzoo.bench import parse_threshold, run_bench, summarise
+import ganzoo
+from ganzoo import plugins
+from ganzoo.bench import degenerate_notes, parse_threshold, run_bench, summarise
 from ganzoo.config import ConfigError
-from ganzoo.registry import UnknownNameError
+from ganzoo.registry import MetricSpec, UnknownNameError
 
 from .conftest import run_ganzoo
 
@@ -18,7 +23,7 @@ TOY = ["-c", "vanilla.g_hidden=[16,16]", "-c", "vanilla.d_hidden=[16,16]", "-c",
 def test_bench_writes_the_three_files(tmp_path):
     out = tmp_path / "bench"
     done = run_ganzoo("bench", "vanilla", "wgan-gp", "--data", "ring8", "--steps", "20", "--evals", "2", "--seeds", "2",
-                      "--batch-size", "32", *TOY, "--ema", "0.9", "--threshold", "modes.hq_fraction>=0.0", "--out", str(out),
+                      "--batch-size", "32", *TOY, "--ema", "0.9", "--threshold", "modes.hq_fraction>=0.5", "--out", str(out),
                       env_extra={"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((out / "results.json").read_text())
@@ -35,12 +40,122 @@ def test_bench_writes_the_three_files(tmp_path):
     vanilla = result["summary"]["vanilla"]
     assert vanilla["parameters"] == sum(result["runs"][0]["parameters"].values())
     assert set(vanilla["final"]) >= {"modes", "modes.hq_fraction"} and vanilla["final"]["modes.num_modes"]["mean"] == 8
-    assert len(vanilla["time_to_threshold"]) == 2 and all(t is not None for t in vanilla["time_to_threshold"])
     table = (out / "results.md").read_text()
-    assert "| vanilla |" in table and "| wgan-gp |" in table and "± " in table and "time to modes.hq_fraction" in table
+    for name in ("vanilla", "wgan-gp"):
+        runs = [r for r in result["runs"] if r["variant"] == name]
+        # the first evaluation at which hq_fraction reached 0.5, read off the curves by hand
+        expected = [next((p["train_seconds"] for p in r["curve"] if p["metrics"]["modes"]["values"]["hq_fraction"] >= 0.5),
+                         None) for r in runs]
+        assert result["summary"][name]["time_to_threshold"] == expected
+        hq = [r["curve"][-1]["metrics"]["modes"]["values"]["hq_fraction"] for r in runs]
+        assert result["summary"][name]["final"]["modes.hq_fraction"]["sd"] == pytest.approx(statistics.stdev(hq))
+        for r in runs:  # 20 steps may teach nothing: then every evaluation gives the same numbers and the run says so
+            values = [p["metrics"]["modes"]["values"] for p in r["curve"]]
+            assert any("identical numbers" in note for note in r["degenerate"]) == all(v == values[0] for v in values), r
+        assert (f"| {name} (degenerate, see notes) |" in table) == any(r["degenerate"] for r in runs)
+        times = ", ".join("never" if t is None else f"{t:.0f}" for t in expected)
+        row = rf"^\| {re.escape(name)}( \(degenerate, see notes\))? \|.* \| {re.escape(times)} \|$"  # the last column
+        assert re.search(row, table, re.M), table
+    assert "time to modes.hq_fraction >= 0.5 (s)" in table and "± n/a" not in table  # two seeds: an sd each
     from PIL import Image
 
     assert Image.open(out / "results.png").size[0] >= 512
+
+
+class SpreadMetric:
+    """A points metric that moves with any change of the samples: their standard deviation."""
+
+    @ganzoo.hookimpl
+    def ganzoo_register_metrics(self, register):
+        register(MetricSpec("spread", "sd of the samples", compute=lambda samples, reference, *, extractor=None, seed=0:
+                            {"spread": float(samples.std())}, data_kind="points"))
+
+
+def test_bench_marks_a_model_that_learnt_nothing(tmp_path):
+    plugins.register_plugin(SpreadMetric(), "spread")
+    # lr 1e-30: Adam's steps vanish against the weights, so G ends each segment bit-for-bit as it began
+    result = run_bench(["vanilla"], "ring8", tmp_path / "bench", steps=4, evals=2, seeds=1, batch_size=16,
+                       metrics=["modes", "spread"], config={"vanilla": {"g_hidden": [16], "d_hidden": [16], "lr": 1e-30}})
+    run = result["runs"][0]
+    assert [p["step"] for p in run["curve"]] == [2, 4] and run["curve"][0]["metrics"]["spread"]["value"] > 0
+    assert len(run["degenerate"]) == 1 and run["degenerate"][0].startswith(
+        "all 2 evaluations (steps 2, 4) gave identical numbers to the last digit")
+    summary = result["summary"]["vanilla"]
+    assert summary["degenerate"] == [f"seed 0: {run['degenerate'][0]}"]
+    assert all(stat["sd"] is None for stat in summary["final"].values())  # one seed: no spread to report
+    assert json.loads((tmp_path / "bench" / "results.json").read_text())["summary"]["vanilla"] == summary
+    table = (tmp_path / "bench" / "results.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| vanilla"))
+    assert row.startswith("| vanilla (degenerate, see notes) |")
+    assert row.count("± n/a") == len(summary["final"]) and "± 0" not in table
+    assert f"- vanilla, seed 0: {run['degenerate'][0]}" in table and "sd n/a: one seed" in table
+
+
+def test_degenerate_notes_read_the_curve():
+    def point(step, spread, note=None):
+        record = {"value": spread, "values": {"spread": spread}, "protocol": {}}
+        return {"step": step, "train_seconds": step, "metrics": {"spread": {**record, **({"degenerate": note} if note else {})}}}
+
+    assert degenerate_notes([point(10, 0.5), point(20, 0.25)]) == []
+    assert degenerate_notes([point(10, 0.5)]) == []  # one evaluation: nothing to compare
+    same = degenerate_notes([point(10, 0.5), point(20, 0.5), point(30, 0.5)])
+    assert len(same) == 1 and same[0].startswith("all 3 evaluations (steps 10, 20, 30) gave identical numbers")
+    flagged = degenerate_notes([point(10, 0.5, "all 9 generated samples are the same"), point(20, 0.25),
+                                point(30, 0.125, "all 9 generated samples are the same")])
+    assert flagged == ["spread: all 9 generated samples are the same (at steps 10, 30)"]
+
+
+class DeadFeatures(torch.nn.Module):
+    """Features of images in [-1, 1] that are all zero (a ReLU below its threshold), or that follow the pixels."""
+
+    def __init__(self, dead: bool):
+        super().__init__()
+        self.dead = dead
+        self.scale = torch.nn.Parameter(torch.ones(()))  # an extractor finds its device from its parameters
+
+    def forward(self, x):  # (B, C, H, W) -> (B, 4)
+        pixels = x.flatten(1)[:, :4] * self.scale
+        return torch.relu(pixels - 10) if self.dead else pixels + 1
+
+
+EXTRACTORS = {}  # metric name -> the FeatureExtractor its compute uses (set by the test)
+
+
+def _feature_metric(name):
+    def compute(samples, reference, *, extractor=None, seed=0):
+        return {name: float(EXTRACTORS[name](samples).sum())}
+    return MetricSpec(name, "sum of test features", compute=compute)
+
+
+class FeatureMetrics:
+    @ganzoo.hookimpl
+    def ganzoo_register_metrics(self, register):
+        register(_feature_metric("dead"))
+        register(_feature_metric("live"))
+
+
+def test_evaluate_flags_numbers_that_cannot_tell_samples_apart():
+    from ganzoo.evaluate import evaluate, format_table
+    from ganzoo.metrics.features import FeatureExtractor
+
+    for name in ("dead", "live"):
+        EXTRACTORS[name] = FeatureExtractor(f"test:{name}", DeadFeatures(name == "dead"), 4, lambda x: x)
+    plugins.register_plugin(FeatureMetrics(), "features")
+    model = ganzoo.create("dcgan", image_size=16, channels=1, ngf=8, ndf=8)
+    result = evaluate(model, "mnist-5k", ["dead", "live"], num_samples=100, num_reference=100)
+    assert result["metrics"]["dead"]["degenerate"] == (
+        "all 100 generated samples give the same test:dead features, so the numbers cannot tell them apart and will "
+        "not move until the samples look different to that network (typical of a generator that has learnt nothing "
+        "yet: noise or a flat grey)")
+    assert "degenerate" not in result["metrics"]["live"]
+    table = format_table(result)
+    assert table.splitlines()[-1] == f"degenerate dead: {result['metrics']['dead']['degenerate']}"
+    assert "degenerate live" not in table
+
+    torch.nn.init.zeros_(model.nets["G"].main[-2].weight)  # the last conv: every sample becomes tanh(0), flat grey
+    same = evaluate(model, "mnist-5k", ["dead", "live"], num_samples=100, num_reference=100)
+    for name in ("dead", "live"):
+        assert same["metrics"][name]["degenerate"].startswith("all 100 generated samples are the same")
 
 
 def test_bench_refuses_bad_input(tmp_path):

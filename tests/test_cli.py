@@ -12,11 +12,14 @@ from .conftest import run_ganzoo
 def test_list_shows_the_builtins_and_filters():
     out = run_ganzoo("list")
     assert out.returncode == 0, out.stderr
-    for name in ("vanilla", "dcgan", "wgan-gp", "cyclegan"):
-        assert name in out.stdout
-    filtered = run_ganzoo("list", "*gan*").stdout
-    assert "dcgan" in filtered and "cyclegan" in filtered and "vanilla" not in filtered
-    assert "mnist-5k" in run_ganzoo("list", "--datasets").stdout
+
+    def rows(text: str) -> set[str]:  # the first column: "dcgan" must be a row, not a part of "dcgan-mnist"
+        return {line.split()[0] for line in text.splitlines() if line.strip()}
+
+    assert {"vanilla", "dcgan", "wgan-gp", "cyclegan", "dcgan-mnist"} <= rows(out.stdout)
+    filtered = rows(run_ganzoo("list", "*gan*").stdout)
+    assert {"dcgan", "cyclegan", "wgan-gp"} <= filtered and not {"vanilla", "vanilla-mnist"} & filtered
+    assert {"mnist-5k", "ring8"} <= rows(run_ganzoo("list", "--datasets").stdout)
 
 
 def test_info_unknown_name_fails_with_a_suggestion():
@@ -24,6 +27,22 @@ def test_info_unknown_name_fails_with_a_suggestion():
     assert out.returncode != 0
     assert "did you mean 'dcgan'?" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args,line", [
+    (["info", "DCGAN"], "Error: no variant or model called 'DCGAN'; did you mean 'dcgan'"),
+    (["info", "Dcgan-MNIST"], "Error: no variant or model called 'Dcgan-MNIST'; did you mean 'dcgan-mnist'"),
+    (["train", "WGAN-GP", "--data", "mnist-5k", "--steps", "1", "--out", "{out}"],
+     "Error: unknown variant 'WGAN-GP'; did you mean 'wgan-gp'?"),
+    (["train", "dcgan", "--data", "MNIST-5K", "--steps", "1", "--out", "{out}"],
+     "Error: unknown data set 'MNIST-5K'; did you mean 'mnist-5k'"),
+    (["eval", "dcgan-mnist", "--data", "RING8"], "Error: unknown data set 'RING8'; did you mean 'ring8'?"),
+], ids=["variant", "model", "train-variant", "train-data", "eval-data"])
+def test_suggestions_ignore_case(tmp_path, args, line):
+    out = run_ganzoo(*(a.format(out=tmp_path / "run") for a in args))
+    assert out.returncode == 1 and out.stderr.startswith(line), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1  # one line, no traceback
+    assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
 def test_info_shows_paper_and_config_defaults():
@@ -49,9 +68,14 @@ from ganzoo.plugins import get_state
 get_state().call_command_hooks(cli)
 ganzoo.list_variants(); ganzoo.info("dcgan")
 runner = CliRunner()
-for args in (["--help"], ["list"], ["list", "*gan*"], ["info", "wgan-gp"], ["info", "dcgan-mnist"], ["plugins"]):
+# each command, the exit code it must give and a line of what it must print: an early crash fails here
+for args, code, shows in ((["--help"], 0, "Usage:"), (["list"], 0, "wgan-gp"), (["list", "*gan*"], 0, "cyclegan"),
+                          (["list", "--datasets"], 0, "mnist-5k"), (["info", "wgan-gp"], 0, "1704.00028"),
+                          (["info", "dcgan-mnist"], 0, "mnist-5k"), (["info", "dcgan", "--json"], 0, '"nz": 100'),
+                          (["plugins"], 0, "ganzoo_register_variants"), (["info", "dcgn"], 1, "did you mean 'dcgan'?")):
     result = runner.invoke(cli, args)
-    assert result.exit_code in (0, 1), (args, result.output)
+    assert result.exit_code == code and shows in result.output, (args, result.exit_code, result.output, result.exception)
+    assert code == 0 or type(result.exception) is SystemExit, (args, result.exception)  # a refusal, not a crash
 heavy = sorted(m for m in ("torch", "torchvision", "timm", "numpy") if m in sys.modules)
 print(",".join(heavy) or "clean")
 """

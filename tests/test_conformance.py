@@ -15,6 +15,9 @@ from ganzoo.losses import d_loss_bce, g_loss_nonsaturating
 from ganzoo_dcgan.config import DCGANConfig
 from ganzoo_dcgan.models import build as dcgan_build
 from ganzoo_dcgan.step import DCGANStep
+from ganzoo_sngan.config import SNGANConfig
+from ganzoo_sngan.models import build as sngan_build
+from ganzoo_sngan.step import SNGANStep
 
 from .conftest import make_distribution
 
@@ -24,12 +27,15 @@ TINY = {
     "dcgan": dict(image_size=16, channels=1, ngf=8, ndf=8),
     "wgan-gp": dict(image_size=16, channels=1, ngf=8, ndf=8, hidden=32),
     "cyclegan": dict(image_size=32, channels=1, ngf=4, ndf=4),
+    "sngan": dict(image_size=32, channels=1, g_ch=8, d_ch=8, n_dis=2, num_classes=10,  # conditional, its default
+                  decay_start=1.0),  # a rate decaying from the start depends on --steps, which the resume check changes
 }
 SIZES = {
     "vanilla": ((8, 1), (8, 3)),
     "dcgan": ((16, 1), (32, 3)),
     "wgan-gp": ((16, 1), (32, 3)),
     "cyclegan": ((32, 1), (32, 3)),
+    "sngan": ((32, 1), (32, 3)),
 }
 ALL_CHECKS = ["registration", "import-is-light", "networks", "sampling", "training", "save/load", "resume"]
 
@@ -37,6 +43,10 @@ ALL_CHECKS = ["registration", "import-is-light", "networks", "sampling", "traini
 @pytest.mark.parametrize("variant", list(TINY))
 def test_builtin_variants_pass_the_kit(tmp_path, variant):
     assert testing.run_all(variant, tmp_path, sizes=SIZES[variant], **TINY[variant]) == ALL_CHECKS
+
+
+def test_sngan_passes_the_kit_unconditional_too(tmp_path):
+    assert testing.run_all("sngan", tmp_path, sizes=SIZES["sngan"], **{**TINY["sngan"], "num_classes": 0}) == ALL_CHECKS
 
 
 # ---- deliberately broken plugins, registered in-process -----------------------------------------
@@ -175,6 +185,28 @@ def test_generator_that_ignores_the_seed_fails_sampling():
     testing.check_networks("noisy", sizes=((16, 1),), **DCGAN_TINY)  # shapes and range are fine
     with pytest.raises(AssertionError, match=r"'noisy' fails sampling: the same seed gave different samples"):
         testing.check_sampling("noisy", **DCGAN_TINY)
+
+
+class LabelBlindGenerator(WrappedGenerator):
+    """A conditional generator that draws every sample as class 0, whatever it is asked for."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.num_classes = inner.num_classes
+
+    def forward(self, z, y=None):
+        return self.inner(z, torch.zeros_like(y))
+
+
+def test_conditional_generator_that_ignores_its_labels_fails_sampling():
+    def build(config):
+        nets = sngan_build(config)
+        nets["G"] = LabelBlindGenerator(nets["G"])
+        return nets
+
+    register_variant("label-blind", config=SNGANConfig, build=build, step=SNGANStep)
+    with pytest.raises(AssertionError, match=r"'label-blind' fails sampling: labels 0 and 1 gave the same samples"):
+        testing.check_sampling("label-blind", **TINY["sngan"])
 
 
 def test_step_that_never_updates_the_generator_fails_training(tmp_path):

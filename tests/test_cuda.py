@@ -13,6 +13,8 @@ import torch
 import ganzoo
 from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
 
+from .engine_probe import NetworkProbe, assert_options_applied
+
 if not torch.cuda.is_available():
     if os.environ.get("GANZOO_TEST_CUDA") == "1":
         raise RuntimeError("GANZOO_TEST_CUDA=1 but torch sees no CUDA device")
@@ -32,10 +34,20 @@ def test_trains_on_cuda(tmp_path, precision):
     assert tensors["net.G.main.0.weight"].dtype == torch.float32
 
 
-def test_channels_last_and_compile_on_cuda(tmp_path):
+def test_channels_last_and_compile_on_cuda(tmp_path, monkeypatch):
+    from ganzoo_wgan_gp.step import WGANGPStep
+    from torch._dynamo.utils import counters
+
+    probe = NetworkProbe(monkeypatch, WGANGPStep)
+    counters.clear()
     run = ganzoo.train("wgan-gp", "mnist-5k", steps=3, out=tmp_path / "c", precision="bf16", channels_last=True,
                        compile=True, n_critic=2, **QUIET, **SMALL)
-    assert (run / "metrics.jsonl").read_text()
+    assert len(probe.of("D")) == 3 * 5 and len(probe.of("G")) == 3 * 3  # per step: 2 critic updates, then G
+    assert all(c.output.is_cuda for c in probe.calls)
+    assert_options_applied(probe, dtype=torch.bfloat16, channels_last=True, compiled=True)
+    assert counters["stats"]["unique_graphs"] >= 2
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [2, 3] and all(torch.isfinite(torch.tensor(r["loss_d"])) for r in lines)
 
 
 def test_resume_on_cuda_continues(tmp_path):

@@ -156,6 +156,49 @@ def test_folder_truncated_image_named_on_access(tmp_path):
         ds[0]
 
 
+@pytest.mark.parametrize("size, channels", [(32, 1), (16, 1), (16, 3)])
+def test_folder_16bit_png_matches_its_8bit_equivalent(tmp_path, size, channels):
+    rng = np.random.default_rng(0)
+    eight = np.add.outer(np.arange(32), np.arange(32)).astype(np.uint8) * 4 + rng.integers(0, 4, (32, 32), dtype=np.uint8)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.fromarray(eight).save(tmp_path / "a" / "g.png")
+    Image.fromarray(eight.astype(np.uint16) * 257).save(tmp_path / "b" / "g.png")  # the same values on 16 bits
+    with Image.open(tmp_path / "b" / "g.png") as img:
+        assert img.mode == "I;16"  # really a 16-bit file
+    from ganzoo.data import load_dataset
+
+    x8 = load_dataset(f"folder:{tmp_path / 'a'}", image_size=size, channels=channels)[0][0]
+    x16 = load_dataset(f"folder:{tmp_path / 'b'}", image_size=size, channels=channels)[0][0]
+    assert x16.shape == (channels, size, size) and x16.min() >= -1 and x16.max() <= 1
+    assert torch.allclose(x16, x8, atol=1 / 127.5)  # within the 8-bit copy's rounding after resizing
+    if size == 32:
+        assert torch.allclose(x16, x8, atol=1e-6) and x16.min() < -0.99  # not washed out to white
+
+
+def test_folder_16bit_extremes_and_float_images(tmp_path):
+    Image.fromarray(np.array([[0, 65535], [32768, 65535]], dtype=np.uint16)).save(tmp_path / "g.png")
+    x = pil_to_model_range(Image.open(tmp_path / "g.png"), 2, 1)
+    assert torch.allclose(x, torch.tensor([[[-1.0, 1.0], [32768 / 65535 * 2 - 1, 1.0]]]))
+    Image.fromarray(np.array([[0.0, 1.0], [0.5, 0.25]], dtype=np.float32)).save(tmp_path / "f.tif")
+    x = pil_to_model_range(Image.open(tmp_path / "f.tif"), 2, 3)
+    assert x.shape == (3, 2, 2) and torch.allclose(x[2], torch.tensor([[-1.0, 1.0], [0.0, -0.5]]))
+
+
+def test_folder_images_of_unknown_range_are_refused_naming_file_and_mode(tmp_path):
+    (tmp_path / "i").mkdir()
+    wide = tmp_path / "i" / "wide.tif"
+    Image.fromarray(np.arange(16, dtype=np.int32).reshape(4, 4) * 100_000).save(wide)
+    with pytest.raises(ImageReadError, match=rf"cannot read image {wide}: mode I image \(32-bit integers\) has no known value range"):
+        load_folder(str(tmp_path / "i"), image_size=4, channels=1)
+    (tmp_path / "f").mkdir()
+    hot = tmp_path / "f" / "hot.tif"
+    Image.fromarray(np.full((4, 4), 3.5, dtype=np.float32)).save(hot)
+    ds = load_folder(str(tmp_path / "f"), image_size=4, channels=1)
+    with pytest.raises(ImageReadError, match=rf"cannot read image {hot}: mode F image holds values in \[3.5, 3.5\], outside \[0, 1\]"):
+        ds[0]
+
+
 # --- CelebA and torchvision roots ---------------------------------------------------------------
 
 

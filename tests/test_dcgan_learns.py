@@ -2,9 +2,10 @@
 
 A smoke test of the whole pipeline the DCGAN benchmark (benchmarks/dcgan_mnist.py) uses: train
 through ``ganzoo.train``, reload the generator from the run's checkpoint, sample in eval mode, score
-with ``digit_scores``. The untrained generator scores 0% recognisable; a few hundred steps of a
-narrow DCGAN score far above the threshold below, so a broken loss, optimizer, data pipeline,
-checkpoint or sampling path fails it. About 30-60 s on two CPU cores.
+with ``digit_scores``. The untrained generator scores 0% recognisable; 500 steps of a narrow DCGAN
+score about twice the threshold below (the judge rejects its strokes as "not a digit" until about
+step 450), so a broken loss, optimizer, data pipeline, checkpoint or sampling path fails it.
+About 1-2 minutes on two CPU cores.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import torch
 
 import ganzoo
 from ganzoo.engine.checkpoint import list_checkpoints, load_module, read_checkpoint
-from ganzoo.metrics.classifier import digit_scores
+from ganzoo.metrics.classifier import digit_scores, relative_bar
 
 CONFIG = dict(image_size=32, channels=1, ngf=32, ndf=16, lr=5e-4)  # narrow nets, faster lr: learns quickly
-STEPS = 300
+STEPS = 500
 SAMPLES = 500
-MIN_RECOGNISABLE = 0.10  # untrained: 0.0; STEPS steps: see the module docstring and docs/benchmarks.md
+MIN_RECOGNISABLE = 0.10  # of the real digits' score (relative_bar); untrained: 0.0; see docs/benchmarks.md
 MIN_CLASSES = 8  # digits with >= 2% of the samples: learning covers most classes, collapse does not
 
 
@@ -47,5 +48,5 @@ def test_short_dcgan_run_draws_recognisable_digits(tmp_path):
                        seed=0, progress="off", sample_every=0, checkpoint_every=0, **CONFIG)
     scores = digit_scores(load_generator(Path(run)).sample(SAMPLES, seed=1))
     classes = sum(f >= 0.02 for f in scores["class_fractions"])
-    assert scores["recognisable"] >= MIN_RECOGNISABLE, scores
+    assert scores["recognisable"] >= relative_bar(MIN_RECOGNISABLE), scores
     assert classes >= MIN_CLASSES, scores

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from ganzoo.config import ConfigError
 from ganzoo.engine import NonFiniteLossError, TrainOptions
 from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
 from ganzoo_dcgan.step import DCGANStep
+
+from .engine_probe import NetworkProbe, assert_options_applied
 
 # tiny DCGAN on 16x16 mnist-5k: a few milliseconds per step
 TINY = dict(image_size=16, channels=1, ngf=8, ndf=8)
@@ -156,7 +159,8 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert f"Resume with:\n  ganzoo train --resume {run}" in err
+    assert re.search(rf"SIGTERM stopped the run at step \d+ and saved \S+step-\d{{9}}\.safetensors; continue it "
+                     rf"with `ganzoo train --resume {re.escape(str(run))}`", err), err
     saved = list_checkpoints(run / "checkpoints")[-1]
     _, header = read_checkpoint(saved)
     assert header["iteration"] == int(saved.name[5:14]) >= 10
@@ -189,10 +193,16 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for k, v in tensors.items() if v.is_floating_point())
 
 
-@pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_reduced_precision_trains(tmp_path, precision):
+@pytest.mark.parametrize("precision,dtype,channels_last", [("bf16", torch.bfloat16, True), ("fp16", torch.float16, True),
+                                                           ("fp32", torch.float32, False)],
+                         ids=["bf16", "fp16", "fp32"])  # fp32: the probe's control
+def test_reduced_precision_trains(tmp_path, monkeypatch, precision, dtype, channels_last):
+    probe = NetworkProbe(monkeypatch, DCGANStep)
     run = ganzoo.train("dcgan", "mnist-5k", steps=6, out=tmp_path / precision, batch_size=16, log_every=3,
-                       precision=precision, channels_last=True, **QUIET, **TINY)
+                       precision=precision, channels_last=channels_last, **QUIET, **{**TINY, "channels": 3})
+    # 6 steps, 3 calls of D and 1 of G each; RGB so that NCHW and NHWC differ in memory
+    assert len(probe.of("D")) == 18 and len(probe.of("G")) == 6
+    assert_options_applied(probe, dtype=dtype, channels_last=channels_last, compiled=False)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and all(torch.isfinite(torch.tensor(r["loss_g"])) for r in lines)
     tensors, header = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
@@ -200,10 +210,16 @@ def test_reduced_precision_trains(tmp_path, precision):
     assert (header["scaler"] is not None) == (precision == "fp16")
 
 
-def test_compiled_networks_train(tmp_path):
+def test_compiled_networks_train(tmp_path, monkeypatch):
+    from torch._dynamo.utils import counters
+
+    probe = NetworkProbe(monkeypatch, DCGANStep)
+    counters.clear()
     run = ganzoo.train("dcgan", "mnist-5k", steps=3, out=tmp_path / "c", batch_size=16, log_every=1, compile=True,
-                       **QUIET, **TINY)
+                       **QUIET, **{**TINY, "channels": 3})
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    assert_options_applied(probe, dtype=torch.float32, channels_last=False, compiled=True)
+    assert counters["stats"]["unique_graphs"] >= 2  # dynamo really captured graphs: G's and D's at least
     # compiled wrappers must not leak into checkpoint names
     assert all(not k.startswith("net.G._orig_mod") for k in final_state(run))
 
@@ -220,7 +236,7 @@ def test_bad_runs_are_refused_clearly(tmp_path):
         ganzoo.train("dcgan", "mnist-5k", steps=2, out=tmp_path / "r", **QUIET, **TINY)
     with pytest.raises(FileNotFoundError, match="no config.json"):
         ganzoo.train(out=tmp_path / "nothing", resume=True)
-    with pytest.raises(ConfigError, match="keeps its config"):
+    with pytest.raises(ConfigError, match="can change optimizer and loss settings, not its networks: ngf changes them"):
         ganzoo.train(out=tmp_path / "r", resume=True, ngf=16)
     with pytest.raises(ConfigError, match="precision must be"):
         TrainOptions(precision="fp8")

@@ -72,9 +72,18 @@ def test_push_command_publishes_a_run_with_its_recipe(tmp_path, hub, endpoint, h
     assert "ganzoo train dcgan --data mnist-5k -c image_size=16 -c channels=1 -c ngf=8 -c ndf=8 --steps 4 --batch-size 16" in card
     assert json.loads(files["config.json"])["data"] == {"spec": "mnist-5k", "kind": "image"}
     # and the CLI samples from it by name, then offline from the cache
-    grid = tmp_path / "grid.png"
+    grid, offline_grid, local_grid = tmp_path / "grid.png", tmp_path / "offline.png", tmp_path / "local.png"
     assert run_ganzoo("sample", "hf-hub:zoo/from-cli", "-n", "4", "-o", str(grid), env_extra=env).returncode == 0
     hub.stop()
-    offline = run_ganzoo("sample", f"hf-hub:zoo/from-cli@{sha}", "-n", "4", "-o", str(grid),
+    offline = run_ganzoo("sample", f"hf-hub:zoo/from-cli@{sha}", "-n", "4", "-o", str(offline_grid),
                          env_extra={**env, "HF_HUB_OFFLINE": "1"})
     assert offline.returncode == 0, offline.stderr[-2000:]
+    import numpy as np
+    from PIL import Image
+
+    from ganzoo.engine.outputs import save_grid
+
+    save_grid(ganzoo.load(str(run)).sample(4, seed=0), local_grid)  # `ganzoo sample`'s default seed
+    pixels = [torch.from_numpy(np.asarray(Image.open(p).convert("L")).copy()) for p in (grid, offline_grid, local_grid)]
+    assert pixels[0].float().std() > 0  # a picture, not a blank
+    assert torch.equal(pixels[0], pixels[2]) and torch.equal(pixels[1], pixels[2])  # the run's own weights, both ways

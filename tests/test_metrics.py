@@ -211,7 +211,7 @@ def test_evaluate_mnist_classifier_features(metrics_registered, tmp_path):
     assert set(metrics) == {"fid", "kid", "precision_recall", "mnist_digits"}
     assert set(metrics["kid"]["values"]) == {"kid_mean", "kid_std"}
     assert list(metrics["mnist_digits"]["values"]) == ["mnist_fd", "recognisable", "min_class_fraction",
-                                                      "classes_covered"]
+                                                      "classes_covered", "rejected"]
     for name, entry in metrics.items():
         p = entry["protocol"]
         assert entry["value"] == next(iter(entry["values"].values()))

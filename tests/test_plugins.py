@@ -192,3 +192,120 @@ def test_a_variant_whose_build_fails_is_reported_with_its_plugin(tmp_path):
         sys.path.remove(str(tmp_path))
     out = run_ganzoo("train", "bad-build", "--data", "mnist-5k", "--steps", "1", "--out", str(tmp_path / "r"), pythonpath=[tmp_path])
     assert out.returncode != 0 and "from plugin 'badbuild' failed to build" in out.stderr and "Traceback" not in out.stderr
+
+
+GRABBER = """
+    import ganzoo
+
+    @ganzoo.hookimpl(trylast=True)
+    def ganzoo_register_variants(register):
+        register(ganzoo.Variant("dcgan", "an impostor", "-", config="x:y", build="x:y", step="x:y"))
+
+    @ganzoo.hookimpl(trylast=True)
+    def ganzoo_register_datasets(register):
+        register(ganzoo.DatasetSpec("mnist-5k", "an impostor", "x:y"))
+"""
+
+
+def test_trylast_does_not_let_a_third_party_plugin_take_built_in_names(tmp_path, monkeypatch):
+    make_distribution(tmp_path, "ganzoo-grabber", "ganzoo_grabber", GRABBER, entry_name="grabber")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.reset()
+    state = plugins.get_state()
+    assert state.variants.get("dcgan").plugin == "dcgan" and state.variants.get("dcgan").summary != "an impostor"
+    assert state.datasets.get("mnist-5k").plugin == "ganzoo"
+    errors = state.infos["grabber"].errors
+    assert any("variant 'dcgan' from plugin 'grabber' is already registered by plugin 'dcgan'" in e for e in errors)
+    assert any("data set 'mnist-5k' from plugin 'grabber' is already registered by plugin 'ganzoo'" in e for e in errors)
+    assert state.infos["dcgan"].errors == [] and state.infos["ganzoo"].errors == []
+
+
+EXITS_AT_IMPORT = """
+    import sys
+
+    sys.exit("this plugin exits on import")
+"""
+EXITS_IN_HOOK = """
+    import sys
+
+    import ganzoo
+
+    @ganzoo.hookimpl
+    def ganzoo_register_variants(register):
+        sys.exit(2)
+"""
+EXITS_WHEN_LOADED = """
+    import ganzoo
+
+    @ganzoo.hookimpl
+    def ganzoo_register_variants(register):
+        register(ganzoo.Variant("lazy-exit", "exits when its config loads", "-", config="ganzoo_lazyexit.bad:Config",
+                                build="ganzoo_dcgan.models:build", step="ganzoo_dcgan.step:DCGANStep"))
+"""
+
+
+@pytest.fixture
+def exiting(tmp_path, monkeypatch):
+    """Three plugins that call sys.exit(): at import, in a hook, and in a module named lazily."""
+    make_distribution(tmp_path, "ganzoo-exit-import", "ganzoo_exitimport", EXITS_AT_IMPORT, entry_name="exit-import")
+    make_distribution(tmp_path, "ganzoo-exit-hook", "ganzoo_exithook", EXITS_IN_HOOK, entry_name="exit-hook")
+    make_distribution(tmp_path, "ganzoo-lazyexit", "ganzoo_lazyexit", EXITS_WHEN_LOADED, entry_name="lazyexit")
+    (tmp_path / "ganzoo_lazyexit" / "bad.py").write_text("import sys\nsys.exit(1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.reset()
+    return tmp_path
+
+
+def test_a_plugin_that_exits_is_reported_and_the_rest_work(exiting):
+    from ganzoo.api import PluginError
+
+    assert {"dcgan", "lazy-exit"} <= set(ganzoo.list_variants())
+    infos = plugins.get_state().infos
+    assert infos["exit-import"].errors == ["import failed: SystemExit: this plugin exits on import (__init__.py:4)"]
+    assert infos["exit-hook"].errors == ["ganzoo_register_variants failed: SystemExit: 2 (__init__.py:8)"]
+    with pytest.raises(PluginError, match=r"variant 'lazy-exit' from plugin 'lazyexit': its config 'ganzoo_lazyexit.bad:Config' "
+                                          r"cannot be loaded \(ImportError: importing 'ganzoo_lazyexit.bad' raised SystemExit\(1\)\)"):
+        ganzoo.create("lazy-exit")
+    assert ganzoo.create("dcgan", image_size=16, ngf=4, ndf=4).nets  # the rest keep working
+
+
+def test_cli_survives_plugins_that_exit(exiting):
+    listed = run_ganzoo("list", pythonpath=[exiting])
+    assert listed.returncode == 0 and "dcgan" in listed.stdout and "lazy-exit" in listed.stdout, listed.stderr
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    shown = CliRunner().invoke(cli, ["info", "lazy-exit"])
+    assert shown.exit_code == 0 and "error = \"variant 'lazy-exit' from plugin 'lazyexit'" in shown.output
+    failed = CliRunner().invoke(cli, ["train", "lazy-exit", "--data", "mnist-5k", "--out", str(exiting / "run")])
+    assert failed.exit_code == 1 and isinstance(failed.exception, SystemExit)
+    assert failed.output.startswith("Error: variant 'lazy-exit' from plugin 'lazyexit': its config") and not (exiting / "run").exists()
+
+
+def test_a_plugin_command_cannot_replace_an_existing_one():
+    import click
+    from click.testing import CliRunner
+
+    class Hijack:
+        @ganzoo.hookimpl
+        def ganzoo_register_commands(self, cli):
+            @cli.command("sample")
+            def fake_sample():
+                click.echo("hijacked")
+
+            @cli.command("extra")
+            def extra():
+                click.echo("extra")
+
+    plugins.register_plugin(Hijack(), "hijack")
+    group = click.Group()
+
+    @group.command("sample")
+    def real_sample():
+        click.echo("real")
+
+    plugins.get_state().call_command_hooks(group)
+    assert CliRunner().invoke(group, ["sample"]).output == "real\n"
+    assert CliRunner().invoke(group, ["extra"]).output == "extra\n"  # new names are fine
+    assert plugins.get_state().infos["hijack"].errors == ["command 'sample' already exists; plugin 'hijack' cannot replace it"]

@@ -52,10 +52,18 @@ def test_wgan_gp_critic_has_no_batch_norm_and_a_linear_output():
     kinds = {type(m).__name__ for m in model.nets["D"].modules()}
     assert "BatchNorm2d" not in kinds and "GroupNorm" in kinds and "Sigmoid" not in kinds
     assert "BatchNorm2d" not in {type(m).__name__ for m in ganzoo.create("wgan-gp", critic_norm="none").nets["D"].modules()}
-    scores = model.nets["D"](torch.randn(4, 1, 32, 32) * 10)
-    assert scores.shape == (4,) and scores.abs().max() > 0  # unbounded scores, not probabilities
-    points = ganzoo.create("wgan-gp", dim=2).sample(5, seed=1)
-    assert points.shape == (5, 2)
+    points = ganzoo.create("wgan-gp", dim=2)  # an MLP critic
+    for critic, x in ((model.nets["D"], torch.randn(64, 1, 32, 32)), (points.nets["D"], torch.randn(64, 2))):
+        last = [m for m in critic.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))][-1]
+        seen = []
+        last.register_forward_hook(lambda module, args, out: seen.append(out))
+        with torch.no_grad():
+            last.weight.mul_(1000)  # scores far from 0 either way: a squashing output would show
+            scores = critic(x)
+        assert scores.shape == (64,)
+        assert torch.equal(scores, seen[0].flatten())  # the score is the last layer's output, nothing after it
+        assert scores.abs().max() > 1  # unbounded, not probabilities in [0, 1] (nor tanh's [-1, 1])
+    assert points.sample(5, seed=1).shape == (5, 2)
 
 
 def test_vanilla_mlp_for_images_and_points():

@@ -2,7 +2,9 @@
 
 Any size and mode goes in; each item comes out as (C, image_size, image_size) in [-1, 1]: the
 shorter side is resized to image_size, the centre is cropped, and the mode is converted to "L"
-(channels=1) or "RGB" (channels=3). Files are found recursively and sorted, so the order is stable.
+(channels=1) or "RGB" (channels=3). 16-bit grayscale (modes I;16 and 16-bit I) is scaled from
+[0, 65535] and float images (mode F) are read as [0, 1]; an integer image of unknown range or a float
+one outside [0, 1] is refused naming the file. Files are found recursively and sorted, so the order is stable.
 """
 
 from __future__ import annotations
@@ -52,10 +54,14 @@ def pil_to_model_range(img: Image.Image, image_size: int, channels: int, *, crop
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
+    top = _value_range(img)  # before exif_transpose, which keeps neither the format nor the TIFF tags
     img = ImageOps.exif_transpose(img)  # photos stored sideways come out upright
     if img.mode in ("P", "PA"):
         img = img.convert("RGBA")  # palettes (with transparency) expand faithfully only through RGBA
-    img = img.convert("L" if channels == 1 else "RGB")
+    if top is not None:
+        img = _on_8bit_scale(img, top)
+    if img.mode != "F":  # "F": one float channel, repeated below when RGB is asked for
+        img = img.convert("L" if channels == 1 else "RGB")
     if crop is not None:
         img = _center_crop(img, min(crop, *img.size))
     w, h = img.size
@@ -64,10 +70,38 @@ def pil_to_model_range(img: Image.Image, image_size: int, channels: int, *, crop
     if size != img.size:
         img = img.resize(size, Image.Resampling.BILINEAR)  # PIL's bilinear is antialiased when shrinking
     img = _center_crop(img, image_size)
-    array = np.asarray(img, dtype=np.uint8)  # (H, W) or (H, W, 3)
-    x = torch.from_numpy(array.copy()).to(torch.float32)
+    array = np.asarray(img, dtype=np.float32)  # (H, W) or (H, W, 3), on the 8-bit scale [0, 255]
+    x = torch.from_numpy(array.copy())
     x = x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1)  # (C, H, W)
+    if x.shape[0] != channels:
+        x = x.expand(channels, -1, -1).clone()  # a float grayscale image asked for as RGB
     return x / 127.5 - 1.0
+
+
+def _value_range(img: Image.Image) -> float | None:
+    """The top of a 16-bit, integer or float grayscale image's value range (None for 8-bit modes); a
+    range the file does not imply is refused."""
+    if img.mode.startswith("I;16"):
+        return 65535.0
+    if img.mode == "I":  # 32-bit integers: PNG uses it for 16-bit gray, TIFF says its bit depth
+        bits = 16 if img.format == "PNG" else (getattr(img, "tag_v2", None) or {}).get(258, (0,))[0]
+        if bits not in (8, 16):
+            raise ValueError(f"mode I image ({bits or 'unknown'}-bit integers) has no known value range: "
+                             f"save it as an 8- or 16-bit PNG")
+        return float(2**bits - 1)
+    if img.mode == "F":
+        return 1.0  # float images are read as values in [0, 1]
+    return None
+
+
+def _on_8bit_scale(img: Image.Image, top: float) -> Image.Image:
+    """A high-bit grayscale image as mode "F" scaled from [0, top] to [0, 255]; convert("L") would clip it
+    (a 16-bit PNG came out white). Values outside [0, top] are refused."""
+    values = np.asarray(img, dtype=np.float64)  # (H, W)
+    if values.size and not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= top):
+        raise ValueError(f"mode {img.mode} image holds values in [{values.min():g}, {values.max():g}], outside "
+                         f"[0, {top:g}]: save it as an 8- or 16-bit PNG")
+    return Image.fromarray((values * (255.0 / top)).astype(np.float32))
 
 
 def _center_crop(img: Image.Image, size: int) -> Image.Image:
@@ -85,9 +119,10 @@ def _read(path: Path, image_size: int, channels: int, crop: int | None) -> torch
 
 
 def _verify(path: Path) -> None:
-    """Cheap check: PIL identifies the file and its structure (PNG chunk CRCs, say) holds."""
+    """Cheap check: PIL identifies the file, its structure (PNG chunk CRCs, say) holds and its mode has a known range."""
     try:
         with Image.open(path) as img:
+            _value_range(img)
             img.verify()
     except Exception as exc:  # PIL raises many kinds here (SyntaxError among them)
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
@@ -105,6 +140,8 @@ class FolderImageDataset(Dataset):
         self.image_size = image_size
         self.channels = channels
         self.crop = crop  # centred square cut before resizing (None: none)
+        self.labels: torch.Tensor | None = None  # (N,) class of each file, in the ImageFolder layout
+        self.classes: list[str] | None = None  # sorted class folder names
         if verify if verify is not None else len(self.files) <= VERIFY_LIMIT:
             for path in self.files:
                 _verify(path)
@@ -126,4 +163,18 @@ def load_folder(
     """
     if not arg:
         raise ValueError("a folder data set needs a path: folder:PATH")
-    return FolderImageDataset(find_images(arg), image_size=image_size, channels=channels, crop=crop, verify=verify)
+    files = find_images(arg)
+    dataset = FolderImageDataset(files, image_size=image_size, channels=channels, crop=crop, verify=verify)
+    dataset.classes, dataset.labels = folder_classes(Path(arg).expanduser(), files)
+    return dataset
+
+
+def folder_classes(root: Path, files: list[Path]) -> tuple[list[str] | None, torch.Tensor | None]:
+    """Class names and labels of the ImageFolder layout: every image inside a first-level subfolder of
+    root, one subfolder per class, names sorted. (None, None) for any other layout."""
+    parts = [f.relative_to(root).parts for f in files]
+    if any(len(p) < 2 for p in parts):  # an image directly in root: not a class layout
+        return None, None
+    classes = sorted({p[0] for p in parts})
+    index = {name: i for i, name in enumerate(classes)}
+    return classes, torch.tensor([index[p[0]] for p in parts], dtype=torch.int64)

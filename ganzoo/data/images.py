@@ -18,15 +18,16 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 class ImageTensorDataset(Dataset):
-    """In-memory images; item i is the (C, H, W) image alone (labels stay on the side)."""
+    """In-memory images; item i is the (C, H, W) image alone (labels and class names stay on the side)."""
 
-    def __init__(self, tensor: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+    def __init__(self, tensor: torch.Tensor, labels: torch.Tensor | None = None, classes: list[str] | None = None) -> None:
         if tensor.dim() != 4 or tensor.dtype != torch.float32:
             raise ValueError(f"expected float32 images (N, C, H, W), got {tuple(tensor.shape)} {tensor.dtype}")
         if labels is not None and labels.shape != (tensor.shape[0],):
             raise ValueError(f"labels {tuple(labels.shape)} do not match {tensor.shape[0]} images")
         self.tensor = tensor  # (N, C, H, W) in [-1, 1]
         self.labels = None if labels is None else labels.to(torch.int64)  # (N,) or None
+        self.classes = list(classes) if classes is not None and labels is not None else None  # name of label i
 
     def __len__(self) -> int:
         return self.tensor.shape[0]

@@ -51,4 +51,4 @@ def load_mnist5k(arg: str | None = None, *, image_size: int = 32, channels: int 
         raise ValueError(f"mnist-5k is bundled and takes no argument; use the spec 'mnist-5k', not 'mnist-5k:{arg}'")
     images, labels = mnist5k_arrays()
     tensor = to_model_range(images, image_size, channels)  # (5000, channels, S, S)
-    return ImageTensorDataset(tensor, torch.from_numpy(labels.astype(np.int64)))
+    return ImageTensorDataset(tensor, torch.from_numpy(labels.astype(np.int64)), classes=[str(d) for d in range(10)])

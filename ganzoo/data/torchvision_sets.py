@@ -2,7 +2,8 @@
 
 We never download (download=False always): a missing data set raises FileNotFoundError naming
 the root, the layout expected under it, and the torchvision call that fetches it. Items are the
-image alone, (C, image_size, image_size) in [-1, 1]; labels and attributes are dropped.
+image alone, (C, image_size, image_size) in [-1, 1]; class labels stay on the side (``labels``,
+``classes``) for conditional variants, and CelebA's attributes are not read.
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ CELEBA_CROP = 178  # the aligned faces are 178x218; the usual 64x64 recipe crops
 
 
 class ImagesOnly(Dataset):
-    """Wraps a (image, target) data set so that item i is the image alone."""
+    """Wraps a (image, target) data set so that item i is the image alone; class labels, when the
+    set has them (``targets`` and ``classes``, as MNIST and CIFAR-10 do), are kept as ``labels``."""
 
     def __init__(self, base: Dataset) -> None:
         self.base = base
+        targets, classes = getattr(base, "targets", None), getattr(base, "classes", None)
+        has = targets is not None and classes and len(targets) == len(base)  # type: ignore[arg-type]
+        self.labels = torch.as_tensor(targets, dtype=torch.int64) if has else None  # (N,) or None
+        self.classes = list(classes) if has else None
 
     def __len__(self) -> int:
         return len(self.base)  # type: ignore[arg-type]

@@ -1,7 +1,39 @@
-"""The one training engine: every variant's Step runs on it."""
+"""The one training engine: every variant's Step runs on it.
 
+Names are imported on first use, so that ``TrainOptions`` and the errors can be reached (to check
+a command line, say) without importing torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import NonFiniteLossError, TrainingInterrupted
 from .options import TrainOptions
-from .step import Step, StepContext, adam_per_network, linear_decay
-from .trainer import NonFiniteLossError, Trainer, TrainingInterrupted
 
-__all__ = ["Step", "StepContext", "adam_per_network", "linear_decay", "TrainOptions", "Trainer", "TrainingInterrupted", "NonFiniteLossError"]
+_LAZY = {
+    "Step": "ganzoo.engine.step:Step",
+    "StepContext": "ganzoo.engine.step:StepContext",
+    "adam_per_network": "ganzoo.engine.step:adam_per_network",
+    "linear_decay": "ganzoo.engine.step:linear_decay",
+    "Trainer": "ganzoo.engine.trainer:Trainer",
+    "resolve_device": "ganzoo.engine.trainer:resolve_device",
+}
+
+__all__ = ["Step", "StepContext", "adam_per_network", "linear_decay", "TrainOptions", "Trainer", "TrainingInterrupted",
+           "NonFiniteLossError"]
+
+
+def __getattr__(name: str) -> Any:
+    ref = _LAZY.get(name)
+    if ref is None:
+        raise AttributeError(f"module 'ganzoo.engine' has no attribute {name!r}")
+    from ..registry import resolve_ref
+
+    value = resolve_ref(ref)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -3,7 +3,8 @@
 Epoch e visits the data in a permutation drawn from (seed, e); the position (epoch, offset) is
 all a checkpoint needs to continue with exactly the batches an uninterrupted run would see.
 In-memory data sets (with a ``tensor`` attribute or a ``batch(indices)`` method) are indexed
-directly; others go through a DataLoader with workers, fed by the same index stream.
+directly; others go through a DataLoader with workers, fed by the same index stream. A
+conditional run passes the data set's labels and gets (images, labels) batches.
 """
 
 from __future__ import annotations
@@ -58,31 +59,44 @@ class _Replay:
 
 
 class Batches:
-    """Iterator of real-data batches on ``device``; ``position()`` is exact even with prefetching workers."""
+    """Iterator of real-data batches on ``device``; ``position()`` is exact even with prefetching workers.
+
+    With ``labels`` (N,) each batch is ``(images, labels)``: the labels of exactly those images.
+    """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device, *, rank: int = 0,
-                 world: int = 1, workers: int = 0, channels_last: bool = False, position: dict | None = None):
+                 world: int = 1, workers: int = 0, channels_last: bool = False, position: dict | None = None,
+                 labels: torch.Tensor | None = None):
         pos = position or {"epoch": 0, "offset": 0}
+        self.labels = labels
         self.stream = IndexStream(len(dataset), batch_size, seed, rank, world, pos["epoch"], pos["offset"])
         self.device = device
         self.channels_last = channels_last
         tensor = getattr(dataset, "tensor", None)
         whole_batch = getattr(dataset, "batch", None) or (tensor.__getitem__ if tensor is not None else None)
         if whole_batch is not None:  # in memory: index a batch at once, no loader
-            self._it: Iterator[Any] = (whole_batch(idx) for idx in self.stream)
+            self._it: Iterator[Any] = (self._labelled(whole_batch(idx), idx) for idx in self.stream)
         else:
             loader = DataLoader(dataset, batch_sampler=_Replay(self.stream), num_workers=workers,
-                                pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+                                pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                                generator=torch.Generator().manual_seed(seed))  # not the global RNG: resume stays exact
             self._it = self._track(iter(loader))
 
     def _track(self, it: Iterator[Any]) -> Iterator[Any]:
         counter = iter(self.stream)  # advances the recorded position one batch per batch consumed
         for batch in it:
-            next(counter)
-            yield batch
+            yield self._labelled(batch, next(counter))
+
+    def _labelled(self, images: Any, idx: torch.Tensor) -> Any:
+        return images if self.labels is None else (images, self.labels[idx])  # (B, C, H, W), (B,)
 
     def __next__(self) -> Any:
-        return self._to_device(next(self._it))
+        epoch, offset = self.stream.epoch, self.stream.offset
+        try:
+            return self._to_device(next(self._it))
+        except Exception:  # a batch that failed to load is not consumed: position() points at it, for a resume
+            self.stream.epoch, self.stream.offset = epoch, offset
+            raise
 
     def _to_device(self, batch: Any) -> Any:
         if isinstance(batch, (tuple, list)):

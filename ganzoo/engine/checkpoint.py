@@ -2,15 +2,16 @@
 
 A checkpoint holds networks, EMA, optimizers, the fp16 scaler, RNG states, step state, the
 iteration and the data position: everything for an exact resume. Writes are atomic (temp file +
-rename), so a killed run never leaves a half-written checkpoint behind.
+rename), so a killed run never leaves a half-written checkpoint behind; a SHA-256 of the header and
+every tensor's bytes, stored beside them, lets a read refuse a file damaged after it was written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from .runfolder import CHECKPOINT_NAME as NAME
+from .runfolder import temp_path
+
 HEADER_KEY = "ganzoo"
-NAME = re.compile(r"^step-(\d{9})\.safetensors$")
+CHECKSUM_KEY = "ganzoo_sha256"  # hex digest of the header text and every tensor (absent in older checkpoints)
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file that cannot be read or fails its checksum; the message names the file."""
 
 
 def checkpoint_path(folder: Path, iteration: int) -> Path:
@@ -35,21 +43,78 @@ def list_checkpoints(folder: Path) -> list[Path]:
 
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], header: dict[str, Any]) -> None:
+    """Write one checkpoint atomically, with the checksum that ``read_checkpoint`` verifies."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(path)
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    save_file(flat, str(tmp), metadata={HEADER_KEY: json.dumps(header)})
+    text = json.dumps(header)
+    save_file(flat, str(tmp), metadata={HEADER_KEY: text, CHECKSUM_KEY: checksum(text, flat)})
     os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
 
 
+def checksum(header_text: str, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the header text and, in name order, each tensor's name, dtype, shape and bytes."""
+    digest = hashlib.sha256(header_text.encode())
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        digest.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())  # the raw bytes, any dtype (bf16 included)
+    return digest.hexdigest()
+
+
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A checkpoint's tensors and header, checksum verified (older checkpoints without one load unverified)."""
     try:
         with safe_open(str(path), framework="pt") as f:
-            header = json.loads((f.metadata() or {})[HEADER_KEY])
+            metadata = f.metadata() or {}
+            header = json.loads(metadata[HEADER_KEY])
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
-        raise ValueError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise CorruptCheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    expected = metadata.get(CHECKSUM_KEY)
+    if expected is not None and checksum(metadata[HEADER_KEY], tensors) != expected:
+        raise CorruptCheckpointError(f"checkpoint {path} is corrupt (checksum mismatch: its bytes changed after "
+                                     f"ganzoo wrote it)")
     return tensors, header
+
+
+def read_latest(folder: Path, resume_command: str) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
+    """The newest checkpoint in ``folder``; when it is corrupt, the error names the newest earlier one that verifies.
+
+    There is no silent fallback: the damaged file stays for the user to inspect, and the run does not
+    quietly redo steps (and drop their metrics) from an older checkpoint.
+    """
+    found = list_checkpoints(folder)
+    if not found:
+        raise FileNotFoundError(f"nothing to resume in {folder.parent}: no checkpoints/step-*.safetensors there")
+    try:
+        return found[-1], *read_checkpoint(found[-1])
+    except CorruptCheckpointError as exc:
+        problem = str(exc)
+    for earlier in reversed(found[:-1]):
+        try:
+            read_checkpoint(earlier)
+        except CorruptCheckpointError:
+            continue
+        raise CorruptCheckpointError(f"{problem}; the previous checkpoint {earlier.name} verifies: move "
+                                     f"{found[-1]} out of {folder} and run `{resume_command}` again")
+    raise CorruptCheckpointError(f"{problem}; no earlier checkpoint in {folder} verifies either, so this run "
+                                 f"cannot be resumed: start a new run")
+
+
+def first_nonfinite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The first (in order) floating-point tensor holding NaN or Inf, or None; one host sync per device and dtype.
+
+    A fused 2-norm per device is the quick test: a finite norm means every element is finite. Only
+    when a norm is not finite (or overflowed, for huge but finite values) is each tensor checked.
+    """
+    floats = [(k, v) for k, v in tensors.items() if v.is_floating_point()]
+    groups: dict[tuple, list[torch.Tensor]] = {}
+    for _, v in floats:
+        groups.setdefault((v.device, v.dtype), []).append(v.detach())
+    if all(bool(torch.stack(torch._foreach_norm(ts, 2)).isfinite().all()) for ts in groups.values()):
+        return None
+    return next((k for k, v in floats if not bool(v.isfinite().all())), None)
 
 
 def prune(folder: Path, keep: int) -> None:
@@ -64,9 +129,19 @@ def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tens
     return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
 
 
-def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Any = "the checkpoint") -> None:
+    """Load ``prefix.*`` tensors strictly; a name or shape that differs is one clear ValueError, nothing loaded."""
     start = prefix + "."
-    module.load_state_dict({k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}, strict=True)
+    found = {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
+    expected = module.state_dict()
+    problem = next((f"lacks tensor {prefix}.{k}" for k in expected if k not in found), None)
+    problem = problem or next((f"has tensor {prefix}.{k} that the network does not" for k in found if k not in expected), None)
+    problem = problem or next((f"holds {prefix}.{k} of shape {tuple(found[k].shape)} where the network has "
+                               f"{tuple(v.shape)}" for k, v in expected.items() if found[k].shape != v.shape), None)
+    if problem:
+        raise ValueError(f"{source} {problem}: the run's config.json no longer describes the networks it saved "
+                         f"(was it edited?); restore config.json, or start a new run")
+    module.load_state_dict(found, strict=True)
 
 
 def optimizer_state(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

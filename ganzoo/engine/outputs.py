@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from .runfolder import atomic_write_text
+
 
 def peak_memory_mb(device: torch.device) -> dict[str, float]:
     """This process's peak memory so far: host RSS (Linux) and, on CUDA, the allocator's peak."""
@@ -30,8 +32,8 @@ class MetricsLog:
     def __init__(self, run_dir: Path, resume_from: int | None):
         self.path = run_dir / "metrics.jsonl"
         if resume_from is not None and self.path.exists():  # drop lines past the checkpoint we resume from
-            kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_from]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = [line for line, record in self._records() if record["step"] <= resume_from]
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
         self._file = self.path.open("a")
         self._tb = None
         try:
@@ -40,6 +42,24 @@ class MetricsLog:
             self._tb = SummaryWriter(str(run_dir / "tensorboard"))
         except Exception:  # tensorboard not installed: jsonl only
             pass
+
+    def _records(self) -> list[tuple[str, dict[str, Any]]]:
+        """Each line with its record; a torn last line (a write cut short by a crash) is dropped."""
+        lines = [(n, line) for n, line in enumerate(self.path.read_text(errors="replace").splitlines(), 1) if line.strip()]
+        records = []
+        for number, line in lines:
+            try:
+                record = json.loads(line)
+                step = record["step"]
+                if not isinstance(step, int):
+                    raise TypeError(f"'step' is {step!r}")
+            except (ValueError, KeyError, TypeError) as exc:
+                if number == lines[-1][0]:
+                    break  # the last line only: a crash mid-write leaves exactly this
+                raise ValueError(f"{self.path} line {number} is not a metrics record ({type(exc).__name__}: {exc}); "
+                                 f"fix or delete that line, then resume again") from None
+            records.append((line, record))
+        return records
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record) + "\n")
@@ -55,8 +75,9 @@ class MetricsLog:
             self._tb.close()
 
 
-def save_grid(images: torch.Tensor, path: Path) -> None:
-    """Save (N, C, H, W) images in [-1, 1] as one PNG grid, or (N, 2) points as a density picture."""
+def save_grid(images: torch.Tensor, path: Path, *, nrow: int | None = None) -> None:
+    """Save (N, C, H, W) images in [-1, 1] as one grid (``nrow`` per row; square by default), or (N, 2)
+    points as a density picture. The suffix of ``path`` picks the image format."""
     from torchvision.utils import save_image
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +85,7 @@ def save_grid(images: torch.Tensor, path: Path) -> None:
         images = points_picture(images)
         save_image(images, str(path))
         return
-    nrow = max(1, int(math.sqrt(images.shape[0])))
+    nrow = nrow or max(1, int(math.sqrt(images.shape[0])))
     save_image(images.float().add(1).div(2).clamp(0, 1), str(path), nrow=nrow, padding=2)
 
 

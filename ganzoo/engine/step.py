@@ -78,6 +78,7 @@ class StepContext:
         self.autocast = autocast  # a context manager: forward passes under the run's precision
         self.logged: list[tuple[int, dict[str, torch.Tensor]]] = []  # drained by the engine
         self.latent_shape = tuple(getattr(raw_models.get("G"), "latent_shape", ()))
+        self.num_classes = int(getattr(raw_models.get("G"), "num_classes", 0) or 0)  # 0: unconditional
 
     def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
         """Backpropagate ``loss`` (scaled for fp16)."""
@@ -105,6 +106,15 @@ class StepContext:
     def noise(self, n: int) -> torch.Tensor:
         """Latent vectors for the generator: (n, *latent_shape) ~ N(0, 1) on the run's device."""
         return torch.randn((n, *self.latent_shape), device=self.device)
+
+    def fake_labels(self, n: int) -> torch.Tensor:
+        """Class labels for generated samples of a conditional run: (n,) int64, uniform over the classes.
+
+        Drawn from torch's global generator, whose state every checkpoint holds, so resume stays exact.
+        """
+        if self.num_classes < 1:
+            raise RuntimeError("fake_labels() is for conditional generators: G has no num_classes > 0")
+        return torch.randint(0, self.num_classes, (n,), device=self.device)
 
     def next_batch(self) -> Any:
         """Another batch of real data (e.g. for each of WGAN-GP's critic updates)."""

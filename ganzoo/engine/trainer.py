@@ -23,22 +23,18 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..config import is_conditional
 from ..model import GanModel
 from . import checkpoint as ckpt
+from . import runfolder
 from .batches import Batches
+from .errors import NonFiniteLossError, TrainingDataError, TrainingInterrupted
 from .options import TrainOptions
 from .outputs import MetricsLog, peak_memory_mb, save_grid
+from .progress import Progress
 from .step import Step, StepContext
 
 STANDING_STATISTICS_SAMPLES = 1024  # generator outputs that set the EMA's batch-norm statistics
-
-
-class TrainingInterrupted(RuntimeError):
-    """SIGINT/SIGTERM stopped the run after it saved a checkpoint."""
-
-
-class NonFiniteLossError(RuntimeError):
-    """A logged loss became NaN or Inf; the run stopped and kept its last good checkpoint."""
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -67,6 +63,7 @@ class Distributed:
     def init(self, device: torch.device) -> None:
         import torch.distributed as dist
 
+        self.device = device
         if self.enabled and not dist.is_initialized():
             if device.type == "cuda":
                 torch.cuda.set_device(device)
@@ -87,6 +84,16 @@ class Distributed:
             dist.destroy_process_group()
             self.owns_group = False
 
+    def broadcast_flag(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank: a refusal on rank 0 then stops the others instead of leaving them waiting."""
+        if not self.enabled:
+            return flag
+        import torch.distributed as dist
+
+        value = torch.tensor([int(flag)], device=self.device)
+        dist.broadcast(value, src=0)
+        return bool(value.item())
+
     @property
     def is_main(self) -> bool:
         return self.rank == 0
@@ -96,22 +103,25 @@ class Trainer:
     """Trains ``model`` on ``dataset`` into the run folder ``out``; ``run()`` goes to ``options.steps``."""
 
     def __init__(self, model: GanModel, dataset: Any, data: dict[str, Any], out: str | Path,
-                 options: TrainOptions, *, resume: bool = False):
+                 options: TrainOptions, *, resume: bool = False, changes: dict[str, dict] | None = None):
         self.model, self.dataset, self.options, self.data = model, dataset, options, data
+        self.changes = changes or {}  # on resume: config and engine values that differ from config.json
         self.out = Path(out)
         self.ckpt_dir = self.out / "checkpoints"
         self.dist = Distributed()
         self.device = resolve_device(options.device, self.dist.local_rank)
         self.dist.init(self.device)
         self.is_main = self.dist.is_main
+        self.log = None
+        self._lock = self._claim_folder(resume)  # before anything is written; close() releases it
+        try:
+            self._setup(resume)
+        except BaseException:
+            self.close()
+            raise
 
-        existing = ckpt.list_checkpoints(self.ckpt_dir)
-        if existing and not resume:
-            raise FileExistsError(f"run folder {self.out} already has checkpoints; resume it with "
-                                  f"`ganzoo train --resume {self.out}` or choose a new --out")
-        if resume and not existing:
-            raise FileNotFoundError(f"nothing to resume in {self.out}: no checkpoints/step-*.safetensors there")
-
+    def _setup(self, resume: bool) -> None:
+        model, dataset, options, data = self.model, self.dataset, self.options, self.data
         memory = torch.channels_last if options.channels_last else torch.contiguous_format
         model.nets.to(self.device)
         for net in model.nets.values():
@@ -133,26 +143,47 @@ class Trainer:
 
         self.iteration = 0
         self.train_seconds = 0.0  # wall time spent in the loop, carried across resumes
-        position = None
+        position, resumed_from = None, None
         if resume:
-            position = self._restore(existing[-1])
+            resumed_from, position = self._restore()
         else:
             torch.manual_seed(options.seed + 7919 * self.dist.rank)  # different noise per rank
             random.seed(options.seed + self.dist.rank)
+        self.num_classes = int(getattr(model.nets["G"], "num_classes", 0) or 0) if "G" in model.nets else 0
+        labels = None
+        if is_conditional(model.config):  # the step gets (images, labels) batches
+            labels = getattr(dataset, "labels", None)
+            if labels is None:
+                raise ValueError(f"a conditional {model.variant.name} run needs class labels, and the data "
+                                 f"{data.get('spec')!r} has none; train with -c num_classes=0 or use labelled data")
         self.batches = Batches(dataset, options.batch_size, options.seed, self.device, rank=self.dist.rank,
                                world=self.dist.world, workers=options.workers,
-                               channels_last=options.channels_last, position=position)
+                               channels_last=options.channels_last, position=position, labels=labels)
         self.batches_drawn = 0
+        self._data_error: Exception | None = None  # what the last failed read of a batch raised
         self.ctx = StepContext(self.models, self.raw, self.optimizers, model.config, self.device, self.scaler,
                                self._next_batch, self._autocast)
-        self.log = None
         if self.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
             if not resume:
                 self._write_config()
             self.log = MetricsLog(self.out, resume_from=self.iteration if resume else None)
         self._signal: int | None = None
-        self._last_good: Path | None = existing[-1] if existing else None
+        self._last_good: Path | None = resumed_from  # the latest checkpoint known to be finite and whole
+        self._checked_at = self.iteration  # last iteration at which the state was checked finite
+
+    def _claim_folder(self, resume: bool) -> runfolder.RunLock | None:
+        """Rank 0 locks and checks the run folder (runfolder.claim); its refusal stops every rank."""
+        lock, refusal = None, None
+        if self.is_main:
+            try:
+                lock = runfolder.claim(self.out, resume=resume)
+            except Exception as exc:
+                refusal = exc
+        if self.dist.broadcast_flag(refusal is not None) and refusal is None:
+            raise RuntimeError(f"rank 0 refused the run folder {self.out}; its error says why")
+        if refusal is not None:
+            raise refusal
+        return lock
 
     # ---- setup pieces ---------------------------------------------------------------------------
 
@@ -177,7 +208,11 @@ class Trainer:
 
     def _next_batch(self) -> Any:
         self.batches_drawn += 1
-        return next(self.batches)
+        try:
+            return next(self.batches)
+        except Exception as exc:
+            self._data_error = exc  # told apart from the step's own errors by _one_iteration
+            raise
 
     def _write_config(self) -> None:
         record = {
@@ -191,6 +226,15 @@ class Trainer:
             "world_size": self.dist.world,
         }
         _atomic_write(self.out / "config.json", json.dumps(record, indent=2) + "\n")
+
+    def _record_changes(self) -> None:
+        """On a resume with new settings: config.json takes them, and keeps a history of what changed when."""
+        path = self.out / "config.json"
+        record = json.loads(path.read_text())
+        record["config"] = self.model.config_dict()
+        record["engine"] = asdict(self.options)
+        record.setdefault("resumed", []).append({"step": self.iteration, **self.changes})
+        _atomic_write(path, json.dumps(record, indent=2) + "\n")
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
@@ -219,23 +263,29 @@ class Trainer:
         path = ckpt.checkpoint_path(self.ckpt_dir, self.iteration)
         if self.ema is not None:
             self._refresh_ema_statistics()
-        ckpt.save_checkpoint(path, *self._state())
+        tensors, header = self._state()
+        self._check_state(tensors)  # never write (and call good) a checkpoint holding NaN or Inf
+        ckpt.save_checkpoint(path, tensors, header)
         ckpt.prune(self.ckpt_dir, self.options.keep_checkpoints)
         self._last_good = path
         return path
 
-    def _restore(self, path: Path) -> dict[str, int]:
-        tensors, header = ckpt.read_checkpoint(path)
+    def _restore(self) -> tuple[Path, dict[str, int]]:
+        """Load the latest checkpoint (checksum verified); returns it and the data position it holds."""
+        path, tensors, header = ckpt.read_latest(self.ckpt_dir, f"ganzoo train --resume {self.out}")
         if header.get("variant") != self.model.variant.name:
             raise ValueError(f"checkpoint {path} is of variant {header.get('variant')!r}, not {self.model.variant.name!r}")
         for name, net in self.raw.items():
-            ckpt.load_module(f"net.{name}", net, tensors)
+            ckpt.load_module(f"net.{name}", net, tensors, path)
         if self.ema is not None:
             if not any(k.startswith("ema.") for k in tensors):
                 raise ValueError(f"checkpoint {path} has no EMA weights but the run asks for ema={self.options.ema}")
-            ckpt.load_module("ema", self.ema, tensors)
+            ckpt.load_module("ema", self.ema, tensors, path)
         for name, opt in self.optimizers.items():
+            settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]  # from the config
             ckpt.load_optimizer(f"optim.{name}", opt, tensors, header["optimizers"][name])
+            for group, fresh in zip(opt.param_groups, settings):
+                group.update(fresh)  # the config decides lr, betas, ...: a resume may lower the rate
         if self.scaler is not None and header.get("scaler"):
             self.scaler.load_state_dict(header["scaler"])
         self.step_fn.load_state_tensors({k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("step.")})
@@ -244,7 +294,7 @@ class Trainer:
             torch.manual_seed(self.options.seed + 7919 * self.dist.rank + header["iteration"])
         self.iteration = header["iteration"]
         self.train_seconds = header.get("train_seconds", 0.0)
-        return header["data"]
+        return path, header["data"]
 
     # ---- the loop -------------------------------------------------------------------------------
 
@@ -255,8 +305,21 @@ class Trainer:
         """
         until = self.options.steps if until is None else until
         opts = self.options
+        progress = Progress(opts.progress, enabled=self.is_main, start=self.iteration, until=until)
+        if finish and self.iteration >= until:
+            progress.enabled = self.is_main  # even with progress off: a run that does nothing says why
+            progress.say(f"{self.out} is already at step {self.iteration}, at or past steps={until}: nothing to "
+                         f"train (resume with a larger --steps to continue)")
+            progress.close()
+            return self.out
+        if self.changes and self.is_main:
+            self._record_changes()  # only a resume that trains records what it changed
+            self.changes = {}
+        if finish:
+            verb = f"resuming {self.out} at step {self.iteration}" if self.iteration else f"training into {self.out}"
+            progress.say(f"{verb}: {self.model.variant.name} on {self.data.get('spec')}, {self.device} "
+                         f"{opts.precision}, batch {opts.batch_size}, to step {until}")
         handlers = self._install_signal_handlers()
-        bar = self._progress_bar(until)
         start = self._mark = time.perf_counter()
         self._mark_batches = self.batches_drawn
         try:
@@ -267,11 +330,9 @@ class Trainer:
                     break
                 self._one_iteration(opts.steps)
                 it = self.iteration
+                progress.step(it)
                 if it % opts.log_every == 0:
-                    record = self._log_line()
-                    if bar is not None:
-                        bar.update(it - bar.n)
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("step", "time")}, refresh=False)
+                    progress.logged(it, self._log_line())
                 if opts.sample_every and it % opts.sample_every == 0:
                     self.write_samples()
                 if opts.checkpoint_every and it % opts.checkpoint_every == 0:
@@ -282,10 +343,12 @@ class Trainer:
                 self._sync_buffers()
                 if self.iteration > 0 and self._last_good != ckpt.checkpoint_path(self.ckpt_dir, self.iteration):
                     self.save_checkpoint()
-                self.write_samples()
+                grid = self.write_samples()
+                progress.say(f"finished at step {self.iteration}: {self.out} holds config.json, metrics.jsonl, "
+                             f"checkpoints/ (latest {self._last_good.name if self._last_good else 'none'})"
+                             + (f" and {grid.relative_to(self.out)}" if grid else ""))
         finally:
-            if bar is not None:
-                bar.close()
+            progress.close()
             self._restore_signal_handlers(handlers)
         return self.out
 
@@ -316,9 +379,17 @@ class Trainer:
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         self.ctx.iteration = self.iteration
-        batch = self._next_batch()
-        with self._autocast():
-            self.step_fn(self.ctx, batch)
+        try:
+            batch = self._next_batch()
+        except Exception as exc:  # nothing of this iteration has run: the last completed one can be saved
+            self._stop_on_data_error(exc, can_save=True)
+        try:
+            with self._autocast():
+                self.step_fn(self.ctx, batch)
+        except Exception as exc:
+            if exc is self._data_error:  # a later batch (a critic's): some networks have moved
+                self._stop_on_data_error(exc, can_save=False)
+            raise
         if self.ema is not None:
             self._update_ema()
         self.iteration += 1
@@ -344,7 +415,11 @@ class Trainer:
         rng = torch.Generator(device=self.device).manual_seed(self.options.seed)
         batch = self.options.batch_size
         for _ in range(-(-STANDING_STATISTICS_SAMPLES // batch)):
-            self.ema(torch.randn((batch, *latent_shape), generator=rng, device=self.device))
+            z = torch.randn((batch, *latent_shape), generator=rng, device=self.device)
+            if self.num_classes:  # a conditional generator: statistics over all classes
+                self.ema(z, torch.randint(0, self.num_classes, (batch,), generator=rng, device=self.device))
+            else:
+                self.ema(z)
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
         self.ema.train(was_training)
@@ -378,6 +453,7 @@ class Trainer:
                 value = float(stacked[key][series[key][0].index(iteration)])
                 self._stop_on_nonfinite(key, value, iteration)
             record.update({k: float(t.mean()) for k, t in stacked.items()})
+        self._check_state()
         if images_per_s is not None:
             record["images_per_s"] = round(images_per_s, 2)
             record["train_seconds"] = round(self.train_seconds, 3)  # in the loop, over all resumes
@@ -388,10 +464,49 @@ class Trainer:
         return record
 
     def _stop_on_nonfinite(self, key: str, value: float, iteration: int) -> None:
-        where = (f"the last good checkpoint is {self._last_good}; resume from it with "
-                 f"`ganzoo train --resume {self.out}` after lowering the learning rate or changing precision"
-                 if self._last_good else "no checkpoint was written before it")
-        raise NonFiniteLossError(f"loss {key!r} became {value} at step {iteration}; the run stopped and {where}")
+        raise NonFiniteLossError(f"loss {key!r} became {value} at step {iteration}; the run stopped and "
+                                 f"{self._last_good_advice()}")
+
+    def _stop_on_data_error(self, exc: Exception, *, can_save: bool) -> None:
+        """Reading a batch failed: save the last completed iteration when nothing has moved since, then stop."""
+        text = str(exc).strip()
+        cause = text.splitlines()[-1] if text else type(exc).__name__  # a DataLoader worker's error ends with it
+        if can_save:
+            path = ckpt.checkpoint_path(self.ckpt_dir, self.iteration)
+            if self._last_good != path:
+                self._flush_logs()
+                path = self.save_checkpoint()  # checked finite first, like every checkpoint
+            saved = f"saved {path} at step {self.iteration}" if path else "rank 0 saved a checkpoint"
+        else:
+            saved = (f"nothing was saved mid-step; the last good checkpoint is {self._last_good}" if self._last_good
+                     else "nothing was saved mid-step and no checkpoint was written before it")
+        raise TrainingDataError(f"reading the training data failed at step {self.iteration + 1}: {cause}; {saved}. "
+                                f"Fix or remove the file it names, then continue with "
+                                f"`ganzoo train --resume {self.out}`") from exc
+
+    def _last_good_advice(self) -> str:
+        if self._last_good is None:
+            return "no checkpoint was written before it"
+        return (f"the last good checkpoint is {self._last_good}; continue from it with a lower learning rate, e.g. "
+                f"`ganzoo train --resume {self.out} -c lr=...` (or another precision)")
+
+    def _check_state(self, tensors: dict[str, torch.Tensor] | None = None) -> None:
+        """Stop the run when any tensor of its state (networks, EMA, optimizers, step state) is NaN or Inf.
+
+        Losses can stay finite while batch-norm statistics or Adam's moments overflow, so the state
+        itself is checked at every log line and checkpoint: one fused check, no per-step sync.
+        """
+        tensors = self._state()[0] if tensors is None else tensors
+        bad = ckpt.first_nonfinite(tensors)
+        if bad is None:
+            self._checked_at = self.iteration
+            return
+        kind = "nan" if bool(tensors[bad].isnan().any()) else "inf"
+        part, name = bad.split(".", 2)[:2]
+        owner = {"net": f"network {name!r}", "ema": "the EMA network", "optim": f"the optimizer of {name!r}",
+                 "step": "the step's own state"}.get(part, bad)
+        raise NonFiniteLossError(f"{owner} holds {kind} ({bad}) at step {self.iteration}, finite at step "
+                                 f"{self._checked_at}; the run stopped and {self._last_good_advice()}")
 
     # ---- outputs --------------------------------------------------------------------------------
 
@@ -401,7 +516,7 @@ class Trainer:
         if self.ema is not None:
             self._refresh_ema_statistics()
             nets[self.step_fn.ema_net] = self.ema
-        return GanModel(self.model.variant, self.model.config, nets)
+        return GanModel(self.model.variant, self.model.config, nets, classes=self.model.classes)
 
     def write_samples(self) -> Path | None:
         if not self.is_main:
@@ -414,6 +529,10 @@ class Trainer:
             images = torch.cat([a, model.translate(a, "a2b")])
         else:
             n = self.options.num_samples if self.data.get("kind") != "points" else 2500
+            if self.num_classes:  # one row per class
+                per_class = max(1, n // self.num_classes)
+                save_grid(model.class_grid(per_class, seed=self.options.seed).cpu(), path, nrow=per_class)
+                return path
             images = model.sample(n, seed=self.options.seed)
         save_grid(images.cpu(), path)
         return path
@@ -435,28 +554,21 @@ class Trainer:
         self._flush_logs()
         path = self.save_checkpoint()
         name = signal.Signals(self._signal).name
-        if self.is_main:
-            print(f"\n{name}: saved {path} at step {self.iteration}. Resume with:\n"
-                  f"  ganzoo train --resume {self.out}", file=sys.stderr, flush=True)
-        raise TrainingInterrupted(f"stopped by {name} at step {self.iteration}")
-
-    def _progress_bar(self, total: int):
-        show = self.options.progress == "on" or (self.options.progress == "auto" and sys.stderr.isatty())
-        if not (show and self.is_main):
-            return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, initial=self.iteration, unit="step", dynamic_ncols=True)
+        saved = f"saved {path}" if path else "rank 0 saved the checkpoint"
+        raise TrainingInterrupted(f"{name} stopped the run at step {self.iteration} and {saved}; continue it with "
+                                  f"`ganzoo train --resume {self.out}` (Python: ganzoo.train(out=..., resume=True))")
 
     def close(self) -> None:
+        """Close the metrics log and release the run folder; safe to call twice."""
         if self.log is not None:
             self.log.close()
+            self.log = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+_atomic_write = runfolder.atomic_write_text  # one temp-file name pattern for every write, which runfolder cleans up
 
 
 __all__ = ["Trainer", "TrainOptions", "TrainingInterrupted", "NonFiniteLossError", "resolve_device"]

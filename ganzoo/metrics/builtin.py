@@ -94,13 +94,17 @@ def precision_recall(samples: torch.Tensor, reference: torch.Tensor | Dataset, *
 
 def mnist_digits(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
                  extractor: Extractor | str | None = None, seed: int = 0,
-                 confidence: float = 0.9) -> dict[str, float | int]:
+                 confidence: float = 0.9, labels: torch.Tensor | None = None) -> dict[str, float | int]:
     """Scores from the bundled MNIST classifier; ``extractor`` is not used (it has its own network).
 
     mnist_fd: Fréchet distance between samples and reference in the classifier's 128-d features.
-    recognisable: fraction of samples classified with probability >= confidence.
-    min_class_fraction: share of samples of the rarest predicted digit (0.1 when balanced).
+    recognisable: fraction of samples whose top class is a digit with probability >= confidence.
+    min_class_fraction: share of samples of the rarest predicted digit (0.1 when balanced and none rejected).
     classes_covered: digits predicted for at least half their fair share (5%) of the samples.
+    rejected: fraction of samples whose top class is "not a digit" (they count for no digit).
+    With ``labels`` (the digit each sample was asked for, from a conditional model), also
+    requested: fraction of samples judged to be the digit asked for, with probability >= confidence;
+    min_requested: the same for the worst-drawn digit.
     """
     from .classifier import digit_scores
     from .frechet import frechet_from_features
@@ -114,7 +118,16 @@ def mnist_digits(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
         "recognisable": scores["recognisable"],
         "min_class_fraction": scores["min_class_fraction"],
         "classes_covered": sum(f >= 0.05 for f in scores["class_fractions"]),
+        "rejected": scores["rejected"],
+        **(_requested(samples, labels, confidence) if labels is not None else {}),
     }
+
+
+def _requested(samples: torch.Tensor, labels: torch.Tensor, confidence: float) -> dict[str, float]:
+    from .classifier import requested_digit_scores
+
+    scores = requested_digit_scores(samples, labels, confidence=confidence)
+    return {"requested": scores["requested"], "min_requested": scores["min_requested"]}
 
 
 def modes(samples: torch.Tensor, reference: Any, *, extractor: Any = None, seed: int = 0,

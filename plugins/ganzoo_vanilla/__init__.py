@@ -1,7 +1,7 @@
 """The original GAN (Goodfellow et al. 2014) as a ganzoo plugin: hookimpls and lazy references only."""
 
 import ganzoo
-from ganzoo.metrics import DIGITS_PROTOCOL
+from ganzoo.metrics import DIGITS_PROTOCOL, PREVIOUS_DIGITS_PROTOCOL
 
 
 @ganzoo.hookimpl
@@ -29,6 +29,7 @@ def ganzoo_register_models(register):
         recipe="ganzoo train vanilla --data mnist-5k --image-size 32 --channels 1 -c g_norm=batch "
                "--steps 6000 --ema 0.995 --out runs/vanilla-mnist",
         config={"image_size": 32, "channels": 1, "g_norm": "batch"},
-        metrics={"recognisable": {"value": 0.72, "protocol": DIGITS_PROTOCOL},
-                 "min_class_fraction": {"value": 0.073, "protocol": DIGITS_PROTOCOL}},
+        metrics={"recognisable": {"value": 0.474, "protocol": DIGITS_PROTOCOL},
+                 "min_class_fraction": {"value": 0.049, "protocol": DIGITS_PROTOCOL},
+                 "recognisable_previous_judge": {"value": 0.72, "protocol": PREVIOUS_DIGITS_PROTOCOL}},
     ))

@@ -46,7 +46,7 @@ class VanillaConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("g_hidden", "d_hidden"):
             widths = getattr(self, name)
-            if not widths or not all(isinstance(w, int) and w > 0 for w in widths):
+            if not isinstance(widths, (tuple, list)) or not widths or not all(isinstance(w, int) and w > 0 for w in widths):
                 raise ConfigError(f"{name} must be a non-empty list of positive widths, got {widths!r}")
 
     @property
