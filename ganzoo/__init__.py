@@ -33,14 +33,9 @@ __all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "Unk
 
 
 def __getattr__(name: str) -> Any:
-    ref = _LAZY.get(name)
-    if ref is None:
-        raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
-    from .registry import resolve_ref
+    from .registry import lazy_attribute
 
-    value = resolve_ref(ref)
-    globals()[name] = value
-    return value
+    return lazy_attribute(globals(), _LAZY, __name__, name)
 
 
 def __dir__() -> list[str]:

@@ -62,6 +62,17 @@ def resolve_ref(ref: Any) -> Any:
     return obj
 
 
+def lazy_attribute(namespace: dict[str, Any], table: dict[str, str], owner: str, name: str) -> Any:
+    """A module ``__getattr__`` for names imported on first use: resolves ``table[name]`` and keeps it in
+    ``namespace`` (the module's globals), so that importing the module itself stays light."""
+    ref = table.get(name)
+    if ref is None:
+        raise AttributeError(f"module {owner!r} has no attribute {name!r}")
+    value = resolve_ref(ref)
+    namespace[name] = value
+    return value
+
+
 def load_ref(entry: Any, field_name: str) -> Any:
     """Resolve one lazy reference of a registered entry; a failure is that plugin's error, naming the reference."""
     ref = getattr(entry, field_name)

@@ -220,9 +220,9 @@ def test_sample_command_draws_a_class_or_one_row_per_class(cond, tmp_path):
 def test_evaluation_of_a_conditional_digit_model_scores_the_digit_asked_for(cond, tmp_path):
     from ganzoo.evaluate import evaluate
 
-    run = ganzoo.train(cond, "mnist-5k", steps=2, out=tmp_path / "r", **TINY)
+    run = ganzoo.train(cond, "mnist-5k", steps=2, out=tmp_path / "r", **{**TINY, "image_size": 32})  # the judge's size
     model = ganzoo.load(str(run))
-    mnist, _ = load_dataset("mnist-5k", image_size=16, channels=1)
+    mnist, _ = load_dataset("mnist-5k", image_size=32, channels=1)
 
     def draw_real(n, *, seed=None, labels=None, batch_size=512):  # a "perfect" generator: real digits of the class
         picks = [int(torch.nonzero(mnist.labels == y)[i // 10 % 400]) for i, y in enumerate(labels)]

@@ -25,14 +25,9 @@ __all__ = ["Step", "StepContext", "adam_per_network", "linear_decay", "TrainOpti
 
 
 def __getattr__(name: str) -> Any:
-    ref = _LAZY.get(name)
-    if ref is None:
-        raise AttributeError(f"module 'ganzoo.engine' has no attribute {name!r}")
-    from ..registry import resolve_ref
+    from ..registry import lazy_attribute
 
-    value = resolve_ref(ref)
-    globals()[name] = value
-    return value
+    return lazy_attribute(globals(), _LAZY, __name__, name)
 
 
 def __dir__() -> list[str]:

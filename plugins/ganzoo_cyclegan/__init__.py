@@ -32,7 +32,7 @@ def ganzoo_register_models(register):
                "--steps 1500 --batch-size 8 --out runs/cyclegan-mnist-inverted",
         config={"image_size": 32, "channels": 1, "ngf": 8, "ndf": 8},
         metrics={"a2b_mae": {"value": 0.0229, "protocol": protocol},
-                 "b2a_label_accuracy": {"value": 0.962, "protocol": protocol},
+                 "b2a_label_accuracy": {"value": 0.952, "protocol": protocol},
                  "cycle_mae": {"value": 0.0236, "protocol": protocol},
                  "b2a_label_accuracy_previous_judge": {"value": 0.978, "protocol": f"{protocol}; labels by {PREVIOUS_JUDGE}"}},
     ))
