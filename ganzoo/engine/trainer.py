@@ -148,7 +148,7 @@ class Trainer:
         else:
             torch.manual_seed(options.seed + 7919 * self.dist.rank)  # different noise per rank
             random.seed(options.seed + self.dist.rank)
-        self.num_classes = int(getattr(model.nets["G"], "num_classes", 0) or 0) if "G" in model.nets else 0
+        self.num_classes = model.num_classes  # 0: unconditional
         labels = None
         if is_conditional(model.config):  # the step gets (images, labels) batches
             labels = getattr(dataset, "labels", None)
