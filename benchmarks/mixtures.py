@@ -15,7 +15,9 @@ shows how steady the score is over its last evaluations; the final checkpoint is
     PYTHONPATH=. python benchmarks/mixtures.py --variant vanilla --data ring8 --loss minimax --seeds 0 1 2 \\
         --steps 3000 --batch-size 64 --eval-every 250 --eval-from 2000
 
-docs/benchmarks.md ("2D mixtures") has the settings, the results and why they were chosen.
+docs/benchmarks.md ("2D mixtures") has the settings, the results and why they were chosen. The
+flags always given here (batch size, EMA, decay) override what WGAN-GP suggests for points data;
+the others fall back to those suggestions (`ganzoo info wgan-gp`).
 Run folders are <out>/<variant>-<data>-<tag>/seed-<N>; results go to result.json beside them.
 """
 
@@ -49,12 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=3000, help="training iterations (generator updates)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of G's weights (0 = off); judged when on")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the variant's)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the variant's suggestion for the data, else its default)")
     p.add_argument("--decay-start", type=float, default=1.0,
                    help="fraction of the run after which the lr decays linearly to 0 (1 = constant, the papers')")
-    p.add_argument("--gp-lambda", type=float, default=None, help="wgan-gp: gradient penalty weight (default: the paper's 10)")
+    p.add_argument("--gp-lambda", type=float, default=None, help="wgan-gp: gradient penalty weight (default: its suggestion for points, 0.1)")
     p.add_argument("--loss", choices=("non-saturating", "minimax"), default="non-saturating", help="vanilla: G loss")
-    p.add_argument("--hidden", type=int, default=None, help="wgan-gp: MLP width (default: the paper's 512)")
+    p.add_argument("--hidden", type=int, default=None, help="wgan-gp: MLP width (default: its suggestion for points, 128)")
     p.add_argument("--eval-every", type=int, default=0, help="checkpoint and score every N iterations (0 = end only)")
     p.add_argument("--eval-from", type=int, default=0, help="score checkpoints from this iteration on")
     p.add_argument("--sample-seed", type=int, default=0, help="noise seed of the scored samples")

@@ -6,7 +6,7 @@ are the classic hand-written ones (DCGAN's: D on real, D on fake, D step, G step
 per iteration; WGAN-GP's with n_critic critic steps and the penalty; CycleGAN's with both
 generators then both discriminators). The engine runs with logging on (metrics.jsonl, NaN
 checks), no sample grids or checkpoints. Reported: time per iteration, the ratio engine/plain
-(target <= 1.03 on CPU at fp32), images/s, sampling images/s, and on CUDA the model FLOPs
+(targets on CPU at fp32: DCGAN <= 0.90, vanilla, WGAN-GP and CycleGAN <= 1.00), images/s, sampling images/s, and on CUDA the model FLOPs
 utilisation against the GPU's dense bf16 peak, for fp32, bf16, bf16+channels_last and
 bf16+channels_last+compile.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .plugins import hookimpl
-from .registry import DatasetSpec, MetricSpec, ModelCard, UnknownNameError, Variant
+from .registry import DatasetSpec, ImporterSpec, MetricSpec, ModelCard, UnknownNameError, Variant
 
 __version__ = "0.1.0"
 
@@ -29,7 +29,7 @@ _LAZY = {
     "NonFiniteLossError": "ganzoo.engine.errors:NonFiniteLossError",
 }
 
-__all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "UnknownNameError", "__version__", *_LAZY]
+__all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "ImporterSpec", "UnknownNameError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -71,7 +71,8 @@ def build_networks(variant: Variant, config: Any) -> dict:
 
 
 def train(variant_or_model=None, data: str | None = None, *, steps: int | None = None, out: str,
-          resume: bool = False, config: dict[str, Any] | None = None, **options: Any):
+          resume: bool = False, config: dict[str, Any] | None = None, data_options: dict[str, Any] | None = None,
+          **options: Any):
     """Train a variant (by name, with ``config`` overrides) or a model on ``data`` into run folder ``out``.
 
     Keyword options are the engine's (``TrainOptions``: batch_size, precision, ema, ...); any other
@@ -79,8 +80,10 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
     image_size=32, channels=1)`` works. ``resume=True`` continues the run in ``out`` from its
     latest checkpoint, reading variant, config and data from its config.json; overrides given with
     it (a lower ``lr``, say) apply from there on and are recorded in config.json, provided they
-    leave the networks' shapes unchanged. Names, data spec and config are checked before torch is
-    imported, so a mistyped command fails at once. Returns ``out``.
+    leave the networks' shapes unchanged. ``data_options`` are keywords for the data spec's load
+    (``{"image_column": "img"}`` for an hf: data set); the data set's ``source`` (an hf: set's
+    commit, say) is recorded and passed back on resume. Names, data spec and config are checked
+    before torch is imported, so a mistyped command fails at once. Returns ``out``.
 
     Raises ``TrainingInterrupted`` when SIGINT/SIGTERM stopped the run (after it saved a
     checkpoint) and ``NonFiniteLossError`` when the run blew up (its last good checkpoint is named).
@@ -88,7 +91,7 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
     import dataclasses
 
     from .config import ConfigError, is_conditional, make_config
-    from .data import parse_spec
+    from .data import check_options, parse_spec
     from .engine.options import TrainOptions
 
     engine_fields = {f.name for f in dataclasses.fields(TrainOptions)}
@@ -108,6 +111,13 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
         if data is not None and data != record["data"]["spec"]:
             raise ConfigError(f"{out} was trained on {record['data']['spec']!r}, not {data!r}")
         variant, data = get_variant(record["variant"]), record["data"]["spec"]
+        recorded = record["data"].get("source") or {}  # the same rows again: an hf: set's commit, say
+        if not isinstance(recorded, dict):
+            raise ConfigError(f"{where}: data 'source' is not a JSON object; restore the file or start a new run")
+        for key, value in (data_options or {}).items():
+            if value is not None and key in recorded and recorded[key] != value:
+                raise ConfigError(f"{out} was trained with data {key}={recorded[key]!r}, not {value!r}")
+        data_options = {**(data_options or {}), **recorded}
         cls = variant.load_config_class()
         try:
             saved = make_config(cls, record["config"], variant=variant.name)
@@ -132,11 +142,14 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
         else:
             variant = get_variant(variant_or_model)
             cfg = None
-    opts = TrainOptions(**engine)
     entry = parse_spec(data)[0]
+    check_options(entry, data_options)
     if cfg is None:
         cls = variant.load_config_class()
-        cfg = make_config(cls, {**data_suggestions(cls, entry), **overrides}, variant=variant.name)  # validates before any data loads
+        hints, engine_hints = data_suggestions(cls, entry, variant, engine_fields)
+        cfg = make_config(cls, {**hints, **overrides}, variant=variant.name)  # validates before any data loads
+        engine = {**engine_hints, **engine}
+    opts = TrainOptions(**engine)
     _check_data_kind(variant, entry.kind)
     from .engine.runfolder import check_before_start
 
@@ -150,12 +163,15 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
 
     if resume and changes["config"]:
         _check_same_networks(variant, saved, cfg, sorted(changes["config"]))
-    dataset, entry = load_dataset(data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1))
+    dataset, entry = load_dataset(data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1),
+                                  options=data_options)
     if entry.kind == "points" and getattr(cfg, "dim", None) == 0:
         if "dim" in overrides:
             raise ConfigError(f"{data!r} is flat data: dim must be its length, not 0")
         cfg = dataclasses.replace(cfg, dim=int(dataset.tensor.shape[1]))
     data_record = {"spec": data, "kind": entry.kind}
+    if getattr(dataset, "source", None):
+        data_record["source"] = dict(dataset.source)
     if is_conditional(cfg):
         data_record["classes"] = _classes_for(cfg, dataset, data, record["data"] if resume else None)
     if given_model and not resume:
@@ -180,7 +196,8 @@ def _classes_for(cfg: Any, dataset: Any, spec: str, recorded: dict | None) -> li
     classes = getattr(dataset, "classes", None)
     if getattr(dataset, "labels", None) is None or not classes:
         raise ConfigError(f"a conditional run (num_classes={cfg.num_classes}) needs class labels, and {spec!r} has none "
-                          f"(an image folder has them when each class is a subfolder); train unconditionally with "
+                          f"(an image folder has them when each class is a subfolder, an hf: data set in a "
+                          f"ClassLabel column or the one --label-column names); train unconditionally with "
                           f"-c num_classes=0")
     if recorded is not None and recorded.get("classes") not in (None, list(classes)):
         raise ConfigError(f"{spec!r} now has classes {list(classes)}, but the run was trained on "
@@ -241,12 +258,26 @@ def _check_same_networks(variant: Variant, saved: Any, changed: Any, keys: list[
                           f"{', '.join(keys)} changes them; start a new run (or fine-tune a published model) instead")
 
 
-def data_suggestions(config_class: type, entry: Any) -> dict[str, Any]:
-    """The data spec's suggested config values that ``config_class`` has fields for (channels 1 for MNIST, say)."""
+def data_suggestions(config_class: type, entry: Any, variant: Variant | None = None,
+                     engine_fields: Any = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config values, engine options) suggested for training on data spec ``entry``: the spec's own
+    (channels 1 for MNIST, say; kept where ``config_class`` has the field), then the variant's for that
+    data kind (gp_lambda 0.1 for WGAN-GP on points), then its for that spec by name; later ones win."""
     import dataclasses
 
-    fields = {f.name for f in dataclasses.fields(config_class)}
-    return {k: v for k, v in (entry.suggests or {}).items() if k in fields}
+    fields, known = {f.name for f in dataclasses.fields(config_class)}, set(engine_fields)
+    merged = {k: v for k, v in (entry.suggests or {}).items() if k in fields or k in known}
+    own = (variant.suggests or {}) if variant is not None else {}
+    for key in (entry.kind, entry.name):
+        wanted = own.get(key) or {}
+        stray = sorted(set(wanted) - fields - known)
+        if stray:
+            raise PluginError(f"variant {variant.name!r} from plugin {variant.plugin!r} suggests {', '.join(stray)} "
+                              f"for {key!r} data, which is neither its config nor an engine option; "
+                              f"report it to the plugin's authors")
+        merged.update(wanted)
+    config = {k: v for k, v in merged.items() if k in fields}
+    return config, {k: v for k, v in merged.items() if k not in fields}
 
 
 def _check_data_kind(variant: Variant, kind: str) -> None:

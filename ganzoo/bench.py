@@ -102,7 +102,8 @@ def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | No
             args += ["--steps", str(10**9), "--budget", str(budget / evals)]
         _train_segment(args)
         model = load_run(run)
-        scores = evaluate(model, data, metrics, num_samples=num_samples, seed=0, features=features, device=device)
+        scores = evaluate(model, data, _applicable(metrics, model), num_samples=num_samples, seed=0, features=features,
+                          device=device)
         last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
         points.append({"step": last["step"], "train_seconds": last["train_seconds"], "metrics": scores["metrics"]})
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -138,6 +139,17 @@ def _train_segment(args: list[str]) -> None:
     proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if proc.returncode:
         raise RuntimeError(f"training failed ({' '.join(args[3:])}):\n{proc.stderr[-2000:]}")
+
+
+def _applicable(metrics: list[str], model: Any) -> list[str]:
+    """The metrics that score this model: class-conditional ones (intra_fid) only for conditional models,
+    so conditional and unconditional variants share one bench with their own columns."""
+    if model.num_classes:
+        return metrics
+    from .plugins import get_state
+
+    registry = get_state().metrics
+    return [m for m in metrics if not registry.get(m).conditional] or metrics
 
 
 def _final_grid(model, path: Path) -> None:

@@ -10,6 +10,8 @@ MNIST_SHAPE = {"image_size": 32, "channels": 1}  # 28x28 digits padded to a powe
 def ganzoo_register_datasets(register):
     register(DatasetSpec("mnist-5k", "5,000 real MNIST digits bundled with ganzoo (28x28, 10 classes)",
                          "ganzoo.data.mnist:load_mnist5k", suggests=MNIST_SHAPE))
+    register(DatasetSpec("stacked-mnist", "mnist-5k digits stacked as R, G, B: 50,000 fixed triples, 1,000 modes (3x32x32)",
+                         "ganzoo.data.stacked_mnist:load_stacked_mnist", suggests={"image_size": 32, "channels": 3}))
     register(DatasetSpec("ring8", "8 Gaussians on a circle of radius 1, std 0.01 (VEEGAN/PacGAN)",
                          "ganzoo.data.mixtures:load_ring8", kind="points"))
     register(DatasetSpec("grid25", "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (VEEGAN/PacGAN)",
@@ -23,23 +25,34 @@ def ganzoo_register_datasets(register):
     register(DatasetSpec("celeba", "CelebA under a local ROOT (torchvision layout or img_align_celeba/)",
                          "ganzoo.data.torchvision_sets:load_celeba", needs_arg=True))
     register(DatasetSpec("unpaired", "two image folders for translation: unpaired:A_DIR,B_DIR (or a folder with trainA/, trainB/)",
-                         "ganzoo.data.unpaired:load_unpaired", kind="unpaired", needs_arg=True))
+                         "ganzoo.data.unpaired:load_unpaired", kind="unpaired", needs_arg=True, arg="A_DIR,B_DIR"))
     register(DatasetSpec("mnist-5k-inverted", "MNIST <-> inverted MNIST from disjoint halves of mnist-5k (unpaired)",
                          "ganzoo.data.unpaired:load_mnist_inverted", kind="unpaired",
                          suggests=MNIST_SHAPE))
     register(DatasetSpec("folder", "a folder of images, any size (also: just pass the path)",
-                         "ganzoo.data.folder:load_folder", needs_arg=True))
+                         "ganzoo.data.folder:load_folder", needs_arg=True, arg="PATH"))
+    register(DatasetSpec("hf", "a Hugging Face Hub data set: hf:ORG/NAME[@REVISION][:SPLIT] (the hub-data extra)",
+                         "ganzoo.data.hub_data:load_hub_data", needs_arg=True, arg="ORG/NAME[@REVISION][:SPLIT]",
+                         options=("repo", "revision", "split", "image_column", "label_column")))
 
 
 @hookimpl
 def ganzoo_register_metrics(register):
-    register(MetricSpec("fid", "Fréchet Inception Distance (Heusel et al. 2017) in --features space; lower is better",
+    register(MetricSpec("fid", "Fréchet Inception Distance (Heusel et al. 2017) in --features space, through torch-fidelity; lower is better",
                         "ganzoo.metrics.builtin:fid"))
     register(MetricSpec("kid", "Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD^2, cubic kernel, mean/std over subsets",
                         "ganzoo.metrics.builtin:kid"))
+    register(MetricSpec("is", "Inception Score (Salimans et al. 2016) of the samples alone, 10 splits; needs --features inception",
+                        "ganzoo.metrics.builtin:inception_score"))
     register(MetricSpec("precision_recall", "improved precision and recall with k-NN manifolds, k=3 (Kynkäänniemi et al. 2019)",
                         "ganzoo.metrics.builtin:precision_recall"))
+    register(MetricSpec("intra_fid", "FID within each class of a conditional model against a labelled reference: mean, worst class",
+                        "ganzoo.metrics.builtin:intra_fid", conditional=True))
+    register(MetricSpec("density_coverage", "density and coverage from k-NN balls around real features, k=5 (Naeem et al. 2020)",
+                        "ganzoo.metrics.builtin:density_coverage"))
     register(MetricSpec("mnist_digits", "bundled MNIST classifier: Fréchet distance in its features, recognisable fraction, class coverage",
                         "ganzoo.metrics.builtin:mnist_digits"))
     register(MetricSpec("modes", "mode coverage and high-quality fraction on 2D mixtures (VEEGAN/PacGAN protocol)",
                         "ganzoo.metrics.builtin:modes", data_kind="points"))
+    register(MetricSpec("stacked_mnist_modes", "Stacked-MNIST modes covered of 1,000 and KL to uniform, each channel read by the bundled MNIST judge",
+                        "ganzoo.metrics.stacked:stacked_mnist_modes", uses_reference=False))

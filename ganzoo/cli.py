@@ -31,7 +31,8 @@ class GanzooGroup(click.Group):
 
 # Errors that report bad input (a file, a name, a config) or a broken plugin rather than a bug in ganzoo;
 # matched by name, so that handling them imports nothing (ganzoo's own error types live beside torch code).
-USER_ERRORS = ("ConfigError", "WeightsError", "ModelNameError", "PluginError", "ImageReadError", "DuplicateNameError")
+USER_ERRORS = ("ConfigError", "WeightsError", "ModelNameError", "PluginError", "ImageReadError", "DuplicateNameError",
+               "HubDataError")
 
 
 @click.group(cls=GanzooGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -50,9 +51,14 @@ def cli() -> None:
 @click.argument("pattern", default="*")
 @click.option("--datasets", is_flag=True, help="List the data specs for --data instead.")
 @click.option("--metrics", is_flag=True, help="List the metrics for `ganzoo eval` instead.")
-def list_cmd(pattern: str, datasets: bool, metrics: bool) -> None:
+@click.option("--importers", is_flag=True, help="List the checkpoint formats `ganzoo import` reads instead.")
+def list_cmd(pattern: str, datasets: bool, metrics: bool, importers: bool) -> None:
     """List variants and pretrained models whose name matches PATTERN (wildcards: * ? [])."""
     state = get_state()
+    if importers:
+        _table(["importer", "variant", "upstream", "plugin", "summary"],
+               [(i.name, i.variant, i.upstream, i.plugin, i.summary) for i in state.importers if _match(i.name, pattern)])
+        return
     if metrics:
         _table(["metric", "data", "plugin", "summary"],
                [(m.name, m.data_kind, m.plugin, m.summary) for m in state.metrics if _match(m.name, pattern)])
@@ -131,7 +137,7 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict:
 
 @cli.command()
 @click.argument("variant", required=False)
-@click.option("--data", help="Data spec: mnist-5k, ring8, grid25, cifar10:ROOT, a folder, ... (`ganzoo list --datasets`).")
+@click.option("--data", help="Data spec: mnist-5k, ring8, grid25, cifar10:ROOT, hf:ORG/NAME, a folder, ... (`ganzoo list --datasets`).")
 @click.option("--steps", type=int, help="Total iterations (generator updates).  [default: 1000]")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder to write (or to resume).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue the run in this folder from its latest checkpoint.")
@@ -152,7 +158,10 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict:
 @click.option("--checkpoint-every", type=int, help="Iterations between checkpoints (0 = at the end).  [default: 500]")
 @click.option("--keep-checkpoints", type=int, help="How many of the latest checkpoints to keep.  [default: 3]")
 @click.option("--progress", type=click.Choice(["auto", "on", "off"]), help="Progress bar.  [default: auto]")
-def train(variant, data, steps, out, resume_dir, image_size, channels, config_pairs, **engine) -> None:
+@click.option("--image-column", help="hf: data: the column of images.  [default: its one Image column]")
+@click.option("--label-column", help="hf: data: the column of class labels.  [default: its first ClassLabel column]")
+def train(variant, data, steps, out, resume_dir, image_size, channels, config_pairs, image_column, label_column,
+          **engine) -> None:
     """Train VARIANT on --data into the run folder --out (or continue one with --resume DIR).
 
     \b
@@ -176,7 +185,8 @@ def train(variant, data, steps, out, resume_dir, image_size, channels, config_pa
     elif not (variant and data and out):
         raise click.UsageError("give VARIANT, --data and --out (or --resume DIR)")
     try:
-        run = api_train(variant, data, steps=steps, out=out, resume=bool(resume_dir), config=overrides, **engine)
+        run = api_train(variant, data, steps=steps, out=out, resume=bool(resume_dir), config=overrides,
+                        data_options={"image_column": image_column, "label_column": label_column}, **engine)
     except TrainingInterrupted as exc:
         click.echo(f"\n{exc}", err=True)
         sys.exit(130)
@@ -195,8 +205,13 @@ def train(variant, data, steps, out, resume_dir, image_size, channels, config_pa
 @click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
 @click.option("--label", help="Conditional models: the class to draw, by index or name (default: classes drawn uniformly).")
 @click.option("--class-grid", is_flag=True, help="Conditional models: one row per class, -n samples each.")
+@click.option("--truncation", type=float, help="In (0, 1]: fewer odd samples, less variety (W space for stylegan2, "
+                                               "a truncated normal z for the others).")
+@click.option("--interpolate", type=click.IntRange(min=2), metavar="K",
+              help="Latent walks: -n rows of K steps (lerp in W, slerp in z) as a grid at -o and an animated GIF beside it.")
+@click.option("--mix", is_flag=True, help="Style-based models: a style-mixing table of -n sources by -n destinations.")
 def sample(name: str, n: int | None, out: str, seed: int, device: str, revision: str | None, label: str | None,
-           class_grid: bool) -> None:
+           class_grid: bool, truncation: float | None, interpolate: int | None, mix: bool) -> None:
     """Sample N images from NAME (catalog name, hf-hub:org/repo, ./model-folder or run folder).
 
     A bare catalog name always loads the catalog model; write a folder of the same name as ./NAME.
@@ -209,9 +224,19 @@ def sample(name: str, n: int | None, out: str, seed: int, device: str, revision:
 
     if label is not None and class_grid:
         raise click.UsageError("--label draws one class and --class-grid all of them: give one of the two")
-    n = n or (8 if class_grid else 64)
+    picked = [flag for flag, on in (("--class-grid", class_grid), ("--interpolate", interpolate), ("--mix", mix),
+                                    ("--label", label is not None)) if on]
+    if len(picked) > 1:
+        raise click.UsageError(f"{' and '.join(picked)} make different pictures: give one of them")
+    n = n or (8 if class_grid or interpolate else 4 if mix else 64)
     target = Path(out)
     as_grid = _grid_target(target, n)  # checked before the model loads
+    gif = target.with_suffix(".gif")
+    if (interpolate or mix) and not as_grid:
+        raise click.UsageError(f"--{'interpolate' if interpolate else 'mix'} writes one picture: give -o an image "
+                               f"file such as walk.png, not the folder {target}")
+    if interpolate and gif.exists() and not _is_image(gif):
+        raise click.ClickException(f"{gif} exists and is not an image; ganzoo will not overwrite it: choose another -o")
     from .engine.trainer import resolve_device
 
     try:
@@ -231,11 +256,25 @@ def sample(name: str, n: int | None, out: str, seed: int, device: str, revision:
     try:
         if class_grid:
             images, per_row = model.class_grid(n, seed=seed).cpu(), n
+        elif interpolate:
+            images, per_row = model.walk(n, interpolate, seed=seed, truncation=truncation).cpu(), interpolate
+        elif mix:
+            images, per_row = model.style_mix(n, n, seed=seed, truncation=truncation).cpu(), n + 1
         else:
             wanted = int(label) if label is not None and label.lstrip("-").isdigit() else label
-            images, per_row = model.sample(n, seed=seed, labels=wanted).cpu(), None
-    except ValueError as exc:  # labels for an unconditional model, a class it does not have
+            images, per_row = model.sample(n, seed=seed, labels=wanted, truncation=truncation).cpu(), None
+    except ValueError as exc:  # labels for an unconditional model, a class it does not have, a bad truncation
         raise click.ClickException(str(exc)) from None
+    if interpolate:
+        from .latent import save_walk_gif
+
+        if images.dim() != 4:
+            raise click.ClickException(f"--interpolate draws images, and {name} generates points")
+
+        save_grid(images, target, nrow=per_row)
+        save_walk_gif(images, n, interpolate, gif)
+        click.echo(f"wrote {n} walks of {interpolate} steps to {target} and {gif}")
+        return
     if as_grid:
         save_grid(images, target, nrow=per_row)  # the suffix picks the format
     else:
@@ -286,24 +325,51 @@ def _is_image(path) -> bool:
 
 @cli.command("eval")
 @click.argument("name")
-@click.option("--data", required=True, help="Reference data spec (e.g. mnist-5k, ring8, cifar10:ROOT).")
+@click.option("--data", help="Reference data spec (e.g. mnist-5k, ring8, cifar10:ROOT, a folder); optional with --ref-stats for FID.")
 @click.option("--metrics", "metric_names", default=None, help="Comma-separated metrics (`ganzoo list --metrics`).  [default: by data kind]")
-@click.option("-n", "--num-samples", type=int, help="Generated samples (default: the metric's protocol).")
-@click.option("--seed", type=int, default=0, help="Sampling seed.")
-@click.option("--features", default="inception", help="Feature extractor for FID/KID/PR: inception, timm:NAME[@FILE], mnist-classifier.")
-@click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
+@click.option("--protocol", default="custom", show_default=True,
+              help="fid50k-full (50k vs the whole set), fid10k, or custom (the flags below).")
+@click.option("-n", "--num-samples", type=int, help="Generated samples (default: the protocol's, else the metric's).")
+@click.option("--num-reference", type=int, help="Reference images (default: the protocol's, else all up to 50,000).")
+@click.option("--seed", type=int, default=0, help="Sampling seed (also seeds KID subsets and IS shuffling).")
+@click.option("--features", default=None, help="Feature extractor for FID/KID/PR: inception (default), timm:NAME[@FILE], mnist-classifier.")
+@click.option("--ref-stats", type=click.Path(dir_okay=False), help="A .npz with the reference's FID statistics (mu, sigma).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), help="The FID Inception's weights (.safetensors, or the published .pth).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write cached reference features.")
+@click.option("-o", "--option", "option_pairs", multiple=True, metavar="METRIC.KEY=VALUE",
+              help="A metric option, e.g. -o kid.subset_size=500 (`ganzoo list --metrics` names the metrics).")
+@click.option("--device", default=None, help="cpu, cuda, cuda:N.  [default: cuda when there is one]")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the results (with protocols) here.")
-def eval_cmd(name: str, data: str, metric_names: str | None, num_samples: int | None, seed: int, features: str,
-             device: str, json_out: str | None) -> None:
-    """Score NAME (catalog name, hf-hub:org/repo, model folder or run folder) against --data."""
+def eval_cmd(name: str, data: str | None, metric_names: str | None, protocol: str, num_samples: int | None,
+             num_reference: int | None, seed: int, features: str | None, ref_stats: str | None,
+             inception_weights: str | None, no_cache: bool, option_pairs: tuple[str, ...], device: str | None,
+             json_out: str | None) -> None:
+    """Score NAME (catalog name, hf-hub:org/repo, model or run folder, or a folder of generated images) against --data."""
     from .bench import DEFAULT_METRICS
     from .data import parse_spec
     from .evaluate import evaluate, format_table, write_results
     from .hub import WeightsError
 
-    metrics = metric_names.split(",") if metric_names else DEFAULT_METRICS.get(parse_spec(data)[0].kind, ["fid"])
+    if metric_names:
+        metrics = metric_names.split(",")
+    elif not data:
+        metrics = ["fid"]
+    else:
+        entry = parse_spec(data)[0]
+        if entry.kind != "image" or entry.name in ("mnist-5k", "mnist"):  # digits have their own judge
+            metrics = DEFAULT_METRICS.get(entry.kind, ["fid"])
+        else:
+            metrics = ["fid", "kid", "precision_recall"]
+    options: dict[str, dict] = {}
+    for key, value in _parse_sets(option_pairs).items():
+        metric, dot, option = key.partition(".")
+        if not dot:
+            raise click.BadParameter(f"expected METRIC.KEY=VALUE, got {key!r}", param_hint="-o/--option")
+        options.setdefault(metric, {})[option] = value
     try:
-        result = evaluate(name, data, metrics, num_samples=num_samples, seed=seed, features=features, device=device)
+        result = evaluate(name, data, metrics, num_samples=num_samples, num_reference=num_reference, seed=seed,
+                          features=features, device=device, protocol=protocol, ref_stats=ref_stats,
+                          inception_weights=inception_weights, cache=not no_cache, options=options)
     except (FileNotFoundError, WeightsError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(format_table(result))
@@ -368,6 +434,31 @@ def push(run: str, repo_id: str, revision: str | None, private: bool, token: str
 
     sha = push_run(run, repo_id, revision=revision, private=private, token=token, with_discriminator=with_discriminator)
     click.echo(f"pushed {run} to {repo_id} at commit {sha}; load it with ganzoo.load('hf-hub:{repo_id}@{sha}')")
+
+
+@cli.command("import")
+@click.argument("source")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the ganzoo model into.")
+@click.option("--sha256", help="The file's sha256 (or its published prefix, 8+ hex digits): checked before it is opened.")
+@click.option("--revision", help="Hub revision (branch, tag or commit) of an hf-hub: file.")
+def import_cmd(source: str, out: str, sha256: str | None, revision: str | None) -> None:
+    """Convert another library's checkpoint: SOURCE is IMPORTER:FILE, IMPORTER:URL or IMPORTER:hf-hub:ORG/REPO/PATH.
+
+    \b
+    ganzoo import mmagic-dcgan:dcgan_celeba-cropped_64_b128x1_300kiter_20210408_161607-1f8a2277.pth --out dcgan-celeba
+    ganzoo list --importers        the formats it reads
+    """
+    from .importers import import_checkpoint
+
+    importer, sep, location = source.partition(":")
+    if not sep or not importer or not location:
+        raise click.BadParameter("write SOURCE as IMPORTER:FILE_OR_URL, e.g. mmagic-dcgan:model.pth "
+                                 "(`ganzoo list --importers` names the importers)", param_hint="SOURCE")
+    try:
+        folder, digest = import_checkpoint(importer, location, out, sha256=sha256, revision=revision)
+    except (FileNotFoundError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"imported {location} (sha256 {digest}) into {folder}; load it with ganzoo.load('{folder}')")
 
 
 @cli.command()
@@ -462,10 +553,13 @@ def _describe(entry: Variant | ModelCard) -> dict:
             record["config"] = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}
         except Exception as exc:  # a broken plugin should not hide the rest of the entry
             record["config"] = {"error": str(exc)}
+        if entry.suggests:  # what a run on that data takes where the user sets nothing else
+            record["suggests"] = {f"on {data}": values for data, values in entry.suggests.items()}
         return record
     return {"model": entry.name, "summary": entry.summary, "variant": entry.variant, "weights": entry.weights,
             "availability": entry.availability, "dataset": entry.dataset, "license": entry.license,
-            "recipe": entry.recipe, "plugin": entry.plugin, "config": entry.config, "metrics": entry.metrics}
+            "recipe": entry.recipe, "plugin": entry.plugin, "config": entry.config, "metrics": entry.metrics,
+            **({"source": entry.source} if entry.source else {})}
 
 
 def _match(name: str, pattern: str) -> bool:

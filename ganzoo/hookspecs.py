@@ -39,5 +39,10 @@ def ganzoo_register_metrics(register):
 
 
 @hookspec
+def ganzoo_register_importers(register):
+    """Register checkpoint importers for ``ganzoo import``: ``register(ImporterSpec(...))`` for each."""
+
+
+@hookspec
 def ganzoo_register_commands(cli):
     """Add subcommands to the ``ganzoo`` click group: ``@cli.command()`` inside the hook."""

@@ -137,17 +137,43 @@ def model_card(model: GanModel, *, name: str, data: dict, metrics: dict, recipe:
         names = ", ".join(f"{i} = `{c}`" for i, c in enumerate(model.classes)) if model.classes else "unnamed"
         lines += [f"Class-conditional, {model.num_classes} classes: {names}.", ""]
     lines += ["## Metrics", ""]
-    if metrics:
-        for key, value in metrics.items():
-            if isinstance(value, dict):
-                protocol = value.get("protocol", "")
-                lines.append(f"- **{key}**: {value.get('value')}" + (f" — protocol: {protocol}" if protocol else ""))
-            else:
-                lines.append(f"- **{key}**: {value}")
-    else:
-        lines.append("Not measured.")
+    lines += _metric_lines(metrics) or ["Not measured."]
     lines += ["", "## Recipe", "", "```", recipe or "(not recorded)", "```", ""]
     return "\n".join(front + lines)
+
+
+def _metric_lines(metrics: dict) -> list[str]:
+    """Card lines for {name: value | {"value", "protocol"}} or a whole ganzoo.evaluate() result: every
+    number with the protocol it was measured under."""
+    if isinstance(metrics.get("metrics"), dict):  # an evaluate() result
+        preset = metrics.get("protocol") or {}
+        lines = [f"Protocol `{preset['name']}`: {preset['summary']}.", ""] if preset else []
+        for name, entry in metrics["metrics"].items():
+            for key, value in entry["values"].items():
+                label = name if key == name else f"{name}.{key}"
+                lines.append(f"- **{label}**: {value:.6g}" if isinstance(value, float) else f"- **{label}**: {value}")
+            lines.append(f"  — {_protocol_text(entry['protocol'])}")
+        return lines
+    lines = []
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            protocol = value.get("protocol", "")
+            protocol = _protocol_text(protocol) if isinstance(protocol, dict) else protocol
+            lines.append(f"- **{key}**: {value.get('value')}" + (f" — protocol: {protocol}" if protocol else ""))
+        else:
+            lines.append(f"- **{key}**: {value}")
+    return lines
+
+
+def _protocol_text(p: dict) -> str:
+    """One line from an evaluate() protocol entry: samples, reference, features and their weights, options."""
+    ref = p.get("reference") or {}
+    where = ref.get("spec") or ref.get("features_from") or "?"
+    size = f" ({ref['size']:,} images)" if ref.get("size") else ""
+    features = f", features {p['features']} (weights sha256 {p.get('features_sha256')})" if p.get("features") else ""
+    options = ", ".join(f"{k}={v}" for k, v in (p.get("options") or {}).items())
+    return (f"{p.get('num_samples', '?'):,} samples (seed {p.get('seed', 0)}) against {where}{size}{features}"
+            + (f", options {options}" if options else "") + (f", protocol {p['protocol']}" if p.get("protocol") else ""))
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -212,6 +238,10 @@ def _catalog_folder(card: ModelCard, revision: str | None) -> Path:
     if card.weights.startswith(HUB_PREFIX):
         repo_id, _, pinned = card.weights[len(HUB_PREFIX):].partition("@")
         return download(repo_id, revision=revision or pinned or None)
+    if card.weights == "import":  # another library's release: downloaded, verified and converted once, then cached
+        from .importers import catalog_import
+
+        return catalog_import(card)
     raise FileNotFoundError(
         f"'{card.name}' is a recipe: its weights are not published yet. Train them with:\n  {card.recipe}\n"
         f"then load the run folder, or publish it with `ganzoo push RUN REPO_ID`")
@@ -236,19 +266,26 @@ def check_hub_name(repo_id: str, revision: str | None) -> None:
 def download(repo_id: str, *, revision: str | None = None) -> Path:
     """Fetch a model repo's files into the Hub cache (or find them there offline); the local folder."""
     check_hub_name(repo_id, revision)
+    return snapshot(repo_id, revision, allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLES_FILE])
+
+
+def snapshot(repo_id: str, revision: str | None, *, repo_type: str = "model", allow_patterns: list[str] | None = None,
+             kind: str = "Hub repo", shown: str | None = None) -> Path:
+    """A repo's files at ``revision`` in the Hub cache (fetched, or found there offline); errors say which repo
+    (``kind`` names it, "Hub data set" say; ``shown`` is how the user wrote it)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError)
 
     try:
-        path = snapshot_download(repo_id, revision=revision, endpoint=_endpoint(),
-                                 allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLES_FILE])
+        path = snapshot_download(repo_id, repo_type=repo_type, revision=revision, endpoint=_endpoint(),
+                                 allow_patterns=allow_patterns)
     except RepositoryNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} not found (or it is private: pass a token via HF_TOKEN)") from None
+        raise FileNotFoundError(f"{kind} {repo_id!r} not found (or it is private: pass a token via HF_TOKEN)") from None
     except RevisionNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} has no revision {revision!r}") from None
+        raise FileNotFoundError(f"{kind} {repo_id!r} has no revision {revision!r}") from None
     except LocalEntryNotFoundError:
         raise FileNotFoundError(
-            f"{repo_id}@{revision or 'main'} is not in the Hub cache and the Hub cannot be reached "
+            f"{shown or repo_id}@{revision or 'main'} is not in the Hub cache and the Hub cannot be reached "
             f"(offline: HF_HUB_OFFLINE is set, or no network); download it once while online") from None
     return Path(path)
 
@@ -466,7 +503,14 @@ def recipe_command(record: dict[str, Any]) -> str:
     variant = get_state().variants.get(record["variant"])
     defaults = make_config(variant.load_config_class(), {}).__dict__
     engine_defaults = TrainOptions().__dict__
-    parts = ["ganzoo train", record["variant"], "--data", record["data"]["spec"]]
+    source = record["data"].get("source") or {}  # what a Hub data set resolved to: repo, commit, split, columns
+    spec = record["data"]["spec"]
+    if source.get("repo") and source.get("revision"):  # the exact commit, so the recipe reads the same data
+        spec = f"hf:{source['repo']}@{source['revision']}" + (f":{source['split']}" if source.get("split") else "")
+    parts = ["ganzoo train", record["variant"], "--data", spec]
+    for key in ("image_column", "label_column"):
+        if source.get(key):
+            parts += ["--" + key.replace("_", "-"), str(source[key])]
     for key, value in record["config"].items():
         if defaults.get(key) != (tuple(value) if isinstance(value, list) else value):
             parts += ["-c", f"{key}={json.dumps(value, separators=(',', ':'))}"]

@@ -55,27 +55,35 @@ class GanModel:
         return push_to_hub(self, repo_id, revision=revision, private=private, token=token, **options)
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int | None = None, labels: Any = None, batch_size: int = 512) -> torch.Tensor:
+    def sample(self, n: int, *, seed: int | None = None, labels: Any = None, truncation: float | None = None,
+               batch_size: int = 512) -> torch.Tensor:
         """``n`` generated samples: (n, C, H, W) images in [-1, 1], or (n, D) points.
 
         The same seed gives the same samples: noise is drawn on the CPU from its own generator,
         and the generator runs in eval mode so a sample never depends on its batch-mates.
         A conditional model takes ``labels``: one class for all (an index or a class name), or n
         of them; without labels the classes are drawn uniformly from the same seeded generator.
+        ``truncation`` in (0, 1] trades variety for typical samples: towards the mean w for a
+        style-based generator, a normal truncated to [-t, t] for the others (ganzoo.latent).
         """
+        from .latent import check_truncation, draw_z, has_w_space
+
         if self.variant.task != "sample":
             raise TypeError(f"variant {self.variant.name!r} translates between domains: use model.translate(x)")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         G = self.nets["G"]
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        z = torch.randn((n, *G.latent_shape), generator=rng)  # (n, *latent_shape)
+        check_truncation(truncation)
+        w_space = has_w_space(G)
+        z = draw_z(n, tuple(G.latent_shape), rng, None if w_space else truncation)  # (n, *latent_shape)
         y = self._labels(n, labels, rng)  # (n,) or None
+        extra = {"truncation": truncation} if w_space and truncation is not None else {}
         was_training = G.training
         G.eval()
         try:
             if y is None:
-                out = [G(chunk.to(self.device)) for chunk in z.split(batch_size)]
+                out = [G(chunk.to(self.device), **extra) for chunk in z.split(batch_size)]
             else:
                 out = [G(zc.to(self.device), yc.to(self.device)) for zc, yc in zip(z.split(batch_size), y.split(batch_size))]
         finally:
@@ -105,6 +113,40 @@ class GanModel:
         if bool(((y < 0) | (y >= k)).any()):
             raise ValueError(f"labels must be in 0..{k - 1} for this {k}-class model, got {y.tolist()[:8]}")
         return y
+
+    @torch.no_grad()
+    def walk(self, rows: int, steps: int, *, seed: int | None = None, truncation: float | None = None) -> torch.Tensor:
+        """``rows`` latent walks of ``steps`` images each, (rows * steps, C, H, W) row by row: linear in W for
+        a style-based generator, spherical in z otherwise; a conditional model keeps one class per row."""
+        from .latent import check_truncation, walk
+
+        check_truncation(truncation)
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        labels = self._labels(rows, None, rng) if self.num_classes else None
+        return self._eval_G(lambda G: walk(G, rows, steps, rng, self.device, truncation, labels))
+
+    @torch.no_grad()
+    def style_mix(self, rows: int, cols: int, *, seed: int | None = None, cutoff: int | None = None,
+                  truncation: float | None = None) -> torch.Tensor:
+        """A style-based model's style-mixing table, (rows + 1) * (cols + 1) images (see ganzoo.latent.style_mix)."""
+        from .latent import check_truncation, style_mix
+
+        check_truncation(truncation)
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self._eval_G(lambda G: style_mix(G, rows, cols, rng, self.device, cutoff, truncation))
+
+    def _eval_G(self, draw: Any) -> torch.Tensor:
+        """``draw(G)`` with the generator in eval mode (restored after), as floats; images clamped to [-1, 1]."""
+        if self.variant.task != "sample":
+            raise TypeError(f"variant {self.variant.name!r} translates between domains: it has no latent space")
+        G = self.nets["G"]
+        was_training = G.training
+        G.eval()
+        try:
+            out = draw(G).float()
+        finally:
+            G.train(was_training)
+        return out.clamp_(-1, 1) if out.dim() == 4 else out
 
     @torch.no_grad()
     def class_grid(self, per_class: int = 8, *, seed: int | None = None) -> torch.Tensor:

@@ -41,7 +41,8 @@ class ConvGenerator(nn.Module):
     ngf. At S=64, nz=100, ngf=64, C=3 this is the 3,576,704-parameter net of the paper's code.
     """
 
-    def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3, image_size: int = 64, norm: str = "batch"):
+    def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3, image_size: int = 64, norm: str = "batch",
+                 out_bias: bool | None = None):
         super().__init__()
         n_up = int(math.log2(image_size)) - 2  # stride-2 layers after the first 4x4 projection
         bias = norm != "batch"
@@ -50,7 +51,8 @@ class ConvGenerator(nn.Module):
         for _ in range(n_up - 1):
             layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=bias), _norm2d(norm, width // 2), nn.ReLU(True)]
             width //= 2
-        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=bias), nn.Tanh()]
+        out_bias = bias if out_bias is None else out_bias  # the output layer has no norm after it to absorb a bias
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=out_bias), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.latent_shape = (nz, 1, 1)
 

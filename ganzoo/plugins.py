@@ -20,7 +20,7 @@ from typing import Any, Callable
 import pluggy
 
 from . import hookspecs
-from .registry import DatasetSpec, MetricSpec, ModelCard, Registry, Variant
+from .registry import DatasetSpec, ImporterSpec, MetricSpec, ModelCard, Registry, Variant
 
 ENTRY_POINT_GROUP = "ganzoo"
 CORE_PLUGIN = "ganzoo"  # the core's own data sets and metrics, always loaded
@@ -32,6 +32,7 @@ REGISTRATION_HOOKS: dict[str, tuple[str, type]] = {
     "ganzoo_register_models": ("models", ModelCard),
     "ganzoo_register_datasets": ("datasets", DatasetSpec),
     "ganzoo_register_metrics": ("metrics", MetricSpec),
+    "ganzoo_register_importers": ("importers", ImporterSpec),
 }
 
 
@@ -58,6 +59,7 @@ class PluginState:
         self.models: Registry[ModelCard] = Registry("model")
         self.datasets: Registry[DatasetSpec] = Registry("data set")
         self.metrics: Registry[MetricSpec] = Registry("metric")
+        self.importers: Registry[ImporterSpec] = Registry("importer")
         self.order: list[str] = []  # plugin names in load order: registration follows it
 
     def add_plugin(self, obj: Any, name: str, distribution: str | None = None, version: str | None = None) -> None:

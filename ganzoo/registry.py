@@ -17,6 +17,7 @@ __all__ = [
     "ModelCard",
     "DatasetSpec",
     "MetricSpec",
+    "ImporterSpec",
     "Registry",
     "UnknownNameError",
     "DuplicateNameError",
@@ -97,6 +98,9 @@ class Variant:
     data_kind: str = "image"  # "image", "points" (flat vectors) or "unpaired" (two image domains)
     task: str = "sample"  # "sample" (noise -> data) or "translate" (domain A <-> domain B)
     license: str = "MIT"  # license of the implementation
+    suggests: Any = None  # settings this variant wants on some data, keyed by data kind or data spec name
+    #                       (the name wins): {"points": {"gp_lambda": 0.1, "ema": 0.99}}; config fields or
+    #                       engine options, taken where the user sets nothing else
     plugin: str = ""  # filled in by the registry: the plugin that registered it
 
     def load_config_class(self) -> type:
@@ -114,7 +118,9 @@ class ModelCard:
     """A pretrained model in the catalog, and where its weights are.
 
     ``weights`` is one of: "bundled:<package>/<folder>" (shipped inside a Python package),
-    "hf-hub:<org>/<repo>[@<revision>]", or "recipe" (not published yet: ``recipe`` trains it).
+    "hf-hub:<org>/<repo>[@<revision>]", "import" (another library's published checkpoint,
+    described by ``source`` and converted on first load), or "recipe" (not published yet:
+    ``recipe`` trains it).
     """
 
     name: str  # catalog name, e.g. "dcgan-mnist"
@@ -126,15 +132,20 @@ class ModelCard:
     config: dict = field(default_factory=dict)  # variant config overrides
     metrics: dict = field(default_factory=dict)  # measured numbers, each with its protocol
     license: str = "MIT"  # license of the weights
+    source: dict = field(default_factory=dict)  # weights="import": {"importer", "url" or "hub" + "file"
+    #                                             [+ "revision"], "sha256" (pinned, or its published prefix),
+    #                                             "paper", "homepage"}
     plugin: str = ""  # filled in by the registry
 
     @property
     def availability(self) -> str:
-        """"bundled", "hub" or "recipe only"."""
+        """"bundled", "hub", "import" or "recipe only"."""
         if self.weights.startswith("bundled:"):
             return "bundled"
         if self.weights.startswith("hf-hub:"):
             return "hub"
+        if self.weights == "import":
+            return "import" if self.source.get("sha256") else "import (unpinned)"
         return "recipe only"
 
 
@@ -147,8 +158,12 @@ class DatasetSpec:
     load: Any  # load(arg, *, image_size, channels) -> Dataset, or "module:load"
     kind: str = "image"  # "image", "points" or "unpaired"
     needs_arg: bool = False  # True when the spec must carry ":ARG" (a root folder, say)
+    arg: str = "ROOT"  # what ARG is, for messages: "ROOT", "PATH", "ORG/NAME[@REVISION][:SPLIT]"
     suggests: Any = None  # config values that fit this data, e.g. {"channels": 1, "image_size": 32};
-    #                       a run takes them where the user sets nothing else
+    #                       a run takes them where the user sets nothing else (settings that fit only
+    #                       some variants belong in those variants' own ``Variant.suggests``)
+    options: tuple = ()  # further keywords its load takes (an hf: spec's image_column, say); a run records
+    #                      the data set's ``source`` dict and passes it back to load on resume
     plugin: str = ""  # filled in by the registry
 
 
@@ -165,6 +180,25 @@ class MetricSpec:
     compute: Any  # callable or "module:attr"
     data_kind: str = "image"  # the data kind it applies to
     plugin: str = ""
+    conditional: bool = False  # scores class-conditional models only (bench leaves it out for the others)
+    uses_reference: bool = True  # False: compute() ignores the reference images, so evaluate() loads none
+
+
+@dataclass(frozen=True)
+class ImporterSpec:
+    """A source format for ``ganzoo import``: another library's checkpoint layout mapped onto a variant.
+
+    ``convert(checkpoint) -> ganzoo.importers.Converted`` takes what ``torch.load(weights_only=True)``
+    read and returns the variant's config and its generator tensors, refusing any missing, extra or
+    mis-shaped upstream tensor by name.
+    """
+
+    name: str  # source format, e.g. "mmagic-dcgan"
+    summary: str  # one line for `ganzoo list --importers`
+    variant: str  # the registered variant its networks are loaded into
+    convert: Any  # callable or "module:attr"
+    upstream: str = ""  # the library whose checkpoints it reads, e.g. "open-mmlab/mmagic"
+    plugin: str = ""  # filled in by the registry
 
 
 E = TypeVar("E")

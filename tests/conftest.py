@@ -30,6 +30,12 @@ def _fresh_plugins(monkeypatch):
     plugins.reset()
 
 
+@pytest.fixture(autouse=True)
+def _own_ganzoo_cache(tmp_path, monkeypatch):
+    """ganzoo's caches (reference features, prepared data) go to the test's folder, never ~/.cache."""
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "ganzoo-cache"))
+
+
 def make_distribution(root: Path, dist: str, package: str, init_source: str, entry_name: str | None = None) -> Path:
     """Write an importable package plus a .dist-info with a "ganzoo" entry point under ``root``.
 

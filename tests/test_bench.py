@@ -136,10 +136,11 @@ class FeatureMetrics:
 
 def test_evaluate_flags_numbers_that_cannot_tell_samples_apart():
     from ganzoo.evaluate import evaluate, format_table
-    from ganzoo.metrics.features import FeatureExtractor
+    from ganzoo.metrics.features import FeatureExtractor, ModelRangeFeatures
 
     for name in ("dead", "live"):
-        EXTRACTORS[name] = FeatureExtractor(f"test:{name}", DeadFeatures(name == "dead"), 4, lambda x: x)
+        module = ModelRangeFeatures(f"test-{name}", ["features"], DeadFeatures(name == "dead"), lambda x: x)
+        EXTRACTORS[name] = FeatureExtractor(f"test:{name}", module)
     plugins.register_plugin(FeatureMetrics(), "features")
     model = ganzoo.create("dcgan", image_size=16, channels=1, ngf=8, ndf=8)
     result = evaluate(model, "mnist-5k", ["dead", "live"], num_samples=100, num_reference=100)
@@ -199,3 +200,12 @@ def test_eval_prints_and_writes_metrics_with_protocol(tmp_path):
     assert scores["metrics"]["modes"]["protocol"]["reference"]["spec"] == "ring8"
     bad = run_ganzoo("eval", str(run), "--data", "ring8", "--metrics", "fid")
     assert bad.returncode != 0 and "needs image data" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_bench_scores_conditional_metrics_on_conditional_variants_only():
+    from ganzoo.bench import _applicable
+
+    conditional = ganzoo.create("sngan", image_size=32, channels=1, num_classes=10, g_ch=16, d_ch=16)
+    unconditional = ganzoo.create("dcgan", image_size=32, channels=1)
+    assert _applicable(["mnist_digits", "intra_fid"], conditional) == ["mnist_digits", "intra_fid"]
+    assert _applicable(["mnist_digits", "intra_fid"], unconditional) == ["mnist_digits"]

@@ -16,15 +16,29 @@ from .conftest import run_ganzoo
 def test_list_shows_where_weights_are():
     out = run_ganzoo("list")
     row = next(line for line in out.stdout.splitlines() if line.startswith("dcgan-celeba"))
-    assert row.split()[:3] == ["dcgan-celeba", "dcgan", "recipe"]
-    assert ganzoo.info("dcgan-celeba").availability == "recipe only"
+    assert row.split()[:3] == ["dcgan-celeba", "dcgan", "import"]
+    assert ganzoo.info("dcgan-celeba").availability == "import"
+
+
+class RecipeOnly:
+    @ganzoo.hookimpl
+    def ganzoo_register_models(register):
+        register(ganzoo.ModelCard(name="dcgan-faces", variant="dcgan", summary="not published", weights="recipe",
+                                  dataset="celeba:ROOT", recipe=ganzoo.info("dcgan-celeba").recipe))
 
 
 def test_loading_a_recipe_entry_prints_the_command():
-    with pytest.raises(FileNotFoundError, match=r"'dcgan-celeba' is a recipe: its weights are not published yet. Train them with:\n  ganzoo train dcgan --data celeba:ROOT"):
-        ganzoo.load("dcgan-celeba")
-    out = run_ganzoo("sample", "dcgan-celeba", "-o", "never.png")
-    assert out.returncode != 0 and "ganzoo train dcgan --data celeba:ROOT" in out.stderr
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+    from ganzoo.plugins import register_plugin
+
+    register_plugin(RecipeOnly, "recipe-only")
+    assert ganzoo.info("dcgan-faces").availability == "recipe only"
+    with pytest.raises(FileNotFoundError, match=r"'dcgan-faces' is a recipe: its weights are not published yet. Train them with:\n  ganzoo train dcgan --data celeba:ROOT"):
+        ganzoo.load("dcgan-faces")
+    out = CliRunner().invoke(cli, ["sample", "dcgan-faces", "-o", "never.png"])
+    assert out.exit_code != 0 and "ganzoo train dcgan --data celeba:ROOT" in out.output
 
 
 def test_the_celeba_recipe_runs_on_a_celeba_layout_folder(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -259,3 +260,11 @@ def test_mnist_root_with_files(tmp_path):
     assert isinstance(x, torch.Tensor) and x.shape == (3, 32, 32)
     expected = to_model_range(images[:1], 28, 1)[0, 0]
     assert torch.allclose(load_mnist(str(tmp_path), image_size=28, channels=1)[0][0], expected, atol=1e-5)
+
+
+def test_a_spec_without_its_argument_says_what_the_argument_is():
+    from ganzoo.data import parse_spec
+
+    for spec, usage in (("hf", "hf:ORG/NAME[@REVISION][:SPLIT]"), ("folder", "folder:PATH"), ("cifar10", "cifar10:ROOT")):
+        with pytest.raises(ValueError, match=re.escape(f"needs an argument: --data {usage}")):
+            parse_spec(spec)

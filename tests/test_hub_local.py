@@ -165,3 +165,15 @@ def test_run_folder_loads_its_ema_generator(tmp_path):
     model = ganzoo.load(str(run))
     assert torch.equal(model.nets["G"].main[0].weight, tensors["ema.main.0.weight"])
     assert not torch.equal(tensors["ema.main.0.weight"], tensors["net.G.main.0.weight"])
+
+
+def test_recipe_of_an_hf_run_pins_the_commit_and_columns():
+    from ganzoo.hub import recipe_command
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    record = {"variant": "dcgan", "config": {}, "engine": {},
+              "data": {"spec": "hf:org/faces", "source": {"repo": "org/faces", "revision": commit, "split": "train",
+                                                          "image_column": "img", "label_column": None}}}
+    recipe = recipe_command(record)
+    assert f"--data hf:org/faces@{commit}:train --image-column img --out" in recipe
+    assert "--label-column" not in recipe

@@ -1,4 +1,4 @@
-"""Metrics: Fréchet distance, KID, precision/recall against independent computations; feature
+"""Metrics: Fréchet distance, KID, precision/recall (torch-fidelity's) against independent computations; feature
 extractors loaded from local files and caches (never downloaded); evaluate() end to end."""
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ import torch
 
 import ganzoo
 from ganzoo import plugins
-from ganzoo.metrics.features import WeightsNotCachedError, canonical_spec, load_extractor
-from ganzoo.metrics.frechet import feature_stats, frechet_distance, frechet_from_features
-from ganzoo.metrics.kid import kernel_inception_distance
-from ganzoo.metrics.precision_recall import precision_recall
+from ganzoo.metrics.features import WeightsNotCachedError, canonical_spec, load_extractor, to_uint8
+from ganzoo.metrics.inception import InceptionWeightsError
+from ganzoo.metrics.fidelity import FewSamplesWarning, fid_from_stats, kid, precision_recall, stats
 from ganzoo.registry import UnknownNameError
 
 @pytest.fixture
@@ -24,7 +23,7 @@ def metrics_registered():
     assert metrics.get("fid").plugin == "ganzoo" and metrics.get("modes").data_kind == "points"
 
 
-# ---- Fréchet distance ------------------------------------------------------------------------------
+# ---- Fréchet distance (torch-fidelity's formula, checked independently) ---------------------------
 
 
 def _random_gaussian(rng: np.random.Generator, d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,41 +36,35 @@ def test_frechet_matches_scipy_sqrtm():
     (mu1, s1), (mu2, s2) = _random_gaussian(rng, 8), _random_gaussian(rng, 8)
     covmean = scipy.linalg.sqrtm(s1 @ s2).real
     expected = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
-    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-9)
-    assert frechet_distance(torch.tensor(mu1), torch.tensor(s1), mu2, s2) == pytest.approx(expected, rel=1e-9)
+    assert fid_from_stats({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}) == pytest.approx(expected, rel=1e-9)
 
 
-def test_frechet_closed_form_for_diagonal_covariances():
+def test_frechet_closed_form_for_diagonal_covariances_and_mixed_precision():
     rng = np.random.default_rng(1)
     mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
     v1, v2 = rng.uniform(0.1, 3, size=6), rng.uniform(0.1, 3, size=6)
     expected = ((mu1 - mu2) ** 2).sum() + (v1 + v2 - 2 * np.sqrt(v1 * v2)).sum()
-    assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected, rel=1e-10)
-
-
-def test_frechet_of_singular_covariances_is_finite_and_real():
-    rng = np.random.default_rng(2)
-    f1, f2 = rng.normal(size=(5, 32)), rng.normal(size=(7, 32)) + 0.5  # fewer samples than dims: rank < 32
-    value = frechet_from_features(f1, f2)
-    assert isinstance(value, float) and np.isfinite(value) and value > 0
-    assert frechet_from_features(f1, f1) == pytest.approx(0.0, abs=1e-8)
+    fake = {"mu": mu1.astype(np.float32), "sigma": np.diag(v1)}  # what fidelity.stats gives: float32 mean
+    assert fid_from_stats(fake, {"mu": mu2, "sigma": np.diag(v2)}) == pytest.approx(expected, rel=1e-6)
 
 
 def test_frechet_is_zero_for_a_set_against_itself_and_grows_with_a_shift():
     f = torch.randn(400, 8, generator=torch.Generator().manual_seed(0))
-    assert frechet_from_features(f, f) == pytest.approx(0.0, abs=1e-9)
-    values = [frechet_from_features(f, f + shift) for shift in (0.1, 0.5, 1.0, 2.0)]
+    assert fid_from_stats(stats(f), stats(f)) == pytest.approx(0.0, abs=1e-6)
+    values = [fid_from_stats(stats(f), stats(f + shift)) for shift in (0.1, 0.5, 1.0, 2.0)]
     assert values == sorted(values)
-    assert values[-1] == pytest.approx(8 * 2.0 ** 2, rel=1e-5)  # same covariance: only |mu1 - mu2|^2 is left
+    assert values[-1] == pytest.approx(8 * 2.0 ** 2, rel=1e-4)  # same covariance: only |mu1 - mu2|^2 is left
 
 
-def test_frechet_rejects_bad_input():
-    with pytest.raises(ValueError, match="N >= 2"):
-        feature_stats(np.ones((1, 4)))
-    with pytest.raises(ValueError, match="finite"):
-        frechet_distance(np.array([np.nan, 0]), np.eye(2), np.zeros(2), np.eye(2))
-    with pytest.raises(ValueError, match="one D"):
-        frechet_distance(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2))
+def test_frechet_rejects_bad_input_and_warns_on_few_samples():
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        stats(torch.ones(1, 4))
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        stats(torch.tensor([[float("nan"), 0.0], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="different dimensions: 2 and 3"):
+        fid_from_stats({"mu": np.zeros(2), "sigma": np.eye(2)}, {"mu": np.zeros(3), "sigma": np.eye(3)})
+    with pytest.warns(FewSamplesWarning, match="FID from 5 samples of 32-d features"):
+        stats(torch.randn(5, 32))
 
 
 # ---- KID --------------------------------------------------------------------------------------------
@@ -91,23 +84,23 @@ def _mmd2_numpy(x: np.ndarray, y: np.ndarray) -> float:
 def test_kid_single_full_subset_matches_numpy_estimator():
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(30, 5)), rng.normal(size=(30, 5)) * 1.3 + 0.2
-    got = kernel_inception_distance(x, y, n_subsets=1, subset_size=30)
+    got = kid(torch.tensor(x), torch.tensor(y), subsets=1, subset_size=30)
     assert got["kid_mean"] == pytest.approx(_mmd2_numpy(x, y), rel=1e-10)
     assert got["kid_std"] == 0.0
 
 
 def test_kid_averages_subsets_and_separates_distributions():
     rng = np.random.default_rng(4)
-    x, y = rng.normal(size=(200, 6)), rng.normal(size=(200, 6))
-    same = kernel_inception_distance(x, y, n_subsets=20, subset_size=50, seed=1)
-    shifted = kernel_inception_distance(x, y + 1.0, n_subsets=20, subset_size=50, seed=1)
+    x, y = torch.tensor(rng.normal(size=(200, 6))), torch.tensor(rng.normal(size=(200, 6)))
+    same = kid(x, y, subsets=20, subset_size=50, seed=1)
+    shifted = kid(x, y + 1.0, subsets=20, subset_size=50, seed=1)
     assert abs(same["kid_mean"]) < shifted["kid_mean"] and same["kid_std"] > 0
-    assert same == kernel_inception_distance(x, y, n_subsets=20, subset_size=50, seed=1)  # seeded
+    assert same == kid(x, y, subsets=20, subset_size=50, seed=1)  # seeded
 
 
 def test_kid_subset_larger_than_samples_is_an_error():
     with pytest.raises(ValueError, match="subset_size 100 is larger than the 50 generated samples"):
-        kernel_inception_distance(np.zeros((50, 3)), np.zeros((500, 3)), subset_size=100)
+        kid(torch.zeros(50, 3), torch.zeros(500, 3), subset_size=100)
 
 
 # ---- precision / recall ---------------------------------------------------------------------------
@@ -115,8 +108,9 @@ def test_kid_subset_larger_than_samples_is_an_error():
 
 def test_precision_recall_identical_and_disjoint_sets():
     f = torch.randn(100, 4, generator=torch.Generator().manual_seed(0))
-    assert precision_recall(f, f) == {"precision": 1.0, "recall": 1.0}
-    assert precision_recall(f + 1000.0, f) == {"precision": 0.0, "recall": 0.0}
+    assert precision_recall(f, f)["precision"] == 1.0 and precision_recall(f, f)["recall"] == 1.0
+    far = precision_recall(f + 1000.0, f)
+    assert far["precision"] == 0.0 and far["recall"] == 0.0
 
 
 def test_precision_recall_known_subset_case():
@@ -126,7 +120,8 @@ def test_precision_recall_known_subset_case():
     line = lambda xs: torch.tensor([[float(v), 0.0] for v in xs])  # noqa: E731
     real = line(range(10))
     fake = line([0, 1, 2, 3, 4.4, 100, 110, 120, 130, 140])
-    assert precision_recall(fake, real, k=1) == {"precision": 0.5, "recall": 0.6}
+    got = precision_recall(fake, real, k=1)
+    assert got["precision"] == pytest.approx(0.5) and got["recall"] == pytest.approx(0.6)
 
 
 def test_precision_recall_needs_more_than_k_points():
@@ -154,7 +149,8 @@ def test_timm_extractor_from_local_file_matches_in_memory_model(tmp_path):
     assert extractor.spec == f"timm:test_resnet.r160_in1k@{path}" and extractor.dim == net.num_features
     gray = torch.rand(4, 1, 160, 160, generator=torch.Generator().manual_seed(1)) * 2 - 1  # (4, 1, 160, 160)
     with torch.no_grad():
-        expected = net(gray.repeat(1, 3, 1, 1))  # test_resnet normalises with mean = std = 0.5: [-1, 1] stays
+        seen = to_uint8(gray).float() / 127.5 - 1  # (4, 3, 160, 160): 8-bit, as a PNG of the samples holds them
+        expected = net(seen)  # test_resnet normalises with mean = std = 0.5: [-1, 1] stays
     assert torch.allclose(extractor(gray, batch_size=3), expected, atol=1e-5)
 
 
@@ -169,7 +165,7 @@ def test_timm_extractor_from_the_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     x = torch.rand(2, 3, 160, 160) * 2 - 1
     with torch.no_grad():
-        assert torch.allclose(load_extractor("timm:test_resnet")(x), net(x), atol=1e-5)
+        assert torch.allclose(load_extractor("timm:test_resnet")(x), net(to_uint8(x).float() / 127.5 - 1), atol=1e-5)
 
 
 def test_uncached_weights_are_never_downloaded(tmp_path, monkeypatch):
@@ -178,12 +174,14 @@ def test_uncached_weights_are_never_downloaded(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch"))
     with pytest.raises(WeightsNotCachedError, match="not cached") as info:
-        load_extractor("inception")
+        load_extractor("timm:inception_v3.tf_in1k")
     assert "timm:inception_v3.tf_in1k@/path/to/model.safetensors" in str(info.value)
+    with pytest.raises(InceptionWeightsError, match="not cached and offline mode is on"):
+        load_extractor("inception")  # the FID Inception: see tests/test_fidelity.py
 
 
 def test_extractor_spec_errors(tmp_path):
-    assert canonical_spec("inception") == "timm:inception_v3.tf_in1k"
+    assert canonical_spec("inception") == "inception-v3-compat"
     with pytest.raises(ValueError, match="did you mean 'inception_v3'"):
         canonical_spec("timm:inceptoin_v3")
     with pytest.raises(ValueError, match="unknown feature extractor"):
@@ -215,7 +213,9 @@ def test_evaluate_mnist_classifier_features(metrics_registered, tmp_path):
     for name, entry in metrics.items():
         p = entry["protocol"]
         assert entry["value"] == next(iter(entry["values"].values()))
-        assert p["num_samples"] == 120 and p["seed"] == 0 and p["reference"] == {"spec": "mnist-5k", "size": 300}
+        assert p["num_samples"] == 120 and p["seed"] == 0 and p["protocol"] == "custom"
+        assert {k: p["reference"][k] for k in ("spec", "size", "of")} == {"spec": "mnist-5k", "size": 300, "of": 5000}
+        assert p["reference"]["features_from"].startswith(("computed", "cache"))
         assert p["features"] == "mnist-classifier" and len(p["features_sha256"]) == 16
     assert metrics["kid"]["protocol"]["options"] == {"n_subsets": 5, "subset_size": 100}
     assert metrics["precision_recall"]["protocol"]["options"] == {"k": 3}
@@ -246,7 +246,7 @@ def test_evaluate_errors(metrics_registered):
         evaluate(points, "ring8", ["fdi"])
     with pytest.raises(ValueError, match="metric 'fid' needs image data, but 'ring8' gives points data"):
         evaluate(points, "ring8", ["fid"])
-    with pytest.raises(ValueError, match="kid subset_size 1000 is larger than the 50 generated samples"):
+    with pytest.raises(ValueError, match="kid needs at least 1000 generated samples \\(subset_size 1000\\), got 50"):
         evaluate(images, "mnist-5k", ["kid"], num_samples=50, features="mnist-classifier")
     with pytest.raises(ValueError, match="has no option 'kk'"):
         evaluate(images, "mnist-5k", ["precision_recall"], options={"precision_recall": {"kk": 5}})

@@ -20,7 +20,7 @@ def parse_spec(spec: str) -> tuple[DatasetSpec, str | None]:
     if name in datasets:
         entry = datasets.get(name)
         if entry.needs_arg and not arg:
-            raise ValueError(f"data spec {name!r} needs an argument: --data {name}:ROOT")
+            raise ValueError(f"data spec {name!r} needs an argument: --data {name}:{entry.arg}")
         if not entry.needs_arg and sep:
             raise ValueError(f"data spec {name!r} takes no argument, got {spec!r}")
         return entry, (arg or None)
@@ -32,13 +32,29 @@ def parse_spec(spec: str) -> tuple[DatasetSpec, str | None]:
                            + "; a folder of images can be given by its path")
 
 
-def load_dataset(spec: str, *, image_size: int = 32, channels: int = 1) -> tuple[Any, DatasetSpec]:
-    """The torch Dataset that ``spec`` names, at ``image_size`` and ``channels``, and its spec entry."""
+def load_dataset(spec: str, *, image_size: int = 32, channels: int = 1,
+                 options: dict[str, Any] | None = None) -> tuple[Any, DatasetSpec]:
+    """The torch Dataset that ``spec`` names, at ``image_size`` and ``channels``, and its spec entry.
+
+    ``options`` are further keywords for the spec's load, among those its entry lists (an hf: data
+    set's ``image_column``, say); None values are left out.
+    """
     entry, arg = parse_spec(spec)
+    options = check_options(entry, options)
     from ..registry import resolve_ref
 
-    dataset = resolve_ref(entry.load)(arg, image_size=image_size, channels=channels)
+    dataset = resolve_ref(entry.load)(arg, image_size=image_size, channels=channels, **options)
     return dataset, entry
+
+
+def check_options(entry: DatasetSpec, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The options that are set, refused when ``entry`` does not take them (``--image-column`` on a folder, say)."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    stray = sorted(set(options) - set(entry.options))
+    if stray:
+        flags = ", ".join("--" + k.replace("_", "-") for k in stray)
+        raise ValueError(f"data spec {entry.name!r} takes no {flags} option ({', '.join(stray)})")
+    return options
 
 
 def _looks_unpaired(path: str) -> bool:

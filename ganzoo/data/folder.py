@@ -27,6 +27,7 @@ __all__ = [
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 VERIFY_LIMIT = 20_000  # folders up to this size have every file checked when the data set is built
+MIN_PREPARED = 100  # folders from this size on are prepared once into a uint8 cache (ganzoo.data.prepared)
 
 
 class ImageReadError(ValueError):
@@ -52,6 +53,15 @@ def pil_to_model_range(img: Image.Image, image_size: int, channels: int, *, crop
 
     crop, when given, first cuts a centred crop x crop square (CelebA's usual 178) out of the image.
     """
+    pixels = pil_to_pixels(img, image_size, channels, crop=crop)  # (C, H, W) on the 8-bit scale
+    return torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)) / 127.5 - 1.0
+
+
+def pil_to_pixels(img: Image.Image, image_size: int, channels: int, *, crop: int | None = None) -> np.ndarray:
+    """A PIL image -> (channels, image_size, image_size) on the 8-bit scale [0, 255], resized and cropped.
+
+    uint8 for 8-bit images; float32 for high-bit and float ones, whose values need not be whole.
+    """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     top = _value_range(img)  # before exif_transpose, which keeps neither the format nor the TIFF tags
@@ -70,12 +80,11 @@ def pil_to_model_range(img: Image.Image, image_size: int, channels: int, *, crop
     if size != img.size:
         img = img.resize(size, Image.Resampling.BILINEAR)  # PIL's bilinear is antialiased when shrinking
     img = _center_crop(img, image_size)
-    array = np.asarray(img, dtype=np.float32)  # (H, W) or (H, W, 3), on the 8-bit scale [0, 255]
-    x = torch.from_numpy(array.copy())
-    x = x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1)  # (C, H, W)
-    if x.shape[0] != channels:
-        x = x.expand(channels, -1, -1).clone()  # a float grayscale image asked for as RGB
-    return x / 127.5 - 1.0
+    array = np.asarray(img)  # (H, W) or (H, W, 3), on the 8-bit scale [0, 255]
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)  # (C, H, W)
+    if array.shape[0] != channels:
+        array = np.repeat(array, channels, axis=0)  # a float grayscale image asked for as RGB
+    return array
 
 
 def _value_range(img: Image.Image) -> float | None:
@@ -154,17 +163,27 @@ class FolderImageDataset(Dataset):
 
 
 def load_folder(
-    arg: str | None, *, image_size: int, channels: int, crop: int | None = None, verify: bool | None = None
+    arg: str | None, *, image_size: int, channels: int, crop: int | None = None, verify: bool | None = None,
+    prepare: bool = True,
 ) -> FolderImageDataset:
     """The spec "folder:PATH" (or a bare path): every image under PATH, recursively.
 
     verify: check each file when building (default: when the folder holds at most 20,000 images);
-    a file that still fails later raises ImageReadError naming it.
+    a file that still fails later raises ImageReadError naming it. prepare: read a folder of at least
+    100 images from its prepared uint8 cache (ganzoo.data.prepared), made on first use.
     """
     if not arg:
         raise ValueError("a folder data set needs a path: folder:PATH")
     files = find_images(arg)
-    dataset = FolderImageDataset(files, image_size=image_size, channels=channels, crop=crop, verify=verify)
+    dataset = None
+    if prepare and len(files) >= MIN_PREPARED:
+        from .prepared import PreparedFolderDataset, prepared_pixels
+
+        pixels = prepared_pixels(files, image_size=image_size, channels=channels, crop=crop)
+        if pixels is not None:
+            dataset = PreparedFolderDataset(files, pixels, image_size=image_size, channels=channels, crop=crop)
+    if dataset is None:
+        dataset = FolderImageDataset(files, image_size=image_size, channels=channels, crop=crop, verify=verify)
     dataset.classes, dataset.labels = folder_classes(Path(arg).expanduser(), files)
     return dataset
 

@@ -168,6 +168,10 @@ def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, t
     for index, entry in meta["plain"].items():
         state.setdefault(int(index), {}).update(entry)
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    for p, entry in opt.state.items():  # saved contiguous: back in the parameter's layout (channels_last)
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                entry[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

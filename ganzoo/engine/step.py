@@ -6,10 +6,12 @@ through the context, so devices, precision, DDP and checkpoints stay the engine'
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 
 class Step:
@@ -31,6 +33,11 @@ class Step:
     def lr_factor(self, iteration: int, total: int) -> float:
         """Multiplier of every optimizer's base learning rate at ``iteration`` of ``total``."""
         return 1.0
+
+    def ema_decay(self, iteration: int, batch_size: int, decay: float) -> float:
+        """The EMA decay after ``iteration`` (0-based), whose batch held ``batch_size`` images over all
+        processes; the run's fixed ``decay`` (``--ema``) unless the variant schedules it."""
+        return decay
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """Tensors the step keeps between iterations (an image pool, say), for exact resume."""
@@ -68,6 +75,8 @@ class StepContext:
                  optimizers: dict[str, torch.optim.Optimizer], config: Any, device: torch.device,
                  scaler: torch.amp.GradScaler | None, next_batch: Callable[[], Any], autocast: Callable[[], Any]):
         self.models = models  # for forward passes: compiled and/or DDP-wrapped as the run asks
+        self._ddp = {name: getattr(net, "_orig_mod", net) for name, net in models.items()
+                     if isinstance(getattr(net, "_orig_mod", net), DistributedDataParallel)}
         self.raw_models = raw_models  # the plain modules (e.g. for a gradient penalty in eager mode)
         self.optimizers = optimizers
         self.config = config
@@ -93,6 +102,30 @@ class StepContext:
         else:
             opt.step()
         opt.zero_grad(set_to_none=True)
+
+    @contextlib.contextmanager
+    def frozen(self, *names: str) -> Iterator[None]:
+        """Networks ``names`` give no weight gradients inside the block: wrap the update of another network.
+
+        Their parameters stop requiring grad (restored on exit), so a backward through them computes
+        input gradients only, e.g. D's during G's update; under DDP they also skip the gradient sync.
+        Forward passes and backward of the frozen networks' outputs both belong inside the block.
+        """
+        unknown = [n for n in names if n not in self.raw_models]
+        if unknown:
+            raise KeyError(f"frozen() got {unknown}; the networks are {sorted(self.raw_models)}")
+        params = [p for n in names for p in self.raw_models[n].parameters() if p.requires_grad]
+        with contextlib.ExitStack() as stack:
+            for n in names:
+                if n in self._ddp:  # no reducer waits for gradients that will not come
+                    stack.enter_context(self._ddp[n].no_sync())
+            for p in params:
+                p.requires_grad_(False)
+            try:
+                yield
+            finally:
+                for p in params:
+                    p.requires_grad_(True)
 
     def zero_grad(self, name: str) -> None:
         """Clear the gradients of optimizer ``name`` (e.g. D's, left over from G's backward)."""

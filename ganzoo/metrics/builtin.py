@@ -13,16 +13,16 @@ into the protocol. The first key of the returned dict is the metric's headline n
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
-from .features import load_extractor
+from .features import MNIST_SPEC
 
-__all__ = ["fid", "kid", "precision_recall", "mnist_digits", "modes", "as_images"]
+__all__ = ["fid", "kid", "inception_score", "precision_recall", "density_coverage", "intra_fid", "mnist_digits",
+           "modes", "as_images", "reference_labels"]
 
-Extractor = Callable[[torch.Tensor], torch.Tensor]  # images (N, C, H, W) -> features (N, D)
 
 
 def as_images(reference: torch.Tensor | Dataset, *, limit: int | None = None, seed: int = 0) -> torch.Tensor:
@@ -44,10 +44,28 @@ def as_images(reference: torch.Tensor | Dataset, *, limit: int | None = None, se
     return images.float()
 
 
-def _features(extractor: Extractor | str | None, images: torch.Tensor) -> torch.Tensor:
-    if extractor is None or isinstance(extractor, str):
-        extractor = load_extractor(extractor or "inception")
-    return extractor(images)  # (N, D)
+def reference_labels(reference: Dataset, *, limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, list[str] | None] | None:
+    """The labels (N,) and class names of the images as_images() returns for the same arguments; None
+    when the data set has no labels."""
+    labels = getattr(reference, "labels", None)
+    if labels is None:
+        return None
+    count = len(reference)
+    if limit is not None and count > limit:  # the same seeded pick as as_images
+        labels = labels[torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:limit].sort().values]
+    return labels, getattr(reference, "classes", None)
+
+
+def _cached(extractor: Any) -> Any:
+    """A CachedExtractor for whatever the caller gave: one already, an extractor, a spec string or None."""
+    from .features import CachedExtractor, FeatureExtractor
+
+    if isinstance(extractor, CachedExtractor):
+        return extractor
+    cached = CachedExtractor(extractor.spec if isinstance(extractor, FeatureExtractor) else (extractor or "inception"))
+    if isinstance(extractor, FeatureExtractor):
+        cached._extractor = extractor
+    return cached
 
 
 def _check_images(samples: torch.Tensor, metric: str) -> None:
@@ -55,45 +73,100 @@ def _check_images(samples: torch.Tensor, metric: str) -> None:
         raise ValueError(f"metric {metric!r} needs images (N, C, H, W), got samples of shape {tuple(samples.shape)}")
 
 
-def fid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Extractor | str | None = None,
+def _check_counts(metric: str, samples: torch.Tensor, real: torch.Tensor, least: int, option: str) -> None:
+    """Say so before any feature pass when a set is too small for the metric's options."""
+    for what, count in (("generated samples", samples.shape[0]), ("reference images", real.shape[0])):
+        if 0 < count < least or (count == 0 and what == "generated samples"):
+            raise ValueError(f"{metric} needs at least {least} {what} ({option}), got {count}: draw more "
+                             f"(num_samples / num_reference) or lower {option.split(' ')[0]}")
+
+
+def fid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None,
         seed: int = 0) -> dict[str, float | int]:
-    """Fréchet Inception Distance (Heusel et al. 2017): Fréchet distance of Gaussians fitted to features."""
-    from .frechet import frechet_from_features
+    """Fréchet Inception Distance (Heusel et al. 2017), torch-fidelity's formula; the reference's statistics
+    may come from a published file."""
+    from .fidelity import fid_from_stats
 
     _check_images(samples, "fid")
-    return {"fid": frechet_from_features(_features(extractor, samples), _features(extractor, as_images(reference)))}
+    fx = _cached(extractor)
+    return {"fid": fid_from_stats(fx.stats(samples), fx.stats(as_images(reference)))}
 
 
-def kid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Extractor | str | None = None,
+def kid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None,
         seed: int = 0, n_subsets: int = 100, subset_size: int = 1000) -> dict[str, float | int]:
     """Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD^2, cubic kernel, mean over subsets."""
-    from .kid import kernel_inception_distance
+    from .fidelity import kid as score
 
     _check_images(samples, "kid")
-    fake, real = samples, as_images(reference)
-    for what, count in (("generated samples", fake.shape[0]), ("reference images", real.shape[0])):
-        if subset_size > count:  # say so before spending time on features
-            raise ValueError(f"kid subset_size {subset_size} is larger than the {count} {what}: use "
-                             f"num_samples >= {subset_size} or a smaller subset_size option")
-    return kernel_inception_distance(_features(extractor, fake), _features(extractor, real),
-                                     n_subsets=n_subsets, subset_size=subset_size, seed=seed)
+    fx, real = _cached(extractor), as_images(reference)
+    _check_counts("kid", samples, real, subset_size, f"subset_size {subset_size}")
+    return score(fx(samples), fx(real), subsets=n_subsets, subset_size=subset_size, seed=seed)
+
+
+def inception_score(samples: torch.Tensor, reference: Any = None, *, extractor: Any = None,
+                    seed: int = 0, splits: int = 10) -> dict[str, float | int]:
+    """Inception Score (Salimans et al. 2016) of the samples alone, from the FID Inception's logits."""
+    from .features import INCEPTION_SPEC
+    from .fidelity import inception_score as score
+
+    _check_images(samples, "is")
+    fx = _cached(extractor)
+    if fx.spec != INCEPTION_SPEC:
+        raise ValueError(f"metric 'is' is defined on the FID Inception's 1,008 ImageNet classes: use --features "
+                         f"inception, not {fx.spec}")
+    return score(fx.extract(samples)["logits_unbiased"], splits=splits, seed=seed)
 
 
 def precision_recall(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
-                     extractor: Extractor | str | None = None, seed: int = 0, k: int = 3) -> dict[str, float | int]:
+                     extractor: Any = None, seed: int = 0, k: int = 3) -> dict[str, float | int]:
     """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN manifolds in feature space."""
-    from .precision_recall import precision_recall as score
+    from .fidelity import precision_recall as score
 
     _check_images(samples, "precision_recall")
-    fake, real = samples, as_images(reference)
-    for what, count in (("generated samples", fake.shape[0]), ("reference images", real.shape[0])):
-        if count <= k:
-            raise ValueError(f"precision_recall with k={k} needs more than {k} {what}, got {count}")
-    return score(_features(extractor, fake), _features(extractor, real), k=k)
+    fx, real = _cached(extractor), as_images(reference)
+    _check_counts("precision_recall", samples, real, k + 1, f"k {k} + 1")
+    return score(fx(samples), fx(real), k=k)
+
+
+def density_coverage(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
+                     extractor: Any = None, seed: int = 0, k: int = 5) -> dict[str, float | int]:
+    """Density and coverage (Naeem et al. 2020): how crowded, and how much of the real data, the samples are."""
+    from .fidelity import density_coverage as score
+
+    _check_images(samples, "density_coverage")
+    fx, real = _cached(extractor), as_images(reference)
+    _check_counts("density_coverage", samples, real, k + 1, f"k {k} + 1")
+    return score(fx(samples), fx(real), k=k)
+
+
+def intra_fid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None, seed: int = 0,
+              sample_labels: torch.Tensor | None = None,
+              reference_labels: torch.Tensor | None = None) -> dict[str, float | int]:
+    """FID within each class (Miyato and Koyama 2018), of a conditional model against a labelled reference:
+    the mean over classes, the worst class, and how many classes were scored."""
+    from .fidelity import fid_from_stats, stats
+
+    _check_images(samples, "intra_fid")
+    if sample_labels is None:
+        raise ValueError("intra_fid scores a class-conditional model: this one takes no labels")
+    if reference_labels is None:
+        raise ValueError("intra_fid needs a labelled reference set (mnist-5k, cifar10:ROOT, an ImageFolder layout, "
+                         "hf: with a label column)")
+    fx, real = _cached(extractor), as_images(reference)
+    fake_features, real_features = fx(samples), fx(real)  # (N, D), (M, D): one pass each, shared with fid
+    values = []
+    for c in sorted(set(sample_labels.tolist())):
+        mine, theirs = sample_labels == c, reference_labels == c
+        if int(theirs.sum()) < 2 or int(mine.sum()) < 2:
+            raise ValueError(f"intra_fid: class {c} has {int(mine.sum())} samples and {int(theirs.sum())} reference "
+                             f"images; each class needs at least 2 of both (draw more)")
+        values.append(fid_from_stats(stats(fake_features[mine]), stats(real_features[theirs])))
+    return {"intra_fid": float(sum(values) / len(values)), "intra_fid_worst": float(max(values)),
+            "classes": len(values)}
 
 
 def mnist_digits(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
-                 extractor: Extractor | str | None = None, seed: int = 0,
+                 extractor: Any = None, seed: int = 0,
                  confidence: float = 0.9, labels: torch.Tensor | None = None) -> dict[str, float | int]:
     """Scores from the bundled MNIST classifier; ``extractor`` is not used (it has its own network).
 
@@ -107,12 +180,12 @@ def mnist_digits(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
     min_requested: the same for the worst-drawn digit.
     """
     from .classifier import digit_scores
-    from .frechet import frechet_from_features
+    from .fidelity import fid_from_stats
 
     _check_images(samples, "mnist_digits")
     scores = digit_scores(samples, confidence=confidence)
-    mnist = load_extractor("mnist-classifier")
-    distance = frechet_from_features(mnist(samples), mnist(as_images(reference)))
+    mnist = _cached(extractor) if getattr(extractor, "spec", None) == MNIST_SPEC else _judge_features(extractor)
+    distance = fid_from_stats(mnist.stats(samples), mnist.stats(as_images(reference)))
     return {
         "mnist_fd": distance,
         "recognisable": scores["recognisable"],
@@ -121,6 +194,16 @@ def mnist_digits(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
         "rejected": scores["rejected"],
         **(_requested(samples, labels, confidence) if labels is not None else {}),
     }
+
+
+def _judge_features(extractor: Any) -> Any:
+    """A CachedExtractor of the judge's features on evaluate()'s device, sharing its reference (and so its cache)."""
+    from .features import CachedExtractor
+
+    mnist = CachedExtractor(MNIST_SPEC, batch_size=getattr(extractor, "batch_size", 64),
+                            device=getattr(extractor, "device", None))
+    mnist.reference = getattr(extractor, "reference", None)
+    return mnist
 
 
 def _requested(samples: torch.Tensor, labels: torch.Tensor, confidence: float) -> dict[str, float]:

@@ -1,21 +1,21 @@
-"""Feature extractors for image metrics, named by one string (``--features``).
+"""Feature extractors for image metrics, named by one string (``--features``), all run through torch-fidelity.
 
-    "inception"                      = "timm:inception_v3.tf_in1k": 2048-d pool features, 299x299
-    "timm:MODEL"                     any timm model's pooled features (num_classes=0)
+    "inception" = "inception-v3-compat"      the FID Inception (2015-12-05 graph, TF1 resizing to 299):
+                                             "2048" pool features and "logits_unbiased" (for IS)
+    "timm:MODEL"                             any timm model's pooled features (num_classes=0)
     "timm:MODEL@/path/weights.safetensors"   the same, with weights from a local file
-    "mnist-classifier"               the bundled MNIST classifier's 128-d features
+    "mnist-classifier"                       the bundled MNIST judge's 128-d features
 
-Weights are never downloaded silently: a timm model's weights come from a local file or from the
-Hugging Face cache (or torch.hub's cache), and when they are in neither, loading stops with a
-message that says how to get them. Images arrive as (N, C, H, W) in [-1, 1]; grayscale is
-repeated to three channels, resized (bilinear, antialiased) to the model's input size, and
-mapped to the model's normalisation.
+Every extractor is a torch-fidelity ``FeatureExtractorBase``: it takes uint8 images (B, 3, H, W),
+exactly as torch-fidelity feeds its own, and ganzoo's two (MNIST judge, timm) are registered with
+torch-fidelity, so ``torch_fidelity.calculate_metrics(feature_extractor="ganzoo-mnist-classifier")``
+computes the same numbers. Generated images in [-1, 1] are quantised to 8 bits as a PNG file of
+them would be (torchvision's save_image), so scoring a model and scoring a folder of its saved
+samples give equal numbers; grayscale is repeated to three channels.
 
-Note: timm's inception_v3.tf_in1k is the TF-slim port, not the 2015-12-05 graph of the original
-FID code (Heusel et al. 2017), so its FIDs are comparable with each other, not with papers.
-
-Which extractors a metric used is recorded: inside ``with record_features() as used:`` every
-extractor call appends itself to ``used``, which evaluate() writes into each metric's protocol.
+Weights are never downloaded silently for timm models (a local file or the Hugging Face cache);
+the Inception's weights follow ganzoo.metrics.inception. Which extractors a metric used is
+recorded: inside ``with record_features() as used:`` every extractor call appends itself.
 """
 
 from __future__ import annotations
@@ -24,14 +24,17 @@ import contextlib
 import contextvars
 import difflib
 import functools
-import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+
+from .inception import sha256_file
 
 __all__ = [
     "FeatureExtractor",
@@ -40,9 +43,11 @@ __all__ = [
     "canonical_spec",
     "load_extractor",
     "record_features",
+    "to_uint8",
 ]
 
-ALIASES = {"inception": "timm:inception_v3.tf_in1k"}
+INCEPTION_SPEC = "inception-v3-compat"
+ALIASES = {"inception": INCEPTION_SPEC}
 MNIST_SPEC = "mnist-classifier"
 HUB_FILENAMES = ("model.safetensors", "pytorch_model.bin")  # what timm looks for in a Hub repo
 
@@ -53,67 +58,122 @@ class WeightsNotCachedError(FileNotFoundError):
     """A feature extractor's weights are neither a local file nor in a download cache."""
 
 
-class FeatureExtractor:
-    """A frozen network that maps images (N, C, H, W) in [-1, 1] to features (N, dim)."""
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) in [-1, 1] -> (N, 3, H, W) uint8, rounded as torchvision's save_image rounds; uint8 passes."""
+    if images.dtype != torch.uint8:
+        images = ((images.float() + 1) * 127.5 + 0.5).clamp_(0, 255).to(torch.uint8)
+    return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
-    def __init__(self, spec: str, net: nn.Module, dim: int, prepare: Callable[[torch.Tensor], torch.Tensor],
-                 weights_sha256: str | None = None):
+
+class FeatureExtractor:
+    """A frozen torch-fidelity extractor: images -> named feature layers, batched on one device."""
+
+    def __init__(self, spec: str, module: FeatureExtractorBase, weights_sha256: str | None = None):
         self.spec = spec  # canonical spec, written into every protocol
-        self.net = net.eval()
-        self.dim = dim
-        self.prepare = prepare  # one batch in [-1, 1] -> the network's input
+        self.module = module.eval()
+        self.layer = module.features_list[0]  # the layer FID, KID and precision/recall use
         self.weights_sha256 = weights_sha256  # first 16 hex digits of the weights file's sha256
+        self._dims: dict[str, int] = {}
 
     def __repr__(self) -> str:
-        return f"FeatureExtractor({self.spec!r}, dim={self.dim})"
+        return f"FeatureExtractor({self.spec!r})"
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.module.features_list)
+
+    @property
+    def dim(self) -> int:
+        """Width of the main layer's features."""
+        if self.layer not in self._dims:
+            self._dims.update({k: v.shape[1] for k, v in self.extract(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)).items()})
+        return self._dims[self.layer]
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor, *, batch_size: int = 64,
-                 device: str | torch.device | None = None) -> torch.Tensor:
-        """(N, C, H, W) in [-1, 1] -> (N, dim) float32 on the CPU."""
-        if images.dim() != 4:
-            raise ValueError(f"feature extractor {self.spec!r} needs images (N, C, H, W), got {tuple(images.shape)}")
+    def extract(self, images: torch.Tensor, *, batch_size: int = 64, device: str | torch.device | None = None,
+                desc: str | None = None) -> dict[str, torch.Tensor]:
+        """(N, C, H, W) in [-1, 1] (or uint8) -> {layer: (N, D) float32 on the CPU}."""
+        if images.dim() != 4 or images.shape[1] not in (1, 3):
+            raise ValueError(f"feature extractor {self.spec!r} needs 1- or 3-channel images (N, C, H, W), "
+                             f"got {tuple(images.shape)}")
         used = _recording.get()
         if used is not None and self not in used:
             used.append(self)
         if device is not None:
-            self.net.to(device)
-        device = next(self.net.parameters()).device
-        out = [self.net(self.prepare(chunk.to(device, torch.float32))).float().cpu()
-               for chunk in images.split(batch_size)]
-        return torch.cat(out) if out else torch.empty(0, self.dim)
+            self.module.to(device)
+        device = next(self.module.parameters()).device
+        parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.layers}
+        with _progress(images.shape[0], desc or f"features ({self.spec})") as bar:
+            for chunk in images.split(batch_size):
+                out = self.module(to_uint8(chunk).to(device))  # a tuple in features_list order
+                for name, value in zip(self.layers, out):
+                    parts[name].append(value.float().cpu())
+                bar.update(chunk.shape[0])
+        return {name: torch.cat(v) if v else torch.empty(0, 0) for name, v in parts.items()}
+
+    def __call__(self, images: torch.Tensor, *, batch_size: int = 64,
+                 device: str | torch.device | None = None) -> torch.Tensor:
+        """The main layer's features (N, D)."""
+        return self.extract(images, batch_size=batch_size, device=device)[self.layer]
+
+
+def _progress(total: int, desc: str):
+    """A progress bar on an interactive terminal for passes long enough to wait for."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", leave=False, disable=total < 500 or not sys.stderr.isatty())
 
 
 class CachedExtractor:
     """Loads its extractor on first use and remembers the features of each tensor it has seen.
 
-    evaluate() hands one of these to every metric, so FID, KID and precision/recall share one pass
-    over the samples and the reference images, and a metric that needs no features loads nothing.
+    evaluate() hands one of these to every metric, so FID, KID, IS and precision/recall share one
+    pass over the samples and one over the reference images; a metric that needs no features loads
+    nothing. The reference's features can come from a disk cache or a statistics file (see
+    ganzoo.metrics.reference), registered with ``set_reference``.
     """
 
-    def __init__(self, spec: str, *, batch_size: int = 64, device: str | torch.device = "cpu"):
+    def __init__(self, spec: str, *, batch_size: int = 64, device: str | torch.device | None = None,
+                 inception_weights: str | None = None):
         self.spec = canonical_spec(spec)
         self.batch_size = batch_size
         self.device = device
+        self.inception_weights = inception_weights
+        self.reference = None  # a ganzoo.metrics.reference.Reference, or None
         self._extractor: FeatureExtractor | None = None
-        self._memo: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id -> (images kept alive, features)
+        self._memo: dict[int, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}  # id -> (images kept alive, features)
 
     @property
     def extractor(self) -> FeatureExtractor:
         if self._extractor is None:
-            self._extractor = load_extractor(self.spec)
+            self._extractor = load_extractor(self.spec, inception_weights=self.inception_weights)
         return self._extractor
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         hit = self._memo.get(id(images))
         if hit is not None and hit[0] is images:
             used = _recording.get()
             if used is not None and self.extractor not in used:
                 used.append(self.extractor)
             return hit[1]
-        features = self.extractor(images, batch_size=self.batch_size, device=self.device)  # (N, dim)
+        if self.reference is not None and self.reference.images is images:
+            features = self.reference.features(self.extractor, self.batch_size, self.device)
+        else:
+            features = self.extractor.extract(images, batch_size=self.batch_size, device=self.device)
         self._memo[id(images)] = (images, features)
         return features
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.extract(images)[self.extractor.layer]
+
+    def stats(self, images: torch.Tensor) -> dict:
+        """FID statistics {"mu", "sigma"} of the main layer; the reference's may come from a statistics file."""
+        ref = self.reference
+        if ref is not None and ref.images is images and ref.stats_file is not None:
+            return ref.published_stats(self.extractor)
+        from .fidelity import stats
+
+        return stats(self(images))
 
 
 @contextlib.contextmanager
@@ -128,13 +188,14 @@ def record_features() -> Iterator[list[FeatureExtractor]]:
 
 
 def canonical_spec(spec: str) -> str:
-    """"inception" -> "timm:inception_v3.tf_in1k"; "timm:NAME" gains its default pretrained tag."""
+    """"inception" -> "inception-v3-compat"; "timm:NAME" gains its default pretrained tag."""
     spec = spec.strip()
     base, sep, path = spec.partition("@")
     base = ALIASES.get(base, base)
-    if base == MNIST_SPEC:
+    if base in (MNIST_SPEC, INCEPTION_SPEC):
         if sep:
-            raise ValueError("'mnist-classifier' uses its bundled weights and takes no '@file'")
+            hint = "--inception-weights FILE" if base == INCEPTION_SPEC else "its bundled weights"
+            raise ValueError(f"{base!r} takes no '@file'; use {hint}")
         return base
     if not base.startswith("timm:") or not base[len("timm:"):]:
         raise ValueError(f"unknown feature extractor {spec!r}: use 'inception', 'mnist-classifier', "
@@ -147,11 +208,16 @@ def canonical_spec(spec: str) -> str:
     return f"timm:{name}"
 
 
-def load_extractor(spec: str) -> FeatureExtractor:
+def load_extractor(spec: str, *, inception_weights: str | None = None) -> FeatureExtractor:
     """The extractor that ``spec`` names (see the module docstring); loaded once per weights file."""
     spec = canonical_spec(spec)
     if spec == MNIST_SPEC:
         return _load_cached(spec, None, 0)
+    if spec == INCEPTION_SPEC:
+        from .inception import inception_weights_file
+
+        file = str(inception_weights_file(inception_weights))
+        return _load_cached(spec, file, os.stat(file).st_mtime_ns)
     name, _, path = spec[len("timm:"):].partition("@")
     if path and not os.path.isfile(path):
         raise FileNotFoundError(f"feature weights file {path} does not exist (from --features {spec})")
@@ -162,24 +228,81 @@ def load_extractor(spec: str) -> FeatureExtractor:
 @functools.lru_cache(maxsize=4)
 def _load_cached(spec: str, file: str | None, stamp: int) -> FeatureExtractor:
     if spec == MNIST_SPEC:
-        return _mnist_extractor()
+        from .classifier import WEIGHTS_PATH
+
+        return FeatureExtractor(spec, MnistClassifierFeatures("ganzoo-mnist-classifier", ["features"]),
+                                sha256_file(WEIGHTS_PATH)[:16])
+    if spec == INCEPTION_SPEC:
+        from .inception import load_inception
+
+        module, digest = load_inception(file)
+        return FeatureExtractor(spec, module, digest[:16])
     return _timm_extractor(spec, spec[len("timm:"):].partition("@")[0], file)
 
 
-def _mnist_extractor() -> FeatureExtractor:
-    from .classifier import FEATURES, WEIGHTS_PATH, load_mnist_classifier
+# ---- ganzoo's networks as torch-fidelity extractors -----------------------------------------------
 
-    net = load_mnist_classifier()
 
-    class Features(nn.Module):  # the classifier's penultimate layer as forward()
-        def __init__(self) -> None:
-            super().__init__()
-            self.classifier = net
+class ModelRangeFeatures(FeatureExtractorBase):
+    """A network on images in [-1, 1] as a torch-fidelity extractor with one layer, "features"."""
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.classifier.features(x)  # (B, 128); features() averages channels, resizes to 32
+    def __init__(self, name: str, features_list: list[str], net: nn.Module,
+                 prepare: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__(name, features_list)
+        self.net = net.eval().requires_grad_(False)
+        self.prepare = prepare  # (B, 3, H, W) in [-1, 1] -> the network's input
 
-    return FeatureExtractor(MNIST_SPEC, Features(), FEATURES, lambda x: x, _sha256(WEIGHTS_PATH))
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return ("features",)
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        if metric == "isc":
+            raise ValueError("the Inception Score needs class logits: only --features inception gives them")
+        return "features"
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile() -> torch.Tensor:
+        return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+        if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected uint8 images (B, 3, H, W), got {x.dtype} {tuple(x.shape)}")
+        return (self.net(self.prepare(x.float() / 127.5 - 1.0)),)
+
+
+class MnistClassifierFeatures(ModelRangeFeatures):
+    """The bundled MNIST judge's 128-d penultimate features (registered as "ganzoo-mnist-classifier")."""
+
+    def __init__(self, name: str, features_list: list[str], **kwargs):
+        from .classifier import load_mnist_classifier
+
+        classifier = load_mnist_classifier()
+        super().__init__(name, features_list, _Method(classifier, "features"), lambda x: x)
+
+
+class _Method(nn.Module):
+    """module.<method> as forward()."""
+
+    def __init__(self, module: nn.Module, method: str):
+        super().__init__()
+        self.module, self.method = module, method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self.module, self.method)(x)
+
+
+def register_with_torch_fidelity() -> None:
+    """Make ganzoo's MNIST judge a torch-fidelity extractor ("ganzoo-mnist-classifier"); idempotent."""
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+    if "ganzoo-mnist-classifier" not in FEATURE_EXTRACTORS_REGISTRY:
+        register_feature_extractor("ganzoo-mnist-classifier", MnistClassifierFeatures)
 
 
 # ---- timm ------------------------------------------------------------------------------------------
@@ -212,20 +335,17 @@ def _timm_extractor(spec: str, name: str, file: str) -> FeatureExtractor:
     net = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=file))
     _check_all_loaded(net, file, name)
     cfg = net.pretrained_cfg
-    size = tuple(cfg["input_size"][-2:])  # (H, W), 299x299 for Inception
+    size = tuple(cfg["input_size"][-2:])  # (H, W)
     mean = torch.tensor(cfg["mean"], dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(cfg["std"], dtype=torch.float32).view(1, 3, 1, 1)
 
-    def prepare(x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in [-1, 1] -> (B, 3, *size) normalised
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        elif x.shape[1] != 3:
-            raise ValueError(f"{spec} needs 1- or 3-channel images, got {x.shape[1]} channels")
+    def prepare(x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) in [-1, 1] -> (B, 3, *size) normalised
         if tuple(x.shape[-2:]) != size:
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
         return ((x + 1) / 2 - mean.to(x.device)) / std.to(x.device)
 
-    return FeatureExtractor(spec, net, net.num_features, prepare, _sha256(file))
+    module = ModelRangeFeatures(f"ganzoo-{spec}", ["features"], net, prepare)
+    return FeatureExtractor(spec, module, sha256_file(file)[:16])
 
 
 def _cached_weights(name: str) -> str:
@@ -276,10 +396,3 @@ def _check_all_loaded(net: nn.Module, file: str, name: str) -> None:
         raise ValueError(f"{file} lacks {len(missing)} tensors of timm model {name!r} (first: {missing[0]!r}); "
                          f"it holds weights of another model")
 
-
-def _sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]

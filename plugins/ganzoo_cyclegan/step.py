@@ -64,18 +64,18 @@ class CycleGANStep(Step):
         lam, lam_idt = c.lambda_cycle, c.lambda_cycle * c.lambda_identity
 
         # generators: fool both PatchGANs (least squares), map back to the start, leave targets unchanged
-        fake_b, fake_a = m["G_AB"](real_a), m["G_BA"](real_b)
-        rec_a, rec_b = m["G_BA"](fake_b), m["G_AB"](fake_a)
-        pred_fb, pred_fa = m["D_B"](fake_b), m["D_A"](fake_a)
-        loss_gan = F.mse_loss(pred_fb, torch.ones_like(pred_fb)) + F.mse_loss(pred_fa, torch.ones_like(pred_fa))
-        loss_cycle = lam * (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b))
-        loss_idt = torch.zeros((), device=real_a.device)
-        if lam_idt > 0:
-            loss_idt = lam_idt * (F.l1_loss(m["G_AB"](real_b), real_b) + F.l1_loss(m["G_BA"](real_a), real_a))
-        loss_g = loss_gan + loss_cycle + loss_idt
-        ctx.backward(loss_g)
+        with ctx.frozen("D_A", "D_B"):  # the PatchGANs give input gradients only
+            fake_b, fake_a = m["G_AB"](real_a), m["G_BA"](real_b)
+            rec_a, rec_b = m["G_BA"](fake_b), m["G_AB"](fake_a)
+            pred_fb, pred_fa = m["D_B"](fake_b), m["D_A"](fake_a)
+            loss_gan = F.mse_loss(pred_fb, torch.ones_like(pred_fb)) + F.mse_loss(pred_fa, torch.ones_like(pred_fa))
+            loss_cycle = lam * (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b))
+            loss_idt = torch.zeros((), device=real_a.device)
+            if lam_idt > 0:
+                loss_idt = lam_idt * (F.l1_loss(m["G_AB"](real_b), real_b) + F.l1_loss(m["G_BA"](real_a), real_a))
+            loss_g = loss_gan + loss_cycle + loss_idt
+            ctx.backward(loss_g)
         ctx.step("G")
-        ctx.zero_grad("D")  # drop what the generators' loss left in the discriminators
 
         # discriminators: real -> 1, (pooled) fake -> 0, halved as in the paper
         loss_d = 0.0

@@ -31,6 +31,7 @@ class DCGANConfig:
     augment: str = ""  # DiffAugment ops on D's inputs, e.g. "translation,cutout"; "" = none (paper)
     r1: float = 0.0  # weight gamma of the R1 penalty gamma/2 * ||grad D(x)||^2 on real images
     #                  (Mescheder et al. 2018); 0 = none (paper)
+    out_bias: bool = False  # a bias on G's output layer (mmagic's DCGAN has one); False = as ganzoo trains it
 
     def __post_init__(self):
         check_power_of_two_size(self)
@@ -43,3 +44,5 @@ class DCGANConfig:
         check_augment(self)
         check_fraction(self, "decay_start")
         check_non_negative(self, "r1", "no penalty")
+        if type(self.out_bias) is not bool:
+            raise ConfigError(f"out_bias must be true or false, got {self.out_bias!r}")

@@ -8,7 +8,7 @@ from .config import DCGANConfig
 
 
 def build(config: DCGANConfig) -> dict[str, nn.Module]:
-    G = ConvGenerator(config.nz, config.ngf, config.channels, config.image_size, norm="batch")
+    G = ConvGenerator(config.nz, config.ngf, config.channels, config.image_size, norm="batch", out_bias=config.out_bias)
     D = ConvDiscriminator(config.channels, config.ndf, config.image_size, norm="batch")
     dcgan_init(G)
     dcgan_init(D)

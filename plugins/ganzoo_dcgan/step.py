@@ -47,9 +47,10 @@ class DCGANStep(Step):
         ctx.step("D")
 
         # G: maximise log D(G(z)) (the non-saturating loss)
-        out_g = D(self.view(fake))
-        loss_g = F.binary_cross_entropy_with_logits(out_g, ones)
-        ctx.backward(loss_g)
+        with ctx.frozen("D"):  # D gives input gradients only
+            out_g = D(self.view(fake))
+            loss_g = F.binary_cross_entropy_with_logits(out_g, ones)
+            ctx.backward(loss_g)
         ctx.step("G")
 
         ctx.log(loss_d=loss_d_real + loss_d_fake, loss_g=loss_g,

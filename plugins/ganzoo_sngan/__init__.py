@@ -16,3 +16,36 @@ def ganzoo_register_variants(register):
         step="ganzoo_sngan.step:SNGANStep",
         data_kind="image",
     ))
+
+
+@ganzoo.hookimpl
+def ganzoo_register_models(register):
+    register(ganzoo.ModelCard(
+        name="sngan-cifar10-studiogan",
+        variant="sngan",
+        summary="Class-conditional SN-GAN on CIFAR-10: PyTorch-StudioGAN's published generator (no sha256 pinned yet)",
+        weights="import",
+        dataset="cifar10:ROOT",
+        recipe="ganzoo train sngan --data cifar10:ROOT --steps 100000 --out runs/sngan-cifar10",
+        config={"image_size": 32, "channels": 3, "nz": 128, "g_ch": 256, "num_classes": 10, "bn_eps": 1e-4},
+        license="MIT",
+        source={"importer": "studiogan-sngan",
+                "hub": "Mingguksky/PyTorch-StudioGAN",
+                "file": "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-SNGAN-train-2022_03_06_02_24_46/"
+                        "model=G-best-weights-step=88000.pth",
+                "sha256": "",  # not published where this project could read it: import by hand with --sha256
+                "classes": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+                "paper": "Miyato et al. 2018, arXiv:1802.05957; Kang, Shin, Park 2023 (StudioGAN), arXiv:2206.09479",
+                "homepage": "https://github.com/POSTECH-CVLab/PyTorch-StudioGAN"},
+    ))
+
+
+@ganzoo.hookimpl
+def ganzoo_register_importers(register):
+    register(ganzoo.ImporterSpec(
+        name="studiogan-sngan",
+        summary="PyTorch-StudioGAN SNGAN generators (resnet backbone, cBN or plain BN; 'model=G-...-weights-step=N.pth')",
+        variant="sngan",
+        convert="ganzoo_sngan.importers:convert_studiogan_sngan",
+        upstream="POSTECH-CVLab/PyTorch-StudioGAN",
+    ))

@@ -39,6 +39,7 @@ class SNGANConfig:
     #                          CIFAR-10 code: 128 for a batch of 64)
     decay_start: float = 0.0  # fraction of the run after which both learning rates fall linearly
     #                           to 0 by its end; 0.0 = from the start, as the reference CIFAR-10 code
+    bn_eps: float = 1e-5  # epsilon of G's batch norms (StudioGAN's nets use 1e-4)
 
     def __post_init__(self):
         if type(self.image_size) is not int or self.image_size not in SIZES:
@@ -57,6 +58,7 @@ class SNGANConfig:
         check_positive(self, "lr")
         check_betas(self)
         check_fraction(self, "decay_start")
+        check_positive(self, "bn_eps")
 
 
 def _check_count(config: SNGANConfig, name: str, minimum: int = 1, zero_means: str = "") -> None:

@@ -53,9 +53,9 @@ def _check_labels(net: nn.Module, n: int, y: torch.Tensor | None) -> None:
 class ConditionalBatchNorm2d(nn.Module):
     """Batch norm without its own affine; a per-class gain (initialised to 1) and bias (to 0) instead."""
 
-    def __init__(self, channels: int, num_classes: int):
+    def __init__(self, channels: int, num_classes: int, eps: float = 1e-5):
         super().__init__()
-        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.bn = nn.BatchNorm2d(channels, eps=eps, affine=False)
         self.gain = nn.Embedding(num_classes, channels)
         self.bias = nn.Embedding(num_classes, channels)
         nn.init.ones_(self.gain.weight)
@@ -68,9 +68,9 @@ class ConditionalBatchNorm2d(nn.Module):
 class GBlock(nn.Module):
     """BN-ReLU-upsample-conv-BN-ReLU-conv, plus a 1x1 conv of the upsampled input: doubles the side."""
 
-    def __init__(self, cin: int, cout: int, num_classes: int):
+    def __init__(self, cin: int, cout: int, num_classes: int, eps: float = 1e-5):
         super().__init__()
-        norm = (lambda c: ConditionalBatchNorm2d(c, num_classes)) if num_classes else nn.BatchNorm2d
+        norm = (lambda c: ConditionalBatchNorm2d(c, num_classes, eps)) if num_classes else (lambda c: nn.BatchNorm2d(c, eps=eps))
         self.b1, self.b2 = norm(cin), norm(cout)
         self.c1 = _init(nn.Conv2d(cin, cout, 3, padding=1), math.sqrt(2))
         self.c2 = _init(nn.Conv2d(cout, cout, 3, padding=1), math.sqrt(2))
@@ -112,13 +112,13 @@ class DBlock(nn.Module):
 class Generator(nn.Module):
     """z (B, nz) [and labels y (B,)] -> image (B, C, S, S) in [-1, 1]."""
 
-    def __init__(self, nz: int, g_ch: int, channels: int, image_size: int, num_classes: int = 0):
+    def __init__(self, nz: int, g_ch: int, channels: int, image_size: int, num_classes: int = 0, bn_eps: float = 1e-5):
         super().__init__()
         side, mults, _, _ = LAYOUTS[image_size]
         widths = [g_ch * m for m in mults]
         self.linear = _init(nn.Linear(nz, side * side * widths[0]))
-        self.blocks = nn.ModuleList(GBlock(a, b, num_classes) for a, b in zip(widths[:-1], widths[1:]))
-        self.bn = nn.BatchNorm2d(widths[-1])  # unconditional, as in the reference
+        self.blocks = nn.ModuleList(GBlock(a, b, num_classes, bn_eps) for a, b in zip(widths[:-1], widths[1:]))
+        self.bn = nn.BatchNorm2d(widths[-1], eps=bn_eps)  # unconditional, as in the reference
         self.conv = _init(nn.Conv2d(widths[-1], channels, 3, padding=1))
         self.side = side
         self.latent_shape = (nz,)
@@ -155,6 +155,6 @@ class Discriminator(nn.Module):
 
 
 def build(config: SNGANConfig) -> dict[str, nn.Module]:
-    G = Generator(config.nz, config.g_ch, config.channels, config.image_size, config.num_classes)
+    G = Generator(config.nz, config.g_ch, config.channels, config.image_size, config.num_classes, config.bn_eps)
     D = Discriminator(config.channels, config.d_ch, config.image_size, config.num_classes)
     return {"G": G, "D": D}

@@ -56,8 +56,9 @@ class SNGANStep(Step):
             loss_d = self.loss_d(out_real, out_fake)
             ctx.backward(loss_d)
             ctx.step("D")
-        fake, y_fake = self._fakes(ctx, c.g_batch_factor * real.shape[0])
-        loss_g = self.loss_g(score(fake, y_fake))
-        ctx.backward(loss_g)
+        with ctx.frozen("D"):  # D gives input gradients only
+            fake, y_fake = self._fakes(ctx, c.g_batch_factor * real.shape[0])
+            loss_g = self.loss_g(score(fake, y_fake))
+            ctx.backward(loss_g)
         ctx.step("G")
         ctx.log(loss_d=loss_d, loss_g=loss_g, d_real=out_real.mean(), d_fake=out_fake.mean())

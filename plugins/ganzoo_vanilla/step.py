@@ -26,7 +26,8 @@ class VanillaStep(Step):
         loss_d = d_loss_bce(D(real), D(fake.detach()))
         ctx.backward(loss_d)
         ctx.step("D")
-        loss_g = self.g_loss(D(fake))
-        ctx.backward(loss_g)
+        with ctx.frozen("D"):  # G's update: D gives input gradients only
+            loss_g = self.g_loss(D(fake))
+            ctx.backward(loss_g)
         ctx.step("G")
         ctx.log(loss_d=loss_d, loss_g=loss_g)

@@ -37,7 +37,8 @@ class WGANGPStep(Step):
             loss_d = d_fake - d_real + c.gp_lambda * gp
             ctx.backward(loss_d)
             ctx.step("D")
-        loss_g = -D(G(ctx.noise(real.shape[0]))).mean()
-        ctx.backward(loss_g)
+        with ctx.frozen("D"):  # the critic gives input gradients only
+            loss_g = -D(G(ctx.noise(real.shape[0]))).mean()
+            ctx.backward(loss_g)
         ctx.step("G")
         ctx.log(loss_d=loss_d, loss_g=loss_g, wasserstein=d_real - d_fake, gp=gp)

@@ -1,0 +1,300 @@
+"""StyleGAN2's networks (Karras et al. 2020) in plain PyTorch: no custom CUDA or C++ kernels.
+
+G: a mapping network z -> w, then a synthesis network from a learned constant 4x4 input, two
+modulated/demodulated 3x3 convolutions per resolution (each with its own noise input and learned
+noise strength) and a toRGB layer per resolution whose outputs are summed ("skip" generator).
+D: residual blocks (or plain ones, the official cifar config's "orig"), minibatch standard
+deviation, a 3x3 conv and two fully connected layers. Every weight uses the equalised learning
+rate: stored N(0, 1), scaled at run time by its He constant. Resampling is the [1, 3, 3, 1] blur
+as a depthwise convolution, so double backward (R1, path length) works everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import StyleGAN2Config
+
+SQRT2 = math.sqrt(2)
+
+
+def _blur_kernel(channels: int, like: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """The separable [1, 3, 3, 1] filter, normalised to sum ``gain``, one per channel: (C, 1, 4, 4)."""
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=like.dtype, device=like.device)
+    f = torch.outer(f, f) * (gain / 64)
+    return f.expand(channels, 1, 4, 4)
+
+
+def upsample(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, 2H, 2W): zeros between pixels, then the blur (gain 4 keeps the mean)."""
+    return F.conv_transpose2d(x, _blur_kernel(x.shape[1], x, 4.0), stride=2, padding=1, groups=x.shape[1])
+
+
+def downsample(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H/2, W/2): the blur, keeping every second pixel."""
+    return F.conv2d(x, _blur_kernel(x.shape[1], x), stride=2, padding=1, groups=x.shape[1])
+
+
+def lrelu(x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """Leaky ReLU (slope 0.2) scaled by sqrt(2) to keep the signal's magnitude, times ``gain``."""
+    return F.leaky_relu(x, 0.2) * (SQRT2 * gain)
+
+
+class Dense(nn.Module):
+    """Fully connected layer with equalised learning rate; ``lr_mul`` slows it (the mapping network)."""
+
+    def __init__(self, cin: int, cout: int, bias: bool = True, bias_init: float = 0.0, lr_mul: float = 1.0,
+                 act: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin) / lr_mul)
+        self.bias = nn.Parameter(torch.full((cout,), float(bias_init))) if bias else None
+        self.weight_gain, self.bias_gain, self.act = lr_mul / math.sqrt(cin), lr_mul, act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, cin) -> (B, cout)
+        b = self.bias * self.bias_gain if self.bias is not None else None
+        x = F.linear(x, self.weight * self.weight_gain, b)
+        return lrelu(x) if self.act else x
+
+
+class Conv(nn.Module):
+    """Conv with equalised learning rate; ``down`` blurs, then convolves with stride 2 (halves the side)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, bias: bool = True, act: bool = True, down: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+        self.weight_gain, self.act, self.down, self.kernel = 1 / math.sqrt(cin * kernel * kernel), act, down, kernel
+
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:  # (B, cin, H, W) -> (B, cout, H', W')
+        w = self.weight * self.weight_gain
+        if self.down and self.kernel == 1:
+            x = F.conv2d(downsample(x), w)
+        elif self.down:  # blur to H+1, then a valid 3x3 conv with stride 2: H/2
+            x = F.conv2d(F.conv2d(x, _blur_kernel(x.shape[1], x), padding=2, groups=x.shape[1]), w, stride=2)
+        else:
+            x = F.conv2d(x, w, padding=self.kernel // 2)
+        if self.bias is not None:
+            x = x + self.bias[None, :, None, None]
+        return lrelu(x, gain) if self.act else x * gain
+
+
+def modulated_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool) -> torch.Tensor:
+    """Each sample's own conv: ``weight`` (O, I, k, k) scaled per input channel by ``styles`` (B, I), then
+    (demodulate) each output filter normalised to unit norm. (B, I, H, W) -> (B, O, H, W).
+
+    Computed as scale inputs, one shared conv, scale outputs: the same result as a per-sample
+    (grouped) conv, and several times faster on a CPU.
+    """
+    x = F.conv2d(x * styles[:, :, None, None], weight, padding=weight.shape[-1] // 2)  # (B, O, H, W)
+    if demodulate:
+        wts = weight[None] * styles[:, None, :, None, None]  # (B, O, I, k, k)
+        x = x * (wts.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt()[:, :, None, None]
+    return x
+
+
+class MappingNetwork(nn.Module):
+    """z (B, z_dim) -> w (B, num_ws, w_dim); keeps the running mean w (``w_avg``) that truncation uses."""
+
+    def __init__(self, z_dim: int, w_dim: int, num_ws: int, layers: int, lr_mul: float, w_avg_beta: float):
+        super().__init__()
+        dims = [z_dim] + [w_dim] * layers
+        self.net = nn.Sequential(*(Dense(a, b, lr_mul=lr_mul, act=True) for a, b in zip(dims[:-1], dims[1:])))
+        self.register_buffer("w_avg", torch.zeros(w_dim))
+        self.num_ws, self.w_avg_beta = num_ws, w_avg_beta
+
+    def forward(self, z: torch.Tensor, truncation: float = 1.0, update_w_avg: bool = True) -> torch.Tensor:
+        z = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()  # normalise the second moment
+        w = self.net(z)  # (B, w_dim)
+        if self.training and update_w_avg:
+            with torch.no_grad():
+                self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        if truncation != 1:
+            w = self.w_avg.lerp(w, truncation)  # pull towards the mean w
+        return w[:, None].expand(-1, self.num_ws, -1)  # (B, num_ws, w_dim)
+
+
+class StyledConv(nn.Module):
+    """Modulated 3x3 conv (after an optional 2x upsampling), per-pixel noise, bias, leaky ReLU."""
+
+    def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, up: bool = False):
+        super().__init__()
+        self.affine = Dense(w_dim, cin, bias_init=1.0)  # w -> per-input-channel scales
+        self.weight = nn.Parameter(torch.randn(cout, cin, 3, 3))
+        self.register_buffer("noise_const", torch.randn(resolution, resolution))  # the noise of eval mode
+        self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.up = up
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:  # (B, cin, S, S), (B, w_dim) -> (B, cout, S', S')
+        if self.up:
+            x = upsample(x)
+        x = modulated_conv(x, self.weight, self.affine(w), demodulate=True)
+        if self.training:  # fresh noise per sample; a fixed map in eval mode, so samples repeat by seed
+            noise = torch.randn((x.shape[0], 1, *x.shape[2:]), device=x.device, dtype=x.dtype)
+        else:
+            noise = self.noise_const[None, None]
+        x = x + noise * self.noise_strength
+        return lrelu(x + self.bias[None, :, None, None])
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv to the image channels, not demodulated, no activation."""
+
+    def __init__(self, cin: int, channels: int, w_dim: int):
+        super().__init__()
+        self.affine = Dense(w_dim, cin, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(channels, cin, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.weight_gain = 1 / math.sqrt(cin)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:  # (B, cin, S, S) -> (B, C, S, S)
+        x = modulated_conv(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False)
+        return x + self.bias[None, :, None, None]
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: (the constant, or an upsampling conv) + a conv, and its toRGB added to the image."""
+
+    def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, channels: int):
+        super().__init__()
+        if cin == 0:
+            self.const = nn.Parameter(torch.randn(cout, resolution, resolution))
+            self.conv0 = None
+        else:
+            self.conv0 = StyledConv(cin, cout, w_dim, resolution, up=True)
+        self.conv1 = StyledConv(cout, cout, w_dim, resolution)
+        self.torgb = ToRGB(cout, channels, w_dim)
+        self.num_conv = 1 if cin == 0 else 2
+
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor):
+        """ws (B, num_conv + 1, w_dim): one w per conv, then the toRGB's (shared with the next block's first conv)."""
+        if self.conv0 is None:
+            x = self.const[None].expand(ws.shape[0], -1, -1, -1)  # (B, C, 4, 4)
+            x = self.conv1(x, ws[:, 0])
+        else:
+            x = self.conv1(self.conv0(x, ws[:, 0]), ws[:, 1])
+        y = self.torgb(x, ws[:, self.num_conv])
+        return x, (y if img is None else upsample(img) + y)
+
+
+class SynthesisNetwork(nn.Module):
+    """ws (B, num_ws, w_dim) -> image (B, C, S, S): the skip generator."""
+
+    def __init__(self, w_dim: int, image_size: int, channels: int, channel_base: int, channel_max: int):
+        super().__init__()
+        resolutions = [2 ** i for i in range(2, int(math.log2(image_size)) + 1)]
+        width = {r: min(channel_base // r, channel_max) for r in resolutions}
+        self.blocks = nn.ModuleList(SynthesisBlock(width[r // 2] if r > 4 else 0, width[r], w_dim, r, channels)
+                                    for r in resolutions)
+        self.num_ws = sum(b.num_conv for b in self.blocks) + 1
+
+    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+        x = img = None
+        i = 0
+        for block in self.blocks:
+            x, img = block(x, img, ws[:, i:i + block.num_conv + 1])
+            i += block.num_conv
+        return img
+
+
+class Generator(nn.Module):
+    """z (B, z_dim) -> image (B, C, S, S) in [-1, 1].
+
+    ``truncation`` < 1 pulls w towards the tracked mean w; ``mixing`` (training only) is the chance
+    that the batch takes its styles from a second latent from a random layer on.
+    """
+
+    truncation_space = "w"  # GanModel.sample(truncation=...) truncates in W (see ganzoo.model)
+
+    def __init__(self, config: StyleGAN2Config):
+        super().__init__()
+        c = config
+        self.synthesis = SynthesisNetwork(c.w_dim, c.image_size, c.channels, c.channel_base, c.channel_max)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(c.z_dim, c.w_dim, self.num_ws, c.mapping_layers, c.mapping_lr_mul, c.w_avg_beta)
+        self.latent_shape = (c.z_dim,)
+
+    def forward(self, z: torch.Tensor, truncation: float = 1.0, mixing: float = 0.0) -> torch.Tensor:
+        ws = self.mapping(z, truncation)  # (B, num_ws, w_dim)
+        if mixing > 0 and self.training:
+            ws = self.mix(ws, z, mixing)
+        return self.render(ws)
+
+    def mix(self, ws: torch.Tensor, z: torch.Tensor, probability: float) -> torch.Tensor:
+        """With ``probability``, layers from a random cutoff on take the styles of fresh latents (one cutoff per batch)."""
+        cutoff = int(torch.randint(1, self.num_ws, ()))  # drawn on the CPU: no device sync
+        if float(torch.rand(())) >= probability:
+            return ws
+        other = self.mapping(torch.randn_like(z), update_w_avg=False)
+        return torch.cat([ws[:, :cutoff], other[:, cutoff:]], dim=1)
+
+    def render(self, ws: torch.Tensor) -> torch.Tensor:
+        """ws (B, num_ws, w_dim) -> images (B, C, S, S), clamped to [-1, 1] with the gradient of the unclamped ones."""
+        img = self.synthesis(ws)
+        return img + (img.clamp(-1, 1) - img).detach()
+
+
+class MinibatchStd(nn.Module):
+    """Appends the standard deviation across groups of samples as ``features`` extra channels."""
+
+    def __init__(self, group: int, features: int):
+        super().__init__()
+        self.group, self.features = group, features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C + F, H, W)
+        b, c, h, w = x.shape
+        g = math.gcd(min(self.group, b), b)  # a group size that divides the batch
+        f = self.features
+        y = x.reshape(g, -1, f, c // f, h, w)  # (G, n, F, c, H, W): sample i joins group i % n
+        y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # (n, F, c, H, W)
+        y = y.mean(dim=(2, 3, 4)).reshape(-1, f, 1, 1).repeat(g, 1, h, w)  # (B, F, H, W)
+        return torch.cat([x, y], dim=1)
+
+
+class DiscriminatorBlock(nn.Module):
+    """Two 3x3 convs, the second halving the side; "resnet" adds a 1x1 shortcut, both scaled by 1/sqrt(2)."""
+
+    def __init__(self, cin: int, tmp: int, cout: int, channels: int, architecture: str):
+        super().__init__()
+        self.fromrgb = Conv(channels, tmp, 1) if cin == 0 else None
+        self.conv0 = Conv(tmp, tmp, 3)
+        self.conv1 = Conv(tmp, cout, 3, down=True)
+        self.skip = Conv(tmp, cout, 1, bias=False, act=False, down=True) if architecture == "resnet" else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, Cin, S, S) -> (B, Cout, S/2, S/2)
+        if self.fromrgb is not None:
+            x = self.fromrgb(x)
+        if self.skip is None:
+            return self.conv1(self.conv0(x))
+        return self.skip(x, gain=math.sqrt(0.5)) + self.conv1(self.conv0(x), gain=math.sqrt(0.5))
+
+
+class Discriminator(nn.Module):
+    """Image (B, C, S, S) -> one logit per image (B,)."""
+
+    def __init__(self, config: StyleGAN2Config):
+        super().__init__()
+        c = config
+        resolutions = [2 ** i for i in range(int(math.log2(c.image_size)), 2, -1)]
+        width = {r: min(c.channel_base // r, c.channel_max) for r in resolutions + [4]}
+        self.blocks = nn.Sequential(*(DiscriminatorBlock(width[r] if r < c.image_size else 0, width[r], width[r // 2],
+                                                         c.channels, c.d_architecture) for r in resolutions))
+        top = width[4]
+        self.mbstd = MinibatchStd(c.mbstd_group, c.mbstd_channels) if c.mbstd_channels else None
+        self.conv = Conv(top + c.mbstd_channels, top, 3)
+        self.fc = Dense(top * 16, top, act=True)
+        self.out = Dense(top, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(x)  # (B, C4, 4, 4)
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        return self.out(self.fc(self.conv(x).flatten(1))).squeeze(1)  # (B,)
+
+
+def build(config: StyleGAN2Config) -> dict[str, nn.Module]:
+    return {"G": Generator(config), "D": Discriminator(config)}

@@ -1,0 +1,363 @@
+"""Importers: other libraries' checkpoints, in their exact layouts, served over loopback, verified, converted, cached.
+
+Each upstream generator is also written here as plain torch ops on the raw state dict, from the
+upstream source (mmagic's DCGANGenerator with mmcv ConvModules; StudioGAN's resnet Generator with
+its ConditionalBatchNorm2d), so that a conversion is checked against the function it must compute.
+"""
+
+import hashlib
+import http.server
+import threading
+from collections import OrderedDict
+from functools import partial
+
+import pytest
+import torch
+import torch.nn.functional as F
+from huggingface_hub import HfApi
+from huggingface_hub import constants as hf_constants
+
+import ganzoo
+from ganzoo import plugins
+from ganzoo.hub import WeightsError
+from ganzoo.importers import cache_root, convert
+
+STUDIOGAN_REPO = "Mingguksky/PyTorch-StudioGAN"
+STUDIOGAN_FILE = "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-TINY-train/model=G-best-weights-step=8.pth"
+
+
+# ---- checkpoints in the upstream layouts ----------------------------------------------------------
+
+
+def _bn(sd, prefix, c, affine=True):
+    if affine:
+        sd[f"{prefix}.weight"], sd[f"{prefix}.bias"] = 1 + 0.1 * torch.randn(c), 0.1 * torch.randn(c)
+    sd[f"{prefix}.running_mean"], sd[f"{prefix}.running_var"] = 0.1 * torch.randn(c), 0.5 + torch.rand(c)
+    sd[f"{prefix}.num_batches_tracked"] = torch.tensor(1000)
+
+
+def mmagic_state(nz=8, base=32, n_mid=1, channels=3):
+    """mmagic DCGAN at 4 * 2**(n_mid+1) pixels: ConvModule keys (conv, bn), generator and discriminator."""
+    sd = OrderedDict()
+    sd["generator.noise2feat.conv.weight"] = 0.2 * torch.randn(nz, base, 4, 4)  # no bias: a BN follows
+    _bn(sd, "generator.noise2feat.bn", base)
+    width = base
+    for i in range(n_mid):
+        sd[f"generator.upsampling.{i}.conv.weight"] = 0.2 * torch.randn(width, width // 2, 4, 4)
+        _bn(sd, f"generator.upsampling.{i}.bn", width // 2)
+        width //= 2
+    sd["generator.output_layer.conv.weight"] = 0.2 * torch.randn(width, channels, 4, 4)
+    sd["generator.output_layer.conv.bias"] = 0.1 * torch.randn(channels)  # no norm after it: a bias
+    sd["discriminator.downsamples.0.conv.weight"] = torch.randn(16, channels, 4, 4)
+    sd["discriminator.downsamples.0.conv.bias"] = torch.randn(16)
+    sd["discriminator.output_layer.conv.weight"] = torch.randn(1, 16, 4, 4)
+    sd["discriminator.output_layer.conv.bias"] = torch.randn(1)
+    return sd
+
+
+def mmagic_checkpoint(sd):
+    """What mmcv's runner saves and OpenMMLab's publish script keeps: meta and state_dict (optimizer removed)."""
+    return {"meta": {"mmgen_version": "0.2.0", "iter": 300000, "config": "model = dict(type='StaticUnconditionalGAN')"},
+            "state_dict": sd}
+
+
+def mmagic_forward(sd, z):
+    """DCGANGenerator.forward in eval mode: ConvModule = conv, bn (eps 1e-5), ReLU; output conv + Tanh. BGR out."""
+    x = z[:, :, None, None]  # (B, nz, 1, 1)
+    names = ["generator.noise2feat"] + sorted({k.rsplit(".", 2)[0] for k in sd if k.startswith("generator.upsampling.")})
+    for i, name in enumerate(names):
+        x = F.conv_transpose2d(x, sd[f"{name}.conv.weight"], None, stride=1 if i == 0 else 2, padding=0 if i == 0 else 1)
+        x = F.batch_norm(x, sd[f"{name}.bn.running_mean"], sd[f"{name}.bn.running_var"], sd[f"{name}.bn.weight"],
+                         sd[f"{name}.bn.bias"], training=False, eps=1e-5)
+        x = F.relu(x)
+    x = F.conv_transpose2d(x, sd["generator.output_layer.conv.weight"], sd["generator.output_layer.conv.bias"], 2, 1)
+    return torch.tanh(x)  # (B, C, S, S), channels B, G, R
+
+
+def studiogan_state(nz=16, ch=8, classes=3, n_blocks=3):
+    """StudioGAN resnet Generator (SNGAN: g_cond_mtd cBN) at 32x32: linear0, blocks.i.0.*, bn4, conv2d5."""
+    sd = OrderedDict()
+    sd["linear0.weight"], sd["linear0.bias"] = 0.2 * torch.randn(ch * 16, nz), 0.1 * torch.randn(ch * 16)
+    for i in range(n_blocks):
+        p = f"blocks.{i}.0"
+        for bn in ("bn1", "bn2"):  # ops.ConditionalBatchNorm2d: bn (affine=False, eps 1e-4), gain, bias Linear
+            _bn(sd, f"{p}.{bn}.bn", ch, affine=False)
+            sd[f"{p}.{bn}.gain.weight"] = 0.2 * torch.randn(ch, classes)
+            sd[f"{p}.{bn}.bias.weight"] = 0.2 * torch.randn(ch, classes)
+        for conv, k in (("conv2d0", 1), ("conv2d1", 3), ("conv2d2", 3)):
+            sd[f"{p}.{conv}.weight"], sd[f"{p}.{conv}.bias"] = 0.2 * torch.randn(ch, ch, k, k), 0.1 * torch.randn(ch)
+    _bn(sd, "bn4", ch)
+    sd["conv2d5.weight"], sd["conv2d5.bias"] = 0.2 * torch.randn(3, ch, 3, 3), 0.1 * torch.randn(3)
+    return sd
+
+
+def studiogan_checkpoint(sd):
+    """What StudioGAN's worker saves for G: its state dict and the optimizer's."""
+    return {"state_dict": sd, "optimizer": {"state": {0: {"step": torch.tensor(8.0), "exp_avg": torch.zeros(2)}},
+                                            "param_groups": [{"lr": 2e-4, "betas": (0.0, 0.9), "params": [0]}]}}
+
+
+def studiogan_forward(sd, z, y, classes):
+    """StudioGAN's resnet Generator.forward in eval mode, from models/resnet.py and utils/ops.py."""
+    onehot = F.one_hot(y, classes).float()
+
+    def cbn(x, p):  # out * (1 + gain(y)) + bias(y), the batch norm without affine, eps 1e-4
+        h = F.batch_norm(x, sd[f"{p}.bn.running_mean"], sd[f"{p}.bn.running_var"], training=False, eps=1e-4)
+        gain = 1 + F.linear(onehot, sd[f"{p}.gain.weight"])
+        return h * gain[:, :, None, None] + F.linear(onehot, sd[f"{p}.bias.weight"])[:, :, None, None]
+
+    x = F.linear(z, sd["linear0.weight"], sd["linear0.bias"]).view(z.shape[0], -1, 4, 4)
+    for i in range(len({k.split(".")[1] for k in sd if k.startswith("blocks.")})):
+        p = f"blocks.{i}.0"
+        h = F.interpolate(F.relu(cbn(x, f"{p}.bn1")), scale_factor=2, mode="nearest")
+        h = F.conv2d(h, sd[f"{p}.conv2d1.weight"], sd[f"{p}.conv2d1.bias"], padding=1)
+        h = F.conv2d(F.relu(cbn(h, f"{p}.bn2")), sd[f"{p}.conv2d2.weight"], sd[f"{p}.conv2d2.bias"], padding=1)
+        x = h + F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), sd[f"{p}.conv2d0.weight"], sd[f"{p}.conv2d0.bias"])
+    x = F.relu(F.batch_norm(x, sd["bn4.running_mean"], sd["bn4.running_var"], sd["bn4.weight"], sd["bn4.bias"],
+                            training=False, eps=1e-4))
+    return torch.tanh(F.conv2d(x, sd["conv2d5.weight"], sd["conv2d5.bias"], padding=1))
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _catalog(monkeypatch_name, **card):
+    """Register a catalog entry in-process, as a third-party plugin would."""
+
+    class Entry:
+        @ganzoo.hookimpl
+        def ganzoo_register_models(register):
+            register(ganzoo.ModelCard(variant=card.pop("variant"), summary="test import", weights="import",
+                                      dataset=card.pop("dataset", "celeba:ROOT"), recipe="-", **card))
+
+    plugins.register_plugin(Entry, monkeypatch_name)
+
+
+@pytest.fixture
+def http_files(tmp_path):
+    """A loopback HTTP server for a folder of files: (folder, base URL)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def load_spy(monkeypatch):
+    """Every torch.load call, recorded (and still performed)."""
+    calls, real = [], torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    return calls
+
+
+# ---- mmagic DCGAN over a plain URL ------------------------------------------------------------------
+
+
+def test_mmagic_dcgan_downloads_verifies_converts_caches_and_computes_the_upstream_function(tmp_path, http_files, load_spy):
+    folder, base = http_files
+    sd = mmagic_state()
+    torch.save(mmagic_checkpoint(sd), folder / "dcgan.pth")
+    sha = _sha256(folder / "dcgan.pth")
+    _catalog("tiny-mmagic", name="dcgan-tiny-mmagic", variant="dcgan", license="Apache-2.0",
+             config={"image_size": 16, "ngf": 16, "out_bias": True},
+             metrics={"swd": {"value": 1.5, "protocol": "reported by upstream, not re-measured"}},
+             source={"importer": "mmagic-dcgan", "url": f"{base}/dcgan.pth", "sha256": sha[:8]})
+
+    model = ganzoo.load("dcgan-tiny-mmagic")
+    assert load_spy == [True]  # read once, with weights_only=True
+    z = torch.randn(5, 8)
+    with torch.no_grad():
+        ours = model.nets["G"](z[:, :, None, None])
+    bgr = mmagic_forward(sd, z)
+    assert torch.allclose(ours, bgr[:, [2, 1, 0]], atol=1e-6)  # the same function, channels made RGB
+    assert not torch.allclose(ours, bgr, atol=1e-3)
+
+    cached = cache_root() / f"dcgan-tiny-mmagic-{sha[:8]}"
+    assert sorted(p.name for p in cached.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png"]
+    card = (cached / "README.md").read_text()
+    assert "license: apache-2.0" in card and "**swd**: 1.5 — protocol: reported by upstream, not re-measured" in card
+    assert f"sha256 {sha}" in card and "ganzoo import mmagic-dcgan:" in card
+    assert not any((cache_root() / "downloads").iterdir())  # the pickle is not kept
+
+    load_spy.clear()
+    (folder / "dcgan.pth").unlink()  # later loads need neither the network nor the pickle
+    again = ganzoo.load("dcgan-tiny-mmagic")
+    assert load_spy == []
+    assert torch.equal(again.sample(3, seed=4), model.sample(3, seed=4))
+
+
+def test_a_tampered_download_is_refused_before_it_is_unpickled(tmp_path, http_files, load_spy):
+    folder, base = http_files
+    torch.save(mmagic_checkpoint(mmagic_state()), folder / "dcgan.pth")
+    sha = _sha256(folder / "dcgan.pth")
+    torch.save(mmagic_checkpoint(mmagic_state()), folder / "dcgan.pth")  # other weights behind the same URL
+    _catalog("tiny-mmagic", name="dcgan-tiny-mmagic", variant="dcgan",
+             source={"importer": "mmagic-dcgan", "url": f"{base}/dcgan.pth", "sha256": sha[:8]})
+    with pytest.raises(WeightsError, match=rf"dcgan.pth has sha256 [0-9a-f]{{16}}\.\.\., not the pinned {sha[:8]}: it is not "
+                                           r"the published file \(tampered or corrupt\), so it was not opened"):
+        ganzoo.load("dcgan-tiny-mmagic")
+    assert load_spy == []  # never unpickled
+    assert not (cache_root() / f"dcgan-tiny-mmagic-{sha[:8]}").exists()
+    assert not any((cache_root() / "downloads").iterdir())
+
+
+# ---- StudioGAN SNGAN from the Hub -----------------------------------------------------------------------
+
+
+def test_studiogan_sngan_from_the_hub_computes_the_upstream_function_and_loads_offline(tmp_path, hub, monkeypatch, load_spy):
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    sd = studiogan_state()
+    path = tmp_path / "g.pth"
+    torch.save(studiogan_checkpoint(sd), path)
+    api = HfApi(endpoint=hub.endpoint, token=False)
+    api.create_repo(STUDIOGAN_REPO)
+    api.upload_file(path_or_fileobj=str(path), path_in_repo=STUDIOGAN_FILE, repo_id=STUDIOGAN_REPO)
+    _catalog("tiny-studiogan", name="sngan-tiny-studiogan", variant="sngan", dataset="cifar10:ROOT",
+             config={"num_classes": 3, "bn_eps": 1e-4},
+             source={"importer": "studiogan-sngan", "hub": STUDIOGAN_REPO, "file": STUDIOGAN_FILE,
+                     "sha256": _sha256(path), "classes": ["a", "b", "c"]})
+
+    model = ganzoo.load("sngan-tiny-studiogan")
+    assert load_spy == [True] and model.classes == ["a", "b", "c"]
+    z, y = torch.randn(6, 16), torch.tensor([0, 1, 2, 2, 1, 0])
+    with torch.no_grad():
+        ours = model.nets["G"](z, y)
+    assert torch.allclose(ours, studiogan_forward(sd, z, y, 3), atol=1e-5)
+
+    load_spy.clear()
+    hub.stop()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    again = ganzoo.load("sngan-tiny-studiogan")
+    assert load_spy == []
+    assert torch.equal(again.sample(4, seed=2, labels=1), model.sample(4, seed=2, labels=1))
+
+
+# ---- strict conversion ------------------------------------------------------------------------------------
+
+
+def _drop(sd, key):
+    del sd[key]
+
+
+def _add(sd, key):
+    sd[key] = torch.zeros(3)
+
+
+def _reshape(sd, key):
+    sd[key] = torch.zeros(sd[key].shape[0] + 1, *sd[key].shape[1:])
+
+
+@pytest.mark.parametrize("importer, make, wrap, edit, key, message", [
+    ("mmagic-dcgan", mmagic_state, mmagic_checkpoint, _drop, "generator.upsampling.0.bn.running_var", "lacks tensor"),
+    ("mmagic-dcgan", mmagic_state, mmagic_checkpoint, _add, "generator.to_rgb.weight", "has unexpected tensor"),
+    ("mmagic-dcgan", mmagic_state, mmagic_checkpoint, _reshape, "generator.upsampling.0.bn.weight", "gives G.main.4.weight of shape"),
+    ("mmagic-dcgan", mmagic_state, mmagic_checkpoint, _drop, "generator.output_layer.conv.bias", "lacks tensor"),
+    ("studiogan-sngan", studiogan_state, studiogan_checkpoint, _drop, "blocks.1.0.bn2.gain.weight", "lacks tensor"),
+    ("studiogan-sngan", studiogan_state, studiogan_checkpoint, _add, "blocks.0.0.attention.sigma", "has unexpected tensor"),
+    ("studiogan-sngan", studiogan_state, studiogan_checkpoint, _reshape, "blocks.2.0.conv2d1.bias", "gives G.blocks.2.c1.bias of shape"),
+])
+def test_conversion_is_strict_and_names_the_upstream_tensor(importer, make, wrap, edit, key, message):
+    sd = make()
+    edit(sd, key)
+    with pytest.raises(WeightsError, match=rf"{message}.*" if "gives" in message else rf"{message} '{key}'") as info:
+        convert(importer, wrap(sd))
+    assert key in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_checkpoint_in_another_layout_is_refused():
+    with pytest.raises(WeightsError, match=r"mmagic-dcgan: the checkpoint has no 'state_dict' entry \(found \['generator'\]\)"):
+        convert("mmagic-dcgan", {"generator": mmagic_state()})
+    with pytest.raises(WeightsError, match=r"studiogan-sngan: the checkpoint lacks tensor 'linear0.weight'"):
+        convert("studiogan-sngan", mmagic_checkpoint(mmagic_state()))
+
+
+# ---- weights_only, the command, the real catalog entries -----------------------------------------------------
+
+
+RAN = []
+
+
+class Payload:
+    """An object whose unpickling would run code: weights_only must refuse it without running it."""
+
+    def __reduce__(self):
+        return (RAN.append, ("unpickled",))
+
+
+def test_a_checkpoint_that_needs_code_is_refused_by_weights_only(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"meta": Payload(), "state_dict": mmagic_state()}, path)
+    with pytest.raises(WeightsError, match=r"evil.pth needs more than tensors and plain containers to be read \(.*\); ganzoo "
+                                           r"reads checkpoints with torch.load\(weights_only=True\) only, which runs no code"):
+        ganzoo.importers.import_checkpoint("mmagic-dcgan", str(path), tmp_path / "out")
+    assert RAN == [] and not (tmp_path / "out").exists()
+
+
+def test_import_command_converts_a_local_file_and_refuses_a_foreign_folder(tmp_path):
+    path = tmp_path / "dcgan.pth"
+    sd = mmagic_state(channels=1)
+    torch.save(mmagic_checkpoint(sd), path)
+    done = _ganzoo("import", f"mmagic-dcgan:{path}", "--out", str(tmp_path / "out"), "--sha256", _sha256(path)[:12])
+    assert done.exit_code == 0, done.output
+    assert f"(sha256 {_sha256(path)}) into {tmp_path / 'out'}" in done.output
+    z = torch.randn(2, 8)
+    with torch.no_grad():  # one channel: nothing to reorder
+        assert torch.allclose(ganzoo.load(str(tmp_path / "out")).nets["G"](z[:, :, None, None]), mmagic_forward(sd, z), atol=1e-6)
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    refused = _ganzoo("import", f"mmagic-dcgan:{path}", "--out", str(mine))
+    assert refused.exit_code == 1 and "is not empty and is not a ganzoo model folder" in refused.output
+    assert (mine / "notes.txt").read_text() == "keep" and len(list(mine.iterdir())) == 1
+    wrong = _ganzoo("import", f"mmagic-dcgan:{path}", "--out", str(tmp_path / "o2"), "--sha256", "00000000")
+    assert wrong.exit_code == 1 and "not the pinned 00000000" in wrong.output and not (tmp_path / "o2").exists()
+    unknown = _ganzoo("import", f"mmagic-dcgn:{path}", "--out", str(tmp_path / "o3"))
+    assert unknown.exit_code == 1 and "unknown importer 'mmagic-dcgn'; did you mean 'mmagic-dcgan'?" in unknown.output
+    listed = _ganzoo("list", "--importers")
+    assert [line.split()[:2] for line in listed.output.splitlines()[1:]] == [["mmagic-dcgan", "dcgan"], ["studiogan-sngan", "sngan"]]
+
+
+def _ganzoo(*args):
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_the_catalog_entries_fit_the_upstream_layouts_at_full_size():
+    card = ganzoo.info("dcgan-celeba")
+    assert card.availability == "import" and card.source["importer"] == "mmagic-dcgan"
+    assert card.source["url"].endswith(f"-{card.source['sha256']}.pth")  # OpenMMLab's file name carries the sha256 prefix
+    full = mmagic_state(nz=100, base=1024, n_mid=3)  # mmagic's base_dcgan_64x64: noise 100, base_channels 1024
+    model, _ = convert("mmagic-dcgan", mmagic_checkpoint(full), expect=card.config)
+    assert model.config.image_size == 64 and model.config.ngf == 128
+    with pytest.raises(WeightsError, match=r"the checkpoint: mmagic-dcgan reads image_size=16 from it, but the catalog entry "
+                                           r"expects 64: it is another release than the entry names"):
+        convert("mmagic-dcgan", mmagic_checkpoint(mmagic_state()), expect=card.config)
+
+    sngan = ganzoo.info("sngan-cifar10-studiogan")
+    assert sngan.availability == "import (unpinned)"
+    model, _ = convert("studiogan-sngan", studiogan_checkpoint(studiogan_state(nz=128, ch=256, classes=10)), expect=sngan.config)
+    assert model.num_classes == 10
+    with pytest.raises(WeightsError, match=r"'sngan-cifar10-studiogan' has no pinned sha256, so ganzoo will not download and "
+                                           r"open it by itself: .* `ganzoo import studiogan-sngan:hf-hub:Mingguksky/"):
+        ganzoo.load("sngan-cifar10-studiogan")

@@ -1,0 +1,97 @@
+"""The stacked-mnist data spec (three mnist-5k digits as R, G, B) and its 1,000-mode metric.
+
+Real triples are the reference: at the protocol's 26,000 samples they cover all 1,000 modes with
+KL 0.026 and 76% of samples assigned (the judge is sure of 91% of single digits, 0.91^3 = 0.76);
+the tests score fewer samples to stay fast, and compare against what real triples give at the same count.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import pytest
+import torch
+
+from ganzoo.data import load_dataset
+from ganzoo.data.mnist import load_mnist5k
+from ganzoo.data.stacked_mnist import NUM_TRIPLES, stacked_indices
+from ganzoo.metrics.classifier import digit_scores
+from ganzoo.metrics.stacked import stacked_mnist_modes
+from ganzoo.plugins import get_state
+from ganzoo.registry import resolve_ref
+
+N = 1500  # samples scored per test case (num_scored), against the protocol's 26,000
+REAL_MODES_AT_N = 685  # what the first 1,500 real triples score (KL 0.505, 76.6% assigned); with all
+#                        1,500 assigned and uniform, 1000 * (1 - exp(-1.5)) = 777 modes could be expected
+
+
+@pytest.fixture(scope="module")
+def stacked():
+    return load_dataset("stacked-mnist", image_size=32, channels=3)[0]
+
+
+def test_the_spec_is_reproducible_and_its_channels_are_the_drawn_digits(stacked):
+    again, _ = load_dataset("stacked-mnist", image_size=32, channels=3)
+    assert len(stacked) == NUM_TRIPLES == 50_000 and stacked[0].shape == (3, 32, 32)
+    assert torch.equal(stacked.indices, again.indices)
+    assert torch.equal(stacked.batch(torch.arange(8)), again.batch(torch.arange(8)))
+    assert stacked.indices[:2].tolist() == [[1044, 3239, 4933], [3760, 3963, 3379]]  # the same triples on every machine
+    digits = load_mnist5k(None, image_size=32, channels=1)
+    some = torch.tensor([0, 1, 4999, 31_337, 49_999])
+    images = stacked.batch(some)  # (5, 3, 32, 32)
+    for row, i in enumerate(some.tolist()):
+        assert torch.equal(images[row], stacked[i])
+        for channel in range(3):
+            assert torch.equal(images[row, channel], digits.tensor[stacked.indices[i, channel], 0])
+    assert torch.equal(stacked.digit_labels, digits.labels[stacked.indices])
+    assert stacked.labels[0].item() == 269 and stacked.digit_labels[0].tolist() == [2, 6, 9]
+    assert torch.equal(stacked.labels, stacked.digit_labels @ torch.tensor([100, 10, 1]))
+    assert torch.bincount(stacked.labels, minlength=1000).min() >= 25  # every mode present, roughly evenly
+    # the judge reads each channel as the digit it was drawn from
+    channels = stacked.batch(torch.arange(200)).reshape(600, 1, 32, 32)
+    fractions = torch.tensor(digit_scores(channels[stacked.digit_labels[:200].reshape(-1) == 7])["class_fractions"])
+    assert fractions.argmax().item() == 7 and fractions[7] > 0.9
+
+
+def test_the_spec_refuses_other_channel_counts_and_arguments():
+    with pytest.raises(ValueError, match=r"^stacked-mnist images have 3 channels \(one digit each\), not 1: train with "
+                                         r"--channels 3, or leave --channels out"):
+        load_dataset("stacked-mnist", image_size=32, channels=1)
+    with pytest.raises(ValueError, match="takes no argument"):
+        load_dataset("stacked-mnist:/data", channels=3)
+    assert stacked_indices(4, seed=1).tolist() != stacked_indices(4).tolist()
+
+
+def test_real_triples_cover_the_modes_and_a_partial_generator_does_not(stacked):
+    real = stacked_mnist_modes(stacked.batch(torch.arange(N)), num_scored=N)
+    assert abs(real["modes"] - REAL_MODES_AT_N) <= 10, real
+    assert real["kl"] < 0.6 and 0.7 < real["assigned"] < 0.85 and real["num_modes"] == 1000, real
+    # a generator that only ever draws a 0 in the red channel: 100 of the 1,000 modes
+    red_zero = torch.nonzero(stacked.digit_labels[:, 0] == 0).flatten()[:N]
+    partial = stacked_mnist_modes(stacked.batch(red_zero), num_scored=N)
+    assert partial["modes"] <= 100 and partial["modes"] < real["modes"] / 5, partial
+    assert partial["kl"] > math.log(10) - 0.1 and partial["kl"] > real["kl"] + 1.5, partial  # a tenth of the modes: log 10
+
+
+def test_one_repeated_triple_is_one_mode_and_noise_is_no_mode(stacked):
+    collapsed = stacked[0].expand(300, 3, 32, 32)  # the judge is sure of all three digits of triple 0 (2, 6, 9)
+    score = stacked_mnist_modes(collapsed, num_scored=300)
+    assert score["modes"] == 1 and score["assigned"] == 1.0
+    assert score["kl"] == pytest.approx(math.log(1000), abs=1e-9)  # the largest KL to uniform over 1,000 modes
+    noise = torch.rand(300, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    score = stacked_mnist_modes(noise, num_scored=300)
+    assert score["assigned"] <= 0.01 and score["modes"] <= 3, score
+
+
+def test_the_metric_states_its_protocol_and_refuses_what_it_cannot_score(stacked):
+    spec = get_state().metrics.get("stacked_mnist_modes")
+    compute = resolve_ref(spec.compute)
+    assert compute is stacked_mnist_modes and spec.data_kind == "image"
+    defaults = {k: p.default for k, p in inspect.signature(compute).parameters.items() if p.kind is p.KEYWORD_ONLY}
+    assert defaults["confidence"] == 0.9 and defaults["num_scored"] == 26_000  # evaluate() records these
+    with pytest.raises(ValueError, match=r"^metric 'stacked_mnist_modes' scores 26,000 samples \(its protocol\), got "
+                                         r"100: draw 26000 or more"):
+        stacked_mnist_modes(stacked.batch(torch.arange(100)))
+    with pytest.raises(ValueError, match=r"needs 3-channel images \(N, 3, H, W\), got samples of shape \(4, 1, 32, 32\)"):
+        stacked_mnist_modes(torch.zeros(4, 1, 32, 32), num_scored=4)
