@@ -57,7 +57,8 @@ def use_fast_kernels(opt: torch.optim.Optimizer) -> None:
     may be laid out otherwise) get the stride-aware multi-tensor ones. A group that set ``foreach``
     or ``fused`` itself, or is differentiable, is left as it is.
     """
-    fused_devices = set(torch.utils._foreach_utils._get_fused_kernels_supported_devices())
+    supported = getattr(torch.utils._foreach_utils, "_get_fused_kernels_supported_devices", lambda: ["cuda"])
+    fused_devices = set(supported())  # a private helper of torch's; older versions fuse on CUDA only
     for group in opt.param_groups:
         if group.get("foreach") is not None or group.get("fused") or group.get("differentiable"):
             continue

@@ -26,7 +26,7 @@ def ganzoo_register_models(register):
         summary="Class-conditional SN-GAN on CIFAR-10: PyTorch-StudioGAN's published generator (no sha256 pinned yet)",
         weights="import",
         dataset="cifar10:ROOT",
-        recipe="ganzoo train sngan --data cifar10:ROOT --steps 100000 --out runs/sngan-cifar10",
+        recipe="ganzoo train sngan --data hf:uoft-cs/cifar10 --steps 100000 --out runs/sngan-cifar10",  # the Hub copy of CIFAR-10
         config={"image_size": 32, "channels": 3, "nz": 128, "g_ch": 256, "num_classes": 10, "bn_eps": 1e-4},
         license="MIT",
         source={"importer": "studiogan-sngan",
