@@ -284,7 +284,8 @@ def format_table(result: dict[str, Any]) -> str:
     notes += [f"reference features: {source}" for source in sorted(sources)]
     notes += [f"degenerate {name}: {entry['degenerate']}" for name, entry in result["metrics"].items() if entry.get("degenerate")]
     notes += [f"warning {name}: {w}" for name, entry in result["metrics"].items() for w in entry.get("warnings", [])]
-    return "\n".join([f"{result['model']} on {result['data']}, seed {_seed(result)}"] + lines + notes)
+    against = result["data"] or "published reference statistics"
+    return "\n".join([f"{result['model']} on {against}, seed {_seed(result)}"] + lines + notes)
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
