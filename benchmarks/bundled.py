@@ -4,12 +4,13 @@ Each entry is trained by its recipe, the exact `ganzoo train` command on its mod
 measured with a fixed protocol and published with save_pretrained into the plugin's
 pretrained/ folder, which ships in the wheel:
 
-    python benchmarks/bundled.py                    # all four
+    python benchmarks/bundled.py                    # all five
     python benchmarks/bundled.py dcgan-mnist        # one
     python benchmarks/bundled.py --rescore          # re-measure the published weights, rewrite only the cards
 
 Image models: 1,000 samples (seed 0) scored by the bundled MNIST judge (ganzoo.metrics.DIGITS_PROTOCOL).
-cyclegan-mnist-inverted: the held-out digits of benchmarks/cyclegan_mnist.py's protocol.
+cyclegan-mnist-inverted: the held-out digits of benchmarks/cyclegan_mnist.py's protocol; pix2pix-mnist-thick: the
+content metric of ganzoo.metrics.translation on the same held-out digits.
 Figures measured under an earlier judge stay on the cards as history: the registered card's
 metrics named *_previous_judge are carried into every rewrite.
 """
@@ -33,7 +34,9 @@ RECIPES = {
     "wgan-gp-mnist": ("ganzoo_wgan_gp", "ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=32 "
                       "-c ndf=32 -c lr=2e-4 --steps 2000 --ema 0.995 --out runs/wgan-gp-mnist"),
     "cyclegan-mnist-inverted": ("ganzoo_cyclegan", "ganzoo train cyclegan --data mnist-5k-inverted --image-size 32 "
-                                "--channels 1 -c ngf=8 -c ndf=8 --steps 1500 --batch-size 8 --out runs/cyclegan-mnist-inverted"),
+                                "--channels 1 -c ngf=8 -c ndf=8 -c lambda_identity=0.5 --steps 1500 --batch-size 8 --out runs/cyclegan-mnist-inverted"),
+    "pix2pix-mnist-thick": ("ganzoo_pix2pix", "ganzoo train pix2pix --data mnist-5k-thick-paired --image-size 32 --channels 1 "
+                            "-c ngf=16 -c ndf=16 --steps 1500 --batch-size 16 --out runs/pix2pix-mnist-thick"),
 }
 
 
@@ -102,6 +105,11 @@ def measure(name: str, model) -> dict:
         scores = inversion_scores(model)
         protocol = "500 held-out mnist-5k digits (never trained on); pixel units in [0, 1]"
         return {k: {"value": v, "protocol": protocol} for k, v in scores.items() if k != "holdout_images"}
+    if name == "pix2pix-mnist-thick":
+        from ganzoo.metrics.translation import HOLDOUT_PROTOCOL, translation_scores
+
+        scores = translation_scores(model, "thick")
+        return {k: {"value": v, "protocol": HOLDOUT_PROTOCOL} for k, v in scores.items() if k not in ("task", "holdout_images")}
     from ganzoo.metrics.classifier import digit_scores
 
     scores = digit_scores(model.sample(1000, seed=0))

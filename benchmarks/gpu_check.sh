@@ -13,13 +13,19 @@ python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version
 # GPU tests: every test marked cuda (tests/test_cuda.py), with a time limit
 GANZOO_TEST_CUDA=1 timeout 150 python -m pytest -q tests/test_cuda.py 2>&1 | tee "$out/tests.txt"
 
-# target: bf16-cl-compile >= 2x the plain fp32 loop's images/s for DCGAN-64 at batch 256
+# target: bf16-cl-compile >= 3x the plain fp32 loop's images/s for DCGAN-64 at batch 256
 timeout 240 python benchmarks/throughput.py --device cuda --variants dcgan --image-size 64 --channels 3 \
   --batch-size 256 --modes fp32 bf16 bf16-cl bf16-cl-compile --rounds 5 --chunk 20 --warmup 10 \
   --json "$out/throughput-dcgan64.json" 2>&1 | tee "$out/throughput-dcgan64.txt"
 timeout 120 python benchmarks/throughput.py --device cuda --variants wgan-gp cyclegan --image-size 64 --channels 3 \
   --batch-size 64 --modes fp32 bf16-cl --rounds 3 --chunk 10 --warmup 5 \
   --json "$out/throughput-others.json" 2>&1 | tee "$out/throughput-others.txt"
+# DDP through torchrun with NCCL (one rank per GPU; NCCL refuses two ranks on one device): the
+# run must finish, write its folder and exit 0 on every rank
+timeout 120 torchrun --standalone --nproc_per_node "$(nvidia-smi -L | wc -l)" -m ganzoo train dcgan --data mnist-5k \
+  --image-size 32 --channels 1 --steps 60 --batch-size 256 --device cuda --sample-every 0 --progress off \
+  --out "$out/ddp-run" > "$out/ddp.txt" 2>&1 && echo "torchrun DDP: exit 0" | tee -a "$out/ddp.txt" \
+  || echo "torchrun DDP: FAILED (see ddp.txt)" | tee -a "$out/ddp.txt"
 python - "$out" <<'PY'
 import json, sys
 r = {x["mode"]: x for x in json.load(open(f"{sys.argv[1]}/throughput-dcgan64.json"))["results"]}

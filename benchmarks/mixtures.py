@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gp-lambda", type=float, default=None, help="wgan-gp: gradient penalty weight (default: its suggestion for points, 0.1)")
     p.add_argument("--loss", choices=("non-saturating", "minimax"), default="non-saturating", help="vanilla: G loss")
     p.add_argument("--hidden", type=int, default=None, help="wgan-gp: MLP width (default: its suggestion for points, 128)")
+    p.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="any further variant config value, e.g. -c pack=4 -c mbstd=4 (repeatable)")
     p.add_argument("--eval-every", type=int, default=0, help="checkpoint and score every N iterations (0 = end only)")
     p.add_argument("--eval-from", type=int, default=0, help="score checkpoints from this iteration on")
     p.add_argument("--sample-seed", type=int, default=0, help="noise seed of the scored samples")
@@ -78,6 +80,9 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
             cfg["gp_lambda"] = args.gp_lambda
     else:
         cfg["loss"] = args.loss
+    for item in args.config:
+        key, _, value = item.partition("=")
+        cfg[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
     return cfg
 
 
@@ -91,6 +96,7 @@ def default_tag(args: argparse.Namespace) -> str:
         parts.append(f"h{args.hidden}")
     if args.gp_lambda is not None:
         parts.append(f"gp{args.gp_lambda:g}")
+    parts += [item.replace("=", "") for item in args.config]
     return "-".join(parts)
 
 

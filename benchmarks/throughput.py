@@ -149,7 +149,7 @@ def measure(variant: str, mode: str, args) -> dict:
     # "cpu": this thread's CPU time, immune to other processes on a shared machine (needs one torch thread)
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     torch.manual_seed(0)
-    model = ganzoo.create(variant, image_size=args.image_size, channels=args.channels)
+    model = ganzoo.create(variant, image_size=args.image_size, channels=args.channels, **dict(args.config))
     kind = model.variant.data_kind.split(",")[0]
     dataset, _ = load_dataset(DATA[kind], image_size=args.image_size, channels=args.channels)
     if dataset.__class__.__name__ == "UnpairedTensorDataset":
@@ -245,6 +245,14 @@ def peak_tflops(device) -> float | None:
     return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
 
 
+def _key_value(text: str) -> tuple[str, object]:
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", nargs="+", default=["dcgan"], choices=sorted(PLAIN))
@@ -259,6 +267,8 @@ def main() -> None:
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="wall: elapsed time; cpu: this thread's CPU time (with OMP_NUM_THREADS=1, for a busy machine)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("-c", "--config", action="append", default=[], type=_key_value, metavar="KEY=VALUE",
+                    help="variant config values for every variant measured, e.g. -c ngf=16 -c ndf=16 (JSON values)")
     args = ap.parse_args()
     if args.clock == "cpu" and (args.device != "cpu" or torch.get_num_threads() != 1):
         ap.error("--clock cpu measures one thread: run on --device cpu with OMP_NUM_THREADS=1")

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_METRICS = {"image": ["mnist_digits"], "points": ["modes"]}
+DEFAULT_METRICS = {"image": ["mnist_digits"], "points": ["modes"], "unpaired": ["translation"], "paired": ["translation"]}
 
 
 def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | None = None, budget: float | None = None,

@@ -29,6 +29,20 @@ def ganzoo_register_datasets(register):
     register(DatasetSpec("mnist-5k-inverted", "MNIST <-> inverted MNIST from disjoint halves of mnist-5k (unpaired)",
                          "ganzoo.data.unpaired:load_mnist_inverted", kind="unpaired",
                          suggests=MNIST_SHAPE))
+    for task, summary in (("thick", "thin <-> thick strokes (3x3 dilation)"), ("rot90", "upright <-> rotated 90 degrees"),
+                          ("shift", "centred <-> moved 4 pixels left")):
+        register(DatasetSpec(f"mnist-5k-{task}", f"mnist-5k digits {summary}, disjoint halves (unpaired)",
+                             f"ganzoo.data.mnist_tasks:load_{task}", kind="unpaired", suggests=MNIST_SHAPE))
+    register(DatasetSpec("paired", "two image folders whose files pair up by name, for paired translation: paired:A_DIR,B_DIR",
+                         "ganzoo.data.paired:load_paired", kind="paired", needs_arg=True, arg="A_DIR,B_DIR"))
+    register(DatasetSpec("aligned", "side-by-side A|B images, as the pix2pix data sets ship (A the left half): aligned:DIR",
+                         "ganzoo.data.paired:load_aligned", kind="paired", needs_arg=True, arg="DIR"))
+    register(DatasetSpec("aligned-btoa", "side-by-side A|B images read the other way (A the right half): aligned-btoa:DIR",
+                         "ganzoo.data.paired:load_aligned_btoa", kind="paired", needs_arg=True, arg="DIR"))
+    for task, summary in (("inverted", "-> inverted (ink and background swapped)"), ("thick", "thin -> thick strokes (3x3 dilation)"),
+                          ("rot90", "upright -> rotated 90 degrees")):
+        register(DatasetSpec(f"mnist-5k-{task}-paired", f"mnist-5k digits {summary}, each with its own true target (paired)",
+                             f"ganzoo.data.mnist_tasks:load_{task}_paired", kind="paired", suggests=MNIST_SHAPE))
     register(DatasetSpec("folder", "a folder of images, any size (also: just pass the path)",
                          "ganzoo.data.folder:load_folder", needs_arg=True, arg="PATH"))
     register(DatasetSpec("hf", "a Hugging Face Hub data set: hf:ORG/NAME[@REVISION][:SPLIT] (the hub-data extra)",
@@ -54,5 +68,8 @@ def ganzoo_register_metrics(register):
                         "ganzoo.metrics.builtin:mnist_digits"))
     register(MetricSpec("modes", "mode coverage and high-quality fraction on 2D mixtures (VEEGAN/PacGAN protocol)",
                         "ganzoo.metrics.builtin:modes", data_kind="points"))
+    register(MetricSpec("translation", "content kept by a translation model on an mnist-5k task (held-out digits): label "
+                        "kept, the true target's label kept, MAE to the true target, cycle error",
+                        "ganzoo.metrics.translation:translation_metric", data_kind="unpaired,paired", uses_reference=False))
     register(MetricSpec("stacked_mnist_modes", "Stacked-MNIST modes covered of 1,000 and KL to uniform, each channel read by the bundled MNIST judge",
                         "ganzoo.metrics.stacked:stacked_mnist_modes", uses_reference=False))

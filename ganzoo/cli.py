@@ -6,6 +6,7 @@ Listing and inspecting never import torch; commands that train or sample import 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -193,6 +194,21 @@ def train(variant, data, steps, out, resume_dir, image_size, channels, config_pa
     except (ConfigError, FileExistsError, FileNotFoundError, NonFiniteLossError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"done: {run}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        _end_distributed_process()
+
+
+def _end_distributed_process() -> None:
+    """Exit 0 now, skipping the interpreter's teardown: a rank of a finished torchrun run.
+
+    The run is complete: every file is written and the engine has ended the process group after
+    all ranks finished. At interpreter exit, gloo's background threads can still abort torch's C++
+    teardown ("terminate called without an active exception"), and torchrun would then report a
+    failure for a complete run; os._exit skips that teardown (and nothing else is left to do).
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @cli.command()
@@ -549,8 +565,14 @@ def _describe(entry: Variant | ModelCard) -> dict:
         try:  # the config dataclass is plain Python: listing its defaults imports no torch
             import dataclasses
 
+            from .config import TRICK_FIELDS
+
             cls = entry.load_config_class()
-            record["config"] = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}
+            fields = [f.name for f in dataclasses.fields(cls)]
+            record["config"] = {name: getattr(cls(), name) for name in fields if name not in TRICK_FIELDS}
+            tricks = {name: getattr(cls(), name) for name in fields if name in TRICK_FIELDS}
+            if tricks:  # shared by the variants that take them (docs/tricks.md)
+                record["discriminator tricks"] = tricks
         except Exception as exc:  # a broken plugin should not hide the rest of the entry
             record["config"] = {"error": str(exc)}
         if entry.suggests:  # what a run on that data takes where the user sets nothing else

@@ -20,6 +20,10 @@ def make_config(cls: type, overrides: dict[str, Any] | None = None, *, variant: 
     overrides = dict(overrides or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in overrides:
+        if key in TRICK_FIELDS and key not in fields:
+            who = f"variant {variant!r}" if variant else cls.__name__
+            raise ConfigError(f"{who} does not take the discriminator trick {key!r} (its config has no such field); "
+                              f"the variants that take it are listed in docs/tricks.md")
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -39,6 +43,51 @@ def make_config(cls: type, overrides: dict[str, Any] | None = None, *, variant: 
         raise ConfigError(f"{who} cannot use the config values given ({given}): {type(exc).__name__}: {exc}") from None
 
 
+@dataclasses.dataclass
+class DiscriminatorTricks:
+    """Tricks against collapse and overfitting on D's side, shared by the variants whose config inherits them.
+
+    ganzoo.tricks applies them once for all: packing and augmentation as a transform of every D input,
+    minibatch standard deviation as a layer the shared discriminators insert, R1, label smoothing and
+    two time-scale rates through the shared losses and optimizers. All are off by default (the papers).
+    """
+
+    pack: int = 1  # PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along
+    #                channels; 1 = off; the batch must be a multiple of it
+    mbstd: int = 0  # minibatch standard deviation (Karras et al. 2018): group size of the std feature
+    #                 D appends before its last layer; 0 = off
+    augment: str = ""  # DiffAugment (Zhao et al. 2020) ops on every D input, e.g. "translation,cutout"; "" = none
+    r1: float = 0.0  # weight gamma of the R1 penalty gamma/2 * ||grad D(x)||^2 on real inputs
+    #                  (Mescheder et al. 2018); 0 = none
+    real_label: float = 1.0  # D's target for real samples; 0.9 = one-sided label smoothing (Salimans et al. 2016)
+    lr_d: float = 0.0  # D's own learning rate when > 0: two time-scale updates (Heusel et al. 2017); 0 = lr
+
+
+TRICK_FIELDS = tuple(f.name for f in dataclasses.fields(DiscriminatorTricks))
+
+
+def check_tricks(config: Any, refuse: dict[str, str] | None = None) -> None:
+    """Check the DiscriminatorTricks fields of ``config``; ``refuse`` maps a trick the variant cannot take in
+    its current setting to why (it must then stay at its default)."""
+    defaults = DiscriminatorTricks()
+    for name, why in (refuse or {}).items():
+        if getattr(config, name) != getattr(defaults, name):
+            raise ConfigError(f"{name}={getattr(config, name)!r} cannot be used here: {why}; leave it at "
+                              f"{getattr(defaults, name)!r}")
+    for name, minimum in (("pack", 1), ("mbstd", 0)):
+        value = getattr(config, name)
+        if type(value) is not int or value < minimum:
+            raise ConfigError(f"{name} must be a whole number >= {minimum} ({minimum} = off), got {value!r}")
+    if config.mbstd == 1:
+        raise ConfigError("mbstd=1 gives a standard deviation over one sample, always 0: use a group of 2 or more "
+                          "(Karras et al.: 4), or 0 for off")
+    check_augment(config)
+    check_non_negative(config, "r1", "no penalty")
+    if not 0.5 < config.real_label <= 1:
+        raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {config.real_label!r}")
+    check_non_negative(config, "lr_d", "the same as lr")
+
+
 def is_conditional(config: Any) -> bool:
     """A config trains class-conditionally when it has ``num_classes`` > 0 (0 or absent: unconditional)."""
     value = getattr(config, "num_classes", 0)
@@ -46,7 +95,10 @@ def is_conditional(config: Any) -> bool:
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
+    """The config's fields as a dict, the variant's own first and the shared DiscriminatorTricks after them."""
+    values = dataclasses.asdict(config)
+    return {**{k: v for k, v in values.items() if k not in TRICK_FIELDS},
+            **{k: v for k, v in values.items() if k in TRICK_FIELDS}}
 
 
 def _default(f: dataclasses.Field) -> Any:

@@ -41,6 +41,7 @@ METRIC_SAMPLES = {"mnist_digits": 5_000,  # image metrics whose default differs 
                   "stacked_mnist_modes": 26_000}  # the VEEGAN/PacGAN count
 MAX_REFERENCE = 50_000
 CORE_ARGS = ("samples", "reference", "extractor", "seed")  # what evaluate() passes to every compute
+TRANSLATION_KINDS = ("unpaired", "paired")  # data kinds whose metrics take compute(model, data, *, seed, **options)
 
 
 def default_num_samples(metrics: list[str], kind: str) -> int:
@@ -57,6 +58,9 @@ def evaluate(model_or_path: Any, data: str | None, metrics: list[str] | str, *, 
              ref_stats: str | os.PathLike | None = None, inception_weights: str | os.PathLike | None = None,
              cache: bool = True) -> dict[str, Any]:
     """Score a model, or a folder of generated images, against data spec ``data`` with the named metrics.
+
+    On translation data (unpaired, paired) a translation model is scored by what it makes of held-out
+    source images ("translation": ganzoo.metrics.translation); the sample and feature options do not apply.
 
     model_or_path: a GanModel, anything ganzoo.load() takes (catalog name, "hf-hub:...", model folder,
     run), or a folder of images made by any generator.
@@ -89,6 +93,8 @@ def evaluate(model_or_path: Any, data: str | None, metrics: list[str] | str, *, 
             raise ValueError(f"metric {spec.name!r} needs {spec.data_kind} data, but {data!r} gives {kind} data")
     computes = {name: _resolve(spec.compute) for name, spec in specs.items()}
     chosen = _check_options(options or {}, computes)
+    if kind in TRANSLATION_KINDS:  # a translation model is scored on held-out pairs: nothing to sample
+        return _evaluate_translation(model_or_path, data, computes, chosen, seed, device, preset)
     from_folder = _is_image_folder(model_or_path)
     if num_samples is None and not from_folder:  # a folder's images are all scored unless a count is given
         num_samples = default_num_samples(names, kind)
@@ -334,6 +340,30 @@ def _load_model(model_or_path: Any, device: str | torch.device) -> tuple[Any, st
         raise TypeError(f"{name} translates between domains ({model.variant.name}); evaluate scores "
                         f"generators that sample from noise")
     return model, name
+
+
+def _evaluate_translation(model_or_path: Any, data: str, computes: dict[str, Any], chosen: dict[str, dict[str, Any]],
+                          seed: int, device: Any, preset: Any) -> dict[str, Any]:
+    """evaluate() for translation data: each metric scores the model itself, compute(model, data, seed=, **options)."""
+    from .model import GanModel
+
+    if isinstance(model_or_path, GanModel):
+        model, name = model_or_path.to(device or "cpu"), model_or_path.variant.name
+    else:
+        from .hub import load
+
+        model, name = load(model_or_path, device=device), str(model_or_path)
+    if model.variant.task != "translate":
+        raise ValueError(f"{name} samples from noise ({model.variant.name}), but {data!r} is translation data: "
+                         f"score it against image data")
+    results = {}
+    for metric, compute in computes.items():
+        values = dict(compute(model, data, seed=seed, **chosen[metric]))
+        count = int(values.pop("holdout_images", 0))  # how many source images it translated
+        entry = {"num_samples": count, "seed": seed, "reference": {"spec": data, "size": count or None}, "features": None,
+                 "features_sha256": None, "options": _options_in_force(compute, chosen[metric]), "protocol": preset.name}
+        results[metric] = {"value": next(iter(values.values())), "values": values, "protocol": entry}
+    return {"model": name, "data": data, "protocol": {"name": preset.name, "summary": preset.summary}, "metrics": results}
 
 
 def _check_samples(samples: torch.Tensor, kind: str, model_name: str, data: str) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 
-def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """-log D(x) - log(1 - D(G(z))): the discriminator's side of the original minimax game."""
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))): the discriminator's side of the original minimax game.
+
+    ``real_label`` < 1 is one-sided label smoothing: the target for real data only.
+    """
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
             + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
 
@@ -48,7 +53,7 @@ def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Te
         return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
 
-def r1_penalty(critic: torch.nn.Module, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def r1_penalty(critic: torch.nn.Module, real: torch.Tensor, *args: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits on real, E[||grad_x D(x)||^2]) for R1 regularisation (Mescheder et al. 2018).
 
     The penalty keeps D flat on the real data, which damps the oscillation of plain GAN
@@ -56,6 +61,6 @@ def r1_penalty(critic: torch.nn.Module, real: torch.Tensor) -> tuple[torch.Tenso
     """
     with torch.autocast(real.device.type, enabled=False):
         x = real.detach().float().requires_grad_(True)
-        logits = critic(x)  # (B,)
+        logits = critic(x, *args)  # (B,); args: a conditional D's labels
         (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
         return logits, grad.flatten(1).pow(2).sum(dim=1).mean()

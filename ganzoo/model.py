@@ -165,6 +165,9 @@ class GanModel:
         nets = {"a2b": "G_AB", "b2a": "G_BA"}
         if direction not in nets:
             raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
+        if nets[direction] not in self.nets:  # pix2pix learns A -> B only
+            raise ValueError(f"this {self.variant.name} model translates one way only, A to B ('a2b'): it has no "
+                             f"{nets[direction]}; train a model on the data with A and B swapped to go back")
         if x.dim() == 3:
             x = x.unsqueeze(0)
         G = self.nets[nets[direction]]

@@ -1,4 +1,4 @@
-"""Network building blocks shared by variants: the DCGAN-style conv nets and MLPs.
+"""Network building blocks shared by variants: the DCGAN-style conv nets, MLPs and the PatchGAN.
 
 Plugins build their generators and discriminators from these (or bring their own). A generator
 exposes ``latent_shape`` so that a model can draw its noise without knowing the architecture.
@@ -24,11 +24,11 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _norm2d(norm: str, channels: int) -> nn.Module:
+def _norm2d(norm: str, channels: int, eps: float = 1e-5) -> nn.Module:
     if norm == "batch":
-        return nn.BatchNorm2d(channels)
+        return nn.BatchNorm2d(channels, eps=eps)
     if norm == "layer":  # layer norm over (C, H, W) of each sample, per-channel affine
-        return nn.GroupNorm(1, channels)
+        return nn.GroupNorm(1, channels, eps=eps)
     if norm == "none":
         return nn.Identity()
     raise ValueError(f"norm must be 'batch', 'layer' or 'none', got {norm!r}")
@@ -39,25 +39,59 @@ class ConvGenerator(nn.Module):
 
     Each stride-2 transposed conv doubles the size; channel width halves from ngf * S/8 down to
     ngf. At S=64, nz=100, ngf=64, C=3 this is the 3,576,704-parameter net of the paper's code.
+    ``stem="linear"`` makes the 4x4 map with a linear layer (bias, no norm or activation) and
+    ``head="conv3x3"`` doubles up to S in normed layers, then maps to the image with a 3x3 conv
+    (widths ngf * S/4 ... ngf): StudioGAN's DCGAN. ``bn_eps`` is the batch norms' epsilon.
     """
 
     def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3, image_size: int = 64, norm: str = "batch",
-                 out_bias: bool | None = None):
+                 out_bias: bool | None = None, stem: str = "deconv", head: str = "deconv", bn_eps: float = 1e-5):
         super().__init__()
         n_up = int(math.log2(image_size)) - 2  # stride-2 layers after the first 4x4 projection
+        n_mid = n_up if head == "conv3x3" else n_up - 1  # those followed by a norm
         bias = norm != "batch"
-        width = ngf * 2 ** (n_up - 1)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=bias), _norm2d(norm, width), nn.ReLU(True)]
-        for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=bias), _norm2d(norm, width // 2), nn.ReLU(True)]
+        width = ngf * 2 ** n_mid
+        if stem == "linear":  # (B, nz, 1, 1) -> (B, nz) -> (B, width * 16) -> (B, width, 4, 4)
+            layers: list[nn.Module] = [nn.Flatten(), nn.Linear(nz, width * 16), nn.Unflatten(1, (width, 4, 4))]
+        else:
+            layers = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=bias), _norm2d(norm, width, bn_eps), nn.ReLU(True)]
+        for _ in range(n_mid):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=bias), _norm2d(norm, width // 2, bn_eps),
+                       nn.ReLU(True)]
             width //= 2
         out_bias = bias if out_bias is None else out_bias  # the output layer has no norm after it to absorb a bias
-        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=out_bias), nn.Tanh()]
-        self.main = nn.Sequential(*layers)
+        out = nn.Conv2d(width, channels, 3, 1, 1, bias=out_bias) if head == "conv3x3" else \
+            nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=out_bias)
+        self.main = nn.Sequential(*layers, out, nn.Tanh())
         self.latent_shape = (nz, 1, 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, nz, 1, 1) -> (B, C, S, S)
         return self.main(z)
+
+
+class MinibatchStd(nn.Module):
+    """Appends the standard deviation across groups of samples as ``features`` extra channels (Karras et al. 2018).
+
+    A collapsed generator's batch has near-zero spread, which real batches do not; D sees it here.
+    Works on feature maps (B, C, H, W) and on flat features (B, C) alike.
+    """
+
+    def __init__(self, group: int = 4, features: int = 1):
+        super().__init__()
+        self.group, self.features = group, features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C + F, H, W); (B, C) -> (B, C + F)
+        flat = x.dim() == 2
+        if flat:
+            x = x[:, :, None, None]
+        b, c, h, w = x.shape
+        g = math.gcd(min(self.group, b), b)  # a group size that divides the batch
+        f = self.features
+        y = x.reshape(g, -1, f, c // f, h, w)  # (G, n, F, c, H, W): sample i joins group i % n
+        y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # (n, F, c, H, W)
+        y = y.mean(dim=(2, 3, 4)).reshape(-1, f, 1, 1).repeat(g, 1, h, w)  # (B, F, H, W)
+        out = torch.cat([x, y], dim=1)
+        return out.flatten(1) if flat else out
 
 
 class ConvDiscriminator(nn.Module):
@@ -69,7 +103,7 @@ class ConvDiscriminator(nn.Module):
     a logit (no sigmoid), so losses use the numerically stable ``*_with_logits`` forms.
     """
 
-    def __init__(self, channels: int = 3, ndf: int = 64, image_size: int = 64, norm: str = "batch"):
+    def __init__(self, channels: int = 3, ndf: int = 64, image_size: int = 64, norm: str = "batch", mbstd: int = 0):
         super().__init__()
         n_down = int(math.log2(image_size)) - 2
         bias = norm != "batch"
@@ -78,7 +112,9 @@ class ConvDiscriminator(nn.Module):
         for _ in range(n_down - 1):
             layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=bias), _norm2d(norm, width * 2), nn.LeakyReLU(0.2, inplace=True)]
             width *= 2
-        layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=bias)]
+        if mbstd:  # the 4x4 features, plus their spread over a group of samples
+            layers.append(MinibatchStd(mbstd))
+        layers += [nn.Conv2d(width + (mbstd > 0), 1, 4, 1, 0, bias=bias)]
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, S, S) -> (B,)
@@ -119,9 +155,14 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """Data (B, *in_shape) -> one logit per sample (B,)."""
 
-    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], activation: str = "leaky_relu", dropout: float = 0.0):
+    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], activation: str = "leaky_relu", dropout: float = 0.0,
+                 mbstd: int = 0):
         super().__init__()
         self.net = mlp((math.prod(in_shape), *hidden, 1), activation, dropout)
+        if mbstd:  # the last hidden features, plus their spread over a group of samples, feed the output layer
+            last = self.net[-1]
+            self.net[-1] = MinibatchStd(mbstd)
+            self.net.append(nn.Linear(last.in_features + 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (B,)
         return self.net(x.flatten(1)).flatten()
@@ -129,3 +170,32 @@ class MLPDiscriminator(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN (Isola et al. 2017): (B, C, H, W) -> (B, 1, h, w) real/fake logits, one per overlapping patch.
+
+    A 4x4 stride-2 conv without norm, ``n_layers - 1`` more stride-2 convs and one stride-1 conv with
+    norm (widths ndf * 2^i, at most ndf * 8), then a 4x4 conv to one channel. ``n_layers=3`` gives
+    each score a 70x70 receptive field: 30x30 scores at 256px. ``norm="batch"`` is pix2pix's (convs
+    before it have no bias); ``"instance"`` (no affine) is CycleGAN's, whose 3-channel net has
+    2,764,737 parameters.
+    """
+
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "batch"):
+        super().__init__()
+        if norm not in ("batch", "instance"):
+            raise ValueError(f"norm must be 'batch' or 'instance', got {norm!r}")
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        width = ndf
+        for i in range(1, n_layers + 1):  # stride 2, then one stride-1 layer before the output
+            new = ndf * min(2 ** i, 8)
+            norm_layer = nn.BatchNorm2d(new) if norm == "batch" else nn.InstanceNorm2d(new, affine=False)
+            layers += [nn.Conv2d(width, new, 4, 2 if i < n_layers else 1, 1, bias=norm != "batch"), norm_layer,
+                       nn.LeakyReLU(0.2, True)]
+            width = new
+        layers += [nn.Conv2d(width, 1, 4, 1, 1)]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, 1, h, w)
+        return self.main(x)

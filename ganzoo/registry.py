@@ -95,7 +95,7 @@ class Variant:
     config: Any  # config dataclass, or "module:ConfigClass"
     build: Any  # build(config) -> dict[str, nn.Module], or "module:build"
     step: Any  # the training step class, or "module:Step"
-    data_kind: str = "image"  # "image", "points" (flat vectors) or "unpaired" (two image domains)
+    data_kind: str = "image"  # "image", "points" (flat vectors), "unpaired" or "paired" (two image domains)
     task: str = "sample"  # "sample" (noise -> data) or "translate" (domain A <-> domain B)
     license: str = "MIT"  # license of the implementation
     suggests: Any = None  # settings this variant wants on some data, keyed by data kind or data spec name
@@ -156,7 +156,7 @@ class DatasetSpec:
     name: str  # the part before ":" in a spec
     summary: str  # one line for `ganzoo list --datasets`
     load: Any  # load(arg, *, image_size, channels) -> Dataset, or "module:load"
-    kind: str = "image"  # "image", "points" or "unpaired"
+    kind: str = "image"  # "image", "points", "unpaired" or "paired"
     needs_arg: bool = False  # True when the spec must carry ":ARG" (a root folder, say)
     arg: str = "ROOT"  # what ARG is, for messages: "ROOT", "PATH", "ORG/NAME[@REVISION][:SPLIT]"
     suggests: Any = None  # config values that fit this data, e.g. {"channels": 1, "image_size": 32};
@@ -178,7 +178,7 @@ class MetricSpec:
     name: str
     summary: str
     compute: Any  # callable or "module:attr"
-    data_kind: str = "image"  # the data kind it applies to
+    data_kind: str = "image"  # the data kinds it applies to; on "unpaired"/"paired" compute(model, data, *, seed) scores a translation model
     plugin: str = ""
     conditional: bool = False  # scores class-conditional models only (bench leaves it out for the others)
     uses_reference: bool = True  # False: compute() ignores the reference images, so evaluate() loads none

@@ -54,9 +54,11 @@ __all__ = [
     "run_all",
 ]
 
-KINDS = ("image", "points", "unpaired")
+KINDS = ("image", "points", "unpaired", "paired")
+TRANSLATION_KINDS = ("unpaired", "paired")  # two image domains: A and B images unrelated, or in aligned pairs
 TASKS = ("sample", "translate")
-DEFAULT_DATA = {"image": "mnist-5k", "points": "ring8", "unpaired": "mnist-5k-inverted"}  # bundled, no download
+DEFAULT_DATA = {"image": "mnist-5k", "points": "ring8", "unpaired": "mnist-5k-inverted",  # bundled, no download
+                "paired": "mnist-5k-thick-paired"}
 DEFAULT_SIZES = ((32, 1), (32, 3))  # (image_size, channels) pairs that check_networks builds
 POINTS_DIM = 2  # the 2D mixtures' points
 # engine options of every kit run: CPU (where resume is bit-exact), a metrics line per step, one checkpoint at the end
@@ -94,9 +96,9 @@ def check_registration(variant: str) -> Variant:
         raise _fail(variant, check, f"data_kind {v.data_kind!r} must be one or more of {', '.join(KINDS)}, comma-separated")
     if v.task not in TASKS:
         raise _fail(variant, check, f"task must be one of {', '.join(TASKS)}, got {v.task!r}")
-    if (v.task == "translate") != (kinds == ["unpaired"]):
+    if (v.task == "translate") != all(k in TRANSLATION_KINDS for k in kinds):
         raise _fail(variant, check, f"task {v.task!r} does not fit data_kind {v.data_kind!r}: translate variants "
-                                    f"train on unpaired data, sample variants on image or points data")
+                                    f"train on unpaired or paired data, sample variants on image or points data")
 
     cls = _resolve(v, "config", check)
     build = _resolve(v, "build", check)
@@ -210,8 +212,14 @@ def _labels(cfg: Any, n: int) -> tuple[torch.Tensor, ...]:
     return (torch.arange(n) % cfg.num_classes,)
 
 
-def _generators(v: Variant) -> list[str]:
-    return ["G"] if v.task == "sample" else ["G_AB", "G_BA"]
+def _generators(v: Variant, nets: Iterable[str] = ("G_AB", "G_BA")) -> list[str]:
+    """The generators of a variant with networks ``nets``: G, or G_AB and (when it translates back too) G_BA."""
+    return ["G"] if v.task == "sample" else ["G_AB"] + [g for g in ("G_BA",) if g in nets]
+
+
+def _d_inputs(kind: str, x: torch.Tensor, *labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """What a discriminator takes: D(x) (with labels, D(x, y)); on paired data it scores pairs, D(a, b)."""
+    return (x, x) if kind == "paired" else (x, *labels)
 
 
 def _build(v: Variant, config: Any, check: str) -> dict[str, nn.Module]:
@@ -224,7 +232,7 @@ def _build(v: Variant, config: Any, check: str) -> dict[str, nn.Module]:
     for name, net in nets.items():
         if not isinstance(name, str) or not isinstance(net, nn.Module):
             raise _fail(v.name, check, f"build must map names to nn.Module, got {name!r}: {type(net).__name__}")
-    missing = [g for g in _generators(v) if g not in nets]
+    missing = [g for g in _generators(v, ()) if g not in nets]
     if missing:
         raise _fail(v.name, check, f"a {v.task} variant needs generator(s) {', '.join(missing)}; build gave "
                                    f"{', '.join(nets)}")
@@ -291,11 +299,11 @@ def _check_one_build(v: Variant, cfg: Any, kind: str, check: str) -> None:
                                        f"got {getattr(G, 'num_classes', None)!r}")
         _check_range(v.name, check, f"G(z{', y' if y else ''}) for {where}", G(torch.randn(2, *latent), *y), (2, *shape), kind)
     else:
-        for g in _generators(v):
+        for g in _generators(v, nets):
             _check_range(v.name, check, f"{g}(x) for {where}", nets[g](batch), (2, *shape), kind)
     for name, net in nets.items():
         if name == "D" or name.startswith("D_"):
-            out = net(batch, *_labels(cfg, 2))
+            out = net(*_d_inputs(kind, batch, *_labels(cfg, 2)))
             if not isinstance(out, torch.Tensor) or out.dim() == 0 or out.shape[0] != 2:
                 raise _fail(v.name, check, f"{name} must score a batch (B, ...) -> (B, ...); for {where} it gave "
                                            f"{getattr(out, 'shape', type(out).__name__)}")
@@ -341,7 +349,10 @@ def check_sampling(variant: str, **config: Any) -> None:
             x = torch.rand(4, *shape, generator=torch.Generator().manual_seed(0)) * 2 - 1  # (4, C, H, W)
             a = model.translate(x, "a2b")
             _check_range(variant, check, f"translate(x, 'a2b') for {kind} data", a, (4, *shape), kind)
-            _check_range(variant, check, f"translate(x, 'b2a') for {kind} data", model.translate(x, "b2a"), (4, *shape), kind)
+            if "G_BA" in model.nets:
+                _check_range(variant, check, f"translate(x, 'b2a') for {kind} data", model.translate(x, "b2a"), (4, *shape), kind)
+            else:
+                _check_one_way(variant, check, model, x)
             if not torch.equal(a, model.translate(x, "a2b")):
                 raise _fail(variant, check, "translating the same images twice gave different results; in eval "
                                             "mode the generators must draw no randomness of their own")
@@ -349,6 +360,18 @@ def check_sampling(variant: str, **config: Any) -> None:
         if not torch.allclose(a, one_by_one, atol=1e-5):
             raise _fail(variant, check, "outputs change with the batch they are computed in; in eval mode no "
                                         "sample may depend on another (batch statistics in eval mode?)")
+
+
+def _check_one_way(variant: str, check: str, model: ganzoo.GanModel, x: torch.Tensor) -> None:
+    """A model without G_BA refuses to translate B to A with a clear error, not a KeyError."""
+    try:
+        model.translate(x, "b2a")
+    except ValueError:
+        return
+    except Exception as exc:
+        raise _fail(variant, check, f"translate(x, 'b2a') on a model without G_BA raised {type(exc).__name__}: {exc}; "
+                                    f"expected a ValueError saying it translates one way") from exc
+    raise _fail(variant, check, "translate(x, 'b2a') worked on a model without G_BA")
 
 
 def _check_labels_followed(variant: str, check: str, model: ganzoo.GanModel) -> None:
@@ -403,7 +426,7 @@ def _train(v: Variant, check: str, data: str, out: Path, steps: int, batch_size:
 def check_training(variant: str, tmp_path: str | Path, *, data: str | None = None, steps: int = 3,
                    batch_size: int = 8, **config: Any) -> list[Path]:
     """A few steps on the engine log finite losses at every step and change every trainable
-    network. Trains on ``data``, or on mnist-5k / ring8 / mnist-5k-inverted by data kind."""
+    network. Trains on ``data``, or on mnist-5k / ring8 / mnist-5k-inverted / mnist-5k-thick-paired by data kind."""
     check = "training"
     v = check_registration(variant)
     runs = []
@@ -445,7 +468,7 @@ def _perturbed_model(variant: str, cfg: Any, kind: str) -> ganzoo.GanModel:
             if name == "G" and latent is not None:
                 net(torch.randn(8, *latent), *_labels(cfg, 8))
             elif name == "D" or name.startswith("D_"):
-                net(torch.rand(8, *shape) * 2 - 1, *_labels(cfg, 8))
+                net(*_d_inputs(kind, torch.rand(8, *shape) * 2 - 1, *_labels(cfg, 8)))
             elif name.startswith("G_"):
                 net(torch.rand(8, *shape) * 2 - 1)
         for p in model.nets.parameters():
@@ -475,7 +498,7 @@ def check_save_load(variant: str, tmp_path: str | Path, **config: Any) -> None:
                 raise _fail(variant, check, f"save_pretrained did not write {', '.join(missing)}")
             if loaded.config != model.config:
                 raise _fail(variant, check, f"the config changed: saved {model.config!r}, loaded {loaded.config!r}")
-            nets = list(model.nets) if with_d else _generators(v)
+            nets = list(model.nets) if with_d else _generators(v, model.nets)
             for name in nets:
                 theirs = loaded.nets[name].state_dict()
                 for key, tensor in model.nets[name].state_dict().items():
@@ -485,8 +508,8 @@ def check_save_load(variant: str, tmp_path: str | Path, **config: Any) -> None:
                 same = torch.equal(model.sample(4, seed=3), loaded.sample(4, seed=3))
             else:
                 x = torch.rand(4, *shape, generator=torch.Generator().manual_seed(3)) * 2 - 1
-                same = torch.equal(model.translate(x), loaded.translate(x)) and \
-                    torch.equal(model.translate(x, "b2a"), loaded.translate(x, "b2a"))
+                directions = ["a2b"] + (["b2a"] if "G_BA" in model.nets else [])  # pix2pix goes one way
+                same = all(torch.equal(model.translate(x, d), loaded.translate(x, d)) for d in directions)
             if not same:
                 raise _fail(variant, check, "outputs differ after the round trip although the saved tensors match; "
                                             "the generator depends on state outside its state_dict (a buffer "

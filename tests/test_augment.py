@@ -55,28 +55,42 @@ def test_dcgan_refuses_an_unknown_augmentation():
 
 @pytest.mark.parametrize("policy", ["translation,cutout", ""], ids=["augmented", "plain"])
 def test_dcgan_step_shows_d_only_augmented_images(tmp_path, monkeypatch, policy):
+    import ganzoo_dcgan.models as dcgan_models
     import ganzoo_dcgan.step as dcgan_step
+
+    import ganzoo.tricks
 
     from .engine_probe import NetworkProbe
 
-    augmented = []  # (policy, input, output) of every augmentation the step makes
+    augmented = []  # (policy, input, output) of every augmentation made
+    first_layer_inputs = []  # what D's first conv actually received
 
     def spy(x, p):
         out = diff_augment(x, p)
         augmented.append((p, x, out))
         return out
 
-    monkeypatch.setattr(dcgan_step, "diff_augment", spy)
+    build = dcgan_models.build
+
+    def build_and_watch(config):
+        nets = build(config)
+        nets["D"].main[0].register_forward_pre_hook(lambda m, args: first_layer_inputs.append(args[0]))
+        return nets
+
+    monkeypatch.setattr(ganzoo.tricks, "diff_augment", spy)
+    monkeypatch.setattr(dcgan_models, "build", build_and_watch)
     probe = NetworkProbe(monkeypatch, dcgan_step.DCGANStep)
     ganzoo.train("dcgan", "mnist-5k", steps=2, out=tmp_path / "run", batch_size=8, progress="off", sample_every=0,
                  augment=policy, image_size=16, channels=1, ngf=8, ndf=8)
-    seen_by_d = [c.inputs for c in probe.of("D")]
-    assert len(seen_by_d) == 6  # real, fake for D, fake for G: three D passes per step
+    given_to_d = [c.inputs for c in probe.of("D")]
+    assert len(given_to_d) == 6  # real, fake for D, fake for G: three D passes per step
     if not policy:
         assert augmented == []
+        assert all(x is seen for x, seen in zip(given_to_d, first_layer_inputs))
         return
     assert [p for p, _, _ in augmented] == [policy] * 6
-    assert all(x is out for x, (_, _, out) in zip(seen_by_d, augmented))  # D got the augmented tensors themselves
+    assert all(x is aug_in for x, (_, aug_in, _) in zip(given_to_d, augmented))  # every D input is augmented
+    assert all(seen is out for seen, (_, _, out) in zip(first_layer_inputs, augmented))  # D's layers see the result
     assert all(not torch.equal(x, out) for _, x, out in augmented)  # and augmenting changed them
     fakes = [c.output for c in probe.of("G")]
     assert augmented[1][1] is not fakes[0] and torch.equal(augmented[1][1], fakes[0])  # D's pass: G's detached output

@@ -209,3 +209,17 @@ def test_bench_scores_conditional_metrics_on_conditional_variants_only():
     unconditional = ganzoo.create("dcgan", image_size=32, channels=1)
     assert _applicable(["mnist_digits", "intra_fid"], conditional) == ["mnist_digits", "intra_fid"]
     assert _applicable(["mnist_digits", "intra_fid"], unconditional) == ["mnist_digits"]
+
+
+def test_bench_runs_stylegan2_and_dcgan_side_by_side(tmp_path):
+    config = {"stylegan2": dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16),
+              "dcgan": dict(ngf=8, ndf=8)}
+    result = run_bench(["stylegan2", "dcgan"], "mnist-5k", tmp_path / "bench", steps=4, evals=1, batch_size=8,
+                       config=config, num_samples=200)
+    assert [r["variant"] for r in result["runs"]] == ["stylegan2", "dcgan"]
+    for run in result["runs"]:
+        final = run["curve"][-1]["metrics"]["mnist_digits"]
+        assert 0 <= final["values"]["recognisable"] <= 1 and final["protocol"]["num_samples"] == 200
+        assert json.loads((Path(run["run"]) / "config.json").read_text())["config"]["image_size"] == 32
+    table = (tmp_path / "bench" / "results.md").read_text()
+    assert "stylegan2" in table and "dcgan" in table

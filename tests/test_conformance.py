@@ -27,6 +27,7 @@ TINY = {
     "dcgan": dict(image_size=16, channels=1, ngf=8, ndf=8),
     "wgan-gp": dict(image_size=16, channels=1, ngf=8, ndf=8, hidden=32),
     "cyclegan": dict(image_size=32, channels=1, ngf=4, ndf=4),
+    "pix2pix": dict(image_size=32, channels=1, ngf=4, ndf=4),
     "sngan": dict(image_size=32, channels=1, g_ch=8, d_ch=8, n_dis=2, num_classes=10,  # conditional, its default
                   decay_start=1.0),  # a rate decaying from the start depends on --steps, which the resume check changes
     "stylegan2": dict(image_size=16, channels=1, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=16,
@@ -37,6 +38,7 @@ SIZES = {
     "dcgan": ((16, 1), (32, 3)),
     "wgan-gp": ((16, 1), (32, 3)),
     "cyclegan": ((32, 1), (32, 3)),
+    "pix2pix": ((32, 1), (64, 3)),
     "sngan": ((32, 1), (32, 3)),
     "stylegan2": ((16, 1), (32, 3)),
 }

@@ -268,3 +268,26 @@ def test_a_spec_without_its_argument_says_what_the_argument_is():
     for spec, usage in (("hf", "hf:ORG/NAME[@REVISION][:SPLIT]"), ("folder", "folder:PATH"), ("cifar10", "cifar10:ROOT")):
         with pytest.raises(ValueError, match=re.escape(f"needs an argument: --data {usage}")):
             parse_spec(spec)
+
+
+def test_cifar10_root_is_decoded_once_into_memory_with_labels(tmp_path, monkeypatch):
+    import pickle  # the format torchvision's CIFAR-10 files come in; written here only to make one
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (6, 3 * 32 * 32), dtype=np.uint8)  # CIFAR rows: R plane, G plane, B plane
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": pixels, "labels": [3, 1, 4, 1, 5, 9]}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"class{i}" for i in range(10)]}, f)
+    import torchvision.datasets.cifar
+
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)  # not the published files
+    ds = load_cifar10(str(tmp_path), image_size=32, channels=3)
+    assert len(ds) == 30 and ds.tensor.shape == (30, 3, 32, 32)  # five training batches, held in memory
+    assert ds.labels.tolist()[:6] == [3, 1, 4, 1, 5, 9] and ds.classes[9] == "class9"
+    first = Image.fromarray(pixels[0].reshape(3, 32, 32).transpose(1, 2, 0))
+    assert torch.equal(ds[0], pil_to_model_range(first, 32, 3))  # the same values as decoding the image
+    assert load_cifar10(str(tmp_path), image_size=16, channels=1)[0].shape == (1, 16, 16)

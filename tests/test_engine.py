@@ -265,11 +265,11 @@ def test_trains_from_an_image_folder_with_workers(tmp_path):
     assert header["data"] == {"epoch": 1, "offset": 1}  # 12 images / 4 = 3 batches per epoch
 
 
-@pytest.mark.parametrize("r1", [0.0, 1.0], ids=["plain", "r1"])  # r1: D's real pass runs outside the DDP wrapper
-def test_ddp_with_two_cpu_processes(tmp_path, r1):
+@pytest.mark.parametrize("extra", [{}, {"r1": 1.0}, {"pack": 2, "mbstd": 4}], ids=["plain", "r1", "pack-mbstd"])
+def test_ddp_with_two_cpu_processes(tmp_path, extra):  # r1: D's real pass runs outside the DDP wrapper
     script = tmp_path / "ddp_train.py"
     script.write_text(
-        "import os, sys, torch, torch.distributed as dist, ganzoo\n"
+        "import json, os, sys, torch, torch.distributed as dist, ganzoo\n"
         "from ganzoo.engine import Trainer\n"
         "weights = {}\n"
         "original_run = Trainer.run\n"
@@ -280,7 +280,7 @@ def test_ddp_with_two_cpu_processes(tmp_path, r1):
         "    return out\n"
         "Trainer.run = run\n"
         "ganzoo.train('dcgan', 'mnist-5k', steps=6, out=sys.argv[1], batch_size=16, log_every=3, checkpoint_every=0,\n"
-        "             progress='off', sample_every=0, image_size=16, channels=1, ngf=8, ndf=8, r1=float(sys.argv[3]))\n"
+        "             progress='off', sample_every=0, image_size=16, channels=1, ngf=8, ndf=8, **json.loads(sys.argv[3]))\n"
         "assert not dist.is_initialized(), 'the engine ends the process group it started'\n"
         "from safetensors.torch import save_file\n"
         "save_file(weights, f'{sys.argv[2]}/rank{os.environ[\"RANK\"]}.safetensors')\n"
@@ -292,7 +292,7 @@ def test_ddp_with_two_cpu_processes(tmp_path, r1):
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(script), str(tmp_path / "run"), str(tmp_path), str(r1)],
+                           str(script), str(tmp_path / "run"), str(tmp_path), json.dumps(extra)],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     from safetensors.torch import load_file
@@ -307,3 +307,17 @@ def test_ddp_with_two_cpu_processes(tmp_path, r1):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["world_size"] == 2
     # images/s counts both ranks' batches
     assert all(json.loads(x)["images_per_s"] > 0 for x in lines)
+
+
+def test_the_cli_under_torchrun_exits_0_on_every_rank(tmp_path):
+    """`torchrun -m ganzoo train ...` as a user runs it: both ranks finish, say so, and exit 0."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "ganzoo", "train", "dcgan", "--data", "mnist-5k", "--steps", "4", "--batch-size", "8",
+                           "--out", str(tmp_path / "run"), "--image-size", "16", "--channels", "1", "-c", "ngf=8",
+                           "-c", "ndf=8", "--sample-every", "0", "--progress", "off"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count(f"done: {tmp_path / 'run'}") == 2  # one line from each rank
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["world_size"] == 2
+    assert list_checkpoints(tmp_path / "run" / "checkpoints")

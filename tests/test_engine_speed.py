@@ -17,6 +17,7 @@ SMALL = {  # variant -> (data, tiny config)
     "dcgan-r1": ("mnist-5k", dict(image_size=16, channels=1, ngf=8, ndf=8, r1=1.0)),
     "wgan-gp": ("mnist-5k", dict(image_size=16, channels=1, ngf=8, ndf=8, n_critic=2)),
     "cyclegan": ("mnist-5k-inverted", dict(image_size=32, channels=1, ngf=4, ndf=4, pool_size=2)),
+    "pix2pix": ("mnist-5k-thick-paired", dict(image_size=32, channels=1, ngf=4, ndf=4)),
     "sngan": ("mnist-5k", dict(g_ch=8, d_ch=8, n_dis=2, num_classes=10)),
 }
 

@@ -2,11 +2,13 @@
 
 Each upstream generator is also written here as plain torch ops on the raw state dict, from the
 upstream source (mmagic's DCGANGenerator with mmcv ConvModules; StudioGAN's resnet Generator with
-its ConditionalBatchNorm2d), so that a conversion is checked against the function it must compute.
+its ConditionalBatchNorm2d and its deep_conv DCGAN Generator), so that a conversion is checked
+against the function it must compute.
 """
 
 import hashlib
 import http.server
+import re
 import threading
 from collections import OrderedDict
 from functools import partial
@@ -21,6 +23,7 @@ import ganzoo
 from ganzoo import plugins
 from ganzoo.hub import WeightsError
 from ganzoo.importers import cache_root, convert
+from ganzoo.networks import count_parameters
 
 STUDIOGAN_REPO = "Mingguksky/PyTorch-StudioGAN"
 STUDIOGAN_FILE = "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-TINY-train/model=G-best-weights-step=8.pth"
@@ -91,6 +94,16 @@ def studiogan_state(nz=16, ch=8, classes=3, n_blocks=3):
     return sd
 
 
+def studiogan_shared_state(nz=16, ch=8, classes=3, n_blocks=3):
+    """The same Generator as saved before StudioGAN's 2022-03-06 resnet.py: a class embedding ``shared`` (K, nz)
+    feeds every cBN, whose gain and bias Linears read nz features instead of a one-hot label."""
+    sd = studiogan_state(nz, ch, classes, n_blocks)
+    sd["shared.weight"] = torch.randn(classes, nz)  # nn.Embedding(num_classes, z_dim)
+    for key in [k for k in sd if k.endswith((".gain.weight", ".bias.weight"))]:
+        sd[key] = 0.2 * torch.randn(ch, nz) / nz ** 0.5  # (C, nz)
+    return sd
+
+
 def studiogan_checkpoint(sd):
     """What StudioGAN's worker saves for G: its state dict and the optimizer's."""
     return {"state_dict": sd, "optimizer": {"state": {0: {"step": torch.tensor(8.0), "exp_avg": torch.zeros(2)}},
@@ -98,13 +111,14 @@ def studiogan_checkpoint(sd):
 
 
 def studiogan_forward(sd, z, y, classes):
-    """StudioGAN's resnet Generator.forward in eval mode, from models/resnet.py and utils/ops.py."""
-    onehot = F.one_hot(y, classes).float()
+    """StudioGAN's resnet Generator.forward in eval mode, from models/resnet.py and utils/ops.py (before
+    2022-03-06 the cBN Linears read the class embedding shared(y), since then one_hot(y))."""
+    affine = sd["shared.weight"][y] if "shared.weight" in sd else F.one_hot(y, classes).float()  # (B, nz) or (B, K)
 
     def cbn(x, p):  # out * (1 + gain(y)) + bias(y), the batch norm without affine, eps 1e-4
         h = F.batch_norm(x, sd[f"{p}.bn.running_mean"], sd[f"{p}.bn.running_var"], training=False, eps=1e-4)
-        gain = 1 + F.linear(onehot, sd[f"{p}.gain.weight"])
-        return h * gain[:, :, None, None] + F.linear(onehot, sd[f"{p}.bias.weight"])[:, :, None, None]
+        gain = 1 + F.linear(affine, sd[f"{p}.gain.weight"])
+        return h * gain[:, :, None, None] + F.linear(affine, sd[f"{p}.bias.weight"])[:, :, None, None]
 
     x = F.linear(z, sd["linear0.weight"], sd["linear0.bias"]).view(z.shape[0], -1, 4, 4)
     for i in range(len({k.split(".")[1] for k in sd if k.startswith("blocks.")})):
@@ -116,6 +130,40 @@ def studiogan_forward(sd, z, y, classes):
     x = F.relu(F.batch_norm(x, sd["bn4.running_mean"], sd["bn4.running_var"], sd["bn4.weight"], sd["bn4.bias"],
                             training=False, eps=1e-4))
     return torch.tanh(F.conv2d(x, sd["conv2d5.weight"], sd["conv2d5.bias"], padding=1))
+
+
+def studiogan_dcgan_state(nz=16, ngf=8, n_blocks=3, channels=3):
+    """StudioGAN deep_conv Generator (DCGAN, g_cond_mtd "W/O"): linear0, blocks.i.0.{deconv0, bn0}, conv4."""
+    sd = OrderedDict()
+    width = ngf * 2 ** n_blocks  # 512 at ngf 64, as models/deep_conv.py's in_dims[0]
+    sd["linear0.weight"], sd["linear0.bias"] = torch.randn(width * 16, nz) / nz ** 0.5, 0.1 * torch.randn(width * 16)
+    x = F.linear(torch.randn(32, nz), sd["linear0.weight"], sd["linear0.bias"]).view(32, width, 4, 4)
+    for i in range(n_blocks):
+        p = f"blocks.{i}.0"
+        sd[f"{p}.deconv0.weight"] = 0.03 * torch.randn(width, width // 2, 4, 4) / width ** 0.5
+        sd[f"{p}.deconv0.bias"] = 0.3 * torch.randn(width // 2)  # ops.deconv2d: bias=True, a BN follows
+        _bn(sd, f"{p}.bn0", width // 2)
+        x = F.conv_transpose2d(x, sd[f"{p}.deconv0.weight"], sd[f"{p}.deconv0.bias"], stride=2, padding=1)
+        # running statistics near the batch's, as training leaves them (small variances: the eps 1e-4 shows)
+        sd[f"{p}.bn0.running_mean"] = x.mean((0, 2, 3)) + 0.01 * torch.randn(width // 2)
+        sd[f"{p}.bn0.running_var"] = x.var((0, 2, 3)) * (0.5 + torch.rand(width // 2))
+        x = F.relu(F.batch_norm(x, sd[f"{p}.bn0.running_mean"], sd[f"{p}.bn0.running_var"], sd[f"{p}.bn0.weight"],
+                                sd[f"{p}.bn0.bias"], training=False, eps=1e-4))
+        width //= 2
+    sd["conv4.weight"], sd["conv4.bias"] = 0.5 * torch.randn(channels, ngf, 3, 3) / ngf ** 0.5, 0.1 * torch.randn(channels)
+    return sd
+
+
+def studiogan_dcgan_forward(sd, z):
+    """StudioGAN's deep_conv Generator.forward in eval mode, from models/deep_conv.py and utils/ops.py."""
+    x = F.linear(z, sd["linear0.weight"], sd["linear0.bias"])
+    x = x.view(z.shape[0], -1, 4, 4)  # act.view(-1, in_dims[0], 4, 4): no norm, no activation
+    for i in range(len({k.split(".")[1] for k in sd if k.startswith("blocks.")})):
+        p = f"blocks.{i}.0"  # GenBlock: deconv0 (4, stride 2, padding 1), bn0 (eps 1e-4), ReLU
+        x = F.conv_transpose2d(x, sd[f"{p}.deconv0.weight"], sd[f"{p}.deconv0.bias"], stride=2, padding=1)
+        x = F.relu(F.batch_norm(x, sd[f"{p}.bn0.running_mean"], sd[f"{p}.bn0.running_var"], sd[f"{p}.bn0.weight"],
+                                sd[f"{p}.bn0.bias"], training=False, eps=1e-4))
+    return torch.tanh(F.conv2d(x, sd["conv4.weight"], sd["conv4.bias"], padding=1))  # conv4: 3x3, stride 1, padding 1
 
 
 def _sha256(path):
@@ -220,21 +268,27 @@ def test_a_tampered_download_is_refused_before_it_is_unpickled(tmp_path, http_fi
 # ---- StudioGAN SNGAN from the Hub -----------------------------------------------------------------------
 
 
-def test_studiogan_sngan_from_the_hub_computes_the_upstream_function_and_loads_offline(tmp_path, hub, monkeypatch, load_spy):
+STUDIOGAN_EFFICIENT_FILE = ("studiogan_official_ckpt/Efficient-CIFAR10-100%/CIFAR10-SNGAN-DiffAug-train-TINY/"
+                            "model=G-best-weights-step=8.pth")  # a '%' and '=' in the path, as the Hub's release
+
+
+@pytest.mark.parametrize("layout", ["current", "class-embedding"])  # since 2022-03 / the older 'shared.weight' files
+def test_studiogan_sngan_from_the_hub_computes_the_upstream_function_and_loads_offline(tmp_path, hub, monkeypatch,
+                                                                                      load_spy, layout):
     monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
-    sd = studiogan_state()
+    sd, file = (studiogan_state(), STUDIOGAN_FILE) if layout == "current" else (studiogan_shared_state(), STUDIOGAN_EFFICIENT_FILE)
     path = tmp_path / "g.pth"
     torch.save(studiogan_checkpoint(sd), path)
     api = HfApi(endpoint=hub.endpoint, token=False)
     api.create_repo(STUDIOGAN_REPO)
-    api.upload_file(path_or_fileobj=str(path), path_in_repo=STUDIOGAN_FILE, repo_id=STUDIOGAN_REPO)
+    api.upload_file(path_or_fileobj=str(path), path_in_repo=file, repo_id=STUDIOGAN_REPO)
     _catalog("tiny-studiogan", name="sngan-tiny-studiogan", variant="sngan", dataset="cifar10:ROOT",
              config={"num_classes": 3, "bn_eps": 1e-4},
-             source={"importer": "studiogan-sngan", "hub": STUDIOGAN_REPO, "file": STUDIOGAN_FILE,
+             source={"importer": "studiogan-sngan", "hub": STUDIOGAN_REPO, "file": file,
                      "sha256": _sha256(path), "classes": ["a", "b", "c"]})
 
     model = ganzoo.load("sngan-tiny-studiogan")
-    assert load_spy == [True] and model.classes == ["a", "b", "c"]
+    assert load_spy == [True] and model.classes == ["a", "b", "c"] and model.num_classes == 3
     z, y = torch.randn(6, 16), torch.tensor([0, 1, 2, 2, 1, 0])
     with torch.no_grad():
         ours = model.nets["G"](z, y)
@@ -247,6 +301,50 @@ def test_studiogan_sngan_from_the_hub_computes_the_upstream_function_and_loads_o
     again = ganzoo.load("sngan-tiny-studiogan")
     assert load_spy == []
     assert torch.equal(again.sample(4, seed=2, labels=1), model.sample(4, seed=2, labels=1))
+
+
+# ---- StudioGAN DCGAN from the Hub -----------------------------------------------------------------------
+
+STUDIOGAN_DCGAN_FILE = "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-DCGAN-train-TINY/model=G-best-weights-step=8.pth"
+
+
+def test_studiogan_dcgan_from_the_hub_is_verified_computes_the_upstream_function_and_loads_offline(tmp_path, hub, monkeypatch,
+                                                                                                  load_spy):
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    sd = studiogan_dcgan_state()
+    path, other = tmp_path / "g.pth", tmp_path / "other.pth"
+    torch.save(studiogan_checkpoint(sd), path)
+    torch.save(studiogan_checkpoint(studiogan_dcgan_state()), other)
+    api = HfApi(endpoint=hub.endpoint, token=False)
+    api.create_repo(STUDIOGAN_REPO)
+    api.upload_file(path_or_fileobj=str(other), path_in_repo=STUDIOGAN_DCGAN_FILE, repo_id=STUDIOGAN_REPO)
+    source = {"importer": "studiogan-dcgan", "hub": STUDIOGAN_REPO, "file": STUDIOGAN_DCGAN_FILE, "sha256": _sha256(path)}
+    _catalog("tiny-studiogan-dcgan", name="dcgan-tiny-studiogan", variant="dcgan", dataset="cifar10:ROOT",
+             config={"image_size": 32, "nz": 16, "ngf": 8, "g_stem": "linear", "g_head": "conv3x3"}, source=source)
+
+    with pytest.raises(WeightsError, match=rf"has sha256 [0-9a-f]{{64}}\.\.\., not the pinned {_sha256(path)}: it is not the "
+                                           r"published file \(tampered or corrupt\), so it was not opened"):
+        ganzoo.load("dcgan-tiny-studiogan")  # the Hub serves other weights than the pinned file
+    assert load_spy == [] and not (cache_root() / f"dcgan-tiny-studiogan-{_sha256(path)[:16]}").exists()
+
+    api.upload_file(path_or_fileobj=str(path), path_in_repo=STUDIOGAN_DCGAN_FILE, repo_id=STUDIOGAN_REPO)
+    model = ganzoo.load("dcgan-tiny-studiogan")
+    assert load_spy == [True] and model.num_classes == 0
+    assert (model.config.g_stem, model.config.g_head, model.config.bn_eps, model.config.out_bias) == ("linear", "conv3x3",
+                                                                                                      1e-4, True)
+    z = torch.randn(6, 16)
+    with torch.no_grad():
+        ours = model.nets["G"](z[:, :, None, None])  # (6, 3, 32, 32)
+    assert ours.shape == (6, 3, 32, 32)
+    assert torch.allclose(ours, studiogan_dcgan_forward(sd, z), atol=1e-5)
+
+    load_spy.clear()
+    hub.stop()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    again = ganzoo.load("dcgan-tiny-studiogan")
+    assert load_spy == []
+    assert torch.equal(again.sample(4, seed=2), model.sample(4, seed=2))
 
 
 # ---- strict conversion ------------------------------------------------------------------------------------
@@ -264,6 +362,10 @@ def _reshape(sd, key):
     sd[key] = torch.zeros(sd[key].shape[0] + 1, *sd[key].shape[1:])
 
 
+def _widen(sd, key):
+    sd[key] = torch.zeros(sd[key].shape[0], sd[key].shape[1] + 1)
+
+
 @pytest.mark.parametrize("importer, make, wrap, edit, key, message", [
     ("mmagic-dcgan", mmagic_state, mmagic_checkpoint, _drop, "generator.upsampling.0.bn.running_var", "lacks tensor"),
     ("mmagic-dcgan", mmagic_state, mmagic_checkpoint, _add, "generator.to_rgb.weight", "has unexpected tensor"),
@@ -272,6 +374,17 @@ def _reshape(sd, key):
     ("studiogan-sngan", studiogan_state, studiogan_checkpoint, _drop, "blocks.1.0.bn2.gain.weight", "lacks tensor"),
     ("studiogan-sngan", studiogan_state, studiogan_checkpoint, _add, "blocks.0.0.attention.sigma", "has unexpected tensor"),
     ("studiogan-sngan", studiogan_state, studiogan_checkpoint, _reshape, "blocks.2.0.conv2d1.bias", "gives G.blocks.2.c1.bias of shape"),
+    ("studiogan-sngan", studiogan_shared_state, studiogan_checkpoint, _drop, "blocks.1.0.bn2.bias.weight", "lacks tensor"),
+    ("studiogan-sngan", studiogan_shared_state, studiogan_checkpoint, _widen, "blocks.0.0.bn1.gain.weight", "has tensor"),
+    ("studiogan-sngan", studiogan_shared_state, studiogan_checkpoint, _add, "shared.bias", "has unexpected tensor"),
+    ("studiogan-sngan", studiogan_shared_state, studiogan_checkpoint, _reshape, "blocks.2.0.bn2.gain.weight",
+     "gives G.blocks.2.b2.gain.weight of shape"),
+    ("studiogan-dcgan", studiogan_dcgan_state, studiogan_checkpoint, _drop, "blocks.1.0.bn0.running_var", "lacks tensor"),
+    ("studiogan-dcgan", studiogan_dcgan_state, studiogan_checkpoint, _drop, "blocks.2.0.deconv0.bias", "lacks tensor"),
+    ("studiogan-dcgan", studiogan_dcgan_state, studiogan_checkpoint, _add, "blocks.1.0.attention.sigma", "has unexpected tensor"),
+    ("studiogan-dcgan", studiogan_dcgan_state, studiogan_checkpoint, _reshape, "blocks.2.0.deconv0.weight", "gives G.main.9.weight of shape"),
+    ("studiogan-dcgan", studiogan_dcgan_state, studiogan_checkpoint, _reshape, "blocks.0.0.deconv0.bias", "tensor"),
+    ("studiogan-dcgan", studiogan_dcgan_state, studiogan_checkpoint, _reshape, "linear0.weight", "tensor"),
 ])
 def test_conversion_is_strict_and_names_the_upstream_tensor(importer, make, wrap, edit, key, message):
     sd = make()
@@ -286,6 +399,16 @@ def test_a_checkpoint_in_another_layout_is_refused():
         convert("mmagic-dcgan", {"generator": mmagic_state()})
     with pytest.raises(WeightsError, match=r"studiogan-sngan: the checkpoint lacks tensor 'linear0.weight'"):
         convert("studiogan-sngan", mmagic_checkpoint(mmagic_state()))
+    with pytest.raises(WeightsError, match=r"studiogan-dcgan: the checkpoint lacks tensor 'conv4.weight'"):
+        convert("studiogan-dcgan", studiogan_checkpoint(studiogan_state()))  # an SNGAN generator
+    conditional = studiogan_dcgan_state()  # g_cond_mtd "cBN": each bn0 an ops.ConditionalBatchNorm2d
+    for i in range(3):
+        for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+            conditional[f"blocks.{i}.0.bn0.bn.{k}"] = conditional.pop(f"blocks.{i}.0.bn0.{k}")
+        conditional[f"blocks.{i}.0.bn0.gain.weight"] = conditional[f"blocks.{i}.0.bn0.bias.weight"] = torch.zeros(4, 10)
+    with pytest.raises(WeightsError, match=r"studiogan-dcgan: the checkpoint is a class- or code-conditional StudioGAN "
+                                           r"DCGAN \(cBN\): ganzoo's DCGAN is unconditional, so it cannot take it"):
+        convert("studiogan-dcgan", studiogan_checkpoint(conditional))
 
 
 # ---- weights_only, the command, the real catalog entries -----------------------------------------------------
@@ -332,7 +455,8 @@ def test_import_command_converts_a_local_file_and_refuses_a_foreign_folder(tmp_p
     unknown = _ganzoo("import", f"mmagic-dcgn:{path}", "--out", str(tmp_path / "o3"))
     assert unknown.exit_code == 1 and "unknown importer 'mmagic-dcgn'; did you mean 'mmagic-dcgan'?" in unknown.output
     listed = _ganzoo("list", "--importers")
-    assert [line.split()[:2] for line in listed.output.splitlines()[1:]] == [["mmagic-dcgan", "dcgan"], ["studiogan-sngan", "sngan"]]
+    assert [line.split()[:2] for line in listed.output.splitlines()[1:]] == [["mmagic-dcgan", "dcgan"], ["studiogan-dcgan", "dcgan"],
+                                                                             ["studiogan-sngan", "sngan"]]
 
 
 def _ganzoo(*args):
@@ -354,6 +478,15 @@ def test_the_catalog_entries_fit_the_upstream_layouts_at_full_size():
                                            r"expects 64: it is another release than the entry names"):
         convert("mmagic-dcgan", mmagic_checkpoint(mmagic_state()), expect=card.config)
 
+    dcgan = ganzoo.info("dcgan-cifar10-studiogan")
+    assert dcgan.availability == "import" and re.fullmatch(r"[0-9a-f]{64}", dcgan.source["sha256"])
+    assert re.fullmatch(r"studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-DCGAN-train-\d{4}(_\d\d){5}/"
+                        r"model=G-best-weights-step=\d+\.pth", dcgan.source["file"])  # the path StudioGAN's worker saves
+    full = studiogan_dcgan_state(nz=128, ngf=64)  # configs/CIFAR10/DCGAN.yaml: z_dim 128, deep_conv's 512 -> 64 widths
+    model, _ = convert("studiogan-dcgan", studiogan_checkpoint(full), expect=dcgan.config)
+    # StudioGAN's G has 3,812,355 parameters (x 3 with Adam's moments: the Hub's 45.8 MB files); ganzoo's lacks the
+    # 256 + 128 + 64 deconv biases, folded into the batch norms' running means
+    assert model.config.image_size == 32 and count_parameters(model.nets["G"]) == 3_812_355 - 448
     sngan = ganzoo.info("sngan-cifar10-studiogan")
     assert sngan.availability == "import (unpinned)"
     model, _ = convert("studiogan-sngan", studiogan_checkpoint(studiogan_state(nz=128, ch=256, classes=10)), expect=sngan.config)
@@ -361,3 +494,14 @@ def test_the_catalog_entries_fit_the_upstream_layouts_at_full_size():
     with pytest.raises(WeightsError, match=r"'sngan-cifar10-studiogan' has no pinned sha256, so ganzoo will not download and "
                                            r"open it by itself: .* `ganzoo import studiogan-sngan:hf-hub:Mingguksky/"):
         ganzoo.load("sngan-cifar10-studiogan")
+    diffaug = ganzoo.info("sngan-diffaug-cifar10-studiogan")
+    assert diffaug.availability == "import" and re.fullmatch(r"[0-9a-f]{64}", diffaug.source["sha256"])
+    assert re.fullmatch(r"studiogan_official_ckpt/Efficient-CIFAR10-100%/CIFAR10-SNGAN-DiffAug-train-\d{4}(_\d\d){5}/"
+                        r"model=G-best-weights-step=\d+\.pth", diffaug.source["file"])
+    full = studiogan_shared_state(nz=128, ch=256, classes=10)  # saved in February 2022: the class-embedding layout
+    model, _ = convert("studiogan-sngan", studiogan_checkpoint(full), expect=diffaug.config)
+    # 4,668,163 upstream parameters (x 3 with Adam's moments: the Hub's 56.1 MB files); folded into per-class rows,
+    # 4,304,387, as many as the one-hot layout of StudioGAN's March 2022 runs (its 51.7 MB files)
+    buffers = ("running_mean", "running_var", "num_batches_tracked")
+    assert sum(v.numel() for k, v in full.items() if not k.endswith(buffers)) == 4_668_163
+    assert model.num_classes == 10 and count_parameters(model.nets["G"]) == 4_304_387

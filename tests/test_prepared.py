@@ -116,3 +116,22 @@ def test_training_reads_a_prepared_folder(tmp_path, cache):
     run = ganzoo.train("dcgan", str(folder), steps=2, out=tmp_path / "run", batch_size=8, image_size=16, channels=3,
                        ngf=8, ndf=8, progress="off", sample_every=0)
     assert len(cache) == 1 and (run / "metrics.jsonl").exists()
+
+
+@pytest.mark.parametrize("layout", ["celeba/img_align_celeba", "img_align_celeba"])
+def test_a_celeba_root_is_prepared_once_with_its_centre_crop(tmp_path, cache, layout):
+    from ganzoo.data.torchvision_sets import CELEBA_CROP, load_celeba
+
+    faces = tmp_path / "root" / layout
+    faces.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(100):
+        Image.fromarray(rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)).save(faces / f"{i + 1:06d}.jpg")
+    if layout.startswith("celeba/"):  # torchvision's annotation files do not change which images are read
+        (tmp_path / "root" / "celeba" / "list_eval_partition.txt").write_text("000001.jpg 0\n")
+    ds = load_celeba(str(tmp_path / "root"), image_size=32, channels=3)
+    assert isinstance(ds, PreparedFolderDataset) and len(ds) == 100 and len(cache) == 1
+    decoded = FolderImageDataset(sorted(faces.iterdir()), image_size=32, channels=3, crop=CELEBA_CROP)
+    assert torch.equal(ds.batch(torch.tensor([0, 57])), torch.stack([decoded[0], decoded[57]]))
+    again = load_celeba(str(tmp_path / "root"), image_size=32, channels=3)
+    assert len(cache) == 1 and torch.equal(again[99], decoded[99])  # the second run reads the cache only

@@ -45,7 +45,7 @@ def test_entries_record_their_plugin():
 
 
 def test_builtin_variants_are_listed():
-    assert ganzoo.list_variants() == ["cyclegan", "dcgan", "sngan", "stylegan2", "vanilla", "wgan-gp"]
+    assert ganzoo.list_variants() == ["cyclegan", "dcgan", "pix2pix", "sngan", "stylegan2", "vanilla", "wgan-gp"]
     assert ganzoo.list_variants("*gan") == ["cyclegan", "dcgan", "sngan"]
 
 

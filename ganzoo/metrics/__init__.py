@@ -9,3 +9,5 @@ DIGITS_PROTOCOL = ("1,000 samples, seed 0, bundled MNIST judge with a not-a-digi
 PREVIOUS_JUDGE = ("the previous judge (10-class MNIST classifier without a not-a-digit class, held-out accuracy "
                   "97.4%; real held-out digits 95.8%), used until 2026-11-30")
 PREVIOUS_DIGITS_PROTOCOL = f"the same 1,000 samples under {PREVIOUS_JUDGE}"
+TRANSLATION_PROTOCOL = ("500 held-out mnist-5k digits (never trained on), true target T(x) of the task; MAE in [0, 1] "
+                        "pixel units; labels by the bundled digit judge (argmax of 11 classes) on upright(translation)")

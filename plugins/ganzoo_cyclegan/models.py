@@ -1,4 +1,4 @@
-"""CycleGAN networks: the ResNet generator and the PatchGAN discriminator of the paper.
+"""CycleGAN networks: the paper's ResNet generator, and the shared PatchGAN (ganzoo.networks).
 
 Both use instance norm without affine parameters (so convs keep their biases), reflection
 padding in the generator, and N(0, 0.02) init. At 256px with 3 channels the 9-block generator
@@ -7,6 +7,8 @@ has 11,378,179 parameters and the 70x70 PatchGAN 2,764,737, giving a 30x30 map o
 
 import torch
 from torch import nn
+
+from ganzoo.networks import PatchDiscriminator
 
 from .config import CycleGANConfig
 
@@ -51,25 +53,6 @@ class ResnetGenerator(nn.Module):
         return self.main(x)
 
 
-class PatchDiscriminator(nn.Module):
-    """PatchGAN: (B, C, H, W) -> (B, 1, h, w) real/fake scores, one per overlapping patch."""
-
-    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3):
-        super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        width = ndf
-        for i in range(1, n_layers + 1):  # stride 2, then one stride-1 layer before the output
-            new = ndf * min(2 ** i, 8)
-            stride = 2 if i < n_layers else 1
-            layers += [nn.Conv2d(width, new, 4, stride, 1), _norm(new), nn.LeakyReLU(0.2, True)]
-            width = new
-        layers += [nn.Conv2d(width, 1, 4, 1, 1)]
-        self.main = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x)
-
-
 def _init(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -82,8 +65,8 @@ def build(config: CycleGANConfig) -> dict[str, nn.Module]:
     nets = {
         "G_AB": ResnetGenerator(c, c, config.ngf, blocks),
         "G_BA": ResnetGenerator(c, c, config.ngf, blocks),
-        "D_A": PatchDiscriminator(c, config.ndf, config.n_layers_d),
-        "D_B": PatchDiscriminator(c, config.ndf, config.n_layers_d),
+        "D_A": PatchDiscriminator(c, config.ndf, config.n_layers_d, norm="instance"),
+        "D_B": PatchDiscriminator(c, config.ndf, config.n_layers_d, norm="instance"),
     }
     for net in nets.values():
         _init(net)

@@ -19,6 +19,10 @@ def ganzoo_register_variants(register):
 
 
 MMAGIC_PROTOCOL = "reported by mmagic (configs/dcgan/README.md), not re-measured by ganzoo"
+STUDIOGAN_PROTOCOL = ("reported by PyTorch-StudioGAN (README benchmark table, CIFAR-10, TensorFlow InceptionV3), not "
+                      "re-measured by ganzoo; 50,000 generated images against the 50,000 training images, batch-norm "
+                      "statistics re-estimated before sampling (-std_stat); the table does not say which of the three "
+                      "released runs it scored")
 CELEBA_RECIPE = ("ganzoo train dcgan --data celeba:ROOT --image-size 64 --channels 3 --steps 20000 --batch-size 128 "
                  "--out runs/dcgan-celeba && ganzoo push runs/dcgan-celeba ORG/dcgan-celeba")
 
@@ -58,6 +62,27 @@ def ganzoo_register_models(register):
                 "paper": "Radford, Metz, Chintala 2015. arXiv:1511.06434",
                 "homepage": "https://github.com/open-mmlab/mmagic/tree/main/configs/dcgan"},
     ))
+    register(ganzoo.ModelCard(
+        name="dcgan-cifar10-studiogan",
+        variant="dcgan",
+        summary="Unconditional DCGAN on CIFAR-10, 32x32: PyTorch-StudioGAN's published generator, imported on first load",
+        weights="import",
+        dataset="cifar10:ROOT",
+        recipe="ganzoo train dcgan --data hf:uoft-cs/cifar10 --image-size 32 --channels 3 -c nz=128 -c g_stem=linear "
+               "-c g_head=conv3x3 -c bn_eps=1e-4 -c out_bias=true --steps 200000 --out runs/dcgan-cifar10",
+        config={"image_size": 32, "channels": 3, "nz": 128, "ngf": 64, "out_bias": True, "g_stem": "linear",
+                "g_head": "conv3x3", "bn_eps": 1e-4},
+        metrics={"fid": {"value": 48.29, "protocol": STUDIOGAN_PROTOCOL},
+                 "is": {"value": 6.11, "protocol": STUDIOGAN_PROTOCOL}},
+        license="MIT",
+        source={"importer": "studiogan-dcgan",
+                "hub": "Mingguksky/PyTorch-StudioGAN",
+                "file": "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-DCGAN-train-2022_01_11_20_39_29/"
+                        "model=G-best-weights-step=50000.pth",
+                "sha256": "e693dc410b8afd81c16b4a3092d4239d71ce4eda05163f91e73ed6598243325e",  # the Hub's LFS sha256
+                "paper": "Radford, Metz, Chintala 2015, arXiv:1511.06434; Kang, Shin, Park 2023 (StudioGAN), arXiv:2206.09479",
+                "homepage": "https://github.com/POSTECH-CVLab/PyTorch-StudioGAN"},
+    ))
 
 
 @ganzoo.hookimpl
@@ -68,4 +93,11 @@ def ganzoo_register_importers(register):
         variant="dcgan",
         convert="ganzoo_dcgan.importers:convert_mmagic_dcgan",
         upstream="open-mmlab/mmagic",
+    ))
+    register(ganzoo.ImporterSpec(
+        name="studiogan-dcgan",
+        summary="PyTorch-StudioGAN DCGAN generators (deep_conv backbone, unconditional; 'model=G-...-weights-step=N.pth')",
+        variant="dcgan",
+        convert="ganzoo_dcgan.importers:convert_studiogan_dcgan",
+        upstream="POSTECH-CVLab/PyTorch-StudioGAN",
     ))

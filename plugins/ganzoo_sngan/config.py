@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 from ganzoo.config import (
     ConfigError,
+    DiscriminatorTricks,
     check_betas,
     check_channels,
     check_choice,
     check_fraction,
     check_positive,
+    check_tricks,
 )
 
 SIZES = (32, 48, 64)  # the papers' ResNets: CIFAR-10 32x32, STL-10 48x48, ImageNet 64x64
@@ -21,7 +23,7 @@ PAPER_WIDTHS = {32: (256, 128), 48: (64, 64), 64: (64, 64)}  # image_size -> (g_
 
 
 @dataclass
-class SNGANConfig:
+class SNGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label, lr_d: ganzoo.config
     image_size: int = 32  # 32, 48 or 64: the side of the square images
     channels: int = 3  # 1 = grayscale, 3 = RGB
     nz: int = 128  # length of the latent vector z
@@ -59,6 +61,12 @@ class SNGANConfig:
         check_betas(self)
         check_fraction(self, "decay_start")
         check_positive(self, "bn_eps")
+        refuse = {}
+        if self.num_classes:
+            refuse["pack"] = "a packed D input would mix samples of different labels; pack an unconditional run (num_classes=0)"
+        if self.loss == "hinge":
+            refuse["real_label"] = "the hinge loss has margins, not targets to smooth; use loss=non-saturating"
+        check_tricks(self, refuse)
 
 
 def _check_count(config: SNGANConfig, name: str, minimum: int = 1, zero_means: str = "") -> None:

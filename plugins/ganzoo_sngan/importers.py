@@ -15,6 +15,15 @@ The layout, from StudioGAN's src/models/resnet.py and src/utils/ops.py, saved by
 A block is BN-ReLU-upsample-conv-BN-ReLU-conv plus the shortcut: ganzoo's GBlock. Its Linear on a
 one-hot label picks one column, so ganzoo's per-class embedding rows are those columns (plus one
 for the gain). Images are RGB in [-1, 1], as ganzoo's.
+
+Runs saved by StudioGAN before its resnet.py change of 2022-03-06 (e.g. its Efficient-CIFAR10
+releases) feed the cBN Linears a learned class embedding instead of the one-hot label:
+
+    shared.weight                          (K, nz)  nn.Embedding, shared by every cBN
+    blocks.{i}.0.bn{1,2}.{gain,bias}.weight (C, nz)  so gain(y) = W_gain @ shared[y]
+
+W @ shared.T is then the (C, K) matrix of per-class columns, folded here (in float64) into the
+one-hot layout above: the same function, one row per class.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ SIZES = {3: 32, 4: 64}  # StudioGAN's resnet G: up-sampling blocks -> image side
 
 def convert_studiogan_sngan(checkpoint: dict) -> Converted:
     """A StudioGAN SNGAN generator checkpoint (the whole saved dict) as a ganzoo SNGAN config and G tensors."""
-    state = state_dict_of(checkpoint, "state_dict", NAME)
+    state = fold_shared_embedding(state_dict_of(checkpoint, "state_dict", NAME))
     linear = need(state, "linear0.weight", NAME, 2)  # (16 * C0, nz)
     out = need(state, "conv2d5.weight", NAME, 4)  # (C, g_ch, 3, 3)
     n_blocks = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
@@ -54,6 +63,22 @@ def convert_studiogan_sngan(checkpoint: dict) -> Converted:
     mapping.update({f"conv2d5.{k}": (f"G.conv.{k}", None) for k in ("weight", "bias")})
     tensors, origin = remap(state, mapping, importer=NAME)
     return Converted(config, tensors, origin)
+
+
+def fold_shared_embedding(state: dict) -> dict:
+    """The older layout (a class embedding ``shared`` read by every cBN) as the one-hot layout; others unchanged."""
+    if "shared.weight" not in state:
+        return state
+    shared = need(state, "shared.weight", NAME, 2).double()  # (K, nz)
+    folded = {k: v for k, v in state.items() if k != "shared.weight"}
+    n_blocks = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
+    for key in (f"blocks.{i}.0.{bn}.{p}.weight" for i in range(n_blocks) for bn in ("bn1", "bn2") for p in ("gain", "bias")):
+        w = need(state, key, NAME, 2)  # (C, nz)
+        if w.shape[1] != shared.shape[1]:
+            raise_layout(f"tensor {key!r} of shape {tuple(w.shape)}, which cannot read 'shared.weight' of shape "
+                         f"{tuple(shared.shape)}")
+        folded[key] = (w.double() @ shared.t()).to(w.dtype)  # (C, K): one column per class
+    return folded
 
 
 def raise_layout(what: str) -> None:

@@ -16,6 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganzoo import tricks
+from ganzoo.networks import MinibatchStd
+
 from .config import SNGANConfig
 
 # image_size -> (G's first side, G widths in units of g_ch: the linear's, then each up-block's,
@@ -135,19 +138,24 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """Image (B, C, S, S) [and labels y (B,)] -> one logit per image (B,)."""
 
-    def __init__(self, channels: int, d_ch: int, image_size: int, num_classes: int = 0):
+    def __init__(self, channels: int, d_ch: int, image_size: int, num_classes: int = 0, mbstd: int = 0):
         super().__init__()
         _, _, mults, downs = LAYOUTS[image_size]
         widths = [channels] + [d_ch * m for m in mults]
         self.blocks = nn.Sequential(*(DBlock(a, b, down, first=i == 0)
                                       for i, (a, b, down) in enumerate(zip(widths[:-1], widths[1:], downs))))
-        self.linear = _sn(nn.Linear(widths[-1], 1, bias=False))  # no bias, as the reference's 32x32 D
-        self.embed = _sn(nn.Embedding(num_classes, widths[-1])) if num_classes else None  # the projection's V
+        self.mbstd = MinibatchStd(mbstd) if mbstd else None  # the last features' spread over a group, one more channel
+        top = widths[-1] + (mbstd > 0)
+        self.linear = _sn(nn.Linear(top, 1, bias=False))  # no bias, as the reference's 32x32 D
+        self.embed = _sn(nn.Embedding(num_classes, top)) if num_classes else None  # the projection's V
         self.num_classes = num_classes
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         _check_labels(self, x.shape[0], y)
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # (B, C') global sum pooling
+        h = self.blocks(x)  # (B, C', s, s)
+        if self.mbstd is not None:
+            h = self.mbstd(h)  # (B, C' + 1, s, s)
+        h = F.relu(h).sum(dim=(2, 3))  # (B, C') global sum pooling
         out = self.linear(h).squeeze(1)  # (B,)
         if self.embed is not None:
             out = out + (self.embed(y) * h).sum(dim=1)  # projection: <V y, h>
@@ -156,5 +164,6 @@ class Discriminator(nn.Module):
 
 def build(config: SNGANConfig) -> dict[str, nn.Module]:
     G = Generator(config.nz, config.g_ch, config.channels, config.image_size, config.num_classes, config.bn_eps)
-    D = Discriminator(config.channels, config.d_ch, config.image_size, config.num_classes)
-    return {"G": G, "D": D}
+    D = Discriminator(tricks.d_in_channels(config, config.channels), config.d_ch, config.image_size,
+                      config.num_classes, config.mbstd)
+    return {"G": G, "D": tricks.apply(D, config)}

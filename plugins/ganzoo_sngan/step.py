@@ -6,10 +6,12 @@ the classes (ctx.fake_labels), and D scores every image with the label it came w
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 
+from ganzoo import tricks
 from ganzoo.config import is_conditional
 from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
 from ganzoo.losses import d_loss_bce, d_loss_hinge, g_loss_hinge, g_loss_nonsaturating
@@ -23,6 +25,8 @@ class SNGANStep(Step):
     def __init__(self, config: SNGANConfig):
         super().__init__(config)
         self.loss_d, self.loss_g = LOSSES[config.loss]
+        if config.loss == "non-saturating":
+            self.loss_d = partial(d_loss_bce, real_label=config.real_label)  # one-sided smoothing when < 1
         self.conditional = is_conditional(config)
 
     def optimizers(self, nets):
@@ -52,9 +56,10 @@ class SNGANStep(Step):
             real, y_real = self._split(batch if i == 0 else ctx.next_batch())  # each D update sees new data
             with torch.no_grad():
                 fake, y_fake = self._fakes(ctx, real.shape[0])
-            out_real, out_fake = score(real, y_real), score(fake, y_fake)
+            out_real, r1 = tricks.score_real(ctx, real, *([] if y_real is None else [y_real]))  # R1 when asked for
+            out_fake = score(fake, y_fake)
             loss_d = self.loss_d(out_real, out_fake)
-            ctx.backward(loss_d)
+            ctx.backward(loss_d if r1 is None else loss_d + r1)
             ctx.step("D")
         with ctx.frozen("D"):  # D gives input gradients only
             fake, y_fake = self._fakes(ctx, c.g_batch_factor * real.shape[0])

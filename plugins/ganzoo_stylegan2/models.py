@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo.networks import MinibatchStd
+
 from .config import StyleGAN2Config
 
 SQRT2 = math.sqrt(2)
@@ -236,23 +238,6 @@ class Generator(nn.Module):
         """ws (B, num_ws, w_dim) -> images (B, C, S, S), clamped to [-1, 1] with the gradient of the unclamped ones."""
         img = self.synthesis(ws)
         return img + (img.clamp(-1, 1) - img).detach()
-
-
-class MinibatchStd(nn.Module):
-    """Appends the standard deviation across groups of samples as ``features`` extra channels."""
-
-    def __init__(self, group: int, features: int):
-        super().__init__()
-        self.group, self.features = group, features
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C + F, H, W)
-        b, c, h, w = x.shape
-        g = math.gcd(min(self.group, b), b)  # a group size that divides the batch
-        f = self.features
-        y = x.reshape(g, -1, f, c // f, h, w)  # (G, n, F, c, H, W): sample i joins group i % n
-        y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # (n, F, c, H, W)
-        y = y.mean(dim=(2, 3, 4)).reshape(-1, f, 1, 1).repeat(g, 1, h, w)  # (B, F, H, W)
-        return torch.cat([x, y], dim=1)
 
 
 class DiscriminatorBlock(nn.Module):

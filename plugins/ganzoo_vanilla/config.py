@@ -5,16 +5,18 @@ from dataclasses import dataclass
 
 from ganzoo.config import (
     ConfigError,
+    DiscriminatorTricks,
     check_betas,
     check_channels,
     check_choice,
     check_fraction,
     check_positive,
+    check_tricks,
 )
 
 
 @dataclass
-class VanillaConfig:
+class VanillaConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label, lr_d: ganzoo.config
     image_size: int = 28  # side of square images (ignored when dim > 0); paper: 28x28 MNIST
     channels: int = 1  # 1 = grayscale, 3 = RGB (ignored when dim > 0)
     dim: int = 0  # length of flat data vectors, e.g. 2 for 2D mixtures; 0 = images
@@ -42,6 +44,7 @@ class VanillaConfig:
             check_channels(self)
             check_positive(self, "image_size")
         check_fraction(self, "decay_start")
+        check_tricks(self, {"augment": "DiffAugment ops act on images, and this run's data are flat vectors (dim > 0)"} if self.dim else {})
         if not (0 <= self.dropout < 1):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("g_hidden", "d_hidden"):

@@ -2,6 +2,7 @@
 
 import torch
 
+from ganzoo import tricks
 from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
 from ganzoo.losses import d_loss_bce, g_loss_minimax, g_loss_nonsaturating
 
@@ -23,8 +24,9 @@ class VanillaStep(Step):
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]
         fake = G(ctx.noise(real.shape[0]))  # (B, *data_shape)
-        loss_d = d_loss_bce(D(real), D(fake.detach()))
-        ctx.backward(loss_d)
+        out_real, r1 = tricks.score_real(ctx, real)  # (B / pack,) logits; the R1 term when asked for
+        loss_d = d_loss_bce(out_real, D(fake.detach()), self.config.real_label)
+        ctx.backward(loss_d if r1 is None else loss_d + r1)
         ctx.step("D")
         with ctx.frozen("D"):  # G's update: D gives input gradients only
             loss_g = self.g_loss(D(fake))

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from ganzoo.config import (
     ConfigError,
+    DiscriminatorTricks,
     check_betas,
     check_channels,
     check_choice,
@@ -11,11 +12,12 @@ from ganzoo.config import (
     check_non_negative,
     check_positive,
     check_power_of_two_size,
+    check_tricks,
 )
 
 
 @dataclass
-class WGANGPConfig:
+class WGANGPConfig(DiscriminatorTricks):  # pack, mbstd, augment, lr_d: ganzoo.config
     image_size: int = 64  # side of square images, a power of two >= 16 (ignored when dim > 0)
     channels: int = 3  # 1 = grayscale, 3 = RGB (ignored when dim > 0)
     dim: int = 0  # length of flat data vectors (2 for 2D mixtures: MLP nets); 0 = images (conv nets)
@@ -46,3 +48,8 @@ class WGANGPConfig:
             check_positive(self, "ngf", "ndf")
         check_fraction(self, "decay_start")
         check_non_negative(self, "gp_lambda")
+        refuse = {"real_label": "the Wasserstein critic has scores, not targets to smooth",
+                  "r1": "the critic already has its gradient penalty (gp_lambda)"}
+        if self.dim:
+            refuse["augment"] = "DiffAugment ops act on images, and this run's data are flat vectors (dim > 0)"
+        check_tricks(self, refuse)
