@@ -37,6 +37,8 @@ from ganzoo_cyclegan.step import ImagePool
 
 MODES = {  # name -> (precision, channels_last, compile)
     "fp32": ("fp32", False, False),
+    "fp32-cl": ("fp32", True, False),
+    "fp32-compile": ("fp32", False, True),
     "bf16": ("bf16", False, False),
     "bf16-cl": ("bf16", True, False),
     "bf16-cl-compile": ("bf16", True, True),

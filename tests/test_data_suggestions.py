@@ -38,7 +38,7 @@ def test_wgan_gp_on_ring8_takes_the_points_recipe_and_records_it(tmp_path):
 def test_the_spec_name_beats_the_data_kind_and_the_user_beats_both(tmp_path):
     run = ganzoo.train("wgan-gp", "grid25", steps=1, out=tmp_path / "grid", **QUIET)
     rec = record(run)
-    assert (rec["config"]["lr"], rec["config"]["hidden"], rec["engine"]["ema"]) == (1e-3, 128, 0.99)
+    assert (rec["config"]["lr"], rec["config"]["hidden"], rec["engine"]["ema"]) == (1e-3, 128, 0.999)
     run = ganzoo.train("wgan-gp", "ring8", steps=1, out=tmp_path / "mine", lr=2e-4, gp_lambda=10.0, batch_size=32,
                        ema=0.0, **QUIET)
     rec = record(run)
@@ -82,5 +82,5 @@ def test_info_shows_what_a_variant_suggests_for_which_data():
     assert "suggests:\n  on points = {'hidden': 128, 'gp_lambda': 0.1, 'decay_start': 0.5, 'ema': 0.99}\n" in out.stdout
     assert "  on ring8 = {'lr': 0.0005, 'batch_size': 256, 'steps': 4000}" in out.stdout
     listed = json.loads(run_ganzoo("info", "wgan-gp", "--json").stdout)["suggests"]
-    assert listed["on grid25"] == {"lr": 1e-3, "batch_size": 64, "steps": 10000}
+    assert listed["on grid25"] == {"lr": 1e-3, "batch_size": 64, "steps": 20000, "ema": 0.999}
     assert "suggests" not in json.loads(run_ganzoo("info", "dcgan", "--json").stdout)
