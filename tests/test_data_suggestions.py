@@ -32,7 +32,7 @@ def test_wgan_gp_on_ring8_takes_the_points_recipe_and_records_it(tmp_path):
     rec = record(run)
     assert {k: rec["config"][k] for k in ("hidden", "gp_lambda", "decay_start", "lr", "dim")} == \
         {"hidden": 128, "gp_lambda": 0.1, "decay_start": 0.5, "lr": 5e-4, "dim": 2}
-    assert {k: rec["engine"][k] for k in ("ema", "batch_size", "steps")} == {"ema": 0.99, "batch_size": 256, "steps": 4000}
+    assert {k: rec["engine"][k] for k in ("ema", "batch_size", "steps")} == {"ema": 0.999, "batch_size": 256, "steps": 8000}
 
 
 def test_the_spec_name_beats_the_data_kind_and_the_user_beats_both(tmp_path):
@@ -80,7 +80,7 @@ def test_info_shows_what_a_variant_suggests_for_which_data():
     out = run_ganzoo("info", "wgan-gp")
     assert out.returncode == 0, out.stderr
     assert "suggests:\n  on points = {'hidden': 128, 'gp_lambda': 0.1, 'decay_start': 0.5, 'ema': 0.99}\n" in out.stdout
-    assert "  on ring8 = {'lr': 0.0005, 'batch_size': 256, 'steps': 4000}" in out.stdout
+    assert "  on ring8 = {'lr': 0.0005, 'batch_size': 256, 'steps': 8000, 'ema': 0.999}" in out.stdout
     listed = json.loads(run_ganzoo("info", "wgan-gp", "--json").stdout)["suggests"]
     assert listed["on grid25"] == {"lr": 1e-3, "batch_size": 64, "steps": 20000, "ema": 0.999}
     assert "suggests" not in json.loads(run_ganzoo("info", "dcgan", "--json").stdout)

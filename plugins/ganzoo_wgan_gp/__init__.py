@@ -7,7 +7,7 @@ from ganzoo.metrics import DIGITS_PROTOCOL, PREVIOUS_DIGITS_PROTOCOL
 # tasks' gradient penalty 0.1, narrower nets, faster rates that decay over the second half, EMA.
 POINTS_RECIPE = {
     "points": {"hidden": 128, "gp_lambda": 0.1, "decay_start": 0.5, "ema": 0.99},
-    "ring8": {"lr": 5e-4, "batch_size": 256, "steps": 4000},
+    "ring8": {"lr": 5e-4, "batch_size": 256, "steps": 8000, "ema": 0.999},  # 8/8, 93.8-94.7% HQ on 3 seeds
     "grid25": {"lr": 1e-3, "batch_size": 64, "steps": 20000, "ema": 0.999},  # 25/25, 89-92% HQ on 3 seeds
 }
 
