@@ -268,6 +268,17 @@ def test_a_tampered_download_is_refused_before_it_is_unpickled(tmp_path, http_fi
 # ---- StudioGAN SNGAN from the Hub -----------------------------------------------------------------------
 
 
+def _reload_offline(name: str, hub, monkeypatch, load_spy) -> "ganzoo.GanModel":
+    """Load catalog entry ``name`` again with the Hub gone and offline: from the cached folder, unpickling nothing."""
+    load_spy.clear()
+    hub.stop()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    model = ganzoo.load(name)
+    assert load_spy == []
+    return model
+
+
 STUDIOGAN_EFFICIENT_FILE = ("studiogan_official_ckpt/Efficient-CIFAR10-100%/CIFAR10-SNGAN-DiffAug-train-TINY/"
                             "model=G-best-weights-step=8.pth")  # a '%' and '=' in the path, as the Hub's release
 
@@ -294,12 +305,7 @@ def test_studiogan_sngan_from_the_hub_computes_the_upstream_function_and_loads_o
         ours = model.nets["G"](z, y)
     assert torch.allclose(ours, studiogan_forward(sd, z, y, 3), atol=1e-5)
 
-    load_spy.clear()
-    hub.stop()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
-    again = ganzoo.load("sngan-tiny-studiogan")
-    assert load_spy == []
+    again = _reload_offline("sngan-tiny-studiogan", hub, monkeypatch, load_spy)
     assert torch.equal(again.sample(4, seed=2, labels=1), model.sample(4, seed=2, labels=1))
 
 
@@ -338,12 +344,7 @@ def test_studiogan_dcgan_from_the_hub_is_verified_computes_the_upstream_function
     assert ours.shape == (6, 3, 32, 32)
     assert torch.allclose(ours, studiogan_dcgan_forward(sd, z), atol=1e-5)
 
-    load_spy.clear()
-    hub.stop()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
-    again = ganzoo.load("dcgan-tiny-studiogan")
-    assert load_spy == []
+    again = _reload_offline("dcgan-tiny-studiogan", hub, monkeypatch, load_spy)
     assert torch.equal(again.sample(4, seed=2), model.sample(4, seed=2))
 
 
