@@ -5,6 +5,9 @@
 DIGITS_PROTOCOL = ("1,000 samples, seed 0, bundled MNIST judge with a not-a-digit class, trained at 12-64 px (held-out "
                    "accuracy 94.8%; real held-out digits score 87.0% at 32 px, 84.2-90.2% at 16-64 px), top class a "
                    "digit with probability >= 0.9")
+# A conditional digit model's "requested" figures: the same samples, each asked for a digit.
+REQUESTED_PROTOCOL = (f"{DIGITS_PROTOCOL}; sample i asks for digit i mod 10 (100 per digit), and counts when its top "
+                      "class is that digit with probability >= 0.9 (real held-out digits with their true labels: 87.0%)")
 # The judge used until 2026-11-30; figures measured with it stay on the cards as history.
 PREVIOUS_JUDGE = ("the previous judge (10-class MNIST classifier without a not-a-digit class, held-out accuracy "
                   "97.4%; real held-out digits 95.8%), used until 2026-11-30")

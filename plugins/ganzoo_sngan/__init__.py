@@ -2,6 +2,7 @@
 plugin: hookimpls and lazy references only."""
 
 import ganzoo
+from ganzoo.metrics import DIGITS_PROTOCOL, REQUESTED_PROTOCOL
 
 
 @ganzoo.hookimpl
@@ -28,6 +29,25 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 @ganzoo.hookimpl
 def ganzoo_register_models(register):
+    register(ganzoo.ModelCard(
+        name="sngan-mnist",
+        variant="sngan",
+        summary="Class-conditional SN-GAN on the bundled mnist-5k digits, 32x32 grayscale: sample(n, labels=3) draws 3s",
+        weights="bundled:ganzoo_sngan/pretrained/sngan-mnist",
+        dataset="mnist-5k",
+        recipe="ganzoo train sngan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=32 -c d_ch=32 "
+               "-c n_dis=1 -c lr=5e-4 -c g_batch_factor=1 -c decay_start=0.5 --batch-size 32 --steps 4000 --ema 0.999 "
+               "--out runs/sngan-mnist",
+        config={"image_size": 32, "channels": 1, "num_classes": 10, "g_ch": 32, "d_ch": 32, "n_dis": 1, "lr": 5e-4,
+                "g_batch_factor": 1, "decay_start": 0.5},
+        metrics={"requested": {"value": 0.978, "protocol": REQUESTED_PROTOCOL},
+                 "min_requested": {"value": 0.91, "protocol": REQUESTED_PROTOCOL + "; the worst digit"},
+                 "recognisable": {"value": 0.979, "protocol": DIGITS_PROTOCOL},
+                 "min_class_fraction": {"value": 0.096, "protocol": DIGITS_PROTOCOL},
+                 "requested_share_of_real": {"value": 1.124, "protocol": (
+                     "requested over the real held-out digits' 87.0%; worst digit 1.046. The conditional bar, 0.95 "
+                     "overall and 0.85 for the worst digit, is met")}},
+    ))
     register(ganzoo.ModelCard(
         name="sngan-cifar10-studiogan",
         variant="sngan",
