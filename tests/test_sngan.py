@@ -270,4 +270,4 @@ def test_a_short_conditional_run_learns_to_draw_the_class_asked_for(tmp_path):
     run = ganzoo.train("sngan", str(tmp_path / "bars"), steps=300, out=tmp_path / "run", **options)
     model = ganzoo.load(str(run))
     assert model.classes == ["narrow", "wide"]
-    assert accuracy(model) >= 0.8  # measured 0.945 (seed 0) and 0.925 (seed 1) on this CPU
+    assert accuracy(model) >= 0.8  # measured 0.955 (seed 0) and 0.93 (seed 1) on this CPU
