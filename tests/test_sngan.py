@@ -205,7 +205,6 @@ def test_bad_config_is_one_clear_error(bad, message):
         ganzoo.create("sngan", **bad)
 
 
-
 def test_cli_trains_on_a_class_folder_and_refuses_a_flat_one(tmp_path):
     from click.testing import CliRunner
     from PIL import Image
