@@ -205,6 +205,11 @@ def load(name_or_path: str | Path, *, revision: str | None = None, device: str |
     elif os.path.isdir(text):
         folder = Path(text)
         model = load_run(folder) if (folder / "checkpoints").is_dir() and not (folder / WEIGHTS_FILE).exists() else load_folder(folder)
+    elif os.path.isfile(text) and Path(text).parent.name == "checkpoints":  # one checkpoint of a run, e.g. an earlier one
+        model = load_run(Path(text).parent.parent, checkpoint=text)
+    elif os.path.isfile(text):
+        raise ValueError(f"{text} is a file: load a published folder (the one holding {WEIGHTS_FILE}), a training run's "
+                         f"folder, or one file of a run's checkpoints/ folder")
     else:
         raise _not_found(text, isinstance(name_or_path, os.PathLike))
     return model.to(device) if device is not None else model
@@ -212,7 +217,7 @@ def load(name_or_path: str | Path, *, revision: str | None = None, device: str |
 
 def _not_found(name: str, is_path: bool) -> Exception:
     if is_path or os.sep in name or name.startswith("."):
-        return FileNotFoundError(f"no such folder: {name}")
+        return FileNotFoundError(f"no such {'file' if name.endswith('.safetensors') else 'folder'}: {name}")
     return UnknownNameError(f"unknown pretrained model {name!r}{_suggest_models(name)} (`ganzoo list` shows them all); a Hub repo is "
                             f"loaded as 'hf-hub:org/repo' and a local folder by its path")
 
@@ -459,8 +464,9 @@ def assign_strict(model: GanModel, tensors: dict[str, torch.Tensor], nets: list[
         model.nets[n].load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, strict=True)
 
 
-def load_run(run: str | Path) -> GanModel:
-    """A training run folder's latest checkpoint, with the EMA generator in place of G when there is one."""
+def load_run(run: str | Path, checkpoint: str | Path | None = None) -> GanModel:
+    """A training run folder's latest checkpoint (or ``checkpoint``, one file of its checkpoints/ folder),
+    with the EMA generator in place of G when there is one."""
     from .api import build_networks
     from .engine.checkpoint import list_checkpoints, read_checkpoint
 
@@ -471,6 +477,12 @@ def load_run(run: str | Path) -> GanModel:
     if not found:
         raise FileNotFoundError(f"run {run} has no checkpoints yet")
     last = found[-1]
+    if checkpoint is not None:
+        matches = [p for p in found if p.name == Path(checkpoint).name]
+        if not matches:
+            raise FileNotFoundError(f"{checkpoint} is not a complete checkpoint of run {run}; it has "
+                                    f"{', '.join(p.name for p in found)}")
+        last = matches[0]
     header = read_header(last)
     ema_net = variant.load_step().ema_net if any(k.startswith("ema.") for k in header) else None
     meta = meta_networks(variant, config)

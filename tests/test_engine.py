@@ -321,3 +321,11 @@ def test_the_cli_under_torchrun_exits_0_on_every_rank(tmp_path):
     assert proc.stdout.count(f"done: {tmp_path / 'run'}") == 2  # one line from each rank
     assert json.loads((tmp_path / "run" / "config.json").read_text())["world_size"] == 2
     assert list_checkpoints(tmp_path / "run" / "checkpoints")
+
+
+def test_a_checkpoint_off_the_log_grid_writes_what_was_logged_since_the_last_line(tmp_path):
+    run = ganzoo.train("dcgan", "mnist-5k", steps=7, out=tmp_path / "r", batch_size=16, checkpoint_every=2, log_every=3,
+                       **QUIET, **TINY)
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [2, 3, 4, 6, 7]  # no step's losses dropped at a checkpoint
+    assert all("loss_d" in r and r["train_seconds"] > 0 for r in lines)

@@ -353,3 +353,36 @@ def test_an_image_that_fails_mid_run_saves_the_last_step_and_resumes_exactly_onc
     a, _ = read_checkpoint(list_checkpoints(straight / "checkpoints")[-1])
     b, _ = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a if not k.startswith("rng."))
+
+
+def test_an_earlier_checkpoint_loads_by_its_path_and_a_stray_file_is_refused(tmp_path):
+    run = tiny_run(tmp_path / "run", steps=6)
+    first, _, last = list_checkpoints(run / "checkpoints")
+    early, latest = ganzoo.load(first), ganzoo.load(run)
+    tensors, _ = read_checkpoint(first)
+    for name, value in early.nets["G"].state_dict().items():
+        assert torch.equal(value, tensors[f"net.G.{name}"]), name
+    pairs = zip(early.nets["G"].state_dict().values(), latest.nets["G"].state_dict().values())
+    assert not all(torch.equal(a, b) for a, b in pairs)  # step 2's weights, not the latest's
+    assert torch.equal(ganzoo.load(last).sample(4, seed=1), latest.sample(4, seed=1))
+    stray = run / "checkpoints" / "notes.safetensors"
+    stray.write_bytes(first.read_bytes())
+    with pytest.raises(FileNotFoundError, match="not a complete checkpoint of run .*step-000000002"):
+        ganzoo.load(stray)
+    with pytest.raises(ValueError, match="config.json is a file: load a published folder"):
+        ganzoo.load(run / "config.json")
+
+
+def test_score_checkpoints_scores_every_step_and_publishes_the_latest(tmp_path):
+    """benchmarks/score_checkpoints.py, which the GPU check runs on StyleGAN2: one row per checkpoint."""
+    run = tiny_run(tmp_path / "run", steps=4)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "score_checkpoints.py"
+    subprocess.run([sys.executable, str(script), str(run), "--json", str(tmp_path / "curve.json"), "--export",
+                    str(tmp_path / "out"), "--recipe", "ganzoo train dcgan ... --out {run}"], check=True,
+                   capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    rows = json.loads((tmp_path / "curve.json").read_text())["runs"][str(run)]
+    assert [r["step"] for r in rows] == [2, 4]
+    assert all(0 <= r["recognisable"] <= 1 and r["mnist_fd"] > 0 for r in rows)
+    published = ganzoo.load(tmp_path / "out" / "run")
+    assert torch.equal(published.sample(3, seed=2), ganzoo.load(run).sample(3, seed=2))
+    assert f"--out {run}" in (tmp_path / "out" / "run" / "README.md").read_text()

@@ -356,7 +356,7 @@ class Trainer:
                 if opts.sample_every and it % opts.sample_every == 0:
                     self.write_samples()
                 if opts.checkpoint_every and it % opts.checkpoint_every == 0:
-                    self._flush_logs()
+                    self._log_line()  # off the log grid too: what was logged since the last line is kept
                     self.save_checkpoint()
             if finish:
                 self._log_line()
