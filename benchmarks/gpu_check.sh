@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One prepared GPU check, about 8 minutes on one H100/H200-class GPU; run it with the device's
 # `run` at a 590 s limit. In order:
-#  1. StyleGAN2 on mnist-5k (the bundled stylegan2-mnist's recipe, issue #13), seeds 0 and 1 side by
+#  1. StyleGAN2 on mnist-5k (the recipe proposed for a bundled stylegan2-mnist), seeds 0 and 1 side by
 #     side for SG2_SECONDS of training each, every checkpoint scored by the digit judge
 #     (benchmarks/score_checkpoints.py); the CUDA tests and a torchrun DDP run go beside it, since
 #     neither is timed.

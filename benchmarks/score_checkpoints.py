@@ -25,9 +25,8 @@ from ganzoo.metrics import DIGITS_PROTOCOL, REQUESTED_PROTOCOL
 
 
 def score(model: ganzoo.GanModel) -> dict:
-    """The cards' digit figures for one generator: 1,000 samples, seed 0 (sample i asks for digit i mod 10)."""
-    values = evaluate(model, "mnist-5k", "mnist_digits", num_samples=1000, seed=0)["metrics"]["mnist_digits"]["values"]
-    return {k: v for k, v in values.items() if k != "classes_covered"}
+    """evaluate()'s result for one generator: 1,000 samples, seed 0 (sample i asks for digit i mod 10)."""
+    return evaluate(model, "mnist-5k", "mnist_digits", num_samples=1000, seed=0)
 
 
 def main() -> None:
@@ -43,8 +42,9 @@ def main() -> None:
     for run in args.runs:
         rows = []
         for path in list_checkpoints(run / "checkpoints"):
-            model = ganzoo.load(path, device=args.device)
-            rows.append({"step": int(path.stem.split("-")[-1]), **score(model)})
+            scored = score(ganzoo.load(path, device=args.device))
+            values = scored["metrics"]["mnist_digits"]["values"]
+            rows.append({"step": int(path.stem.split("-")[-1]), **{k: v for k, v in values.items() if k != "classes_covered"}})
             print(run.name, " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in rows[-1].items()),
                   flush=True)
         result["runs"][str(run)] = rows
@@ -52,11 +52,10 @@ def main() -> None:
             record = read_config(run)
             logged = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
             seconds = json.loads(logged[-1]).get("train_seconds") if logged else None
-            metrics = {k: v for k, v in rows[-1].items() if k != "step"}
-            ganzoo.load(run).save_pretrained(
-                args.export / run.name, data=record.get("data"), samples=False,
-                metrics={**metrics, "protocol": DIGITS_PROTOCOL, "train_seconds": seconds, "steps": rows[-1]["step"]},
-                recipe=(args.recipe or f"ganzoo train {record['variant']} (see the run's config.json)").replace("{run}", str(run)))
+            recipe = (args.recipe or f"ganzoo train {record['variant']} (see the run's config.json)").replace("{run}", str(run))
+            ganzoo.load(run).save_pretrained(  # the card quotes the latest checkpoint's scores with their protocol
+                args.export / run.name, data=record.get("data"), samples=False, metrics=scored,
+                recipe=f"{recipe}\n# step {rows[-1]['step']}; {seconds} s in the training loop (train_seconds)")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 
