@@ -287,6 +287,7 @@ STUDIOGAN_EFFICIENT_FILE = ("studiogan_official_ckpt/Efficient-CIFAR10-100%/CIFA
 def test_studiogan_sngan_from_the_hub_computes_the_upstream_function_and_loads_offline(tmp_path, hub, monkeypatch,
                                                                                       load_spy, layout):
     monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    torch.manual_seed(0)  # the same random weights whatever ran before in this worker
     sd, file = (studiogan_state(), STUDIOGAN_FILE) if layout == "current" else (studiogan_shared_state(), STUDIOGAN_EFFICIENT_FILE)
     path = tmp_path / "g.pth"
     torch.save(studiogan_checkpoint(sd), path)
@@ -303,7 +304,9 @@ def test_studiogan_sngan_from_the_hub_computes_the_upstream_function_and_loads_o
     z, y = torch.randn(6, 16), torch.tensor([0, 1, 2, 2, 1, 0])
     with torch.no_grad():
         ours = model.nets["G"](z, y)
-    assert torch.allclose(ours, studiogan_forward(sd, z, y, 3), atol=1e-5)
+    # the current layout computes the same operations (measured: equal bits); the older one's class embedding
+    # is folded into the cBN Linears, a product in another order (measured over 200 random draws: at most 1.8e-5)
+    assert torch.allclose(ours, studiogan_forward(sd, z, y, 3), atol=1e-5 if layout == "current" else 1e-4)
 
     again = _reload_offline("sngan-tiny-studiogan", hub, monkeypatch, load_spy)
     assert torch.equal(again.sample(4, seed=2, labels=1), model.sample(4, seed=2, labels=1))
