@@ -205,11 +205,11 @@ def load(name_or_path: str | Path, *, revision: str | None = None, device: str |
     elif os.path.isdir(text):
         folder = Path(text)
         model = load_run(folder) if (folder / "checkpoints").is_dir() and not (folder / WEIGHTS_FILE).exists() else load_folder(folder)
-    elif os.path.isfile(text) and Path(text).parent.name == "checkpoints":  # one checkpoint of a run, e.g. an earlier one
+    elif os.path.isfile(text):  # only one checkpoint of a run, e.g. an earlier one, loads as a file
+        if Path(text).parent.name != "checkpoints":
+            raise ValueError(f"{text} is a file: load a published folder (the one holding {WEIGHTS_FILE}), a training "
+                             f"run's folder, or one file of a run's checkpoints/ folder")
         model = load_run(Path(text).parent.parent, checkpoint=text)
-    elif os.path.isfile(text):
-        raise ValueError(f"{text} is a file: load a published folder (the one holding {WEIGHTS_FILE}), a training run's "
-                         f"folder, or one file of a run's checkpoints/ folder")
     else:
         raise _not_found(text, isinstance(name_or_path, os.PathLike))
     return model.to(device) if device is not None else model
