@@ -67,6 +67,7 @@ def test_real_triples_cover_the_modes_and_a_partial_generator_does_not(stacked):
     real = stacked_mnist_modes(stacked.batch(torch.arange(N)), num_scored=N)
     assert abs(real["modes"] - REAL_MODES_AT_N) <= 10, real
     assert real["kl"] < 0.6 and 0.7 < real["assigned"] < 0.85 and real["num_modes"] == 1000, real
+    assert 0.88 < real["channels_read"] < 0.95 and real["assigned"] <= real["channels_read"] ** 2, real  # 91% of digits
     # a generator that only ever draws a 0 in the red channel: 100 of the 1,000 modes
     red_zero = torch.nonzero(stacked.digit_labels[:, 0] == 0).flatten()[:N]
     partial = stacked_mnist_modes(stacked.batch(red_zero), num_scored=N)
@@ -77,11 +78,11 @@ def test_real_triples_cover_the_modes_and_a_partial_generator_does_not(stacked):
 def test_one_repeated_triple_is_one_mode_and_noise_is_no_mode(stacked):
     collapsed = stacked[0].expand(300, 3, 32, 32)  # the judge is sure of all three digits of triple 0 (2, 6, 9)
     score = stacked_mnist_modes(collapsed, num_scored=300)
-    assert score["modes"] == 1 and score["assigned"] == 1.0
+    assert score["modes"] == 1 and score["assigned"] == 1.0 and score["channels_read"] == 1.0
     assert score["kl"] == pytest.approx(math.log(1000), abs=1e-9)  # the largest KL to uniform over 1,000 modes
     noise = torch.rand(300, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     score = stacked_mnist_modes(noise, num_scored=300)
-    assert score["assigned"] <= 0.01 and score["modes"] <= 3, score
+    assert score["assigned"] <= 0.01 and score["modes"] <= 3 and score["channels_read"] <= 0.05, score
 
 
 def test_the_metric_states_its_protocol_and_refuses_what_it_cannot_score(stacked):

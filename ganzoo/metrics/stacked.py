@@ -4,8 +4,9 @@ Each of a sample's three channels is read by the bundled MNIST judge (ganzoo.met
 a channel counts as a digit when the judge's top class is a digit with probability >= confidence.
 A sample whose three channels all count is assigned the mode 100 * R + 10 * G + B; one with a
 channel the judge rejects ("not a digit") or is unsure of is assigned no mode. The numbers:
-modes covered (of 1,000), KL(mode histogram of the assigned samples || uniform) and the share of
-samples assigned. Modes covered grow with the sample count, so the protocol fixes it (num_scored).
+modes covered (of 1,000), KL(mode histogram of the assigned samples || uniform), the share of
+samples assigned and the share of channels read as digits (what limits the assigned share: about
+its cube root when channels are independent). Modes covered grow with the sample count, so the protocol fixes it (num_scored).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def channel_digits(samples: torch.Tensor, *, confidence: float = 0.9, batch_size
 
 def stacked_mnist_modes(samples: torch.Tensor, reference: Any = None, *, extractor: Any = None, seed: int = 0,
                         confidence: float = 0.9, num_scored: int = NUM_SCORED) -> dict[str, float | int]:
-    """Modes covered (of 1,000), KL of the mode histogram to uniform, and the share of samples assigned a mode.
+    """Modes covered (of 1,000), KL of the mode histogram to uniform, the share of samples assigned a mode and
+    the share of channels read as digits.
 
     Scores the first ``num_scored`` of ``samples`` (N, 3, H, W) and refuses fewer. ``reference`` and
     ``extractor`` are not used: the judge and the 1,000 modes are fixed. The KL is over the assigned
@@ -63,4 +65,4 @@ def stacked_mnist_modes(samples: torch.Tensor, reference: Any = None, *, extract
     else:
         kl = math.nan
     return {"modes": int((counts > 0).sum()), "kl": kl, "assigned": float(assigned.double().mean()),
-            "num_modes": NUM_MODES}
+            "channels_read": float((digits >= 0).double().mean()), "num_modes": NUM_MODES}
