@@ -52,12 +52,14 @@ def make_distribution(root: Path, dist: str, package: str, init_source: str, ent
     return root
 
 
-def run_ganzoo(*args: str, env_extra: dict | None = None, pythonpath: list[Path] | None = None) -> subprocess.CompletedProcess:
-    """Run the real `ganzoo` CLI in a subprocess (fresh interpreter, fresh plugin discovery)."""
+def run_ganzoo(*args: str, env_extra: dict | None = None, pythonpath: list[Path] | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real `ganzoo` CLI in a subprocess (fresh interpreter, fresh plugin discovery); ``timeout``
+    only guards against a hang, so it leaves room for a loaded machine."""
     env = dict(os.environ, **(env_extra or {}))
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
-    return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 # ---- a loopback Hugging Face Hub for hub tests ------------------------------------------------------

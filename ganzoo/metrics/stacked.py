@@ -5,8 +5,9 @@ a channel counts as a digit when the judge's top class is a digit with probabili
 A sample whose three channels all count is assigned the mode 100 * R + 10 * G + B; one with a
 channel the judge rejects ("not a digit") or is unsure of is assigned no mode. The numbers:
 modes covered (of 1,000), KL(mode histogram of the assigned samples || uniform), the share of
-samples assigned and the share of channels read as digits (what limits the assigned share: about
-its cube root when channels are independent). Modes covered grow with the sample count, so the protocol fixes it (num_scored).
+samples assigned and the share of channels read as digits, which bounds it (the assigned share is
+about its cube when the channels are independent). Modes covered grow with the sample count, so
+the protocol fixes it (num_scored).
 """
 
 from __future__ import annotations
