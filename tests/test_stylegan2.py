@@ -72,15 +72,17 @@ def test_config_refuses_what_cannot_be_built():
         StyleGAN2Config(d_architecture="skip")
 
 
-def test_clamped_output_keeps_the_unclamped_gradient():
+def test_output_is_raw_in_training_and_clamped_in_samples():
+    """D trains on what G draws (a clamp there hid runaway pixels: raw values reached 1e7 in a run); samples are in [-1, 1]."""
     G = nets()["G"]
-    ws = G.mapping(torch.randn(2, 16)).detach().requires_grad_(True)
-    img = G.render(ws)
+    ws = G.mapping(torch.randn(2, 16)) * 50  # toRGB is not demodulated: large styles push pixels out of range
+    torch.manual_seed(1)
+    trained = G.train().render(ws)
+    torch.manual_seed(1)
     raw = G.synthesis(ws)
-    assert torch.equal(img, raw.clamp(-1, 1))
-    (g1,) = torch.autograd.grad((img * 3).sum(), ws)
-    (g2,) = torch.autograd.grad((raw * 3).sum(), ws)
-    assert torch.allclose(g1, g2)
+    assert torch.equal(trained, raw) and raw.abs().max() > 1
+    G.eval()
+    assert torch.equal(G.render(ws), G.synthesis(ws).clamp(-1, 1))
 
 
 def test_equalised_learning_rate_and_mapping_multiplier():

@@ -204,7 +204,7 @@ class SynthesisNetwork(nn.Module):
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) -> image (B, C, S, S) in [-1, 1].
+    """z (B, z_dim) -> image (B, C, S, S), in [-1, 1] in eval mode (see ``render``).
 
     ``truncation`` < 1 pulls w towards the tracked mean w; ``mixing`` (training only) is the chance
     that the batch takes its styles from a second latent from a random layer on.
@@ -235,9 +235,10 @@ class Generator(nn.Module):
         return torch.cat([ws[:, :cutoff], other[:, cutoff:]], dim=1)
 
     def render(self, ws: torch.Tensor) -> torch.Tensor:
-        """ws (B, num_ws, w_dim) -> images (B, C, S, S), clamped to [-1, 1] with the gradient of the unclamped ones."""
+        """ws (B, num_ws, w_dim) -> images (B, C, S, S): raw in training (D sees what G draws, as in the official
+        code), clamped to [-1, 1] in eval mode (samples)."""
         img = self.synthesis(ws)
-        return img + (img.clamp(-1, 1) - img).detach()
+        return img if self.training else img.clamp(-1, 1)
 
 
 class DiscriminatorBlock(nn.Module):
