@@ -169,6 +169,9 @@ def test_lazy_optimizers_are_corrected_for_the_extra_updates():
     g, d = opts["G"].param_groups[0], opts["D"].param_groups[0]
     assert g["lr"] == pytest.approx(0.0025 * 4 / 5) and g["betas"][1] == pytest.approx(0.99 ** (4 / 5))
     assert d["lr"] == pytest.approx(0.0025 * 16 / 17) and d["betas"][1] == pytest.approx(0.99 ** (16 / 17))
+    two = StyleGAN2Step(StyleGAN2Config(**TINY, lr=5e-4, lr_d=0.002)).optimizers(nets())  # two time-scale rates
+    assert two["G"].param_groups[0]["lr"] == pytest.approx(5e-4 * 4 / 5)
+    assert two["D"].param_groups[0]["lr"] == pytest.approx(0.002 * 16 / 17)
 
 
 def test_ema_follows_the_official_ramp_up(tmp_path):

@@ -35,6 +35,7 @@ class StyleGAN2Config:
     mbstd_group: int = 4  # minibatch standard deviation: samples per group (official cifar config: 32)
     mbstd_channels: int = 1  # minibatch standard deviation: features appended (0 = none)
     lr: float = 0.0025  # Adam learning rate of both networks (before the lazy-regularisation correction)
+    lr_d: float = 0.0  # D's own rate when > 0: two time-scale updates (Heusel et al. 2017), as for every variant; 0 = lr
     betas: tuple = (0.0, 0.99)  # Adam betas (before the lazy-regularisation correction)
     r1_gamma: float = 0.01  # R1 weight gamma (official cifar config 0.01; 0 = no R1)
     r1_interval: int = 16  # lazy R1: applied every this many D steps, weighted by the interval
@@ -57,7 +58,7 @@ class StyleGAN2Config:
         check_choice(self, "d_architecture", ("resnet", "orig"))
         check_positive(self, "lr", "mapping_lr_mul")
         check_betas(self)
-        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup"):
+        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "lr_d"):
             check_non_negative(self, name)
         for name in ("w_avg_beta", "pl_decay", "style_mixing"):
             check_fraction(self, name)

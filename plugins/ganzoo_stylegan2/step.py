@@ -34,7 +34,8 @@ class StyleGAN2Step(Step):
 
         def adam(name: str, interval: int, regularised: bool) -> torch.optim.Optimizer:
             ratio = interval / (interval + 1) if regularised else 1.0  # lazy regularisation's correction
-            return torch.optim.Adam(nets[name].parameters(), lr=c.lr * ratio,
+            rate = c.lr_d if name == "D" and c.lr_d > 0 else c.lr  # lr_d: two time-scale updates
+            return torch.optim.Adam(nets[name].parameters(), lr=rate * ratio,
                                     betas=tuple(b ** ratio for b in c.betas), eps=1e-8)
 
         return {"G": adam("G", c.pl_interval, c.pl_weight > 0), "D": adam("D", c.r1_interval, c.r1_gamma > 0)}
