@@ -34,7 +34,7 @@ class StyleGAN2Config:
     d_architecture: str = "resnet"  # "resnet" (paper: residual D) or "orig" (the official cifar config: no skips)
     mbstd_group: int = 4  # minibatch standard deviation: samples per group (official cifar config: 32)
     mbstd_channels: int = 1  # minibatch standard deviation: features appended (0 = none)
-    lr: float = 0.0025  # Adam learning rate of both networks (before the lazy-regularisation correction)
+    lr: float = 0.0025  # Adam learning rate of G, and of D unless lr_d is set (before the lazy-regularisation correction)
     lr_d: float = 0.0  # D's own rate when > 0: two time-scale updates (Heusel et al. 2017), as for every variant; 0 = lr
     betas: tuple = (0.0, 0.99)  # Adam betas (before the lazy-regularisation correction)
     r1_gamma: float = 0.01  # R1 weight gamma (official cifar config 0.01; 0 = no R1)
