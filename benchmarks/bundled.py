@@ -4,7 +4,7 @@ Each entry is trained by its recipe, the exact `ganzoo train` command on its mod
 measured with a fixed protocol and published with save_pretrained into the plugin's
 pretrained/ folder, which ships in the wheel:
 
-    python benchmarks/bundled.py                    # all six
+    python benchmarks/bundled.py                    # all seven
     python benchmarks/bundled.py dcgan-mnist        # one
     python benchmarks/bundled.py --rescore          # re-measure the published weights, rewrite only the cards
 
@@ -40,6 +40,10 @@ RECIPES = {
     "sngan-mnist": ("ganzoo_sngan", "ganzoo train sngan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=32 "
                     "-c d_ch=32 -c n_dis=1 -c lr=5e-4 -c g_batch_factor=1 -c decay_start=0.5 --batch-size 32 --steps 4000 "
                     "--ema 0.999 --out runs/sngan-mnist"),
+    "stylegan2-mnist": ("ganzoo_stylegan2", "ganzoo train stylegan2 --data mnist-5k --image-size 32 --channels 1 -c channel_base=1024 "
+                        "-c channel_max=64 -c z_dim=128 -c w_dim=128 -c mapping_layers=2 -c pl_weight=0 -c style_mixing=0 "
+                        "-c augment=translation -c d_architecture=orig -c r1_gamma=1 -c output=tanh --batch-size 32 "
+                        "--ema 0.999 --steps 9000 --out runs/stylegan2-mnist"),
     "pix2pix-mnist-thick": ("ganzoo_pix2pix", "ganzoo train pix2pix --data mnist-5k-thick-paired --image-size 32 --channels 1 "
                             "-c ngf=16 -c ndf=16 --steps 1500 --batch-size 16 --out runs/pix2pix-mnist-thick"),
 }

@@ -85,6 +85,27 @@ def test_output_is_raw_in_training_and_clamped_in_samples():
     assert torch.equal(G.render(ws), G.synthesis(ws).clamp(-1, 1))
 
 
+def test_tanh_output_bounds_training_images_too():
+    """output="tanh": D sees pixels inside (-1, 1), as real ones are, with gradients where a clamp has none."""
+    G = nets(output="tanh")["G"].train()
+    ws = (G.mapping(torch.randn(2, 16)) * 50).requires_grad_()
+    torch.manual_seed(1)
+    img = G.render(ws)
+    torch.manual_seed(1)
+    raw = G.synthesis(ws)
+    assert torch.allclose(img, torch.tanh(raw)) and img.abs().max() <= 1 < raw.abs().max()
+    (grad,) = torch.autograd.grad(img.sum(), ws)
+    assert grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match=r"output must be"):
+        StyleGAN2Config(output="sigmoid")
+    from ganzoo.api import data_suggestions
+    from ganzoo.data import parse_spec
+
+    for spec, output in (("mnist-5k", {"output": "tanh"}), ("stacked-mnist", {})):  # measured on mnist-5k only
+        config, _ = data_suggestions(StyleGAN2Config, parse_spec(spec)[0], ganzoo.info("stylegan2"))
+        assert {k: v for k, v in config.items() if k == "output"} == output
+
+
 def test_equalised_learning_rate_and_mapping_multiplier():
     G = nets(mapping_lr_mul=0.01)["G"]
     first = G.mapping.net[0]

@@ -2,6 +2,7 @@
 lazy references only."""
 
 import ganzoo
+from ganzoo.metrics import DIGITS_PROTOCOL
 
 
 @ganzoo.hookimpl
@@ -17,4 +18,28 @@ def ganzoo_register_variants(register):
         build="ganzoo_stylegan2.models:build",
         step="ganzoo_stylegan2.step:StyleGAN2Step",
         data_kind="image",
+        # two thirds of a digit's pixels sit at exactly -1: a linear output never draws that flat black,
+        # and every run on mnist-5k collapsed to one shape; with a tanh none did (docs/stylegan2.md)
+        suggests={"mnist-5k": {"output": "tanh"}},
+    ))
+
+
+@ganzoo.hookimpl
+def ganzoo_register_models(register):
+    register(ganzoo.ModelCard(
+        name="stylegan2-mnist",
+        variant="stylegan2",
+        summary="StyleGAN2 on the bundled mnist-5k digits, 32x32 grayscale (channel base 1024, tanh output, EMA); "
+                "truncation in W, walks and style mixing",
+        weights="bundled:ganzoo_stylegan2/pretrained/stylegan2-mnist",
+        dataset="mnist-5k",
+        recipe="ganzoo train stylegan2 --data mnist-5k --image-size 32 --channels 1 -c channel_base=1024 -c channel_max=64 "
+               "-c z_dim=128 -c w_dim=128 -c mapping_layers=2 -c pl_weight=0 -c style_mixing=0 -c augment=translation "
+               "-c d_architecture=orig -c r1_gamma=1 -c output=tanh --batch-size 32 --ema 0.999 --steps 9000 "
+               "--out runs/stylegan2-mnist",
+        config={"image_size": 32, "channels": 1, "channel_base": 1024, "channel_max": 64, "z_dim": 128, "w_dim": 128,
+                "mapping_layers": 2, "pl_weight": 0.0, "style_mixing": 0.0, "augment": "translation",
+                "d_architecture": "orig", "r1_gamma": 1.0, "output": "tanh"},
+        metrics={"recognisable": {"value": 0.798, "protocol": DIGITS_PROTOCOL},
+                 "min_class_fraction": {"value": 0.079, "protocol": DIGITS_PROTOCOL}},
     ))

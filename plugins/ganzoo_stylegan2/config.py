@@ -44,6 +44,7 @@ class StyleGAN2Config:
     pl_decay: float = 0.01  # decay of the running mean path length
     pl_batch_shrink: int = 2  # the path-length pass uses batch // this many samples
     style_mixing: float = 0.9  # probability that a training batch mixes the styles of two latents (0 = none)
+    output: str = "linear"  # G's last step: "linear" (the paper: raw pixels, clamped only in samples) or "tanh" (bounded like DCGAN's)
     augment: str = "translation,cutout"  # DiffAugment ops on every D input (on by default: small data sets); "" = none
     ema_kimg: float = 10.0  # EMA half-life in thousands of images, when the run has --ema on (0 = the run's fixed --ema decay)
     ema_rampup: float = 0.05  # early on the half-life is at most this fraction of the images seen (0 = no ramp-up)
@@ -56,6 +57,7 @@ class StyleGAN2Config:
             _check_count(self, name)
         _check_count(self, "mbstd_channels", 0)
         check_choice(self, "d_architecture", ("resnet", "orig"))
+        check_choice(self, "output", ("linear", "tanh"))
         check_positive(self, "lr", "mapping_lr_mul")
         check_betas(self)
         for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "lr_d"):

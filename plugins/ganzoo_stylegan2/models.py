@@ -219,6 +219,7 @@ class Generator(nn.Module):
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(c.z_dim, c.w_dim, self.num_ws, c.mapping_layers, c.mapping_lr_mul, c.w_avg_beta)
         self.latent_shape = (c.z_dim,)
+        self.tanh = c.output == "tanh"
 
     def forward(self, z: torch.Tensor, truncation: float = 1.0, mixing: float = 0.0) -> torch.Tensor:
         ws = self.mapping(z, truncation)  # (B, num_ws, w_dim)
@@ -236,8 +237,10 @@ class Generator(nn.Module):
 
     def render(self, ws: torch.Tensor) -> torch.Tensor:
         """ws (B, num_ws, w_dim) -> images (B, C, S, S): raw in training (D sees what G draws, as in the official
-        code), clamped to [-1, 1] in eval mode (samples)."""
+        code), clamped to [-1, 1] in eval mode (samples); with ``output="tanh"`` squashed into (-1, 1) always."""
         img = self.synthesis(ws)
+        if self.tanh:
+            return torch.tanh(img)
         return img if self.training else img.clamp(-1, 1)
 
 
