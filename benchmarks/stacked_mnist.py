@@ -4,15 +4,17 @@ Trains a variant (DCGAN by default, Radford et al. 2015) on the data spec "stack
 mnist-5k digits as R, G, B; 32x32x3 by the spec's suggestion) through ``ganzoo.train``, then
 scores 26,000 samples of the final generator (its EMA when on; sampling seed 0) with the metric
 stacked_mnist_modes: modes covered of 1,000, KL(mode histogram || uniform), share of samples
-whose three channels the bundled MNIST judge reads as digits with probability >= 0.9, and share
-of channels it reads so. Published (PacGAN, Lin et al. 2018, Table 2): DCGAN 99 modes, PacDCGAN2
-1,000 (KL 0.06). Real triples score 1,000 modes, KL 0.026, 76% assigned, 91% of channels read.
+whose three channels the bundled MNIST judge reads as digits with probability >= 0.9, share
+of channels it reads so, and the modes those samples would cover were their channels independent.
+Published (PacGAN, Lin et al. 2018, Table 2): DCGAN 99 modes, PacDCGAN2 1,000 (KL 0.06). Real triples
+score 1,000 modes, KL 0.026, 76% assigned, 91% of channels read.
 
     PYTHONPATH=. python benchmarks/stacked_mnist.py --seeds 0 --steps 2000 [--out runs/bench/stacked-mnist]
     PYTHONPATH=. python benchmarks/stacked_mnist.py --seeds 0 --eval-only   # re-score existing runs
     # a seed stopped by SIGTERM: `ganzoo train --resume <out>/<variant>-<tag>/seed-N`, then --eval-only
 
-One run folder per seed (<out>/<variant>-<tag>/seed-<N>); results go to result.json beside them.
+One run folder per seed (<out>/<variant>-<tag>/seed-<N>); results go to result.json beside them, merged with
+the other seeds of an earlier result.json of the same setting (so seeds can run as separate processes).
 """
 
 from __future__ import annotations
@@ -85,17 +87,39 @@ def run_seed(args: argparse.Namespace, seed: int, run: Path) -> dict[str, Any]:
             **score}
 
 
+def merge_earlier(folder: Path, results: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``results`` plus the other seeds of an earlier result.json in ``folder`` scored under the same protocol,
+    so seeds run as separate processes (one per core) end in one table; seeds scored now replace earlier ones."""
+    earlier_file = folder / "result.json"
+    if not earlier_file.exists():
+        return results
+    earlier = json.loads(earlier_file.read_text())
+    keys = ("variant", "steps", "batch_size", "ema", "config", "num_scored", "confidence")
+    same = all(earlier["settings"].get(k) == getattr(args, k) for k in keys)
+    if not same:
+        print(f"{earlier_file} was scored with other settings: replaced, not merged")
+        return results
+    before = {r["seed"]: r for r in earlier["results"]}
+    for r in results:  # a seed re-scored with --eval-only keeps the training time of its run
+        if r["train_seconds"] is None and r["seed"] in before:
+            r["train_seconds"] = before[r["seed"]].get("train_seconds")
+    now = {r["seed"] for r in results}
+    return sorted([r for r in earlier["results"] if r["seed"] not in now] + results, key=lambda r: r["seed"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     folder = args.out / f"{args.variant}-{args.tag or default_tag(args)}"
-    results = [run_seed(args, seed, folder / f"seed-{seed}") for seed in args.seeds]
-    print(f"{'seed':>4} {'modes':>9} {'KL':>7} {'assigned':>9} {'channels':>9} {'train':>8}")
+    results = merge_earlier(folder, [run_seed(args, seed, folder / f"seed-{seed}") for seed in args.seeds], args)
+    print(f"{'seed':>4} {'modes':>9} {'KL':>7} {'assigned':>9} {'channels':>9} {'if indep.':>9} {'train':>8}")
     for r in results:
         wall = f"{r['train_seconds']:.0f} s" if r["train_seconds"] is not None else "n/a"
-        print(f"{r['seed']:>4} {r['modes']:>5}/1000 {r['kl']:>7.3f} {r['assigned']:>9.1%} {r['channels_read']:>9.1%} {wall:>8}")
+        independent = f"{r['modes_if_independent']:.0f}" if "modes_if_independent" in r else "n/a"  # older results
+        print(f"{r['seed']:>4} {r['modes']:>5}/1000 {r['kl']:>7.3f} {r['assigned']:>9.1%} {r['channels_read']:>9.1%} "
+              f"{independent:>9} {wall:>8}")
     summary: dict[str, Any] = {}
-    for key in ("modes", "kl", "assigned", "channels_read"):
-        values = [r[key] for r in results if r[key] == r[key]]  # KL is NaN where no sample was assigned a mode
+    for key in ("modes", "kl", "assigned", "channels_read", "modes_if_independent"):
+        values = [r[key] for r in results if key in r and r[key] == r[key]]  # KL is NaN when nothing is assigned
         summary[key] = statistics.mean(values) if values else None
         summary[f"{key}_sd"] = statistics.stdev(values) if len(values) > 1 else None
     record = {

@@ -8,6 +8,7 @@ the tests score fewer samples to stay fast, and compare against what real triple
 from __future__ import annotations
 
 import inspect
+import json
 import math
 
 import pytest
@@ -17,7 +18,7 @@ from ganzoo.data import load_dataset
 from ganzoo.data.mnist import load_mnist5k
 from ganzoo.data.stacked_mnist import NUM_TRIPLES, stacked_indices
 from ganzoo.metrics.classifier import digit_scores
-from ganzoo.metrics.stacked import stacked_mnist_modes
+from ganzoo.metrics.stacked import modes_if_independent, stacked_mnist_modes
 from ganzoo.plugins import get_state
 from ganzoo.registry import resolve_ref
 
@@ -75,6 +76,18 @@ def test_real_triples_cover_the_modes_and_a_partial_generator_does_not(stacked):
     assert partial["kl"] > math.log(10) - 0.1 and partial["kl"] > real["kl"] + 1.5, partial  # a tenth of the modes: log 10
 
 
+def test_tied_channels_fall_short_of_what_their_digits_would_cover_if_independent(stacked):
+    """Joint collapse with even digits per channel: every sample's three channels show one digit (R = G = B), so
+    10 modes, while the same per-channel digit histograms drawn independently would cover about 745."""
+    real = stacked_mnist_modes(stacked.batch(torch.arange(N)), num_scored=N)
+    assert abs(real["modes_if_independent"] - real["modes"]) <= 15, real  # 678 against 685: real channels are independent
+    tied = stacked_mnist_modes(stacked.batch(torch.arange(N))[:, :1].expand(N, 3, 32, 32), num_scored=N)
+    assert tied["modes"] == 10 and tied["kl"] == pytest.approx(math.log(100), abs=0.05), tied
+    assert tied["modes_if_independent"] > 650, tied  # 745: the shortfall says the channels are tied, not the digits rare
+    assert modes_if_independent(torch.tensor([[2, 6, 9]] * 5)) == pytest.approx(1.0)
+    assert modes_if_independent(torch.zeros(0, 3, dtype=torch.int64)) == 0.0
+
+
 def test_one_repeated_triple_is_one_mode_and_noise_is_no_mode(stacked):
     collapsed = stacked[0].expand(300, 3, 32, 32)  # the judge is sure of all three digits of triple 0 (2, 6, 9)
     score = stacked_mnist_modes(collapsed, num_scored=300)
@@ -96,3 +109,27 @@ def test_the_metric_states_its_protocol_and_refuses_what_it_cannot_score(stacked
         stacked_mnist_modes(stacked.batch(torch.arange(100)))
     with pytest.raises(ValueError, match=r"needs 3-channel images \(N, 3, H, W\), got samples of shape \(4, 1, 32, 32\)"):
         stacked_mnist_modes(torch.zeros(4, 1, 32, 32), num_scored=4)
+
+
+def test_the_benchmark_merges_seeds_run_as_separate_processes(tmp_path):
+    """benchmarks/stacked_mnist.py: a seed scored by another process of the same setting joins the table, a seed
+    re-scored with --eval-only keeps its training time; one of another setting (here other steps) is replaced."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "stacked_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "stacked_mnist.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = bench.parse_args(["--seeds", "1", "--steps", "50", "-c", "ngf=8", "--out", str(tmp_path)])
+    folder = tmp_path / "dcgan-x"
+    folder.mkdir()
+    earlier = {"settings": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "seeds": [0, 1]},
+               "results": [{"seed": 0, "modes": 7, "train_seconds": 10.0}, {"seed": 1, "modes": 8, "train_seconds": 20.0}]}
+    (folder / "result.json").write_text(json.dumps(earlier))
+    merged = bench.merge_earlier(folder, [{"seed": 1, "modes": 9, "train_seconds": None},
+                                          {"seed": 2, "modes": 5, "train_seconds": 30.0}], args)
+    assert [(r["seed"], r["modes"], r["train_seconds"]) for r in merged] == [(0, 7, 10.0), (1, 9, 20.0), (2, 5, 30.0)]
+    earlier["settings"]["steps"] = 60
+    (folder / "result.json").write_text(json.dumps(earlier))
+    assert [r["seed"] for r in bench.merge_earlier(folder, [{"seed": 2, "modes": 5, "train_seconds": 1.0}], args)] == [2]

@@ -7,7 +7,11 @@ channel the judge rejects ("not a digit") or is unsure of is assigned no mode. T
 modes covered (of 1,000), KL(mode histogram of the assigned samples || uniform), the share of
 samples assigned and the share of channels read as digits, which bounds it (the assigned share is
 about its cube when the channels are independent). Modes covered grow with the sample count, so
-the protocol fixes it (num_scored).
+the protocol fixes it (num_scored). To tell collapse from per-digit precision, it also reports the
+modes the assigned samples would be expected to cover were their three digits drawn independently,
+each from its channel's own digit histogram: a generator whose modes fall short of that ties its
+channels together (mode collapse in the joint); one that matches it only draws, or is read on,
+some digits more often than others.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["stacked_mnist_modes", "channel_digits", "NUM_SCORED"]
+__all__ = ["stacked_mnist_modes", "channel_digits", "modes_if_independent", "NUM_SCORED"]
 
 NUM_SCORED = 26_000  # samples scored, as in VEEGAN's and PacGAN's Stacked-MNIST tables
 NUM_MODES = 1_000
@@ -42,8 +46,8 @@ def channel_digits(samples: torch.Tensor, *, confidence: float = 0.9, batch_size
 
 def stacked_mnist_modes(samples: torch.Tensor, reference: Any = None, *, extractor: Any = None, seed: int = 0,
                         confidence: float = 0.9, num_scored: int = NUM_SCORED) -> dict[str, float | int]:
-    """Modes covered (of 1,000), KL of the mode histogram to uniform, the share of samples assigned a mode and
-    the share of channels read as digits.
+    """Modes covered (of 1,000), KL of the mode histogram to uniform, the share of samples assigned a mode,
+    the share of channels read as digits, and the modes expected were the channels independent.
 
     Scores the first ``num_scored`` of ``samples`` (N, 3, H, W) and refuses fewer. ``reference`` and
     ``extractor`` are not used: the judge and the 1,000 modes are fixed. The KL is over the assigned
@@ -66,4 +70,15 @@ def stacked_mnist_modes(samples: torch.Tensor, reference: Any = None, *, extract
     else:
         kl = math.nan
     return {"modes": int((counts > 0).sum()), "kl": kl, "assigned": float(assigned.double().mean()),
-            "channels_read": float((digits >= 0).double().mean()), "num_modes": NUM_MODES}
+            "channels_read": float((digits >= 0).double().mean()),
+            "modes_if_independent": modes_if_independent(digits[assigned]), "num_modes": NUM_MODES}
+
+
+def modes_if_independent(digits: torch.Tensor) -> float:
+    """(A, 3) digits of the assigned samples -> the modes A draws would cover on average, were each
+    channel's digit drawn independently from that channel's histogram in ``digits``."""
+    if not digits.numel():
+        return 0.0
+    p = [torch.bincount(digits[:, c], minlength=10).double() / digits.shape[0] for c in range(3)]  # 3 x (10,)
+    joint = (p[0][:, None, None] * p[1][None, :, None] * p[2][None, None, :]).flatten()  # (1000,)
+    return float((1 - (1 - joint) ** digits.shape[0]).sum())
