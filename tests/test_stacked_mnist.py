@@ -18,7 +18,7 @@ from ganzoo.data import load_dataset
 from ganzoo.data.mnist import load_mnist5k
 from ganzoo.data.stacked_mnist import NUM_TRIPLES, stacked_indices
 from ganzoo.metrics.classifier import digit_scores
-from ganzoo.metrics.stacked import modes_if_independent, stacked_mnist_modes
+from ganzoo.metrics.stacked import modes_if_independent, score_digits, stacked_mnist_modes
 from ganzoo.plugins import get_state
 from ganzoo.registry import resolve_ref
 
@@ -98,6 +98,44 @@ def test_one_repeated_triple_is_one_mode_and_noise_is_no_mode(stacked):
     assert score["assigned"] <= 0.01 and score["modes"] <= 3 and score["channels_read"] <= 0.05, score
 
 
+def test_per_assigned_scores_as_many_assigned_samples_as_num_scored_and_skips_what_the_judge_rejects(stacked):
+    """per="assigned" rests modes and KL on num_scored assigned samples, as the papers' classifier (which assigns
+    every sample) does: more modes and a lower KL than the same count of draws; rejected draws only lower the
+    assigned share, so blank images between the real ones change nothing else."""
+    n = 500  # fewer than the other tests' N: this one reads about 3,000 samples
+    real = stacked.batch(torch.arange(2 * n))  # (1000, 3, 32, 32)
+    drawn = stacked_mnist_modes(real, num_scored=n)
+    assigned = stacked_mnist_modes(real, num_scored=n, per="assigned")
+    assert drawn["drawn"] == n and drawn["scored"] == round(drawn["assigned"] * n) < n, drawn
+    assert assigned["scored"] == n and 600 < assigned["drawn"] < 710, assigned  # 76% of real triples are assigned
+    assert abs(assigned["assigned"] - drawn["assigned"]) < 0.03, (assigned, drawn)
+    assert assigned["modes"] > drawn["modes"] + 40 and assigned["kl"] < drawn["kl"] - 0.1, (assigned, drawn)
+    assert abs(assigned["modes"] - 1000 * (1 - math.exp(-n / 1000))) < 20, assigned  # about what uniform draws cover
+    blank = -torch.ones_like(real)  # the judge reads no digit on an empty canvas
+    mixed = torch.stack([blank, real], dim=1).flatten(0, 1)  # (2000, 3, 32, 32): blank, real, blank, real, ...
+    with_blanks = stacked_mnist_modes(mixed, num_scored=n, per="assigned")
+    for key in ("modes", "kl", "modes_if_independent", "scored"):
+        assert with_blanks[key] == assigned[key], key
+    assert with_blanks["drawn"] == 2 * assigned["drawn"] and with_blanks["assigned"] == assigned["assigned"] / 2
+
+
+def test_per_assigned_refuses_too_few_assigned_samples_and_says_how_many_to_draw(stacked):
+    with pytest.raises(ValueError, match=r"^per='assigned' scores the first 100 samples assigned a mode, but only 7\d of "
+                                         r"the 100 given were \(7\d\.0%\): draw about 14\d$"):
+        stacked_mnist_modes(stacked.batch(torch.arange(100)), num_scored=100, per="assigned")
+    with pytest.raises(ValueError, match=r"only 0 of the 50 given were \(0\.0%\): the judge reads none of them as three "
+                                         r"digits, so no number of draws will do"):
+        stacked_mnist_modes(-torch.ones(50, 3, 32, 32), num_scored=10, per="assigned")
+    with pytest.raises(ValueError, match=r"per must be 'drawn' .* or 'assigned' .*, got 'accepted'"):
+        stacked_mnist_modes(stacked.batch(torch.arange(10)), num_scored=10, per="accepted")
+    # by hand: rows 0 and 2 are assigned, row 1 has a channel the judge did not read
+    digits = torch.tensor([[1, 2, 3], [-1, 0, 0], [4, 5, 6], [7, 8, 9]])
+    two = score_digits(digits, num_scored=2, per="assigned")
+    assert (two["modes"], two["scored"], two["drawn"]) == (2, 2, 3) and two["assigned"] == pytest.approx(2 / 3)
+    assert two["kl"] == pytest.approx(math.log(500)) and two["channels_read"] == pytest.approx(8 / 9)
+    assert score_digits(digits, num_scored=2)["scored"] == 1  # per drawn: the first two rows, one assigned
+
+
 def test_the_metric_states_its_protocol_and_refuses_what_it_cannot_score(stacked):
     spec = get_state().metrics.get("stacked_mnist_modes")
     compute = resolve_ref(spec.compute)
@@ -133,3 +171,38 @@ def test_the_benchmark_merges_seeds_run_as_separate_processes(tmp_path):
     earlier["settings"]["steps"] = 60
     (folder / "result.json").write_text(json.dumps(earlier))
     assert [r["seed"] for r in bench.merge_earlier(folder, [{"seed": 2, "modes": 5, "train_seconds": 1.0}], args)] == [2]
+
+
+def test_the_benchmark_draws_chunks_until_enough_samples_are_assigned(tmp_path, monkeypatch, stacked):
+    """benchmarks/stacked_mnist.py scores the first chunk per drawn and keeps drawing chunks (sampling seeds 0, 1,
+    ...) until num_scored samples are assigned; a generator that gets too few within --max-draws has no such figure."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "stacked_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "stacked_mnist.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    drawn_seeds = []
+
+    class RealTriples:  # a "generator" whose chunk for sampling seed k is real triples k*n .. (k+1)*n - 1
+        def sample(self, n, seed):
+            drawn_seeds.append(seed)
+            return stacked.batch(torch.arange(seed * n, (seed + 1) * n))
+
+    monkeypatch.setattr(bench.ganzoo, "load", lambda run: RealTriples())
+    args = ["--seeds", "0", "--eval-only", "--num-scored", "200", "--out", str(tmp_path), "--tag", "t"]
+    assert bench.main(args) == 0
+    record = json.loads((tmp_path / "dcgan-t" / "result.json").read_text())
+    result = record["results"][0]
+    assert drawn_seeds == [0, 1] and result["drawn"] == 200 and result["scored"] < 200  # 76% of 200 assigned
+    assert result == {**result, **stacked_mnist_modes(stacked.batch(torch.arange(200)), num_scored=200)}
+    at = result["per_assigned"]
+    assert at == stacked_mnist_modes(stacked.batch(torch.arange(400)), num_scored=200, per="assigned"), at
+    assert at["scored"] == 200 and 200 < at["drawn"] < 300 and record["summary"]["per_assigned_modes"] == at["modes"]
+    assert "per_assigned: the first 200 samples assigned a mode" in record["protocol"]
+    drawn_seeds.clear()
+    assert bench.main([*args, "--max-draws", "200"]) == 0  # one chunk only: about 150 of 200 assigned, too few
+    assert drawn_seeds == [0]
+    record = json.loads((tmp_path / "dcgan-t" / "result.json").read_text())
+    assert record["results"][0]["per_assigned"] is None and record["summary"]["per_assigned_modes"] is None
