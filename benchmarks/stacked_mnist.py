@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -36,7 +37,7 @@ from typing import Any
 import torch
 
 import ganzoo
-from ganzoo.metrics.stacked import NUM_SCORED, channel_digits, score_digits
+from ganzoo.metrics.stacked import NUM_SCORED, digits_until_assigned, score_digits
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -89,14 +90,12 @@ def run_seed(args: argparse.Namespace, seed: int, run: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - start
     model = ganzoo.load(str(run))  # the EMA generator when the run kept one
     start = time.perf_counter()
-    digits = [channel_digits(model.sample(args.num_scored, seed=0).cpu(), confidence=args.confidence)]  # (N, 3)
-    score = score_digits(digits[0], num_scored=args.num_scored)  # per drawn: the first num_scored draws
-    assigned = int(score["scored"])
-    while assigned < args.num_scored and len(digits) * args.num_scored < args.max_draws:  # more chunks, seeds 1, 2, ...
-        digits.append(channel_digits(model.sample(args.num_scored, seed=len(digits)).cpu(), confidence=args.confidence))
-        assigned += int((digits[-1] >= 0).all(dim=1).sum())
-    per_assigned = (score_digits(torch.cat(digits), num_scored=args.num_scored, per="assigned")
-                    if assigned >= args.num_scored else None)  # None: fewer than num_scored assigned in max_draws
+    n = args.num_scored
+    chunks = (model.sample(n, seed=k).cpu() for k in range(max(1, math.ceil(args.max_draws / n))))  # seeds 0, 1, ...
+    digits = digits_until_assigned(chunks, n, confidence=args.confidence)  # (N, 3), N >= n: chunk 0 always read
+    score = score_digits(digits, num_scored=n)  # per drawn: the first n draws (sampling seed 0)
+    enough = int((digits >= 0).all(dim=1).sum()) >= n
+    per_assigned = score_digits(digits, num_scored=n, per="assigned") if enough else None  # None: too few in max_draws
     return {"seed": seed, "run": str(run), "train_seconds": seconds, "score_seconds": time.perf_counter() - start,
             **score, "per_assigned": per_assigned}
 

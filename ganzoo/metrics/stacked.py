@@ -26,11 +26,11 @@ the assigned share still says how well the judge reads the generator.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
-__all__ = ["stacked_mnist_modes", "score_digits", "channel_digits", "modes_if_independent", "NUM_SCORED"]
+__all__ = ["stacked_mnist_modes", "score_digits", "digits_until_assigned", "channel_digits", "modes_if_independent", "NUM_SCORED"]
 
 NUM_SCORED = 26_000  # samples scored, as in VEEGAN's and PacGAN's Stacked-MNIST tables
 NUM_MODES = 1_000
@@ -76,13 +76,21 @@ def stacked_mnist_modes(samples: torch.Tensor, reference: Any = None, *, extract
             raise ValueError(f"metric 'stacked_mnist_modes' scores {num_scored:,} samples (its protocol), got "
                              f"{samples.shape[0]:,}: draw {num_scored} or more (`ganzoo eval -n {num_scored}`)")
         return score_digits(channel_digits(samples[:num_scored], confidence=confidence), num_scored=num_scored)
+    digits = digits_until_assigned(samples.split(num_scored), num_scored, confidence=confidence)  # (n, 3)
+    return score_digits(digits, num_scored=num_scored, per="assigned")
+
+
+def digits_until_assigned(chunks: Iterable[torch.Tensor], num_assigned: int, *, confidence: float = 0.9) -> torch.Tensor:
+    """Read ``chunks`` of samples (each (n, 3, H, W)) in order, stopping once ``num_assigned`` have been
+    assigned a mode (or the chunks run out) -> (N, 3) channel digits of every sample read. A lazy iterable
+    of chunks (a generator drawing each) draws only as many as it takes; the first is always read."""
     digits, assigned = [], 0
-    for start in range(0, samples.shape[0], num_scored):  # read only as many chunks as it takes
-        digits.append(channel_digits(samples[start : start + num_scored], confidence=confidence))
+    for chunk in chunks:
+        digits.append(channel_digits(chunk, confidence=confidence))
         assigned += int((digits[-1] >= 0).all(dim=1).sum())
-        if assigned >= num_scored:
+        if assigned >= num_assigned:
             break
-    return score_digits(torch.cat(digits), num_scored=num_scored, per="assigned")
+    return torch.cat(digits)
 
 
 def score_digits(digits: torch.Tensor, *, num_scored: int = NUM_SCORED, per: str = "drawn") -> dict[str, float | int]:
