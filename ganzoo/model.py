@@ -9,10 +9,11 @@ from torch import nn
 
 from .config import config_to_dict
 from .registry import Variant
+from .tasks import Task, task_for
 
 
 class GanModel:
-    """All networks of one GAN (e.g. {"G", "D"} or {"G_AB", "G_BA", "D_A", "D_B"}) and its config."""
+    """All networks of one GAN (a generator and a discriminator, say) and its config; ``task`` says what it does."""
 
     def __init__(self, variant: Variant, config: Any, nets: dict[str, nn.Module], classes: list[str] | None = None):
         self.variant = variant
@@ -21,10 +22,14 @@ class GanModel:
         self.classes = list(classes) if classes else None  # names of a conditional model's labels 0..K-1
 
     @property
+    def task(self) -> Task:
+        """What this model does (samples, points, translation; conditional or not): see ganzoo.tasks."""
+        return task_for(self.variant, self.config, self.classes)
+
+    @property
     def num_classes(self) -> int:
         """How many classes a conditional generator draws from; 0 for an unconditional one."""
-        G = self.nets["G"] if "G" in self.nets else None
-        return int(getattr(G, "num_classes", 0) or 0)
+        return self.task.num_classes
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}: {sum(p.numel() for p in m.parameters()):,}" for k, m in self.nets.items())
@@ -68,7 +73,7 @@ class GanModel:
         """
         from .latent import check_truncation, draw_z, has_w_space
 
-        if self.variant.task != "sample":
+        if not self.task.samples:
             raise TypeError(f"variant {self.variant.name!r} translates between domains: use model.translate(x)")
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
@@ -93,8 +98,8 @@ class GanModel:
 
     def _labels(self, n: int, labels: Any, rng: torch.Generator | None) -> torch.Tensor | None:
         """The (n,) int64 class labels to generate, checked against the model's classes."""
-        k = self.num_classes
-        if k == 0:
+        k = self.task.num_classes
+        if not self.task.conditional:
             if labels is not None:
                 raise ValueError(f"this {self.variant.name} model is unconditional: it takes no labels")
             return None
@@ -122,7 +127,7 @@ class GanModel:
 
         check_truncation(truncation)
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        labels = self._labels(rows, None, rng) if self.num_classes else None
+        labels = self._labels(rows, None, rng) if self.task.conditional else None
         return self._eval_G(lambda G: walk(G, rows, steps, rng, self.device, truncation, labels))
 
     @torch.no_grad()
@@ -137,7 +142,7 @@ class GanModel:
 
     def _eval_G(self, draw: Any) -> torch.Tensor:
         """``draw(G)`` with the generator in eval mode (restored after), as floats; images clamped to [-1, 1]."""
-        if self.variant.task != "sample":
+        if not self.task.samples:
             raise TypeError(f"variant {self.variant.name!r} translates between domains: it has no latent space")
         G = self.nets["G"]
         was_training = G.training
@@ -152,25 +157,22 @@ class GanModel:
     def class_grid(self, per_class: int = 8, *, seed: int | None = None) -> torch.Tensor:
         """A conditional model's samples, ``per_class`` of each class in order: (K * per_class, C, H, W),
         to show as K rows (``save_grid(x, path, nrow=per_class)``)."""
-        if self.num_classes == 0:
+        task = self.task
+        if not task.conditional:
             raise ValueError(f"this {self.variant.name} model is unconditional: it has no classes to put in rows")
-        labels = torch.arange(self.num_classes).repeat_interleave(per_class).tolist()
+        labels = torch.arange(task.num_classes).repeat_interleave(per_class).tolist()
         return self.sample(len(labels), seed=seed, labels=labels)
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "a2b", *, batch_size: int = 64) -> torch.Tensor:
         """Map images (B, C, H, W) in [-1, 1] from domain A to B ("a2b") or back ("b2a")."""
-        if self.variant.task != "translate":
+        task = self.task
+        if not task.translates:
             raise TypeError(f"variant {self.variant.name!r} generates from noise: use model.sample(n)")
-        nets = {"a2b": "G_AB", "b2a": "G_BA"}
-        if direction not in nets:
-            raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
-        if nets[direction] not in self.nets:  # pix2pix learns A -> B only
-            raise ValueError(f"this {self.variant.name} model translates one way only, A to B ('a2b'): it has no "
-                             f"{nets[direction]}; train a model on the data with A and B swapped to go back")
+        name = task.generator(self.nets, direction, self.variant.name)  # a clear error for a direction it lacks
         if x.dim() == 3:
             x = x.unsqueeze(0)
-        G = self.nets[nets[direction]]
+        G = self.nets[name]
         was_training = G.training
         G.eval()
         try:
