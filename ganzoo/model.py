@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from .config import config_to_dict
-from .registry import Variant
+from .registry import Variant, did_you_mean
 from .tasks import Task, task_for
 
 
@@ -98,26 +99,48 @@ class GanModel:
 
     def _labels(self, n: int, labels: Any, rng: torch.Generator | None) -> torch.Tensor | None:
         """The (n,) int64 class labels to generate, checked against the model's classes."""
-        k = self.task.num_classes
-        if not self.task.conditional:
+        task = self.task
+        k = task.num_classes
+        if not task.conditional:
             if labels is not None:
                 raise ValueError(f"this {self.variant.name} model is unconditional: it takes no labels")
             return None
         if labels is None:
             return torch.randint(0, k, (n,), generator=rng)
-        if isinstance(labels, str) or (isinstance(labels, int) and not isinstance(labels, bool)):
+        if isinstance(labels, torch.Tensor):
+            labels = labels.tolist() if labels.dim() else labels.item()
+        if isinstance(labels, (str, int, np.integer)) and not isinstance(labels, bool):
             labels = [labels] * n
-        names = {name: i for i, name in enumerate(self.classes or [])}
         try:
-            y = torch.as_tensor([names[v] if isinstance(v, str) and v in names else v for v in list(labels)], dtype=torch.int64)
-        except (TypeError, ValueError):
-            known = f" (classes: {', '.join(self.classes)})" if self.classes else ""
+            y = torch.as_tensor([self.class_index(v) for v in list(labels)], dtype=torch.int64)
+        except TypeError:
+            known = f" (classes: {', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})" \
+                if self.classes else ""
             raise ValueError(f"labels must be class indices 0..{k - 1} or class names{known}, got {labels!r}") from None
         if y.shape != (n,):
             raise ValueError(f"give one label for all samples or exactly n={n} labels, got {y.shape[0]}")
         if bool(((y < 0) | (y >= k)).any()):
             raise ValueError(f"labels must be in 0..{k - 1} for this {k}-class model, got {y.tolist()[:8]}")
         return y
+
+    def class_index(self, label: Any) -> int:
+        """The index of one class label: an integer, or a class name matched case-insensitively ("did you mean" on a
+        miss); a float, bool or anything else is refused rather than rounded."""
+        if isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_)):
+            return int(label)
+        if not isinstance(label, str):
+            raise TypeError(label)
+        names = {name.lower(): i for i, name in enumerate(self.classes or [])}
+        if label.strip().lower() in names:
+            return names[label.strip().lower()]
+        if label.strip().lstrip("-").isdigit():
+            return int(label)
+        if not self.classes:
+            raise ValueError(f"labels must be class indices 0..{self.task.num_classes - 1} or class names (this "
+                             f"{self.variant.name} model's classes have no names), got {label!r}")
+        shown = ", ".join(self.classes[:12]) + (", ..." if len(self.classes) > 12 else "")
+        raise ValueError(f"labels must be class indices 0..{len(self.classes) - 1} or class names (classes: {shown}): "
+                         f"no class named {label!r}{did_you_mean(label, self.classes)}")
 
     @torch.no_grad()
     def walk(self, rows: int, steps: int, *, seed: int | None = None, truncation: float | None = None) -> torch.Tensor:

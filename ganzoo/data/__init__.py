@@ -10,6 +10,8 @@ from typing import Any
 
 from ..registry import DatasetSpec, UnknownNameError
 
+UNPAIRED_FOLDER = "unpaired"  # the spec a bare path with trainA/ and trainB/ stands for
+
 
 def parse_spec(spec: str) -> tuple[DatasetSpec, str | None]:
     """Split "NAME[:ARG]" into its registered spec and argument; a bare existing path is a folder."""
@@ -25,8 +27,8 @@ def parse_spec(spec: str) -> tuple[DatasetSpec, str | None]:
             raise ValueError(f"data spec {name!r} takes no argument, got {spec!r}")
         return entry, (arg or None)
     if os.path.exists(spec) or os.sep in spec or spec.startswith("."):
-        if "unpaired" in datasets and _looks_unpaired(spec):
-            return datasets.get("unpaired"), spec
+        if UNPAIRED_FOLDER in datasets and _looks_unpaired(spec):
+            return datasets.get(UNPAIRED_FOLDER), spec
         return datasets.get("folder"), spec
     raise UnknownNameError(datasets.unknown_message(name).replace("`ganzoo list`", "`ganzoo list --datasets`")
                            + "; a folder of images can be given by its path")
