@@ -1,0 +1,67 @@
+"""Variety within each class (ganzoo.metrics.diversity): real digits pass, one prototype per class and a few
+prototypes per class fail, and the bundled conditional model is scored with the bar shown as it stands."""
+
+import pytest
+import torch
+
+import ganzoo
+from ganzoo.data.mnist import load_mnist5k, mnist5k_split
+from ganzoo.metrics.diversity import SPREAD_BAR, class_diversity, conditional_diversity, real_reference
+
+
+@pytest.fixture(scope="module")
+def held():
+    data = load_mnist5k(None, image_size=32, channels=1)
+    rows = torch.from_numpy(mnist5k_split()[1])
+    return data.tensor[rows], data.labels[rows]
+
+
+def test_real_digits_are_as_varied_as_real_digits(held):
+    real = real_reference()
+    assert real["spread_ratio"] >= SPREAD_BAR and 0.95 < real["spread_ratio"] < 1.05, real
+    images, labels = held
+    scored = conditional_diversity(images, labels)  # the held-out digits as if drawn: the same reading
+    assert scored["spread_ratio"] == pytest.approx(real["spread_ratio"]) and scored["intra_fd"] == pytest.approx(
+        real["intra_fd"]), scored
+    assert scored["real_intra_fd_reference"] == pytest.approx(real["intra_fd"])
+
+
+def test_prototypes_fail_the_spread_bar(held):
+    images, labels = held
+    one = torch.stack([images[labels == c][0] for c in range(10)])  # (10, 1, 32, 32): one real digit per class
+    proto_labels = torch.arange(10).repeat_interleave(20)
+    prototypes = one[proto_labels]  # 20 copies of each: every digit drawn right, no variety
+    score = conditional_diversity(prototypes, proto_labels)
+    assert score["spread_ratio"] == pytest.approx(0.0, abs=1e-6) and score["intra_fd"] > 5 * real_reference()["intra_fd"]
+    few = torch.cat([images[labels == c][:3] for c in range(10)])  # three real digits per class, repeated
+    few_labels = torch.arange(10).repeat_interleave(3)
+    score = conditional_diversity(few.repeat(7, 1, 1, 1), few_labels.repeat(7))
+    assert score["spread_ratio"] < SPREAD_BAR, score
+
+
+def test_the_metric_refuses_what_it_cannot_score(held):
+    images, labels = held
+    with pytest.raises(ValueError, match="takes no labels"):
+        class_diversity(images)
+    with pytest.raises(ValueError, match=r"grayscale digits \(N, 1, H, W\)"):
+        class_diversity(images.expand(-1, 3, -1, -1), sample_labels=labels)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        conditional_diversity(images[:3], torch.tensor([0, 1, 2]))
+
+
+@pytest.fixture(scope="module")
+def sngan_score():
+    model = ganzoo.load("sngan-mnist")
+    labels = torch.arange(1000) % 10  # 100 samples asked of each digit, as the requested-digit bar draws them
+    return conditional_diversity(model.sample(1000, seed=0, labels=labels), labels)
+
+
+def test_the_bundled_conditional_models_published_diversity_reproduces(sngan_score):
+    assert sngan_score["spread_ratio"] == pytest.approx(0.744, abs=0.01), sngan_score  # README and docs/sngan.md
+    assert sngan_score["intra_fd"] == pytest.approx(108.7, abs=3), sngan_score
+
+
+@pytest.mark.xfail(strict=True, reason="sngan-mnist's digits are less varied than real ones: judge-feature spread "
+                                       "74% of real digits' (bar 90%), intra-FD 109 against real-vs-real 38")
+def test_the_bundled_conditional_model_is_as_varied_as_real_digits(sngan_score):
+    assert sngan_score["spread_ratio"] >= SPREAD_BAR, sngan_score
