@@ -52,7 +52,9 @@ def test_metadata_records_the_recipe_and_the_judge_report():
                  "random strokes", "noise", "22 epochs", "resolution augmentation"):
         assert part in meta["recipe"]
     report = json.loads(meta["judge_report"])
-    assert report["held-out digits"]["recognisable"] == pytest.approx(real_digits_reference())
+    assert report["held-out digits"]["recognisable"] == pytest.approx(real_digits_reference())  # the two stored fields agree
+    fresh = digit_scores(load_mnist5k(None, image_size=32, channels=1).tensor[torch.from_numpy(mnist5k_split()[1])])
+    assert fresh["recognisable"] == pytest.approx(real_digits_reference(), abs=0.003)  # and a fresh reading agrees
     by_size = json.loads(meta["heldout_recognisable_by_size"])
     assert list(by_size) == ["16", "24", "32", "48", "64"] and by_size["32"] == pytest.approx(real_digits_reference())
     assert by_size["64"] == report["held-out digits at 64 px"]["recognisable"]
@@ -63,12 +65,15 @@ def test_metadata_records_the_recipe_and_the_judge_report():
 
 
 def test_the_stored_report_is_reproduced():
+    """Every row of the judge's stored report (docs/benchmarks.md quotes them), recomputed at its stored n and seed."""
     stored = json.loads(classifier_metadata()["judge_report"])
-    measured = judge_report(n=300)  # the stored report's seed; fewer probes, so only the real digits' row compares exactly
-    assert measured["held-out digits"]["recognisable"] == pytest.approx(stored["held-out digits"]["recognisable"], abs=0.003)
-    assert measured["held-out digits"]["accuracy"] == pytest.approx(stored["held-out digits"]["accuracy"], abs=0.003)
-    assert measured["strokes"]["recognisable"] < 0.05 and measured["pixel-shuffled digits"]["recognisable"] == 0
-
+    probes = {row["images"] for name, row in stored.items() if "held-out" not in name}
+    assert len(probes) == 1, probes  # one probe count for every probe row
+    measured = judge_report(n=probes.pop())
+    assert list(measured) == list(stored)
+    for name, row in stored.items():
+        for key, value in row.items():
+            assert measured[name][key] == pytest.approx(value, abs=0.003), (name, key, measured[name][key], value)
 
 def test_held_out_accuracy(classifier, held_out):
     x, y = held_out
@@ -208,7 +213,11 @@ def test_requested_digit_scores_credit_only_the_digit_asked_for():
     held = torch.from_numpy(mnist5k_split()[1])
     x, y = data.tensor[held], data.labels[held]
     right = requested_digit_scores(x, y)
-    assert right["requested"] == real_requested_reference() >= 0.85
+    with torch.no_grad():  # by hand: the asked digit as top class with probability >= 0.9
+        probs = load_mnist_classifier()(x).softmax(dim=1)
+    by_hand = float(((probs.argmax(dim=1) == y) & (probs.max(dim=1).values >= 0.9)).double().mean())
+    assert right["requested"] == pytest.approx(by_hand) and real_requested_reference() == pytest.approx(by_hand)
+    assert by_hand >= 0.85
     assert len(right["requested_per_class"]) == 10 and right["min_requested"] >= 0.6
     wrong = requested_digit_scores(x, (y + 1) % 10)  # real digits, but asked for the next digit
     assert wrong["requested"] < 0.02 and wrong["min_requested"] < 0.05
