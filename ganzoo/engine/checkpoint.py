@@ -19,8 +19,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .runfolder import CHECKPOINT_NAME as NAME
-from .runfolder import temp_path
+from .files import checkpoint_name, list_checkpoints, temp_path
+
+__all__ = ["CorruptCheckpointError", "checkpoint_path", "list_checkpoints", "save_checkpoint", "read_checkpoint",
+           "read_latest", "first_nonfinite", "prune", "state_tensors", "load_state", "describe_key", "ema_net_of",
+           "read_ema_net", "network_weights", "module_tensors", "load_module", "optimizer_state", "load_optimizer",
+           "rng_state", "load_rng"]
 
 HEADER_KEY = "ganzoo"
 CHECKSUM_KEY = "ganzoo_sha256"  # hex digest of the header text and every tensor (absent in older checkpoints)
@@ -31,15 +35,7 @@ class CorruptCheckpointError(ValueError):
 
 
 def checkpoint_path(folder: Path, iteration: int) -> Path:
-    return folder / f"step-{iteration:09d}.safetensors"
-
-
-def list_checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints in ``folder``, oldest first."""
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
+    return folder / checkpoint_name(iteration)
 
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], header: dict[str, Any]) -> None:
@@ -122,6 +118,93 @@ def prune(folder: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
+# ---- the key layout: net.NAME.* / ema.* / optim.NAME.* / rng.* / step.* --------------------------
+
+LEGACY_EMA_NET = "G"  # the network an older checkpoint's "ema." keys average (before headers named it)
+
+
+def state_tensors(nets: dict[str, torch.nn.Module], ema: torch.nn.Module | None,
+                  optimizers: dict[str, torch.optim.Optimizer],
+                  step_state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A training state as checkpoint tensors, and the header entries (optimizers, rng) that are not tensors."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, net in nets.items():
+        tensors.update(module_tensors(f"net.{name}", net))
+    if ema is not None:
+        tensors.update(module_tensors("ema", ema))
+    optim_meta = {}
+    for name, opt in optimizers.items():
+        t, optim_meta[name] = optimizer_state(f"optim.{name}", opt)
+        tensors.update(t)
+    t, rng_meta = rng_state()
+    tensors.update(t)
+    tensors.update({f"step.{k}": v for k, v in step_state.items()})
+    return tensors, {"optimizers": optim_meta, "rng": rng_meta}
+
+
+def load_state(tensors: dict[str, torch.Tensor], header: dict[str, Any], source: Any,
+               nets: dict[str, torch.nn.Module], ema: torch.nn.Module | None,
+               optimizers: dict[str, torch.optim.Optimizer], ema_option: Any = None) -> dict[str, torch.Tensor]:
+    """Load networks, EMA, optimizers and RNG from a checkpoint; returns the step's own state tensors.
+
+    The optimizers keep their current settings (lr, betas, ...): the config decides them, so a resume may
+    lower the rate. A name or shape that differs is one clear ValueError before the networks change.
+    """
+    for name, net in nets.items():
+        load_module(f"net.{name}", net, tensors, source)
+    if ema is not None:
+        if not any(k.startswith("ema.") for k in tensors):
+            raise ValueError(f"checkpoint {source} has no EMA weights but the run asks for ema={ema_option}")
+        load_module("ema", ema, tensors, source)
+    for name, opt in optimizers.items():
+        settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+        load_optimizer(f"optim.{name}", opt, tensors, header["optimizers"][name])
+        for group, fresh in zip(opt.param_groups, settings):
+            group.update(fresh)
+    load_rng(tensors, header["rng"])
+    return {k[len("step."):]: v for k, v in tensors.items() if k.startswith("step.")}
+
+
+def describe_key(key: str) -> str:
+    """What part of a training state a checkpoint key belongs to, in words: "network 'G'", "the EMA network", ..."""
+    part, name = (key.split(".", 2) + [""])[:2]
+    return {"net": f"network {name!r}", "ema": "the EMA network", "optim": f"the optimizer of {name!r}",
+            "step": "the step's own state"}.get(part, key)
+
+
+def ema_net_of(header: dict[str, Any], keys: Any) -> str | None:
+    """The network a checkpoint's EMA averages: its header's "ema_net", or G for an older one with "ema." keys."""
+    if "ema_net" in header:
+        return header["ema_net"]
+    return LEGACY_EMA_NET if any(k.startswith("ema.") for k in keys) else None
+
+
+def read_ema_net(path: Path) -> str | None:
+    """``ema_net_of`` a checkpoint file from its header alone: no tensor data is read."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = json.loads((f.metadata() or {})[HEADER_KEY])
+            keys = list(f.keys())
+    except Exception as exc:
+        raise CorruptCheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    return ema_net_of(header, keys)
+
+
+def network_weights(items: dict[str, Any], ema_net: str | None, *, ema: bool = True) -> dict[str, dict[str, Any]]:
+    """A checkpoint's entries ("net.G.x", "ema.x") as {network: {"x": ...}}; with ``ema``, the EMA's for ``ema_net``.
+
+    ``items`` may map keys to tensors or to anything else (shapes from a header, say).
+    """
+    weights: dict[str, dict[str, Any]] = {}
+    for key, value in items.items():
+        if key.startswith("net."):
+            net, name = key[len("net."):].split(".", 1)
+            weights.setdefault(net, {})[name] = value
+    if ema and ema_net is not None and any(k.startswith("ema.") for k in items):
+        weights[ema_net] = {k[len("ema."):]: v for k, v in items.items() if k.startswith("ema.")}
+    return weights
+
+
 # ---- pieces of state <-> tensors + JSON ---------------------------------------------------------
 
 
@@ -129,13 +212,15 @@ def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tens
     return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
 
 
-def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Any = "the checkpoint") -> None:
+def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor],
+                source: Any = "the checkpoint") -> None:
     """Load ``prefix.*`` tensors strictly; a name or shape that differs is one clear ValueError, nothing loaded."""
     start = prefix + "."
     found = {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
     expected = module.state_dict()
     problem = next((f"lacks tensor {prefix}.{k}" for k in expected if k not in found), None)
-    problem = problem or next((f"has tensor {prefix}.{k} that the network does not" for k in found if k not in expected), None)
+    problem = problem or next((f"has tensor {prefix}.{k} that the network does not" for k in found
+                               if k not in expected), None)
     problem = problem or next((f"holds {prefix}.{k} of shape {tuple(found[k].shape)} where the network has "
                                f"{tuple(v.shape)}" for k, v in expected.items() if found[k].shape != v.shape), None)
     if problem:
@@ -158,7 +243,8 @@ def optimizer_state(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, 
     return tensors, {"param_groups": sd["param_groups"], "plain": plain}
 
 
-def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                   meta: dict[str, Any]) -> None:
     state: dict[int, dict[str, Any]] = {}
     start = prefix + "."
     for name, value in tensors.items():
@@ -185,7 +271,8 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 def load_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     torch.set_rng_state(tensors["rng.torch"])
-    cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))]
+    names = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    cuda = [tensors[k] for k in names]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
     version, values, gauss = meta["python"]
