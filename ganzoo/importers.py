@@ -22,12 +22,17 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from .building import build_networks
 from .config import make_config
-from .hub import (CONFIG_FILE, HUB_PREFIX, WEIGHTS_FILE, WeightsError, _check_ours, _endpoint, assign_strict,
-                  check_hub_name, save_pretrained)
+from .hf import HUB_PREFIX, download_file
 from .model import GanModel
 from .plugins import get_state
+from .pretrained.folder import CONFIG_FILE, WEIGHTS_FILE, check_writable, save_pretrained
+from .pretrained.weights import WeightsError, assign_strict
 from .registry import ImporterSpec, ModelCard, load_ref
+
+__all__ = ["Converted", "WeightsError", "state_dict_of", "remap", "need", "convert", "import_checkpoint", "fetch",
+           "read_checkpoint", "catalog_import", "cache_root"]
 
 SHA256 = re.compile(r"[0-9a-f]{8,64}")  # a full sha256, or a published prefix of one (8 hex digits at least)
 
@@ -136,22 +141,7 @@ def _hub_file(spec: str, revision: str | None) -> Path:
     parts = spec.split("/", 2)
     if len(parts) < 3 or not parts[2]:
         raise WeightsError(f"{HUB_PREFIX}{spec}: name a file in a Hub repo as 'hf-hub:org/repo/path/to/file.pth'")
-    repo_id, filename = "/".join(parts[:2]), parts[2]
-    check_hub_name(repo_id, revision)
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
-
-    try:
-        return Path(hf_hub_download(repo_id, filename, revision=revision, endpoint=_endpoint()))
-    except RepositoryNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} not found (or it is private: pass a token via HF_TOKEN)") from None
-    except RevisionNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} has no revision {revision!r}") from None
-    except LocalEntryNotFoundError:
-        raise FileNotFoundError(f"{repo_id}/{filename} is not in the Hub cache and the Hub cannot be reached "
-                                f"(offline: HF_HUB_OFFLINE is set, or no network); download it once while online") from None
-    except EntryNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} has no file {filename!r}") from None
+    return download_file("/".join(parts[:2]), parts[2], revision)
 
 
 def _download(url: str) -> Path:
@@ -192,8 +182,6 @@ def convert(importer: str | ImporterSpec, checkpoint: Any, *, expect: Mapping[st
             source: str = "the checkpoint") -> tuple[GanModel, dict]:
     """The ganzoo model an importer makes of a checkpoint read with weights_only=True, and its data record;
     ``expect`` holds config values it must have (a catalog entry's), refused naming the first that differs."""
-    from .api import build_networks
-
     spec = importer if isinstance(importer, ImporterSpec) else get_state().importers.get(importer)
     converted = load_ref(spec, "convert")(checkpoint)
     variant = get_state().variants.get(spec.variant)
@@ -220,7 +208,7 @@ def import_checkpoint(importer: str, location: str, out: str | Path, *, sha256: 
     """Fetch, verify, read, convert and save one checkpoint as a ganzoo folder; (folder, the file's sha256)."""
     spec = get_state().importers.get(importer)  # an unknown importer is refused before any download
     out = Path(out)
-    _check_ours(out)  # never write over a folder ganzoo did not write, and say so before downloading
+    check_writable(out)  # never write over a folder ganzoo did not write, and say so before downloading
     path, digest, temporary = fetch(location, sha256=sha256, revision=revision)
     try:
         checkpoint = read_checkpoint(path)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .folder import FolderImageDataset, pil_to_pixels
+from .image_files import FolderImageDataset, pil_to_pixels
 
 FORMAT = "ganzoo-prepared-images/1"
 

@@ -21,8 +21,7 @@ StudioGAN: see convert_studiogan_dcgan.
 
 from __future__ import annotations
 
-from ganzoo.hub import WeightsError
-from ganzoo.importers import Converted, need, remap, state_dict_of
+from ganzoo.importers import Converted, WeightsError, need, remap, state_dict_of
 
 NAME = "mmagic-dcgan"
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")

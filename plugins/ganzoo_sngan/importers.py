@@ -28,7 +28,7 @@ one-hot layout above: the same function, one row per class.
 
 from __future__ import annotations
 
-from ganzoo.importers import Converted, need, remap, state_dict_of
+from ganzoo.importers import Converted, WeightsError, need, remap, state_dict_of
 
 NAME = "studiogan-sngan"
 BN_STATS = ("running_mean", "running_var", "num_batches_tracked")
@@ -82,6 +82,4 @@ def fold_shared_embedding(state: dict) -> dict:
 
 
 def raise_layout(what: str) -> None:
-    from ganzoo.hub import WeightsError
-
     raise WeightsError(f"{NAME}: the checkpoint has {what}: it is not the layout this importer reads")

@@ -1,6 +1,6 @@
 """The core's own plugin: the built-in data specs and metrics. Registered like any plugin, always loaded."""
 
-from .plugins import hookimpl
+from .hookspecs import hookimpl
 from .registry import DatasetSpec, MetricSpec
 
 MNIST_SHAPE = {"image_size": 32, "channels": 1}  # 28x28 digits padded to a power of two, as DCGAN needs
