@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..building import build_networks, meta_networks
-from ..engine.checkpoint import list_checkpoints, read_checkpoint
+from ..engine import checkpoint as ckpt
 from ..model import GanModel
 from .folder import CONFIG_FILE, read_config, record_classes, variant_and_config
 from .weights import WeightsError, assign_strict, check_fits, read_header
@@ -18,7 +18,7 @@ def load_run(run: str | Path, checkpoint: str | Path | None = None) -> GanModel:
     run = Path(run)
     record = read_config(run)
     variant, config = variant_and_config(record, run)
-    found = list_checkpoints(run / "checkpoints")
+    found = ckpt.list_checkpoints(run / "checkpoints")
     if not found:
         raise FileNotFoundError(f"run {run} has no checkpoints yet")
     last = found[-1]
@@ -35,7 +35,7 @@ def load_run(run: str | Path, checkpoint: str | Path | None = None) -> GanModel:
         check_fits(variant, meta, list(meta), _run_weights(header, ema_net), last, run / CONFIG_FILE)
     model = GanModel(variant, config, build_networks(variant, config), classes=record_classes(record))
     try:
-        tensors, _ = read_checkpoint(last)
+        tensors, _ = ckpt.read_checkpoint(last)
     except ValueError as exc:  # unreadable or failing its own checks: one line that names the file
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(message if str(last) in message else f"{last}: {message}") from None
