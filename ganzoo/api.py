@@ -190,30 +190,11 @@ def _classes_for(cfg: Any, dataset: Any, spec: str, recorded: dict | None) -> li
 
 
 def read_run_record(out: Any) -> tuple[dict[str, Any], Any]:
-    """A run folder's config.json, checked for the keys a resume needs; errors name the file and the fix."""
-    import json
-    from pathlib import Path
+    """A run folder's config.json, checked for the keys a resume needs, and its path; errors name the file and fix."""
+    from .engine.runfolder import RunFolder
 
-    from .config import ConfigError
-
-    path = Path(out) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"cannot resume {out}: it has no config.json (is it a ganzoo run folder?)")
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc}); restore it from a copy or start a new run") from None
-    shapes = {"variant": str, "config": dict, "data": dict, "engine": dict}
-    if not isinstance(record, dict):
-        raise ConfigError(f"{path} is not a ganzoo run record (a JSON object with {', '.join(shapes)})")
-    for key, kind in shapes.items():
-        if not isinstance(record.get(key), kind):
-            what = "is missing" if key not in record else f"is not a {kind.__name__}"
-            raise ConfigError(f"{path}: key {key!r} {what}; the file was edited or damaged: restore it from a "
-                              f"copy (ganzoo writes it when a run starts) or start a new run")
-    if not isinstance(record["data"].get("spec"), str):
-        raise ConfigError(f"{path}: 'data' has no 'spec' (the --data the run trains on); restore it or start a new run")
-    return record, path
+    folder = RunFolder(out)
+    return folder.read_record(), folder.config_path
 
 
 def _is_model(obj: Any) -> bool:

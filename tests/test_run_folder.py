@@ -386,3 +386,55 @@ def test_score_checkpoints_scores_every_step_and_publishes_the_latest(tmp_path):
     published = ganzoo.load(tmp_path / "out" / "run")
     assert torch.equal(published.sample(3, seed=2), ganzoo.load(run).sample(3, seed=2))
     assert f"--out {run}" in (tmp_path / "out" / "run" / "README.md").read_text()
+
+
+# ---- the RunFolder object ---------------------------------------------------------------------------
+
+
+def test_a_run_folder_names_its_files_and_reads_its_record_and_weights(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from ganzoo.engine.runfolder import RunFolder
+
+    run = RunFolder(tiny_run(tmp_path / "run", steps=4, ema=0.99))
+    assert run.config_path == run.path / "config.json" and run.metrics_path.is_file()
+    assert run.checkpoints() == [run.checkpoint_path(2), run.checkpoint_path(4)]
+    assert run.sample_path(4) == run.path / "samples" / "step-000004.png"
+    assert run.read_record()["variant"] == "dcgan"
+    tensors, header = read_checkpoint(run.checkpoint_path(4))
+    assert header["ema_net"] == "G"
+    path, weights = run.read_weights()
+    assert path == run.checkpoint_path(4) and set(weights) == {"G", "D"}
+    for name, value in weights["G"].items():
+        assert torch.equal(value, tensors[f"ema.{name}"]), name  # the EMA copy in place of G
+    _, raw = run.read_weights(run.checkpoint_path(2).name, ema=False)
+    for name, value in raw["G"].items():
+        assert torch.equal(value, read_checkpoint(run.checkpoint_path(2))[0][f"net.G.{name}"]), name
+    with safe_open(str(run.checkpoint_path(4)), framework="pt") as f:  # an older checkpoint: no "ema_net"
+        older = {k: f.get_tensor(k) for k in f.keys()}
+        meta = dict(f.metadata())
+    header.pop("ema_net")
+    meta["ganzoo"] = json.dumps(header)
+    meta.pop("ganzoo_sha256")
+    save_file(older, str(run.checkpoint_path(6)), metadata=meta)
+    _, weights = run.read_weights()
+    assert all(torch.equal(v, tensors[f"ema.{k}"]) for k, v in weights["G"].items())
+    with pytest.raises(FileNotFoundError, match="not a complete checkpoint of run"):
+        run.read_weights("step-000000003.safetensors")
+    with pytest.raises(FileNotFoundError, match="has no checkpoints yet"):
+        RunFolder(tmp_path / "empty").read_weights()
+
+
+def test_a_resume_records_its_changes_through_the_run_folder(tmp_path):
+    from ganzoo.engine.runfolder import RunFolder
+
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    run.write_record({"ganzoo_version": "0", "variant": "dcgan", "config": {"lr": 1}, "data": {"spec": "x"},
+                      "engine": {"steps": 2}})
+    run.record_changes(2, {"config": {"lr": 0.5}}, {"lr": 0.5}, {"steps": 4})
+    record = run.read_record()
+    assert record["config"] == {"lr": 0.5} and record["engine"] == {"steps": 4}
+    assert record["resumed"] == [{"step": 2, "config": {"lr": 0.5}}]
+    assert run.is_run_folder() and not list(run.path.glob(".*tmp-*"))

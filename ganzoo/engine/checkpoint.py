@@ -19,8 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .runfolder import CHECKPOINT_NAME as NAME
-from .runfolder import temp_path
+from .files import CHECKPOINT_NAME as NAME
+from .files import checkpoint_name, temp_path
 
 HEADER_KEY = "ganzoo"
 CHECKSUM_KEY = "ganzoo_sha256"  # hex digest of the header text and every tensor (absent in older checkpoints)
@@ -31,7 +31,7 @@ class CorruptCheckpointError(ValueError):
 
 
 def checkpoint_path(folder: Path, iteration: int) -> Path:
-    return folder / f"step-{iteration:09d}.safetensors"
+    return folder / checkpoint_name(iteration)
 
 
 def list_checkpoints(folder: Path) -> list[Path]:
@@ -120,6 +120,93 @@ def first_nonfinite(tensors: dict[str, torch.Tensor]) -> str | None:
 def prune(folder: Path, keep: int) -> None:
     for old in list_checkpoints(folder)[:-keep] if keep > 0 else []:
         old.unlink(missing_ok=True)
+
+
+# ---- the key layout: net.NAME.* / ema.* / optim.NAME.* / rng.* / step.* --------------------------
+
+LEGACY_EMA_NET = "G"  # the network an older checkpoint's "ema." keys average (before headers named it)
+
+
+def state_tensors(nets: dict[str, torch.nn.Module], ema: torch.nn.Module | None,
+                  optimizers: dict[str, torch.optim.Optimizer],
+                  step_state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A training state as checkpoint tensors, and the header entries (optimizers, rng) that are not tensors."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, net in nets.items():
+        tensors.update(module_tensors(f"net.{name}", net))
+    if ema is not None:
+        tensors.update(module_tensors("ema", ema))
+    optim_meta = {}
+    for name, opt in optimizers.items():
+        t, optim_meta[name] = optimizer_state(f"optim.{name}", opt)
+        tensors.update(t)
+    t, rng_meta = rng_state()
+    tensors.update(t)
+    tensors.update({f"step.{k}": v for k, v in step_state.items()})
+    return tensors, {"optimizers": optim_meta, "rng": rng_meta}
+
+
+def load_state(tensors: dict[str, torch.Tensor], header: dict[str, Any], source: Any,
+               nets: dict[str, torch.nn.Module], ema: torch.nn.Module | None,
+               optimizers: dict[str, torch.optim.Optimizer], ema_option: Any = None) -> dict[str, torch.Tensor]:
+    """Load networks, EMA, optimizers and RNG from a checkpoint; returns the step's own state tensors.
+
+    The optimizers keep their current settings (lr, betas, ...): the config decides them, so a resume may
+    lower the rate. A name or shape that differs is one clear ValueError before the networks change.
+    """
+    for name, net in nets.items():
+        load_module(f"net.{name}", net, tensors, source)
+    if ema is not None:
+        if not any(k.startswith("ema.") for k in tensors):
+            raise ValueError(f"checkpoint {source} has no EMA weights but the run asks for ema={ema_option}")
+        load_module("ema", ema, tensors, source)
+    for name, opt in optimizers.items():
+        settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+        load_optimizer(f"optim.{name}", opt, tensors, header["optimizers"][name])
+        for group, fresh in zip(opt.param_groups, settings):
+            group.update(fresh)
+    load_rng(tensors, header["rng"])
+    return {k[len("step."):]: v for k, v in tensors.items() if k.startswith("step.")}
+
+
+def describe_key(key: str) -> str:
+    """What part of a training state a checkpoint key belongs to, in words: "network 'G'", "the EMA network", ..."""
+    part, name = (key.split(".", 2) + [""])[:2]
+    return {"net": f"network {name!r}", "ema": "the EMA network", "optim": f"the optimizer of {name!r}",
+            "step": "the step's own state"}.get(part, key)
+
+
+def ema_net_of(header: dict[str, Any], keys: Any) -> str | None:
+    """The network a checkpoint's EMA averages: its header's "ema_net", or G for an older one with "ema." keys."""
+    if "ema_net" in header:
+        return header["ema_net"]
+    return LEGACY_EMA_NET if any(k.startswith("ema.") for k in keys) else None
+
+
+def read_ema_net(path: Path) -> str | None:
+    """``ema_net_of`` a checkpoint file from its header alone: no tensor data is read."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = json.loads((f.metadata() or {})[HEADER_KEY])
+            keys = list(f.keys())
+    except Exception as exc:
+        raise CorruptCheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    return ema_net_of(header, keys)
+
+
+def network_weights(items: dict[str, Any], ema_net: str | None, *, ema: bool = True) -> dict[str, dict[str, Any]]:
+    """A checkpoint's entries ("net.G.x", "ema.x") as {network: {"x": ...}}; with ``ema``, the EMA's for ``ema_net``.
+
+    ``items`` may map keys to tensors or to anything else (shapes from a header, say).
+    """
+    weights: dict[str, dict[str, Any]] = {}
+    for key, value in items.items():
+        if key.startswith("net."):
+            net, name = key[len("net."):].split(".", 1)
+            weights.setdefault(net, {})[name] = value
+    if ema and ema_net is not None and any(k.startswith("ema.") for k in items):
+        weights[ema_net] = {k[len("ema."):]: v for k, v in items.items() if k.startswith("ema.")}
+    return weights
 
 
 # ---- pieces of state <-> tensors + JSON ---------------------------------------------------------

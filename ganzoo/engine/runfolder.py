@@ -1,5 +1,8 @@
 """Run folders that lose nothing: one process at a time, never a folder ganzoo did not write.
 
+``RunFolder`` alone knows a run's files: config.json (the run record), metrics.jsonl, samples/
+and checkpoints/; it reads the record, claims the folder and reads the networks' weights back.
+
 A run folder is one whose config.json is ganzoo's run record (a JSON object with "ganzoo_version"
 and "variant"). A new run goes only into a missing or empty folder; an existing run folder is
 continued only with resume, and only once it has a checkpoint. ``claim`` refuses a foreign
@@ -13,10 +16,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .files import CHECKPOINT_NAME, TEMP_NAME, atomic_write_text, checkpoint_name, temp_path
+
+if TYPE_CHECKING:
+    import torch
 
 try:
     import fcntl
@@ -24,20 +32,133 @@ except ImportError:  # Windows: no flock; runs there are not protected against a
     fcntl = None
 
 LOCK_NAME = ".ganzoo.lock"
-CHECKPOINT_NAME = re.compile(r"^step-(\d{9})\.safetensors$")  # in checkpoints/
-TEMP_NAME = re.compile(r"^\..+\.tmp-(\d+)$")  # what temp_path names: ".NAME.tmp-PID"
+RECORD_NAME = "config.json"
+RECORD_SHAPES = {"variant": str, "config": dict, "data": dict, "engine": dict}  # what a resume needs
+
+__all__ = ["RunFolder", "RunLock", "RunFolderInUseError", "NotARunFolderError", "claim", "check_before_start",
+           "is_run_folder", "has_checkpoints", "remove_stale_temp_files", "atomic_write_text", "temp_path",
+           "CHECKPOINT_NAME", "TEMP_NAME", "LOCK_NAME"]
 
 
-def temp_path(path: Path) -> Path:
-    """Where to write ``path`` before renaming it into place: hidden, and named after this process."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+class RunFolder:
+    """One run folder's files: where each lives, the run record, the lock, and the checkpoints' weights."""
 
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.config_path = self.path / RECORD_NAME
+        self.checkpoints_dir = self.path / "checkpoints"
+        self.metrics_path = self.path / "metrics.jsonl"
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all: a temp file, then a rename."""
-    tmp = temp_path(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def sample_path(self, step: int) -> Path:
+        """Where the sample grid at ``step`` goes."""
+        return self.path / "samples" / f"step-{step:06d}.png"
+
+    def checkpoint_path(self, step: int) -> Path:
+        """Where the checkpoint at ``step`` goes."""
+        return self.checkpoints_dir / checkpoint_name(step)
+
+    def checkpoints(self) -> list[Path]:
+        """Complete checkpoints, oldest first."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.checkpoints_dir.iterdir() if (m := CHECKPOINT_NAME.match(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def is_run_folder(self) -> bool:
+        """True when config.json is ganzoo's run record."""
+        return is_run_folder(self.path)
+
+    # ---- the lock ---------------------------------------------------------------------------------
+
+    def check_before_start(self, *, resume: bool) -> None:
+        """The quick checks that need no lock and write nothing (foreign folder, folder in use)."""
+        check_before_start(self.path, resume=resume)
+
+    def claim(self, *, resume: bool) -> "RunLock":
+        """Lock the folder for this process, check what it holds, and remove stale temp files (see ``claim``)."""
+        return claim(self.path, resume=resume)
+
+    # ---- the run record (config.json) -------------------------------------------------------------
+
+    def read_record(self) -> dict[str, Any]:
+        """config.json, checked for the keys a resume needs; errors name the file and the fix."""
+        from ..config import ConfigError
+
+        path = self.config_path
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot resume {self.path}: it has no config.json (is it a ganzoo run folder?)")
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid JSON ({exc}); restore it from a copy or start a new run") from None
+        if not isinstance(record, dict):
+            raise ConfigError(f"{path} is not a ganzoo run record (a JSON object with {', '.join(RECORD_SHAPES)})")
+        for key, kind in RECORD_SHAPES.items():
+            if not isinstance(record.get(key), kind):
+                what = "is missing" if key not in record else f"is not a {kind.__name__}"
+                raise ConfigError(f"{path}: key {key!r} {what}; the file was edited or damaged: restore it from a "
+                                  f"copy (ganzoo writes it when a run starts) or start a new run")
+        if not isinstance(record["data"].get("spec"), str):
+            raise ConfigError(f"{path}: 'data' has no 'spec' (the --data the run trains on); restore it or start "
+                              f"a new run")
+        return record
+
+    def write_record(self, record: dict[str, Any]) -> None:
+        """Write config.json atomically."""
+        atomic_write_text(self.config_path, json.dumps(record, indent=2) + "\n")
+
+    def record_changes(self, step: int, changes: dict[str, Any], config_dict: dict[str, Any],
+                       engine_dict: dict[str, Any]) -> None:
+        """On a resume with new settings: config.json takes them, and keeps a history of what changed when."""
+        record = json.loads(self.config_path.read_text())
+        record["config"] = config_dict
+        record["engine"] = engine_dict
+        record.setdefault("resumed", []).append({"step": step, **changes})
+        self.write_record(record)
+
+    # ---- checkpoints --------------------------------------------------------------------------------
+
+    def find_checkpoint(self, checkpoint: str | Path | None = None) -> Path:
+        """The newest complete checkpoint, or the one named ``checkpoint`` (a file of checkpoints/)."""
+        found = self.checkpoints()
+        if not found:
+            raise FileNotFoundError(f"run {self.path} has no checkpoints yet")
+        if checkpoint is None:
+            return found[-1]
+        matches = [p for p in found if p.name == Path(checkpoint).name]
+        if not matches:
+            raise FileNotFoundError(f"{checkpoint} is not a complete checkpoint of run {self.path}; it has "
+                                    f"{', '.join(p.name for p in found)}")
+        return matches[0]
+
+    def read_weights(self, checkpoint: str | Path | None = None, *,
+                     ema: bool = True) -> tuple[Path, dict[str, dict[str, "torch.Tensor"]]]:
+        """The networks' weights {net: state_dict} of the given or newest checkpoint (checksum verified),
+        with the EMA copy in place of the network it averages unless ``ema=False``."""
+        from .checkpoint import ema_net_of, network_weights, read_checkpoint
+
+        path = self.find_checkpoint(checkpoint)
+        tensors, header = read_checkpoint(path)
+        return path, network_weights(tensors, ema_net_of(header, tensors), ema=ema)
+
+    def read_latest(self) -> tuple[Path, dict[str, "torch.Tensor"], dict[str, Any]]:
+        """The newest checkpoint's tensors and header, for a resume; a corrupt one names the previous good one."""
+        from .checkpoint import read_latest
+
+        return read_latest(self.checkpoints_dir, f"ganzoo train --resume {self.path}")
+
+    def save_checkpoint(self, step: int, tensors: dict[str, "torch.Tensor"], header: dict[str, Any],
+                        keep: int) -> Path:
+        """Write the checkpoint at ``step`` atomically, then keep only the newest ``keep`` (0: all)."""
+        from .checkpoint import prune, save_checkpoint
+
+        path = self.checkpoint_path(step)
+        save_checkpoint(path, tensors, header)
+        prune(self.checkpoints_dir, keep)
+        return path
 
 
 class RunFolderInUseError(FileExistsError):
@@ -51,15 +172,15 @@ class NotARunFolderError(FileExistsError):
 def is_run_folder(folder: Path) -> bool:
     """True when ``folder/config.json`` is ganzoo's run record."""
     try:
-        record = json.loads((folder / "config.json").read_text())
+        record = json.loads((Path(folder) / RECORD_NAME).read_text())
     except (OSError, ValueError):
         return False
     return isinstance(record, dict) and "ganzoo_version" in record and "variant" in record
 
 
 def has_checkpoints(folder: Path) -> bool:
-    folder = folder / "checkpoints"
-    return folder.is_dir() and any(CHECKPOINT_NAME.match(p.name) for p in folder.iterdir())
+    """True when the run folder holds at least one complete checkpoint."""
+    return bool(RunFolder(folder).checkpoints())
 
 
 def check_not_foreign(folder: str | Path, *, resume: bool) -> None:

@@ -25,7 +25,7 @@ from .. import __version__
 from ..config import is_conditional
 from ..model import GanModel
 from . import checkpoint as ckpt
-from . import runfolder
+from .runfolder import RunFolder, RunLock
 from .batches import Batches
 from .errors import NonFiniteLossError, TrainingDataError, TrainingInterrupted
 from .options import TrainOptions
@@ -126,7 +126,8 @@ class Trainer:
         self.model, self.dataset, self.options, self.data = model, dataset, options, data
         self.changes = changes or {}  # on resume: config and engine values that differ from config.json
         self.out = Path(out)
-        self.ckpt_dir = self.out / "checkpoints"
+        self.folder = RunFolder(self.out)
+        self.ckpt_dir = self.folder.checkpoints_dir
         self.dist = Distributed()
         self.device = resolve_device(options.device, self.dist.local_rank)
         self.dist.init(self.device)
@@ -191,12 +192,12 @@ class Trainer:
         self._last_good: Path | None = resumed_from  # the latest checkpoint known to be finite and whole
         self._checked_at = self.iteration  # last iteration at which the state was checked finite
 
-    def _claim_folder(self, resume: bool) -> runfolder.RunLock | None:
+    def _claim_folder(self, resume: bool) -> RunLock | None:
         """Rank 0 locks and checks the run folder (runfolder.claim); its refusal stops every rank."""
         lock, refusal = None, None
         if self.is_main:
             try:
-                lock = runfolder.claim(self.out, resume=resume)
+                lock = self.folder.claim(resume=resume)
             except Exception as exc:
                 refusal = exc
         if self.dist.broadcast_flag(refusal is not None) and refusal is None:
@@ -245,71 +246,38 @@ class Trainer:
             "engine": asdict(self.options),
             "world_size": self.dist.world,
         }
-        _atomic_write(self.out / "config.json", json.dumps(record, indent=2) + "\n")
-
-    def _record_changes(self) -> None:
-        """On a resume with new settings: config.json takes them, and keeps a history of what changed when."""
-        path = self.out / "config.json"
-        record = json.loads(path.read_text())
-        record["config"] = self.model.config_dict()
-        record["engine"] = asdict(self.options)
-        record.setdefault("resumed", []).append({"step": self.iteration, **self.changes})
-        _atomic_write(path, json.dumps(record, indent=2) + "\n")
+        self.folder.write_record(record)
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
     def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors: dict[str, torch.Tensor] = {}
-        for name, net in self.raw.items():
-            tensors.update(ckpt.module_tensors(f"net.{name}", net))
-        if self.ema is not None:
-            tensors.update(ckpt.module_tensors("ema", self.ema))
-        optim_meta = {}
-        for name, opt in self.optimizers.items():
-            t, meta = ckpt.optimizer_state(f"optim.{name}", opt)
-            tensors.update(t)
-            optim_meta[name] = meta
-        t, rng_meta = ckpt.rng_state()
-        tensors.update(t)
-        tensors.update({f"step.{k}": v for k, v in self.step_fn.state_tensors().items()})
-        header = {"iteration": self.iteration, "train_seconds": self.train_seconds, "data": self.batches.position(), "optimizers": optim_meta,
-                  "rng": rng_meta, "scaler": self.scaler.state_dict() if self.scaler else None,
-                  "variant": self.model.variant.name, "ganzoo_version": __version__}
+        """The whole training state as checkpoint tensors and header."""
+        tensors, parts = ckpt.state_tensors(self.raw, self.ema, self.optimizers, self.step_fn.state_tensors())
+        header = {"iteration": self.iteration, "train_seconds": self.train_seconds, "data": self.batches.position(),
+                  **parts, "scaler": self.scaler.state_dict() if self.scaler else None,
+                  "variant": self.model.variant.name, "ganzoo_version": __version__,
+                  "ema_net": self.step_fn.ema_net if self.ema is not None else None}
         return tensors, header
 
     def save_checkpoint(self) -> Path | None:
         if not self.is_main:
             return None
-        path = ckpt.checkpoint_path(self.ckpt_dir, self.iteration)
         if self.ema is not None:
             self._refresh_ema_statistics()
         tensors, header = self._state()
         self._check_state(tensors)  # never write (and call good) a checkpoint holding NaN or Inf
-        ckpt.save_checkpoint(path, tensors, header)
-        ckpt.prune(self.ckpt_dir, self.options.keep_checkpoints)
-        self._last_good = path
-        return path
+        self._last_good = self.folder.save_checkpoint(self.iteration, tensors, header, self.options.keep_checkpoints)
+        return self._last_good
 
     def _restore(self) -> tuple[Path, dict[str, int]]:
         """Load the latest checkpoint (checksum verified); returns it and the data position it holds."""
-        path, tensors, header = ckpt.read_latest(self.ckpt_dir, f"ganzoo train --resume {self.out}")
+        path, tensors, header = self.folder.read_latest()
         if header.get("variant") != self.model.variant.name:
             raise ValueError(f"checkpoint {path} is of variant {header.get('variant')!r}, not {self.model.variant.name!r}")
-        for name, net in self.raw.items():
-            ckpt.load_module(f"net.{name}", net, tensors, path)
-        if self.ema is not None:
-            if not any(k.startswith("ema.") for k in tensors):
-                raise ValueError(f"checkpoint {path} has no EMA weights but the run asks for ema={self.options.ema}")
-            ckpt.load_module("ema", self.ema, tensors, path)
-        for name, opt in self.optimizers.items():
-            settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]  # from the config
-            ckpt.load_optimizer(f"optim.{name}", opt, tensors, header["optimizers"][name])
-            for group, fresh in zip(opt.param_groups, settings):
-                group.update(fresh)  # the config decides lr, betas, ...: a resume may lower the rate
+        step_state = ckpt.load_state(tensors, header, path, self.raw, self.ema, self.optimizers, self.options.ema)
         if self.scaler is not None and header.get("scaler"):
             self.scaler.load_state_dict(header["scaler"])
-        self.step_fn.load_state_tensors({k[5:]: v.to(self.device) for k, v in tensors.items() if k.startswith("step.")})
-        ckpt.load_rng(tensors, header["rng"])
+        self.step_fn.load_state_tensors({k: v.to(self.device) for k, v in step_state.items()})
         if self.dist.rank:  # other ranks draw their own noise: reseed them from where the run stands
             torch.manual_seed(self.options.seed + 7919 * self.dist.rank + header["iteration"])
         self.iteration = header["iteration"]
@@ -333,7 +301,8 @@ class Trainer:
             progress.close()
             return self.out
         if self.changes and self.is_main:
-            self._record_changes()  # only a resume that trains records what it changed
+            # only a resume that trains records what it changed
+            self.folder.record_changes(self.iteration, self.changes, self.model.config_dict(), asdict(self.options))
             self.changes = {}
         if finish:
             verb = f"resuming {self.out} at step {self.iteration}" if self.iteration else f"training into {self.out}"
@@ -361,7 +330,7 @@ class Trainer:
             if finish:
                 self._log_line()
                 self._sync_buffers()
-                if self.iteration > 0 and self._last_good != ckpt.checkpoint_path(self.ckpt_dir, self.iteration):
+                if self.iteration > 0 and self._last_good != self.folder.checkpoint_path(self.iteration):
                     self.save_checkpoint()
                 grid = self.write_samples()
                 progress.say(f"finished at step {self.iteration}: {self.out} holds config.json, metrics.jsonl, "
@@ -493,7 +462,7 @@ class Trainer:
         text = str(exc).strip()
         cause = text.splitlines()[-1] if text else type(exc).__name__  # a DataLoader worker's error ends with it
         if can_save:
-            path = ckpt.checkpoint_path(self.ckpt_dir, self.iteration)
+            path = self.folder.checkpoint_path(self.iteration)
             if self._last_good != path:
                 self._flush_logs()
                 path = self.save_checkpoint()  # checked finite first, like every checkpoint
@@ -523,9 +492,7 @@ class Trainer:
             self._checked_at = self.iteration
             return
         kind = "nan" if bool(tensors[bad].isnan().any()) else "inf"
-        part, name = bad.split(".", 2)[:2]
-        owner = {"net": f"network {name!r}", "ema": "the EMA network", "optim": f"the optimizer of {name!r}",
-                 "step": "the step's own state"}.get(part, bad)
+        owner = ckpt.describe_key(bad)
         raise NonFiniteLossError(f"{owner} holds {kind} ({bad}) at step {self.iteration}, finite at step "
                                  f"{self._checked_at}; the run stopped and {self._last_good_advice()}")
 
@@ -543,7 +510,7 @@ class Trainer:
         if not self.is_main:
             return None
         model = self.sampling_model()
-        path = self.out / "samples" / f"step-{self.iteration:06d}.png"
+        path = self.folder.sample_path(self.iteration)
         if model.variant.task == "translate":
             first = next(Batches(self.dataset, 8, self.options.seed, self.device))
             a = first[0] if isinstance(first, (tuple, list)) else first
@@ -587,9 +554,6 @@ class Trainer:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-
-_atomic_write = runfolder.atomic_write_text  # one temp-file name pattern for every write, which runfolder cleans up
 
 
 __all__ = ["Trainer", "TrainOptions", "TrainingInterrupted", "NonFiniteLossError", "resolve_device"]
