@@ -6,10 +6,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..engine.runfolder import RunFolder
 from ..hf import HUB_PREFIX, upload_folder
 from ..model import GanModel
 from .card import recipe_command
-from .folder import read_config, save_pretrained
+from .folder import save_pretrained
 from .run import load_run
 
 
@@ -25,8 +26,7 @@ def push_to_hub(model: GanModel, repo_id: str, *, revision: str | None = None, p
 
 def push_run(run: str | Path, repo_id: str, **options: Any) -> str:
     """Publish a training run: its latest (EMA) weights, with its data and recipe on the model card."""
-    run = Path(run)
-    record = read_config(run)
+    record = RunFolder(run).read_record()
     model = load_run(run)
     options.setdefault("data", record.get("data"))
     options.setdefault("recipe", recipe_command(record))

@@ -1,4 +1,9 @@
-"""A training run folder loaded as a model: its latest checkpoint (or a given one), EMA generator in place."""
+"""A training run folder loaded as a model: its latest checkpoint (or a given one), EMA generator in place.
+
+The run's files are the engine's: ``RunFolder`` reads its record (config.json) and its checkpoints'
+weights, and knows their key layout. Here the weights are checked like a published folder's: against
+networks built on the meta device from the checkpoint's header first, then tensor by tensor.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +11,43 @@ from pathlib import Path
 from typing import Any
 
 from ..building import build_networks, meta_networks
-from ..engine import checkpoint as ckpt
+from ..engine.checkpoint import network_weights, read_ema_net
+from ..engine.runfolder import RunFolder
 from ..model import GanModel
-from .folder import CONFIG_FILE, read_config, record_classes, variant_and_config
+from .folder import record_classes, variant_and_config
 from .weights import WeightsError, assign_strict, check_fits, read_header
 
 
 def load_run(run: str | Path, checkpoint: str | Path | None = None) -> GanModel:
     """A training run folder's latest checkpoint (or ``checkpoint``, one file of its checkpoints/ folder),
-    with the EMA generator in place of G when there is one."""
-    run = Path(run)
-    record = read_config(run)
-    variant, config = variant_and_config(record, run)
-    found = ckpt.list_checkpoints(run / "checkpoints")
-    if not found:
-        raise FileNotFoundError(f"run {run} has no checkpoints yet")
-    last = found[-1]
-    if checkpoint is not None:
-        matches = [p for p in found if p.name == Path(checkpoint).name]
-        if not matches:
-            raise FileNotFoundError(f"{checkpoint} is not a complete checkpoint of run {run}; it has "
-                                    f"{', '.join(p.name for p in found)}")
-        last = matches[0]
-    header = read_header(last)
-    ema_net = variant.load_step().ema_net if any(k.startswith("ema.") for k in header) else None
+    with the EMA generator in place of the network it averages when there is one."""
+    folder = RunFolder(run)
+    if not folder.config_path.is_file():
+        raise FileNotFoundError(f"{folder.path} has no {folder.config_path.name}: not a ganzoo run folder")
+    record = folder.read_record()
+    variant, config = variant_and_config(record, folder.path)
+    path = folder.find_checkpoint(checkpoint)
+    header = read_header(path)  # shapes and dtypes only: no tensor data yet
     meta = meta_networks(variant, config)
     if meta is not None:
-        check_fits(variant, meta, list(meta), _run_weights(header, ema_net), last, run / CONFIG_FILE)
+        found = _flat(network_weights(header, _checked(path, read_ema_net, path)))
+        check_fits(variant, meta, list(meta), found, path, folder.config_path)
     model = GanModel(variant, config, build_networks(variant, config), classes=record_classes(record))
-    try:
-        tensors, _ = ckpt.read_checkpoint(last)
-    except ValueError as exc:  # unreadable or failing its own checks: one line that names the file
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise WeightsError(message if str(last) in message else f"{last}: {message}") from None
-    assign_strict(model, _run_weights(tensors, ema_net), list(model.nets), last)
+    _, weights = _checked(path, folder.read_weights, path.name)
+    assign_strict(model, _flat(weights), list(model.nets), path)
     model.nets.eval()
     return model
 
 
-def _run_weights(items: dict[str, Any], ema_net: str | None) -> dict[str, Any]:
-    """A checkpoint's network entries ("net.G.x" -> "G.x"), the EMA's ("ema.x") in place of ``ema_net``'s."""
-    picked = {k[len("net."):]: v for k, v in items.items() if k.startswith("net.")}
-    if ema_net is not None:
-        picked = {k: v for k, v in picked.items() if not k.startswith(ema_net + ".")}
-        picked.update({f"{ema_net}.{k[len('ema.'):]}": v for k, v in items.items() if k.startswith("ema.")})
-    return picked
+def _flat(weights: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """{net: {name: value}} -> {"net.name": value}, the names a published folder's tensors have."""
+    return {f"{net}.{name}": value for net, entries in weights.items() for name, value in entries.items()}
+
+
+def _checked(path: Path, read: Any, *args: Any) -> Any:
+    """``read(*args)``, with checkpoint ``path`` unreadable or failing its own checks reported in one line naming it."""
+    try:
+        return read(*args)
+    except ValueError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(message if str(path) in message else f"{path}: {message}") from None
