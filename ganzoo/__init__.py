@@ -29,7 +29,8 @@ _LAZY = {
     "NonFiniteLossError": "ganzoo.engine.errors:NonFiniteLossError",
 }
 
-__all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "ImporterSpec", "UnknownNameError", "__version__", *_LAZY]
+__all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "ImporterSpec", "UnknownNameError",
+           "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

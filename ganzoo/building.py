@@ -35,7 +35,8 @@ def build_networks(variant: Variant, config: Any) -> dict:
     except BaseException as exc:  # SystemExit included: a plugin must not end the program
         raise PluginError(f"{who} failed to build its networks: {type(exc).__name__}: {exc} "
                           f"(report it to the plugin's authors; other variants are unaffected)") from exc
-    if not (isinstance(nets, dict) and nets and all(isinstance(k, str) and isinstance(m, nn.Module) for k, m in nets.items())):
+    modules = isinstance(nets, dict) and all(isinstance(k, str) and isinstance(m, nn.Module) for k, m in nets.items())
+    if not (modules and nets):
         got = type(nets).__name__ if not isinstance(nets, dict) else "{" + ", ".join(
             f"{k!r}: {type(m).__name__}" for k, m in list(nets.items())[:4]) + "}"
         raise PluginError(f"{who}: its build(config) returned {got}, not a dict of torch.nn.Module by name "

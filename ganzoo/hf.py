@@ -72,12 +72,14 @@ def download_file(repo_id: str, filename: str, revision: str | None) -> Path:
     try:
         return Path(hf_hub_download(repo_id, filename, revision=revision, endpoint=endpoint()))
     except RepositoryNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} not found (or it is private: pass a token via HF_TOKEN)") from None
+        raise FileNotFoundError(f"Hub repo {repo_id!r} not found (or it is private: pass a token via "
+                                f"HF_TOKEN)") from None
     except RevisionNotFoundError:
         raise FileNotFoundError(f"Hub repo {repo_id!r} has no revision {revision!r}") from None
     except LocalEntryNotFoundError:
         raise FileNotFoundError(f"{repo_id}/{filename} is not in the Hub cache and the Hub cannot be reached "
-                                f"(offline: HF_HUB_OFFLINE is set, or no network); download it once while online") from None
+                                f"(offline: HF_HUB_OFFLINE is set, or no network); download it once "
+                                f"while online") from None
     except EntryNotFoundError:
         raise FileNotFoundError(f"Hub repo {repo_id!r} has no file {filename!r}") from None
 

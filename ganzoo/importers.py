@@ -132,8 +132,8 @@ def fetch(location: str, *, sha256: str | None = None, revision: str | None = No
     if sha256 is not None and not digest.startswith(check_pin(sha256, location)):
         if temporary:
             path.unlink()
-        raise WeightsError(f"{location} has sha256 {digest[:max(len(sha256), 16)]}..., not the pinned {sha256}: it is not "
-                           f"the published file (tampered or corrupt), so it was not opened")
+        raise WeightsError(f"{location} has sha256 {digest[:max(len(sha256), 16)]}..., not the pinned {sha256}: "
+                           f"it is not the published file (tampered or corrupt), so it was not opened")
     return path, digest, temporary
 
 
@@ -168,8 +168,9 @@ def read_checkpoint(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if "global" in ln.lower()] or [str(exc).splitlines()[0]]
-        raise WeightsError(f"{path} needs more than tensors and plain containers to be read ({lines[0][:200]}); ganzoo "
-                           f"reads checkpoints with torch.load(weights_only=True) only, which runs no code: refused") from None
+        raise WeightsError(f"{path} needs more than tensors and plain containers to be read ({lines[0][:200]}); "
+                           f"ganzoo reads checkpoints with torch.load(weights_only=True) only, which runs no code: "
+                           f"refused") from None
     except (RuntimeError, EOFError, ValueError, OSError) as exc:
         raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({str(exc).splitlines()[0][:200]}); it may be "
                            f"truncated: delete it and download it again") from None
@@ -188,16 +189,16 @@ def convert(importer: str | ImporterSpec, checkpoint: Any, *, expect: Mapping[st
     config = make_config(variant.load_config_class(), converted.config, variant=variant.name)
     for key, value in (expect or {}).items():
         if getattr(config, key, None) != (tuple(value) if isinstance(value, list) else value):
-            raise WeightsError(f"{source}: {spec.name} reads {key}={getattr(config, key, None)!r} from it, but the catalog "
-                               f"entry expects {value!r}: it is another release than the entry names")
+            raise WeightsError(f"{source}: {spec.name} reads {key}={getattr(config, key, None)!r} from it, but the "
+                               f"catalog entry expects {value!r}: it is another release than the entry names")
     model = GanModel(variant, config, build_networks(variant, config), classes=converted.data.get("classes"))
     nets = sorted({k.split(".", 1)[0] for k in converted.tensors})
     for key, want in ((f"{n}.{k}", v) for n in nets if n in model.nets for k, v in model.nets[n].state_dict().items()):
         got = converted.tensors.get(key)
         if got is not None and tuple(got.shape) != tuple(want.shape):
-            raise WeightsError(f"{source}: tensor {converted.origin.get(key, key)!r} gives {key} of shape {tuple(got.shape)}, "
-                               f"but {variant.name!r} with {spec.name}'s config needs {tuple(want.shape)}: "
-                               f"the checkpoint is from another architecture")
+            raise WeightsError(f"{source}: tensor {converted.origin.get(key, key)!r} gives {key} of shape "
+                               f"{tuple(got.shape)}, but {variant.name!r} with {spec.name}'s config needs "
+                               f"{tuple(want.shape)}: the checkpoint is from another architecture")
     assign_strict(model, converted.tensors, nets, source)
     model.nets.eval()
     return model, converted.data
@@ -224,7 +225,8 @@ def _save(model: GanModel, data: dict, out: Path, spec: ImporterSpec, location: 
     """save_pretrained into a fresh sibling folder, then move it in place: a cache folder is whole or absent."""
     metrics = dict(card.metrics) if card else {}
     if card:  # the catalog entry knows the data (and a conditional model's class names) the file does not
-        data = {"spec": card.dataset, "kind": "image", **data, **({"classes": card.source["classes"]} if card.source.get("classes") else {})}
+        classes = {"classes": card.source["classes"]} if card.source.get("classes") else {}
+        data = {"spec": card.dataset, "kind": model.task.data_kinds[0], **data, **classes}
     recipe = f"ganzoo import {spec.name}:{location} --out FOLDER   # sha256 {digest}"
     options = dict(data=data or None, metrics=metrics, recipe=recipe,
                    name=card.name if card else out.name, license=(card.license if card else "other").lower())

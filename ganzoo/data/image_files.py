@@ -122,7 +122,7 @@ def _read(path: Path, image_size: int, channels: int, crop: int | None) -> torch
 
 
 def _verify(path: Path) -> None:
-    """Cheap check: PIL identifies the file, its structure (PNG chunk CRCs, say) holds and its mode has a known range."""
+    """Cheap check: PIL identifies the file, its structure (PNG chunk CRCs, say) holds, its mode has a known range."""
     try:
         with Image.open(path) as img:
             _value_range(img)

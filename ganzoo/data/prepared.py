@@ -110,7 +110,8 @@ def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: 
     except FileNotFoundError:
         pass
     except (ValueError, OSError) as exc:  # never used half-right: refused, then prepared again
-        warnings.warn(f"prepared images in {folder} refused ({exc}); preparing them again", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"prepared images in {folder} refused ({exc}); preparing them again", RuntimeWarning,
+                      stacklevel=3)
     if not _prepare(folder, key, files, shape, crop):
         return None
     return _open(folder, key, shape)

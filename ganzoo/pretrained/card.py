@@ -18,6 +18,8 @@ from ..plugins import get_state
 if TYPE_CHECKING:
     from ..model import GanModel
 
+PYPI_PAGE = "https://pypi.org/project/torch-ganzoo/"
+
 
 def model_card(model: "GanModel", *, name: str, data: dict, metrics: dict, recipe: str | None,
                license: str, networks: list[str]) -> str:
@@ -29,14 +31,15 @@ def model_card(model: "GanModel", *, name: str, data: dict, metrics: dict, recip
     if dataset:
         front += ["datasets:", f"- {'mnist' if dataset.startswith('mnist') else dataset}"]
     front += [f"pipeline_tag: {task.pipeline_tag}", "---", ""]
-    lines = [f"# {name}", "", f"A **{v.name}** model for [ganzoo](https://pypi.org/project/torch-ganzoo/): {v.summary}.",
-             "", f"Paper: {v.paper}", ""]
+    lines = [f"# {name}", "", f"A **{v.name}** model for [ganzoo]({PYPI_PAGE}): {v.summary}.", "",
+             f"Paper: {v.paper}", ""]
     lines += ["## Use", "", "```python", "import ganzoo", *task.usage(name), "```", ""]
     lines += ["## Config", "", "| key | value |", "|---|---|"]
     lines += [f"| `{k}` | `{val}` |" for k, val in model.config_dict().items()]
     lines += ["", f"Weights in `model.safetensors`: {', '.join(networks)}.", ""]
     if data:
-        lines += ["## Data", "", f"Trained on `{data.get('spec')}` ({data.get('kind', 'image')} data).", ""]
+        kind = data.get("kind") or task.data_kinds[0]
+        lines += ["## Data", "", f"Trained on `{data.get('spec')}` ({kind} data).", ""]
     lines += task.card_notes()
     lines += ["## Metrics", ""]
     lines += metric_lines(metrics) or ["Not measured."]
@@ -74,8 +77,9 @@ def protocol_text(p: dict) -> str:
     size = f" ({ref['size']:,} images)" if ref.get("size") else ""
     features = f", features {p['features']} (weights sha256 {p.get('features_sha256')})" if p.get("features") else ""
     options = ", ".join(f"{k}={v}" for k, v in (p.get("options") or {}).items())
+    protocol = f", protocol {p['protocol']}" if p.get("protocol") else ""
     return (f"{p.get('num_samples', '?'):,} samples (seed {p.get('seed', 0)}) against {where}{size}{features}"
-            + (f", options {options}" if options else "") + (f", protocol {p['protocol']}" if p.get("protocol") else ""))
+            + (f", options {options}" if options else "") + protocol)
 
 
 def recipe_command(record: dict[str, Any]) -> str:
@@ -97,6 +101,6 @@ def recipe_command(record: dict[str, Any]) -> str:
     for key, value in record["engine"].items():
         if key not in ("progress",) and engine_defaults.get(key) != value:
             flag = "--" + key.replace("_", "-")
-            parts += [flag] if value is True else [f"--no-{key.replace('_', '-')}"] if value is False else [flag, str(value)]
+            parts += [flag] if value is True else [f"--no-{flag[2:]}"] if value is False else [flag, str(value)]
     parts += ["--out", "runs/" + record["variant"]]
     return " ".join(p if p.startswith("ganzoo ") else shlex.quote(p) for p in parts)

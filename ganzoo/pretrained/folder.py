@@ -50,7 +50,8 @@ def save_pretrained(model: GanModel, folder: str | Path, *, with_discriminator: 
     if model.classes:  # a conditional model's class names travel with it
         data = {**(data or {}), "classes": list(model.classes)}
     nets = list(model.nets) if with_discriminator else model.task.generators(model.nets)
-    tensors = {f"{n}.{k}": v.detach().to("cpu").contiguous() for n in nets for k, v in model.nets[n].state_dict().items()}
+    tensors = {f"{n}.{k}": v.detach().to("cpu").contiguous()
+               for n in nets for k, v in model.nets[n].state_dict().items()}
     record = {"ganzoo_version": __version__, "variant": model.variant.name, "config": model.config_dict(),
               "networks": nets, "data": data or {}}
     write_atomic(folder / CONFIG_FILE, json.dumps(record, indent=2) + "\n")
@@ -106,7 +107,8 @@ def read_config(folder: Path) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise WeightsError(f"{path} is not valid JSON ({type(exc).__name__}: {exc}); the download may be corrupt") from None
+        raise WeightsError(f"{path} is not valid JSON ({type(exc).__name__}: {exc}); "
+                           f"the download may be corrupt") from None
     except OSError as exc:
         raise WeightsError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(record, dict) or not isinstance(record.get("variant"), str):
@@ -166,7 +168,8 @@ def load_folder(folder: str | Path) -> GanModel:
     task = task_for(variant, config, record_classes(record))
     meta = meta_networks(variant, config)
     if meta is not None:  # refuse a mismatch before anything is allocated
-        check_fits(variant, meta, networks_in_file(record, meta, task, variant, path), header, path, folder / CONFIG_FILE)
+        names = networks_in_file(record, meta, task, variant, path)
+        check_fits(variant, meta, names, header, path, folder / CONFIG_FILE)
     model = GanModel(variant, config, build_networks(variant, config), classes=record_classes(record))
     nets = networks_in_file(record, model.nets, task, variant, path)
     assign_strict(model, read_safetensors(path), nets, path)

@@ -20,7 +20,8 @@ from .folder import CARD_FILE, CONFIG_FILE, SAMPLES_FILE, WEIGHTS_FILE, load_fol
 from .run import load_run
 
 
-def load(name_or_path: str | Path, *, revision: str | None = None, device: str | torch.device | None = None) -> GanModel:
+def load(name_or_path: str | Path, *, revision: str | None = None,
+         device: str | torch.device | None = None) -> GanModel:
     """A catalog name, "hf-hub:org/repo[@revision]", a published folder, or a training run folder.
 
     A bare catalog name always means the catalog entry, even when the working directory holds a
@@ -89,5 +90,6 @@ def _suggest_models(name: str) -> str:
     by_variant: dict[str, list[str]] = {}
     for card in models:
         by_variant.setdefault(card.variant.lower(), []).append(card.name)
-    close = [n for v in difflib.get_close_matches(name.lower(), list(by_variant), n=3, cutoff=0.6) for n in by_variant[v]][:3]
+    variants = difflib.get_close_matches(name.lower(), list(by_variant), n=3, cutoff=0.6)
+    close = [n for v in variants for n in by_variant[v]][:3]
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

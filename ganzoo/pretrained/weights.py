@@ -36,7 +36,8 @@ def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
     try:
         with safe_open(str(path), framework="pt") as f:
             slices = {k: f.get_slice(k) for k in f.keys()}
-            return {k: (tuple(s.get_shape()), HEADER_DTYPES.get(s.get_dtype(), s.get_dtype().lower())) for k, s in slices.items()}
+            return {k: (tuple(s.get_shape()), HEADER_DTYPES.get(s.get_dtype(), s.get_dtype().lower()))
+                    for k, s in slices.items()}
     except Exception as exc:  # truncated or not a safetensors file at all
         raise WeightsError(f"{path} is corrupt or truncated ({exc}); delete it and download or save it again") from None
 
@@ -73,21 +74,26 @@ def check_tensors(variant: str, expected: dict[str, tuple[tuple[int, ...], torch
     missing = sorted(set(expected) - set(found))
     extra = sorted(set(found) - set(expected))
     if missing:
-        raise WeightsError(f"{source} lacks tensor {missing[0]!r}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
-                           + f": the file does not match variant {variant!r} with this config")
+        raise WeightsError(f"{source} lacks tensor {missing[0]!r}{_more(missing)}: the file does not match "
+                           f"variant {variant!r} with this config")
     if extra:
-        raise WeightsError(f"{source} has unexpected tensor {extra[0]!r}" + (f" and {len(extra) - 1} more" if len(extra) > 1 else "")
-                           + f": it was saved from other networks than {variant!r} with this config")
+        raise WeightsError(f"{source} has unexpected tensor {extra[0]!r}{_more(extra)}: it was saved from other "
+                           f"networks than {variant!r} with this config")
     for key, (shape, dtype) in expected.items():
         if found[key][0] != shape:
             raise WeightsError(f"tensor {key!r} in {source} has shape {found[key][0]} but "
                                f"{variant!r} with this config expects {shape}: "
                                f"the weights are from another architecture")
         have = found[key][1]
-        kinds = FLOAT_DTYPES if dtype.is_floating_point else INT_DTYPES if _dtype_name(dtype) in INT_DTYPES else (_dtype_name(dtype),)
+        name = _dtype_name(dtype)
+        kinds = FLOAT_DTYPES if dtype.is_floating_point else INT_DTYPES if name in INT_DTYPES else (name,)
         if have not in kinds:
-            raise WeightsError(f"tensor {key!r} in {source} is {have}, but {variant!r} holds {' or '.join(kinds)} there: "
-                               f"the file is corrupt or not ganzoo weights")
+            raise WeightsError(f"tensor {key!r} in {source} is {have}, but {variant!r} holds {' or '.join(kinds)} "
+                               f"there: the file is corrupt or not ganzoo weights")
+
+
+def _more(names: list[str]) -> str:
+    return f" and {len(names) - 1} more" if len(names) > 1 else ""
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -98,11 +104,13 @@ def assign_strict(model: "GanModel", tensors: dict[str, torch.Tensor], nets: lis
     """Check every tensor of ``nets`` against ``tensors`` first (names, shapes, dtypes, finite values),
     then copy them all in, converted to the networks' dtypes (never half-loaded)."""
     expected = expected_tensors(model.nets, nets)
-    check_tensors(model.variant.name, expected, {k: (tuple(v.shape), _dtype_name(v.dtype)) for k, v in tensors.items()}, source)
+    found = {k: (tuple(v.shape), _dtype_name(v.dtype)) for k, v in tensors.items()}
+    check_tensors(model.variant.name, expected, found, source)
     for key in expected:
         if tensors[key].is_floating_point() and not bool(torch.isfinite(tensors[key]).all()):
             raise WeightsError(f"tensor {key!r} in {source} holds NaN or Inf values: the weights are corrupt "
                                f"(or were saved from a diverged run); download or save them again")
     for n in nets:
         prefix = n + "."
-        model.nets[n].load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, strict=True)
+        own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        model.nets[n].load_state_dict(own, strict=True)
