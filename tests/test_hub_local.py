@@ -195,3 +195,15 @@ def test_a_published_points_model_previews_2500_points(tmp_path, variant):
     assert torch.equal(lit, expected) and int(lit.sum()) > 64
     card = (folder / "README.md").read_text()
     assert "points = model.sample(2500, seed=0)" in card
+
+
+def test_from_pretrained_mirrors_save_pretrained_and_the_hub_names_still_import(tmp_path):
+    import ganzoo.hub
+    from ganzoo.pretrained.names import load
+
+    model = _perturbed("dcgan")
+    folder = model.save_pretrained(tmp_path / "m")
+    loaded = ganzoo.GanModel.from_pretrained(folder, device="cpu")
+    assert torch.equal(loaded.sample(3, seed=2), model.sample(3, seed=2))
+    assert ganzoo.load is load and ganzoo.hub.load is load and ganzoo.hub.WeightsError is WeightsError
+    assert ganzoo.hub.generator_names(model) == ["G"]
