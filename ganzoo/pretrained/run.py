@@ -8,7 +8,7 @@ networks built on the meta device from the checkpoint's header first, then tenso
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..building import build_networks, meta_networks
 from ..engine.checkpoint import network_weights, read_ema_net
@@ -44,7 +44,7 @@ def _flat(weights: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {f"{net}.{name}": value for net, entries in weights.items() for name, value in entries.items()}
 
 
-def _checked(path: Path, read: Any, *args: Any) -> Any:
+def _checked(path: Path, read: Callable[..., Any], *args: Any) -> Any:
     """``read(*args)``, with checkpoint ``path`` unreadable or failing its own checks reported in one line naming it."""
     try:
         return read(*args)
