@@ -69,7 +69,7 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
     """
     import dataclasses
 
-    from .config import ConfigError, is_conditional, make_config
+    from .config import ConfigError, make_config
     from .data import check_options, parse_spec
     from .engine.options import TrainOptions
 
@@ -130,9 +130,10 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
         engine = {**engine_hints, **engine}
     opts = TrainOptions(**engine)
     _check_data_kind(variant, entry.kind)
-    from .engine.runfolder import check_before_start
+    from .engine.runfolder import RunFolder
 
-    check_before_start(out, resume=resume)  # someone else's files, or a folder in use: refused before data loads
+    # someone else's files, or a folder in use: refused before data loads
+    RunFolder(out).check_before_start(resume=resume)
 
     import torch  # everything above is checked without it: a bad command fails in well under a second
 
@@ -140,53 +141,28 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
     from .data import load_dataset
     from .engine import Trainer
     from .model import GanModel
+    from .tasks import fit_config_to_data, task_for
 
     if resume and changes["config"]:
         _check_same_networks(variant, saved, cfg, sorted(changes["config"]))
     dataset, entry = load_dataset(data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1),
                                   options=data_options)
-    if entry.kind == "points" and getattr(cfg, "dim", None) == 0:
-        if "dim" in overrides:
-            raise ConfigError(f"{data!r} is flat data: dim must be its length, not 0")
-        cfg = dataclasses.replace(cfg, dim=int(dataset.tensor.shape[1]))
+    cfg = fit_config_to_data(cfg, entry.kind, dataset, overrides, data)  # flat data: dim from the vectors
     data_record = {"spec": data, "kind": entry.kind}
     if getattr(dataset, "source", None):
         data_record["source"] = dict(dataset.source)
-    if is_conditional(cfg):
-        data_record["classes"] = _classes_for(cfg, dataset, data, record["data"] if resume else None)
+    classes = task_for(variant, cfg).data_classes(dataset, data, record["data"].get("classes") if resume else None)
+    if classes is not None:
+        data_record["classes"] = classes
     if given_model and not resume:
         model = variant_or_model
     else:
         torch.manual_seed(opts.seed)  # the initial weights are part of a seeded run
         model = GanModel(variant, cfg, build_networks(variant, cfg), classes=data_record.get("classes"))
-    trainer = Trainer(model, dataset, data_record, out, opts, resume=resume,
-                      changes={k: v for k, v in changes.items() if v})
-    try:
-        run = trainer.run()
-    finally:
-        trainer.close()
-    trainer.dist.shutdown()  # a finished torchrun launch ends its process group on every rank together
-    return run
-
-
-def _classes_for(cfg: Any, dataset: Any, spec: str, recorded: dict | None) -> list[str]:
-    """The class names of labelled data that a conditional config (num_classes > 0) fits; clear errors otherwise."""
-    from .config import ConfigError
-
-    classes = getattr(dataset, "classes", None)
-    if getattr(dataset, "labels", None) is None or not classes:
-        raise ConfigError(f"a conditional run (num_classes={cfg.num_classes}) needs class labels, and {spec!r} has none "
-                          f"(an image folder has them when each class is a subfolder, an hf: data set in a "
-                          f"ClassLabel column or the one --label-column names); train unconditionally with "
-                          f"-c num_classes=0")
-    if recorded is not None and recorded.get("classes") not in (None, list(classes)):
-        raise ConfigError(f"{spec!r} now has classes {list(classes)}, but the run was trained on "
-                          f"{recorded['classes']}; resume on the same data")
-    if cfg.num_classes != len(classes):
-        raise ConfigError(f"num_classes={cfg.num_classes}, but {spec!r} has {len(classes)} classes "
-                          f"({', '.join(map(str, classes[:12]))}{', ...' if len(classes) > 12 else ''}): "
-                          f"use -c num_classes={len(classes)}")
-    return list(classes)
+    # leaving the block closes the run; a finished torchrun launch ends its process group on every rank together
+    with Trainer(model, dataset, data_record, out, opts, resume=resume,
+                 changes={k: v for k, v in changes.items() if v}) as trainer:
+        return trainer.run()
 
 
 def read_run_record(out: Any) -> tuple[dict[str, Any], Any]:

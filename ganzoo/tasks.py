@@ -71,6 +71,14 @@ class Task:
         """Extra model-card lines (the class list of a conditional model, say)."""
         return []
 
+    def batch_labels(self, dataset: Any, run: str) -> Any:
+        """The labels a run's batches carry beside the images, or None for batches of images alone."""
+        return None
+
+    def data_classes(self, dataset: Any, spec: str, recorded: list | None = None) -> list[str] | None:
+        """The class names of ``dataset`` that a model of this task trains on; None for a task without classes."""
+        return None
+
 
 class Sampling(Task):
     """Noise -> images; conditional when ``num_classes`` > 0 (then every draw takes a class label)."""

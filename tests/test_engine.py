@@ -329,3 +329,24 @@ def test_a_checkpoint_off_the_log_grid_writes_what_was_logged_since_the_last_lin
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [2, 3, 4, 6, 7]  # no step's losses dropped at a checkpoint
     assert all("loss_d" in r and r["train_seconds"] > 0 for r in lines)
+
+
+def test_a_trainer_as_a_context_manager_closes_and_releases_the_folder(tmp_path, monkeypatch):
+    from ganzoo.data import load_dataset
+    from ganzoo.engine import Trainer, end_finished_rank
+    from ganzoo.engine.runfolder import RunLock
+
+    dataset, _ = load_dataset("mnist-5k", image_size=16, channels=1)
+    opts = TrainOptions(steps=2, batch_size=16, **QUIET)
+    with Trainer(ganzoo.create("dcgan", **TINY), dataset, {"spec": "mnist-5k", "kind": "image"}, tmp_path / "run",
+                 opts) as trainer:
+        trainer.run()
+    assert trainer.log is None and trainer._lock is None and not trainer.dist.owns_group
+    RunLock.check_free(tmp_path / "run")  # released: no process holds it now
+    with pytest.raises(RuntimeError, match="boom"):
+        with Trainer(ganzoo.create("dcgan", **TINY), dataset, {"spec": "mnist-5k", "kind": "image"},
+                     tmp_path / "run", TrainOptions(steps=4, batch_size=16, **QUIET), resume=True):
+            raise RuntimeError("boom")
+    RunLock.check_free(tmp_path / "run")  # an error releases it too
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    end_finished_rank()  # one process: nothing to end, and it returns

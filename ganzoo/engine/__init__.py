@@ -17,11 +17,13 @@ _LAZY = {
     "adam_per_network": "ganzoo.engine.step:adam_per_network",
     "linear_decay": "ganzoo.engine.step:linear_decay",
     "Trainer": "ganzoo.engine.trainer:Trainer",
-    "resolve_device": "ganzoo.engine.trainer:resolve_device",
+    "resolve_device": "ganzoo.engine.device:resolve_device",
+    "RunFolder": "ganzoo.engine.runfolder:RunFolder",
+    "end_finished_rank": "ganzoo.engine.distributed:end_finished_rank",
 }
 
 __all__ = ["Step", "StepContext", "adam_per_network", "linear_decay", "TrainOptions", "Trainer", "TrainingInterrupted",
-           "NonFiniteLossError"]
+           "NonFiniteLossError", "RunFolder", "resolve_device", "end_finished_rank"]
 
 
 def __getattr__(name: str) -> Any:

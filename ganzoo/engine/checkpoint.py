@@ -19,8 +19,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .files import CHECKPOINT_NAME as NAME
-from .files import checkpoint_name, temp_path
+from .files import checkpoint_name, list_checkpoints, temp_path
+
+__all__ = ["CorruptCheckpointError", "checkpoint_path", "list_checkpoints", "save_checkpoint", "read_checkpoint",
+           "read_latest", "first_nonfinite", "prune", "state_tensors", "load_state", "describe_key", "ema_net_of",
+           "read_ema_net", "network_weights", "module_tensors", "load_module", "optimizer_state", "load_optimizer",
+           "rng_state", "load_rng"]
 
 HEADER_KEY = "ganzoo"
 CHECKSUM_KEY = "ganzoo_sha256"  # hex digest of the header text and every tensor (absent in older checkpoints)
@@ -32,14 +36,6 @@ class CorruptCheckpointError(ValueError):
 
 def checkpoint_path(folder: Path, iteration: int) -> Path:
     return folder / checkpoint_name(iteration)
-
-
-def list_checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints in ``folder``, oldest first."""
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
 
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], header: dict[str, Any]) -> None:
@@ -216,13 +212,15 @@ def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tens
     return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
 
 
-def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Any = "the checkpoint") -> None:
+def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor],
+                source: Any = "the checkpoint") -> None:
     """Load ``prefix.*`` tensors strictly; a name or shape that differs is one clear ValueError, nothing loaded."""
     start = prefix + "."
     found = {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
     expected = module.state_dict()
     problem = next((f"lacks tensor {prefix}.{k}" for k in expected if k not in found), None)
-    problem = problem or next((f"has tensor {prefix}.{k} that the network does not" for k in found if k not in expected), None)
+    problem = problem or next((f"has tensor {prefix}.{k} that the network does not" for k in found
+                               if k not in expected), None)
     problem = problem or next((f"holds {prefix}.{k} of shape {tuple(found[k].shape)} where the network has "
                                f"{tuple(v.shape)}" for k, v in expected.items() if found[k].shape != v.shape), None)
     if problem:
@@ -245,7 +243,8 @@ def optimizer_state(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, 
     return tensors, {"param_groups": sd["param_groups"], "plain": plain}
 
 
-def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                   meta: dict[str, Any]) -> None:
     state: dict[int, dict[str, Any]] = {}
     start = prefix + "."
     for name, value in tensors.items():
@@ -272,7 +271,8 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 def load_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     torch.set_rng_state(tensors["rng.torch"])
-    cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))]
+    names = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    cuda = [tensors[k] for k in names]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
     version, values, gauss = meta["python"]

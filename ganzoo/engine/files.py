@@ -25,3 +25,11 @@ def atomic_write_text(path: Path, text: str) -> None:
     tmp = temp_path(path)
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints in ``folder`` (a run's checkpoints/), oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_NAME.match(p.name))]
+    return [p for _, p in sorted(found)]

@@ -45,7 +45,8 @@ class MetricsLog:
 
     def _records(self) -> list[tuple[str, dict[str, Any]]]:
         """Each line with its record; a torn last line (a write cut short by a crash) is dropped."""
-        lines = [(n, line) for n, line in enumerate(self.path.read_text(errors="replace").splitlines(), 1) if line.strip()]
+        text = self.path.read_text(errors="replace")
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         records = []
         for number, line in lines:
             try:
@@ -73,6 +74,15 @@ class MetricsLog:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def write_preview(model: Any, path: Path, *, seed: int, n: int, inputs: Any = None) -> Path | None:
+    """Save the task's preview picture of ``model`` (``inputs``: a translator's images) at ``path``; None if none."""
+    preview = model.task.preview(model, seed=seed, n=n, inputs=inputs)
+    if preview is None:
+        return None
+    save_grid(preview.images.cpu(), path, nrow=preview.nrow)
+    return path
 
 
 def save_grid(images: torch.Tensor, path: Path, *, nrow: int | None = None) -> None:

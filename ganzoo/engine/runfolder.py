@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .files import CHECKPOINT_NAME, TEMP_NAME, atomic_write_text, checkpoint_name, temp_path
+from .files import CHECKPOINT_NAME, TEMP_NAME, atomic_write_text, checkpoint_name, list_checkpoints, temp_path
 
 if TYPE_CHECKING:
     import torch
@@ -62,10 +62,7 @@ class RunFolder:
 
     def checkpoints(self) -> list[Path]:
         """Complete checkpoints, oldest first."""
-        if not self.checkpoints_dir.is_dir():
-            return []
-        found = [(int(m.group(1)), p) for p in self.checkpoints_dir.iterdir() if (m := CHECKPOINT_NAME.match(p.name))]
-        return [p for _, p in sorted(found)]
+        return list_checkpoints(self.checkpoints_dir)
 
     def is_run_folder(self) -> bool:
         """True when config.json is ganzoo's run record."""
@@ -188,7 +185,8 @@ def check_not_foreign(folder: str | Path, *, resume: bool) -> None:
     folder = Path(folder)
     if resume:
         if not is_run_folder(folder):
-            raise FileNotFoundError(f"cannot resume {folder}: it has no ganzoo config.json (is it a ganzoo run folder?)")
+            raise FileNotFoundError(f"cannot resume {folder}: it has no ganzoo config.json (is it a ganzoo run "
+                                    f"folder?)")
         return
     if folder.exists() and not folder.is_dir():
         raise NotARunFolderError(f"--out {folder} is a file, not a folder; choose another --out")

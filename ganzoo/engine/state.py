@@ -1,0 +1,88 @@
+"""What a run trains and checkpoints: networks, EMA, optimizers, the fp16 scaler and the step's own state.
+
+``TrainingState`` builds them from the model and the engine options, sets the learning rates each
+iteration, and turns them into a checkpoint's tensors and header and back (exactly: a resumed run
+continues bit for bit where the uninterrupted one would be).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import __version__
+from . import checkpoint as ckpt
+from .device import use_fast_kernels
+from .ema import EMA
+from .step import Step
+
+
+class TrainingState:
+    """The trained pieces of one run: ``nets`` (unwrapped), ``step``, ``optimizers``, ``ema`` and ``scaler``."""
+
+    def __init__(self, model: Any, options: Any, device: torch.device):
+        """Move ``model``'s networks to ``device`` (4D weights channels_last when asked), then build the rest."""
+        memory = torch.channels_last if options.channels_last else torch.contiguous_format
+        model.nets.to(device)
+        for net in model.nets.values():
+            if any(p.dim() == 4 for p in net.parameters()):
+                net.to(memory_format=memory)
+        self.variant = model.variant.name
+        self.nets: dict[str, nn.Module] = dict(model.nets.items())
+        self.step: Step = model.variant.load_step()(model.config)
+        self.optimizers = self.step.optimizers(self.nets)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+            use_fast_kernels(opt)
+        self.schedules = type(self.step).lr_factor is not Step.lr_factor
+        name = self.step.ema_net
+        self.ema = EMA(self.nets[name], name) if options.ema > 0 and name else None
+        self.ema_option = options.ema
+        self._task, self._seed, self._batch_size, self._device = model.task, options.seed, options.batch_size, device
+        self.scaler = torch.amp.GradScaler(device.type) if options.precision == "fp16" else None
+
+    def start_iteration(self, iteration: int, total: int) -> None:
+        """Set the step's learning-rate schedule for ``iteration`` of ``total`` and clear the gradients."""
+        if self.schedules:
+            factor = self.step.lr_factor(iteration, total)
+            for opt in self.optimizers.values():
+                for group in opt.param_groups:
+                    group["lr"] = group["initial_lr"] * factor
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+
+    def update_ema(self, iteration: int, images_per_step: int) -> None:
+        """Move the EMA (when there is one) toward its network after an iteration."""
+        if self.ema is not None:
+            decay = self.step.ema_decay(iteration, images_per_step, self.ema_option)
+            self.ema.update(self.nets[self.ema.name], decay)
+
+    def refresh_ema(self, iteration: int) -> None:
+        """Give the EMA (when there is one) batch-norm statistics of its own outputs, for sampling and checkpoints."""
+        if self.ema is not None:
+            self.ema.refresh_statistics(self._task, seed=self._seed, batch_size=self._batch_size, device=self._device,
+                                        iteration=iteration)
+
+    def capture(self, iteration: int, train_seconds: float, position: dict[str, int]) -> tuple[dict, dict]:
+        """The checkpoint's tensors and header at ``iteration``, with the data ``position``."""
+        ema = self.ema.net if self.ema is not None else None
+        tensors, parts = ckpt.state_tensors(self.nets, ema, self.optimizers, self.step.state_tensors())
+        header = {"iteration": iteration, "train_seconds": train_seconds, "data": position, **parts,
+                  "scaler": self.scaler.state_dict() if self.scaler else None, "variant": self.variant,
+                  "ganzoo_version": __version__, "ema_net": self.ema.name if self.ema is not None else None}
+        return tensors, header
+
+    def restore(self, path: Path, tensors: dict[str, torch.Tensor], header: dict[str, Any],
+                device: torch.device) -> None:
+        """Load a checkpoint (read and verified by the run folder) into the pieces; the header says where it stood."""
+        if header.get("variant") != self.variant:
+            raise ValueError(f"checkpoint {path} is of variant {header.get('variant')!r}, not {self.variant!r}")
+        ema = self.ema.net if self.ema is not None else None
+        step_state = ckpt.load_state(tensors, header, path, self.nets, ema, self.optimizers, self.ema_option)
+        if self.scaler is not None and header.get("scaler"):
+            self.scaler.load_state_dict(header["scaler"])
+        self.step.load_state_tensors({k: v.to(device) for k, v in step_state.items()})
