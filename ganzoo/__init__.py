@@ -20,7 +20,7 @@ _LAZY = {
     "list_datasets": "ganzoo.api:list_datasets",
     "info": "ganzoo.api:info",
     "create": "ganzoo.api:create",
-    "load": "ganzoo.hub:load",
+    "load": "ganzoo.pretrained.names:load",
     "train": "ganzoo.api:train",
     "load_dataset": "ganzoo.data:load_dataset",
     "GanModel": "ganzoo.model:GanModel",
@@ -29,7 +29,8 @@ _LAZY = {
     "NonFiniteLossError": "ganzoo.engine.errors:NonFiniteLossError",
 }
 
-__all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "ImporterSpec", "UnknownNameError", "__version__", *_LAZY]
+__all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "ImporterSpec", "UnknownNameError",
+           "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

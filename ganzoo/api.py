@@ -40,34 +40,13 @@ def get_variant(name: str) -> Variant:
 
 def create(variant: str | Variant, **config: Any):
     """An untrained model of ``variant`` holding all its networks; ``config`` overrides defaults."""
+    from .building import build_networks
     from .config import make_config
     from .model import GanModel
 
     v = variant if isinstance(variant, Variant) else get_variant(variant)
     cfg = make_config(v.load_config_class(), config, variant=v.name)
     return GanModel(v, cfg, build_networks(v, cfg))
-
-
-def build_networks(variant: Variant, config: Any) -> dict:
-    """The variant's networks, a dict of nn.Module by name; whatever else the plugin's builder does
-    (raise, exit, return something else) is reported as that plugin's error."""
-    build = variant.load_build()  # PluginError naming the reference when it does not resolve
-    who = f"variant {variant.name!r} from plugin {variant.plugin!r}"
-    try:
-        nets = build(config)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # SystemExit included: a plugin must not end the program
-        raise PluginError(f"{who} failed to build its networks: {type(exc).__name__}: {exc} "
-                          f"(report it to the plugin's authors; other variants are unaffected)") from exc
-    from torch import nn
-
-    if not (isinstance(nets, dict) and nets and all(isinstance(k, str) and isinstance(m, nn.Module) for k, m in nets.items())):
-        got = type(nets).__name__ if not isinstance(nets, dict) else "{" + ", ".join(
-            f"{k!r}: {type(m).__name__}" for k, m in list(nets.items())[:4]) + "}"
-        raise PluginError(f"{who}: its build(config) returned {got}, not a dict of torch.nn.Module by name "
-                          f"(report it to the plugin's authors; other variants are unaffected)")
-    return nets
 
 
 def train(variant_or_model=None, data: str | None = None, *, steps: int | None = None, out: str,
@@ -158,6 +137,7 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
 
     import torch  # everything above is checked without it: a bad command fails in well under a second
 
+    from .building import build_networks
     from .data import load_dataset
     from .engine import Trainer
     from .model import GanModel
@@ -203,8 +183,8 @@ def _is_model(obj: Any) -> bool:
 
 def _check_same_networks(variant: Variant, saved: Any, changed: Any, keys: list[str]) -> None:
     """Refuse resume overrides that change the networks' tensors: the checkpoint could not be loaded into them."""
+    from .building import build_networks, meta_networks
     from .config import ConfigError
-    from .meta import meta_networks
 
     def shapes(config: Any) -> dict[str, tuple]:
         nets = meta_networks(variant, config) or build_networks(variant, config)  # meta: no memory, shapes only

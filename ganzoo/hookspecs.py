@@ -8,6 +8,7 @@ records which plugin gave what. Implement a hook with ``@ganzoo.hookimpl``.
 import pluggy
 
 hookspec = pluggy.HookspecMarker("ganzoo")
+hookimpl = pluggy.HookimplMarker("ganzoo")  # marks a plugin's implementations (also ganzoo.hookimpl)
 
 
 @hookspec

@@ -22,12 +22,17 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from .building import build_networks
 from .config import make_config
-from .hub import (CONFIG_FILE, HUB_PREFIX, WEIGHTS_FILE, WeightsError, _check_ours, _endpoint, assign_strict,
-                  check_hub_name, save_pretrained)
+from .hf import HUB_PREFIX, download_file
 from .model import GanModel
 from .plugins import get_state
+from .pretrained.folder import CONFIG_FILE, WEIGHTS_FILE, check_writable, save_pretrained
+from .pretrained.weights import WeightsError, assign_strict
 from .registry import ImporterSpec, ModelCard, load_ref
+
+__all__ = ["Converted", "WeightsError", "state_dict_of", "remap", "need", "convert", "import_checkpoint", "fetch",
+           "read_checkpoint", "catalog_import", "cache_root"]
 
 SHA256 = re.compile(r"[0-9a-f]{8,64}")  # a full sha256, or a published prefix of one (8 hex digits at least)
 
@@ -127,8 +132,8 @@ def fetch(location: str, *, sha256: str | None = None, revision: str | None = No
     if sha256 is not None and not digest.startswith(check_pin(sha256, location)):
         if temporary:
             path.unlink()
-        raise WeightsError(f"{location} has sha256 {digest[:max(len(sha256), 16)]}..., not the pinned {sha256}: it is not "
-                           f"the published file (tampered or corrupt), so it was not opened")
+        raise WeightsError(f"{location} has sha256 {digest[:max(len(sha256), 16)]}..., not the pinned {sha256}: "
+                           f"it is not the published file (tampered or corrupt), so it was not opened")
     return path, digest, temporary
 
 
@@ -136,22 +141,7 @@ def _hub_file(spec: str, revision: str | None) -> Path:
     parts = spec.split("/", 2)
     if len(parts) < 3 or not parts[2]:
         raise WeightsError(f"{HUB_PREFIX}{spec}: name a file in a Hub repo as 'hf-hub:org/repo/path/to/file.pth'")
-    repo_id, filename = "/".join(parts[:2]), parts[2]
-    check_hub_name(repo_id, revision)
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
-
-    try:
-        return Path(hf_hub_download(repo_id, filename, revision=revision, endpoint=_endpoint()))
-    except RepositoryNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} not found (or it is private: pass a token via HF_TOKEN)") from None
-    except RevisionNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} has no revision {revision!r}") from None
-    except LocalEntryNotFoundError:
-        raise FileNotFoundError(f"{repo_id}/{filename} is not in the Hub cache and the Hub cannot be reached "
-                                f"(offline: HF_HUB_OFFLINE is set, or no network); download it once while online") from None
-    except EntryNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} has no file {filename!r}") from None
+    return download_file("/".join(parts[:2]), parts[2], revision)
 
 
 def _download(url: str) -> Path:
@@ -178,8 +168,9 @@ def read_checkpoint(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if "global" in ln.lower()] or [str(exc).splitlines()[0]]
-        raise WeightsError(f"{path} needs more than tensors and plain containers to be read ({lines[0][:200]}); ganzoo "
-                           f"reads checkpoints with torch.load(weights_only=True) only, which runs no code: refused") from None
+        raise WeightsError(f"{path} needs more than tensors and plain containers to be read ({lines[0][:200]}); "
+                           f"ganzoo reads checkpoints with torch.load(weights_only=True) only, which runs no code: "
+                           f"refused") from None
     except (RuntimeError, EOFError, ValueError, OSError) as exc:
         raise WeightsError(f"{path} is not a readable PyTorch checkpoint ({str(exc).splitlines()[0][:200]}); it may be "
                            f"truncated: delete it and download it again") from None
@@ -192,24 +183,22 @@ def convert(importer: str | ImporterSpec, checkpoint: Any, *, expect: Mapping[st
             source: str = "the checkpoint") -> tuple[GanModel, dict]:
     """The ganzoo model an importer makes of a checkpoint read with weights_only=True, and its data record;
     ``expect`` holds config values it must have (a catalog entry's), refused naming the first that differs."""
-    from .api import build_networks
-
     spec = importer if isinstance(importer, ImporterSpec) else get_state().importers.get(importer)
     converted = load_ref(spec, "convert")(checkpoint)
     variant = get_state().variants.get(spec.variant)
     config = make_config(variant.load_config_class(), converted.config, variant=variant.name)
     for key, value in (expect or {}).items():
         if getattr(config, key, None) != (tuple(value) if isinstance(value, list) else value):
-            raise WeightsError(f"{source}: {spec.name} reads {key}={getattr(config, key, None)!r} from it, but the catalog "
-                               f"entry expects {value!r}: it is another release than the entry names")
+            raise WeightsError(f"{source}: {spec.name} reads {key}={getattr(config, key, None)!r} from it, but the "
+                               f"catalog entry expects {value!r}: it is another release than the entry names")
     model = GanModel(variant, config, build_networks(variant, config), classes=converted.data.get("classes"))
     nets = sorted({k.split(".", 1)[0] for k in converted.tensors})
     for key, want in ((f"{n}.{k}", v) for n in nets if n in model.nets for k, v in model.nets[n].state_dict().items()):
         got = converted.tensors.get(key)
         if got is not None and tuple(got.shape) != tuple(want.shape):
-            raise WeightsError(f"{source}: tensor {converted.origin.get(key, key)!r} gives {key} of shape {tuple(got.shape)}, "
-                               f"but {variant.name!r} with {spec.name}'s config needs {tuple(want.shape)}: "
-                               f"the checkpoint is from another architecture")
+            raise WeightsError(f"{source}: tensor {converted.origin.get(key, key)!r} gives {key} of shape "
+                               f"{tuple(got.shape)}, but {variant.name!r} with {spec.name}'s config needs "
+                               f"{tuple(want.shape)}: the checkpoint is from another architecture")
     assign_strict(model, converted.tensors, nets, source)
     model.nets.eval()
     return model, converted.data
@@ -220,7 +209,7 @@ def import_checkpoint(importer: str, location: str, out: str | Path, *, sha256: 
     """Fetch, verify, read, convert and save one checkpoint as a ganzoo folder; (folder, the file's sha256)."""
     spec = get_state().importers.get(importer)  # an unknown importer is refused before any download
     out = Path(out)
-    _check_ours(out)  # never write over a folder ganzoo did not write, and say so before downloading
+    check_writable(out)  # never write over a folder ganzoo did not write, and say so before downloading
     path, digest, temporary = fetch(location, sha256=sha256, revision=revision)
     try:
         checkpoint = read_checkpoint(path)
@@ -236,7 +225,8 @@ def _save(model: GanModel, data: dict, out: Path, spec: ImporterSpec, location: 
     """save_pretrained into a fresh sibling folder, then move it in place: a cache folder is whole or absent."""
     metrics = dict(card.metrics) if card else {}
     if card:  # the catalog entry knows the data (and a conditional model's class names) the file does not
-        data = {"spec": card.dataset, "kind": "image", **data, **({"classes": card.source["classes"]} if card.source.get("classes") else {})}
+        classes = {"classes": card.source["classes"]} if card.source.get("classes") else {}
+        data = {"spec": card.dataset, "kind": model.task.data_kinds[0], **data, **classes}
     recipe = f"ganzoo import {spec.name}:{location} --out FOLDER   # sha256 {digest}"
     options = dict(data=data or None, metrics=metrics, recipe=recipe,
                    name=card.name if card else out.name, license=(card.license if card else "other").lower())

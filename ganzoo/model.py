@@ -47,16 +47,24 @@ class GanModel:
     def config_dict(self) -> dict[str, Any]:
         return config_to_dict(self.config)
 
-    def save_pretrained(self, folder, **options: Any):
-        """Write config.json, model.safetensors, README.md and samples.png (see ganzoo.hub)."""
-        from .hub import save_pretrained
+    @classmethod
+    def from_pretrained(cls, name_or_path: Any, *, revision: str | None = None,
+                        device: str | torch.device | None = None) -> "GanModel":
+        """The model ``save_pretrained`` wrote, by catalog name, "hf-hub:org/repo", folder or run: ``ganzoo.load``."""
+        from .pretrained.names import load
+
+        return load(name_or_path, revision=revision, device=device)
+
+    def save_pretrained(self, folder: Any, **options: Any) -> Any:
+        """Write config.json, model.safetensors, README.md and samples.png (see ganzoo.pretrained.folder)."""
+        from .pretrained.folder import save_pretrained
 
         return save_pretrained(self, folder, **options)
 
     def push_to_hub(self, repo_id: str, *, revision: str | None = None, private: bool = False,
                     token: str | None = None, **options: Any) -> str:
         """Upload this model to a Hugging Face Hub repo as one commit; returns the commit sha."""
-        from .hub import push_to_hub
+        from .pretrained.publish import push_to_hub
 
         return push_to_hub(self, repo_id, revision=revision, private=private, token=token, **options)
 

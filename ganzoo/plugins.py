@@ -20,11 +20,11 @@ from typing import Any, Callable
 import pluggy
 
 from . import hookspecs
+from .hookspecs import hookimpl
 from .registry import DatasetSpec, ImporterSpec, MetricSpec, ModelCard, Registry, Variant
 
 ENTRY_POINT_GROUP = "ganzoo"
 CORE_PLUGIN = "ganzoo"  # the core's own data sets and metrics, always loaded
-hookimpl = pluggy.HookimplMarker("ganzoo")
 
 # hook name -> (registry attribute, the entry type the hook must register)
 REGISTRATION_HOOKS: dict[str, tuple[str, type]] = {
@@ -183,10 +183,10 @@ def _dist_name(ep: metadata.EntryPoint) -> str | None:
 
 
 def _load() -> PluginState:
-    from . import builtins
+    from . import core_plugin
 
     state = PluginState()
-    state.add_plugin(builtins, CORE_PLUGIN, "torch-ganzoo", _own_version())
+    state.add_plugin(core_plugin, CORE_PLUGIN, "torch-ganzoo", _own_version())
     allowed = _allowed()
     seen: set[str] = set()
     for ep in _entry_points():

@@ -11,7 +11,9 @@ from safetensors.torch import load_file, save_file
 import ganzoo
 from ganzoo import plugins
 from ganzoo.cli import cli
-from ganzoo.hub import ModelNameError, WeightsError, check_hub_name, load_folder
+from ganzoo.hf import ModelNameError, check_hub_name
+from ganzoo.pretrained.folder import load_folder
+from ganzoo.pretrained.weights import WeightsError
 
 SMALL = dict(image_size=16, channels=1, ngf=8, ndf=8)
 
@@ -84,9 +86,9 @@ def test_a_matching_folder_is_built_for_real_once(published, real_builds):
 
 
 def test_meta_networks_have_the_real_networks_tensors_for_every_variant():
-    from ganzoo.api import build_networks, get_variant
+    from ganzoo.api import get_variant
+    from ganzoo.building import build_networks, meta_networks
     from ganzoo.config import make_config
-    from ganzoo.meta import meta_networks
 
     def tensors(nets):
         return {f"{n}.{k}": (tuple(v.shape), v.dtype) for n, net in nets.items() for k, v in net.state_dict().items()}

@@ -3,12 +3,14 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
 import ganzoo
-from ganzoo.hub import WeightsError, load_folder
+from ganzoo.pretrained.folder import load_folder
+from ganzoo.pretrained.weights import WeightsError
 
 from .conftest import run_ganzoo
 
@@ -101,7 +103,7 @@ def test_missing_and_unexpected_tensors_are_named(published):
 def test_nothing_is_loaded_when_a_later_tensor_is_wrong(published):
     model = ganzoo.create("dcgan", image_size=16, channels=1, ngf=8, ndf=8)
     before = model.nets["G"].main[0].weight.clone()
-    from ganzoo.hub import assign_strict
+    from ganzoo.pretrained.weights import assign_strict
 
     tensors = {f"G.{k}": v for k, v in _perturbed("dcgan").nets["G"].state_dict().items()}
     last = sorted(tensors)[-1]
@@ -168,7 +170,7 @@ def test_run_folder_loads_its_ema_generator(tmp_path):
 
 
 def test_recipe_of_an_hf_run_pins_the_commit_and_columns():
-    from ganzoo.hub import recipe_command
+    from ganzoo.pretrained.card import recipe_command
 
     commit = "0123456789abcdef0123456789abcdef01234567"
     record = {"variant": "dcgan", "config": {}, "engine": {},
@@ -177,3 +179,31 @@ def test_recipe_of_an_hf_run_pins_the_commit_and_columns():
     recipe = recipe_command(record)
     assert f"--data hf:org/faces@{commit}:train --image-column img --out" in recipe
     assert "--label-column" not in recipe
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "wgan-gp"])
+def test_a_published_points_model_previews_2500_points(tmp_path, variant):
+    from PIL import Image
+
+    from ganzoo.engine.outputs import points_picture
+
+    torch.manual_seed(1)
+    model = ganzoo.create(variant, dim=2)
+    folder = model.save_pretrained(tmp_path / "points", data={"spec": "ring8", "kind": "points"})
+    lit = torch.from_numpy(np.asarray(Image.open(folder / "samples.png").convert("L")) > 127)  # (256, 256)
+    expected = points_picture(model.sample(2500, seed=0))[0] > 0  # (256, 256): the 2,500-point preview
+    assert torch.equal(lit, expected) and int(lit.sum()) > 64
+    card = (folder / "README.md").read_text()
+    assert "points = model.sample(2500, seed=0)" in card
+
+
+def test_from_pretrained_mirrors_save_pretrained_and_the_hub_names_still_import(tmp_path):
+    import ganzoo.hub
+    from ganzoo.pretrained.names import load
+
+    model = _perturbed("dcgan")
+    folder = model.save_pretrained(tmp_path / "m")
+    loaded = ganzoo.GanModel.from_pretrained(folder, device="cpu")
+    assert torch.equal(loaded.sample(3, seed=2), model.sample(3, seed=2))
+    assert ganzoo.load is load and ganzoo.hub.load is load and ganzoo.hub.WeightsError is WeightsError
+    assert ganzoo.hub.generator_names(model) == ["G"]

@@ -21,8 +21,7 @@ from huggingface_hub import constants as hf_constants
 
 import ganzoo
 from ganzoo import plugins
-from ganzoo.hub import WeightsError
-from ganzoo.importers import cache_root, convert
+from ganzoo.importers import WeightsError, cache_root, convert
 from ganzoo.networks import count_parameters
 
 STUDIOGAN_REPO = "Mingguksky/PyTorch-StudioGAN"

@@ -36,7 +36,7 @@ def parse_hub_arg(arg: str | None) -> tuple[str, str | None, str | None]:
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
-    from ..hub import REVISION
+    from ..hf import REVISION
 
     if not arg:
         raise HubDataError("a Hub data set needs a repo: hf:ORG/NAME[@REVISION][:SPLIT]")
@@ -134,7 +134,7 @@ def _import_datasets() -> Any:
 
 def _fetch(repo: str, revision: str | None) -> Path:
     """The local snapshot folder of the data set repo at ``revision``; its name is the commit sha."""
-    from ..hub import snapshot
+    from ..hf import snapshot
 
     return snapshot(repo, revision, repo_type="dataset", kind="Hub data set", shown=f"{PREFIX}{repo}")
 

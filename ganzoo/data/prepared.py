@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .folder import FolderImageDataset, pil_to_pixels
+from .image_files import FolderImageDataset, pil_to_pixels
 
 FORMAT = "ganzoo-prepared-images/1"
 
@@ -110,7 +110,8 @@ def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: 
     except FileNotFoundError:
         pass
     except (ValueError, OSError) as exc:  # never used half-right: refused, then prepared again
-        warnings.warn(f"prepared images in {folder} refused ({exc}); preparing them again", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"prepared images in {folder} refused ({exc}); preparing them again", RuntimeWarning,
+                      stacklevel=3)
     if not _prepare(folder, key, files, shape, crop):
         return None
     return _open(folder, key, shape)

@@ -21,10 +21,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .judge import at_size
-
 __all__ = [
     "MnistClassifier",
+    "at_size",
     "WEIGHTS_PATH",
     "load_mnist_classifier",
     "classifier_metadata",
@@ -41,6 +40,14 @@ INPUT_SIZE = 32
 FEATURES = 128
 NUM_CLASSES = 11  # the ten digits, then "not a digit"
 REJECT = 10  # index of the "not a digit" class
+
+
+def at_size(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Images (B, C, H, W) resized to (B, C, size, size) with antialiased bilinear, as the data sets and
+    `MnistClassifier.prepare` resize; unchanged when already that size."""
+    if images.shape[-2:] == (size, size):
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 class MnistClassifier(nn.Module):

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .classifier import at_size, digit_scores, load_mnist_classifier
+
 __all__ = ["NOISE_KINDS", "noise", "shuffled", "blends", "strokes", "at_size", "judge_report", "REPORT_SEED",
            "REPORT_SIZES", "PROBE_SIZES"]
 
@@ -24,14 +26,6 @@ NOISE_KINDS = ("uniform", "gaussian", "blobs", "flat")
 REPORT_SEED = 1234  # the report's probes; training draws its own from the seed it is given (0)
 REPORT_SIZES = (16, 24, 32, 48, 64)  # image sizes at which the report scores the held-out real digits
 PROBE_SIZES = (16, 64)  # sizes besides 32 at which the report checks the non-digit probes
-
-
-def at_size(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Images (B, C, H, W) resized to (B, C, size, size) with antialiased bilinear, as the data sets and
-    the judge's own `prepare` resize; unchanged when already that size."""
-    if images.shape[-2:] == (size, size):
-        return images
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 def noise(n: int, generator: torch.Generator, kind: str | None = None, *, size: int = SIZE) -> torch.Tensor:
@@ -109,7 +103,6 @@ def judge_report(classifier: torch.nn.Module | None = None, *, n: int = 1000, se
     and the probes "... at S px" (PROBE_SIZES) are made from those digits or at that size.
     """
     from ..data.mnist import load_mnist5k, mnist5k_split
-    from .classifier import digit_scores, load_mnist_classifier
 
     net = classifier if classifier is not None else load_mnist_classifier()
     data = load_mnist5k(None, image_size=SIZE, channels=1)

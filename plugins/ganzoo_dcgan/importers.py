@@ -21,8 +21,7 @@ StudioGAN: see convert_studiogan_dcgan.
 
 from __future__ import annotations
 
-from ganzoo.hub import WeightsError
-from ganzoo.importers import Converted, need, remap, state_dict_of
+from ganzoo.importers import Converted, WeightsError, need, remap, state_dict_of
 
 NAME = "mmagic-dcgan"
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -49,8 +48,8 @@ def convert_mmagic_dcgan(checkpoint: dict) -> Converted:
     mapping["generator.output_layer.conv.bias"] = (f"G.main.{out}.bias", (lambda b: b.flip(0)) if rgb else None)
     tensors, origin = remap(state, mapping, importer=NAME, ignore=("discriminator.",))
     if width != ngf * 2 ** n_mid:
-        raise WeightsError(f"{NAME}: widths {int(width)} -> {int(ngf)} over {n_mid} up-sampling layers do not halve each "
-                         f"layer, as DCGAN's generator does")
+        raise WeightsError(f"{NAME}: widths {int(width)} -> {int(ngf)} over {n_mid} up-sampling layers do not halve "
+                           f"each layer, as DCGAN's generator does")
     return Converted(config, tensors, origin)
 
 
@@ -83,9 +82,9 @@ def convert_studiogan_dcgan(checkpoint: dict) -> Converted:
     n_mid = len({k.split(".")[1] for k in state if k.startswith("blocks.")})  # up-sampling blocks
     channels, ngf = out.shape[:2]
     if linear.shape[0] != 16 * ngf * 2 ** n_mid:
-        raise WeightsError(f"{STUDIOGAN}: tensor 'linear0.weight' has shape {tuple(linear.shape)}: its rows are not 4x4 "
-                           f"maps of {ngf} * 2^{n_mid} channels, halved over {n_mid} up-sampling blocks as StudioGAN's "
-                           f"DCGAN does")
+        raise WeightsError(f"{STUDIOGAN}: tensor 'linear0.weight' has shape {tuple(linear.shape)}: its rows are not "
+                           f"4x4 maps of {ngf} * 2^{n_mid} channels, halved over {n_mid} up-sampling blocks as "
+                           f"StudioGAN's DCGAN does")
     config = {"image_size": 4 * 2 ** n_mid, "channels": int(channels), "nz": int(linear.shape[1]), "ngf": int(ngf),
               "out_bias": True, "g_stem": "linear", "g_head": "conv3x3", "bn_eps": 1e-4}
     folded = dict(state)
@@ -94,8 +93,8 @@ def convert_studiogan_dcgan(checkpoint: dict) -> Converted:
         bias = need(state, f"{block}.deconv0.bias", STUDIOGAN, 1)
         mean = need(state, f"{block}.bn0.running_mean", STUDIOGAN, 1)
         if bias.shape != mean.shape:
-            raise WeightsError(f"{STUDIOGAN}: tensor '{block}.deconv0.bias' has shape {tuple(bias.shape)}, but its batch "
-                               f"norm has {tuple(mean.shape)}: the checkpoint is from another architecture")
+            raise WeightsError(f"{STUDIOGAN}: tensor '{block}.deconv0.bias' has shape {tuple(bias.shape)}, but its "
+                               f"batch norm has {tuple(mean.shape)}: the checkpoint is from another architecture")
         folded[f"{block}.bn0.running_mean"] = mean - bias
         del folded[f"{block}.deconv0.bias"]
     mapping: dict = {"linear0.weight": ("G.main.1.weight", None), "linear0.bias": ("G.main.1.bias", None)}

@@ -28,7 +28,7 @@ one-hot layout above: the same function, one row per class.
 
 from __future__ import annotations
 
-from ganzoo.importers import Converted, need, remap, state_dict_of
+from ganzoo.importers import Converted, WeightsError, need, remap, state_dict_of
 
 NAME = "studiogan-sngan"
 BN_STATS = ("running_mean", "running_var", "num_batches_tracked")
@@ -55,7 +55,8 @@ def convert_studiogan_sngan(checkpoint: dict) -> Converted:
         for bn, name in (("bn1", "b1"), ("bn2", "b2")):
             if conditional:
                 mapping.update({f"{up}.{bn}.bn.{k}": (f"{ours}.{name}.bn.{k}", None) for k in BN_STATS})
-                mapping[f"{up}.{bn}.gain.weight"] = (f"{ours}.{name}.gain.weight", lambda w: 1 + w.t())  # (C, K) -> (K, C)
+                # (C, K) -> (K, C)
+                mapping[f"{up}.{bn}.gain.weight"] = (f"{ours}.{name}.gain.weight", lambda w: 1 + w.t())
                 mapping[f"{up}.{bn}.bias.weight"] = (f"{ours}.{name}.bias.weight", lambda w: w.t().contiguous())
             else:
                 mapping.update({f"{up}.{bn}.{k}": (f"{ours}.{name}.{k}", None) for k in ("weight", "bias", *BN_STATS)})
@@ -72,7 +73,8 @@ def fold_shared_embedding(state: dict) -> dict:
     shared = need(state, "shared.weight", NAME, 2).double()  # (K, nz)
     folded = {k: v for k, v in state.items() if k != "shared.weight"}
     n_blocks = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
-    for key in (f"blocks.{i}.0.{bn}.{p}.weight" for i in range(n_blocks) for bn in ("bn1", "bn2") for p in ("gain", "bias")):
+    keys = (f"blocks.{i}.0.{bn}.{p}.weight" for i in range(n_blocks) for bn in ("bn1", "bn2") for p in ("gain", "bias"))
+    for key in keys:
         w = need(state, key, NAME, 2)  # (C, nz)
         if w.shape[1] != shared.shape[1]:
             raise_layout(f"tensor {key!r} of shape {tuple(w.shape)}, which cannot read 'shared.weight' of shape "
@@ -82,6 +84,4 @@ def fold_shared_embedding(state: dict) -> dict:
 
 
 def raise_layout(what: str) -> None:
-    from ganzoo.hub import WeightsError
-
     raise WeightsError(f"{NAME}: the checkpoint has {what}: it is not the layout this importer reads")

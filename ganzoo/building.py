@@ -1,4 +1,5 @@
-"""Networks built on torch's meta device: their tensors' names, shapes and dtypes without their memory.
+"""Building a variant's networks: for real (``build_networks``), or on torch's meta device, as
+tensors' names, shapes and dtypes without their memory (``meta_networks``).
 
 Loading compares a weight file with these before it builds the real networks, so a config.json that
 asks for gigabytes is refused first. On meta, torch runs many ops through Python decompositions that
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .registry import PluginError, Variant
@@ -21,11 +23,30 @@ BROADCASTING = {"add", "sub", "mul", "div", "__add__", "__sub__", "__mul__", "__
                 "__rmul__", "__rtruediv__"}
 
 
+def build_networks(variant: Variant, config: Any) -> dict:
+    """The variant's networks, a dict of nn.Module by name; whatever else the plugin's builder does
+    (raise, exit, return something else) is reported as that plugin's error."""
+    build = variant.load_build()  # PluginError naming the reference when it does not resolve
+    who = f"variant {variant.name!r} from plugin {variant.plugin!r}"
+    try:
+        nets = build(config)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit included: a plugin must not end the program
+        raise PluginError(f"{who} failed to build its networks: {type(exc).__name__}: {exc} "
+                          f"(report it to the plugin's authors; other variants are unaffected)") from exc
+    modules = isinstance(nets, dict) and all(isinstance(k, str) and isinstance(m, nn.Module) for k, m in nets.items())
+    if not (modules and nets):
+        got = type(nets).__name__ if not isinstance(nets, dict) else "{" + ", ".join(
+            f"{k!r}: {type(m).__name__}" for k, m in list(nets.items())[:4]) + "}"
+        raise PluginError(f"{who}: its build(config) returned {got}, not a dict of torch.nn.Module by name "
+                          f"(report it to the plugin's authors; other variants are unaffected)")
+    return nets
+
+
 def meta_networks(variant: Variant, config: Any) -> dict[str, torch.nn.Module] | None:
     """The variant's networks on the meta device, or None for a builder that needs real tensors
     (initialisation that reads values, say): callers check those once they are built."""
-    from .api import build_networks
-
     try:
         with torch.device("meta"), _ShapesOnly():
             return build_networks(variant, config)
