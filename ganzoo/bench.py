@@ -23,9 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_METRICS = {"image": ["mnist_digits"], "points": ["modes"], "unpaired": ["translation"], "paired": ["translation"]}
-
-
 def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | None = None, budget: float | None = None,
               seeds: int = 1, evals: int = 4, metrics: list[str] | None = None, batch_size: int = 64, ema: float = 0.0,
               config: dict[str, Any] | None = None, threshold: tuple | None = None,
@@ -34,6 +31,7 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     from .api import get_variant
     from .config import ConfigError
     from .data import parse_spec
+    from .tasks import for_data_kind
 
     if (steps is None) == (budget is None):
         raise ConfigError("give exactly one budget: steps (iterations) or budget (seconds)")
@@ -51,7 +49,7 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
         kinds = get_variant(name).data_kind.split(",")
         if entry.kind not in kinds:
             raise ConfigError(f"variant {name!r} trains on {' or '.join(kinds)} data, but {data!r} gives {entry.kind} data")
-    metrics = metrics or DEFAULT_METRICS.get(entry.kind)
+    metrics = metrics or list(for_data_kind(entry.kind).default_metrics)
     if not metrics:
         raise ConfigError(f"no default metrics for {entry.kind} data: pass --metrics")
     from .plugins import get_state
@@ -144,7 +142,7 @@ def _train_segment(args: list[str]) -> None:
 def _applicable(metrics: list[str], model: Any) -> list[str]:
     """The metrics that score this model: class-conditional ones (intra_fid) only for conditional models,
     so conditional and unconditional variants share one bench with their own columns."""
-    if model.num_classes:
+    if model.task.conditional:
         return metrics
     from .plugins import get_state
 
@@ -152,12 +150,13 @@ def _applicable(metrics: list[str], model: Any) -> list[str]:
     return [m for m in metrics if not registry.get(m).conditional] or metrics
 
 
-def _final_grid(model, path: Path) -> None:
+def _final_grid(model: Any, path: Path) -> None:
+    """The run's final picture, as its task previews it (a translator without inputs draws none)."""
     from .engine.outputs import save_grid
 
-    if model.variant.task == "sample":
-        points = bool(model.config_dict().get("dim"))  # flat-data models draw a point picture
-        save_grid(model.sample(2500 if points else 64, seed=0).cpu(), path)
+    preview = model.task.preview(model, seed=0, n=64)
+    if preview is not None:
+        save_grid(preview.images.cpu(), path, nrow=preview.nrow)
 
 
 def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
