@@ -24,7 +24,8 @@ def format_table(result: dict[str, Any]) -> str:
     for name, entry in result["metrics"].items():
         p = entry["protocol"]
         ref = p["reference"]
-        reference = f"{ref['spec'] or ref.get('features_from', '-')}" + (f" ({ref['size']:,})" if ref.get("size") else "")
+        size = f" ({ref['size']:,})" if ref.get("size") else ""
+        reference = f"{ref['spec'] or ref.get('features_from', '-')}{size}"
         for key, value in entry["values"].items():
             label = name if key == name else f"{name}.{key}"
             text = f"{value:.6g}" if isinstance(value, float) else str(value)
@@ -33,8 +34,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines = ["  ".join(c.rjust(w) if i in (1, 2) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([f"{result['model']} on {result['data'] or 'published reference statistics'}, seed {_seed(result)}"]
-                     + lines + _notes(result))
+    against = result["data"] or "published reference statistics"
+    return "\n".join([f"{result['model']} on {against}, seed {_seed(result)}"] + lines + _notes(result))
 
 
 def _notes(result: dict[str, Any]) -> list[str]:

@@ -363,7 +363,8 @@ def _reference_classes(dataset: Any, limit: int, seed: int, model: Any) -> torch
         index = {name: i for i, name in enumerate(model.classes)}
         missing = [n for n in names if n not in index]
         if missing:
-            raise ValueError(f"the reference data's class {missing[0]!r} is not one of the model's classes {model.classes}")
+            raise ValueError(f"the reference data's class {missing[0]!r} is not one of the model's classes "
+                             f"{model.classes}")
         labels = torch.tensor([index[names[i]] for i in labels.tolist()])
     return labels
 

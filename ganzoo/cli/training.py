@@ -12,13 +12,16 @@ from .group import cli, parse_sets
 
 @cli.command()
 @click.argument("variant", required=False)
-@click.option("--data", help="Data spec: mnist-5k, ring8, grid25, cifar10:ROOT, hf:ORG/NAME, a folder, ... (`ganzoo list --datasets`).")
+@click.option("--data", help="Data spec: mnist-5k, ring8, grid25, cifar10:ROOT, hf:ORG/NAME, a folder, ... "
+                             "(`ganzoo list --datasets`).")
 @click.option("--steps", type=int, help="Total iterations (generator updates).  [default: 1000]")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder to write (or to resume).")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), help="Continue the run in this folder from its latest checkpoint.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
+              help="Continue the run in this folder from its latest checkpoint.")
 @click.option("--image-size", type=int, help="Config shortcut: image side in pixels.")
 @click.option("--channels", type=int, help="Config shortcut: 1 (grayscale) or 3 (RGB).")
-@click.option("-c", "--config", "config_pairs", multiple=True, metavar="KEY=VALUE", help="Variant config override (repeatable), e.g. -c lr=1e-4.")
+@click.option("-c", "--config", "config_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Variant config override (repeatable), e.g. -c lr=1e-4.")
 @click.option("--batch-size", type=int, help="Real images per iteration and process.  [default: 64]")
 @click.option("--budget", type=float, help="Wall-clock seconds for this invocation (0 = no limit).")
 @click.option("--device", help="cpu, cuda, cuda:N or auto.  [default: auto]")

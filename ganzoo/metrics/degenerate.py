@@ -38,7 +38,7 @@ def degenerate_note(samples: torch.Tensor, used: list, extractor: Any, same_samp
 
 
 def features_all_same(samples: torch.Tensor, e: Any, extractor: Any) -> bool:
-    """Whether extractor ``e`` maps every sample to the same features; reuses evaluate's cached pass when there is one."""
+    """Whether extractor ``e`` maps every sample to the same features; reuses evaluate's cached pass if it has one."""
     if extractor is not None and getattr(extractor, "_extractor", None) is e:  # loaded already: .extractor would load
         return all_same(extractor(samples))  # the pass the metric made: no new work
     if not all_same(e(samples[:64])):  # different features among the first few settle it cheaply

@@ -79,8 +79,7 @@ def _check_noise_generator(v: Variant, check: str, name: str, G: torch.nn.Module
         raise fail(v.name, check, f"{name}.latent_shape must be a tuple of positive ints (e.g. (nz, 1, 1)), "
                                   f"got {latent!r}")
     y = labels(task, 2)
-    declared = getattr(G, "num_classes", 0)  # a conditional generator's declared class count
-    if y and declared != task.num_classes:
+    if y and getattr(G, "num_classes", 0) != task.num_classes:  # a conditional G declares its class count
         raise fail(v.name, check, f"a conditional G needs num_classes = config.num_classes ({task.num_classes}), "
                                   f"got {getattr(G, 'num_classes', None)!r}")
     check_range(v.name, check, f"{name}(z{', y' if y else ''}) for {where}", G(torch.randn(2, *latent), *y),

@@ -68,9 +68,10 @@ def _check_one_way(variant: str, check: str, model: ganzoo.GanModel, x: torch.Te
     except ValueError:
         return
     except Exception as exc:
-        raise fail(variant, check, f"translate(x, 'b2a') on a model without G_BA raised {type(exc).__name__}: "
-                                   f"{exc}; expected a ValueError saying it translates one way") from exc
-    raise fail(variant, check, "translate(x, 'b2a') worked on a model without G_BA")
+        raise fail(variant, check, f"translate(x, 'b2a') on a one-way model (no B-to-A generator) raised "
+                                   f"{type(exc).__name__}: {exc}; expected a ValueError saying it translates one "
+                                   f"way") from exc
+    raise fail(variant, check, "translate(x, 'b2a') worked on a one-way model (no B-to-A generator)")
 
 
 def _check_labels_followed(variant: str, check: str, model: ganzoo.GanModel) -> None:

@@ -66,7 +66,8 @@ def check_training(variant: str, tmp_path: str | Path, *, data: str | None = Non
         for record in lines:
             losses = {k: val for k, val in record.items() if k not in ("step", "images_per_s", "time")}
             if not losses:
-                raise fail(variant, check, f"step {record['step']} logged nothing; call ctx.log(loss_d=..., loss_g=...)")
+                raise fail(variant, check, f"step {record['step']} logged nothing; "
+                                           f"call ctx.log(loss_d=..., loss_g=...)")
             bad = {k: val for k, val in losses.items() if not (isinstance(val, (int, float)) and math.isfinite(val))}
             if bad:
                 raise fail(variant, check, f"step {record['step']} logged non-finite {bad}")
@@ -163,7 +164,8 @@ def check_resume(variant: str, tmp_path: str | Path, *, data: str | None = None,
         differ = [k for k in a if not torch.equal(a[k], b[k])]
         if differ:
             raise fail(variant, check, f"after {steps // 2} + {steps - steps // 2} resumed steps on {spec}, "
-                                        f"{differ[0]}" + (f" and {len(differ) - 1} more tensors" if len(differ) > 1 else "")
+                                        f"{differ[0]}"
+                                       + (f" and {len(differ) - 1} more tensors" if len(differ) > 1 else "")
                                         + f" differ from {steps} straight steps; keep state between iterations in "
                                           f"state_tensors() and draw randomness from torch's global generator "
                                           f"(ctx.noise, torch.rand), never from a generator of the step's own")
