@@ -23,9 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_METRICS = {"image": ["mnist_digits"], "points": ["modes"], "unpaired": ["translation"], "paired": ["translation"]}
-
-
 def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | None = None, budget: float | None = None,
               seeds: int = 1, evals: int = 4, metrics: list[str] | None = None, batch_size: int = 64, ema: float = 0.0,
               config: dict[str, Any] | None = None, threshold: tuple | None = None,
@@ -34,6 +31,7 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     from .api import get_variant
     from .config import ConfigError
     from .data import parse_spec
+    from .tasks import for_data_kind
 
     if (steps is None) == (budget is None):
         raise ConfigError("give exactly one budget: steps (iterations) or budget (seconds)")
@@ -42,7 +40,8 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     if not 0 <= ema < 1:
         raise ConfigError(f"ema must be a decay in [0, 1) (0 = off), got {ema!r}")
     if steps is not None and steps < evals:
-        raise ConfigError(f"{steps} steps cannot be cut into {evals} evaluation segments; use more steps or fewer --evals")
+        raise ConfigError(f"{steps} steps cannot be cut into {evals} evaluation segments; use more steps or "
+                          f"fewer --evals")
     if budget is not None and budget / evals < 1.0:
         raise ConfigError(f"a budget of {budget}s leaves under a second per evaluation segment ({evals} of them); "
                           f"give at least {evals} seconds")
@@ -50,8 +49,9 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     for name in variants:
         kinds = get_variant(name).data_kind.split(",")
         if entry.kind not in kinds:
-            raise ConfigError(f"variant {name!r} trains on {' or '.join(kinds)} data, but {data!r} gives {entry.kind} data")
-    metrics = metrics or DEFAULT_METRICS.get(entry.kind)
+            raise ConfigError(f"variant {name!r} trains on {' or '.join(kinds)} data, but {data!r} gives "
+                              f"{entry.kind} data")
+    metrics = metrics or list(for_data_kind(entry.kind).default_metrics)
     if not metrics:
         raise ConfigError(f"no default metrics for {entry.kind} data: pass --metrics")
     from .plugins import get_state
@@ -67,11 +67,12 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     runs = []
     for name in variants:
         for seed in range(seeds):
-            runs.append(_bench_one(name, data, out / "runs" / f"{name}-seed{seed}", seed=seed, steps=steps, budget=budget,
-                                   evals=evals, metrics=metrics, batch_size=batch_size, config=(config or {}).get(name, {}),
-                                   num_samples=num_samples, device=device, features=features, ema=ema))
-    result = {"data": data, "kind": entry.kind, "budget": {"steps": steps, "seconds": budget}, "seeds": seeds, "ema": ema,
-              "evals": evals, "metrics": metrics, "batch_size": batch_size, "device": device,
+            runs.append(_bench_one(name, data, out / "runs" / f"{name}-seed{seed}", seed=seed, steps=steps,
+                                   budget=budget, evals=evals, metrics=metrics, batch_size=batch_size,
+                                   config=(config or {}).get(name, {}), num_samples=num_samples, device=device,
+                                   features=features, ema=ema))
+    result = {"data": data, "kind": entry.kind, "budget": {"steps": steps, "seconds": budget}, "seeds": seeds,
+              "ema": ema, "evals": evals, "metrics": metrics, "batch_size": batch_size, "device": device,
               "threshold": list(threshold) if threshold else None, "runs": runs,
               "summary": summarise(runs, variants, threshold)}
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -80,9 +81,10 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     return result
 
 
-def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | None, budget: float | None, evals: int, ema: float,
-               metrics: list[str], batch_size: int, config: dict, num_samples: int | None, device: str,
-               features: str) -> dict[str, Any]:
+def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | None, budget: float | None,
+               evals: int, ema: float, metrics: list[str], batch_size: int, config: dict, num_samples: int | None,
+               device: str, features: str) -> dict[str, Any]:
+    """One (variant, seed): train in ``evals`` segments in child processes, evaluating after each."""
     from .evaluate import evaluate
     from .hub import load_run
     from .networks import count_parameters
@@ -91,8 +93,9 @@ def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | No
     for k in range(1, evals + 1):
         args = [sys.executable, "-m", "ganzoo", "train", "--progress", "off", "--device", device]
         if k == 1:
-            args[4:4] = [variant, "--data", data, "--out", str(run), "--seed", str(seed), "--batch-size", str(batch_size),
-                         "--sample-every", "0", "--checkpoint-every", "0", "--log-every", "10", "--ema", str(ema)]
+            args[4:4] = [variant, "--data", data, "--out", str(run), "--seed", str(seed),
+                         "--batch-size", str(batch_size), "--sample-every", "0", "--checkpoint-every", "0",
+                         "--log-every", "10", "--ema", str(ema)]
             args += [x for key, value in config.items() for x in ("-c", f"{key}={json.dumps(value)}")]
         else:
             args += ["--resume", str(run)]
@@ -108,11 +111,13 @@ def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | No
         points.append({"step": last["step"], "train_seconds": last["train_seconds"], "metrics": scores["metrics"]})
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     rates = [line["images_per_s"] for line in lines]
-    peak = max((line.get("peak_cuda_mb" if device.startswith("cuda") else "peak_rss_mb", 0) for line in lines), default=0)
+    memory = "peak_cuda_mb" if device.startswith("cuda") else "peak_rss_mb"
+    peak = max((line.get(memory, 0) for line in lines), default=0)
     model = load_run(run)
     grid = run / "final-samples.png"
     _final_grid(model, grid)
-    return {"variant": variant, "seed": seed, "run": str(run), "parameters": {n: count_parameters(m) for n, m in model.nets.items()},
+    return {"variant": variant, "seed": seed, "run": str(run),
+            "parameters": {n: count_parameters(m) for n, m in model.nets.items()},
             "images_per_s": round(statistics.median(rates), 1) if rates else None, "peak_memory_mb": peak or None,
             "curve": points, "samples": str(grid), "degenerate": degenerate_notes(points)}
 
@@ -130,7 +135,8 @@ def degenerate_notes(curve: list[dict[str, Any]]) -> list[str]:
         for name, record in point["metrics"].items():
             if record.get("degenerate"):
                 flagged.setdefault(f"{name}: {record['degenerate']}", []).append(point["step"])
-    notes += [f"{note} (at step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))})" for note, steps in flagged.items()]
+    notes += [f"{note} (at step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))})"
+              for note, steps in flagged.items()]
     return notes
 
 
@@ -144,7 +150,7 @@ def _train_segment(args: list[str]) -> None:
 def _applicable(metrics: list[str], model: Any) -> list[str]:
     """The metrics that score this model: class-conditional ones (intra_fid) only for conditional models,
     so conditional and unconditional variants share one bench with their own columns."""
-    if model.num_classes:
+    if model.task.conditional:
         return metrics
     from .plugins import get_state
 
@@ -152,12 +158,13 @@ def _applicable(metrics: list[str], model: Any) -> list[str]:
     return [m for m in metrics if not registry.get(m).conditional] or metrics
 
 
-def _final_grid(model, path: Path) -> None:
+def _final_grid(model: Any, path: Path) -> None:
+    """The run's final picture, as its task previews it (a translator without inputs draws none)."""
     from .engine.outputs import save_grid
 
-    if model.variant.task == "sample":
-        points = bool(model.config_dict().get("dim"))  # flat-data models draw a point picture
-        save_grid(model.sample(2500 if points else 64, seed=0).cpu(), path)
+    preview = model.task.preview(model, seed=0, n=64)
+    if preview is not None:
+        save_grid(preview.images.cpu(), path, nrow=preview.nrow)
 
 
 def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
@@ -208,14 +215,16 @@ def summarise(runs: list[dict], variants: list[str], threshold: tuple | None) ->
         for key in keys:
             values = [f[key] for f in finals if key in f]  # one seed has no spread: sd None, not 0
             stats[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None}
-        entry = {"parameters": sum(mine[0]["parameters"].values()), "images_per_s": statistics.fmean(r["images_per_s"] or 0 for r in mine),
+        entry = {"parameters": sum(mine[0]["parameters"].values()),
+                 "images_per_s": statistics.fmean(r["images_per_s"] or 0 for r in mine),
                  "peak_memory_mb": max((r["peak_memory_mb"] or 0 for r in mine), default=0) or None, "final": stats,
                  "degenerate": [f"seed {r['seed']}: {note}" for r in mine for note in r.get("degenerate", [])]}
         if threshold:
             key, level, op = (*threshold, ">=")[:3]
             times = []
             for r in mine:
-                hit = [p["train_seconds"] for p in r["curve"] if _reached(headline_values(p["metrics"]).get(key), level, op)]
+                hit = [p["train_seconds"] for p in r["curve"]
+                       if _reached(headline_values(p["metrics"]).get(key), level, op)]
                 times.append(hit[0] if hit else None)
             entry["time_to_threshold"] = times
         summary[name] = entry
@@ -227,7 +236,8 @@ def results_markdown(result: dict[str, Any]) -> str:
     keys = sorted(set().union(*(s["final"] for s in summary.values())))
     budget = f"{result['budget']['steps']} steps" if result["budget"]["steps"] else f"{result['budget']['seconds']} s"
     lines = [f"# ganzoo bench on `{result['data']}`", "",
-             f"Budget {budget} per run, {result['seeds']} seed(s), batch {result['batch_size']}, device {result['device']}"
+             f"Budget {budget} per run, {result['seeds']} seed(s), batch {result['batch_size']}, "
+             f"device {result['device']}"
              f"{', EMA ' + str(result['ema']) + ' of each generator (evaluated)' if result.get('ema') else ''}; "
              f"metrics after each of {result['evals']} equal segments. Final metrics are mean ± sd over seeds"
              f"{' (sd n/a: one seed has no spread)' if result['seeds'] == 1 else ''}.", ""]
@@ -287,7 +297,8 @@ COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 def _curves(draw, result: dict[str, Any], box: tuple[int, int, int, int]) -> None:
     # the curve shows the thresholded value, or else the first metric's headline
     final = headline_values(result["runs"][0]["curve"][-1]["metrics"])
-    first = result["threshold"][0] if result["threshold"] and result["threshold"][0] in final else next(iter(final), None)
+    wanted = result["threshold"][0] if result["threshold"] else None
+    first = wanted if wanted in final else next(iter(final), None)
     if first is None:
         return
     series = []

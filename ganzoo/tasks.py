@@ -42,6 +42,8 @@ class Task:
     default_metrics: ClassVar[tuple[str, ...]] = ()  # what `ganzoo bench` / `ganzoo eval` score by default
     samples: ClassVar[bool] = False  # generates from noise: model.sample, walks, eval of samples
     translates: ClassVar[bool] = False  # maps images to images: model.translate
+    flat: ClassVar[bool] = False  # generates flat vectors (N, D), not images (N, C, H, W)
+    evaluation_samples: ClassVar[int | None] = None  # samples an evaluation draws by default (None: the metrics')
 
     num_classes: int = 0  # 0: unconditional
     classes: tuple[str, ...] = ()  # names of classes 0..K-1, where known
@@ -55,8 +57,17 @@ class Task:
     def conditional(self) -> bool:
         return self.num_classes > 0
 
+    @classmethod
+    def eval_metrics(cls, data_name: str) -> tuple[str, ...]:
+        """What `ganzoo eval` scores by default on the data spec named ``data_name``."""
+        return cls.default_metrics
+
     def generators(self, nets: Any) -> list[str]:
         """The networks, of those named in ``nets``, needed to generate (what a published folder keeps)."""
+        raise NotImplementedError
+
+    def required_generators(self) -> list[str]:
+        """The generator networks every model of this task builds (a variant's build must return them)."""
         raise NotImplementedError
 
     def preview(self, model: Any, *, seed: int, n: int, inputs: Any = None) -> Preview | None:
@@ -88,6 +99,8 @@ class Sampling(Task):
     data_kinds = ("image",)
     default_metrics = ("mnist_digits",)
     samples = True
+    JUDGED_DATA: ClassVar[tuple[str, ...]] = ("mnist-5k", "mnist")  # data whose images the bundled digit judge reads
+    REFERENCE_METRICS: ClassVar[tuple[str, ...]] = ("fid", "kid", "precision_recall")  # eval on other images
 
     def __init__(self, num_classes: int = 0, classes: Any = None):
         self.num_classes = int(num_classes)
@@ -104,8 +117,16 @@ class Sampling(Task):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_classes={self.num_classes})"
 
+    @classmethod
+    def eval_metrics(cls, data_name: str) -> tuple[str, ...]:
+        """The digit judge on digits, else FID, KID and precision/recall against the reference images."""
+        return cls.default_metrics if data_name in cls.JUDGED_DATA else cls.REFERENCE_METRICS
+
     def generators(self, nets: Any) -> list[str]:
         return [n for n in nets if n == "G"]
+
+    def required_generators(self) -> list[str]:
+        return ["G"]
 
     def preview(self, model: Any, *, seed: int, n: int, inputs: Any = None) -> Preview:
         if self.conditional:  # one row per class
@@ -125,6 +146,10 @@ class Sampling(Task):
     def evaluation_labels(self, n: int) -> list[int] | None:
         """Labels of the samples an evaluation draws: every class alike (sample i asks for class i mod K)."""
         return [i % self.num_classes for i in range(n)] if self.conditional else None
+
+    def evaluation_labels_note(self) -> str | None:
+        """How ``evaluation_labels`` picks the classes, for an evaluation's protocol record."""
+        return f"sample i asks for class i mod {self.num_classes}" if self.conditional else None
 
     def batch_labels(self, dataset: Any, run: str) -> Any:
         """The labels a conditional run's batches carry ((images, labels) batches), or None for images alone."""
@@ -187,6 +212,12 @@ class Points(Sampling):
     pipeline_tag = "unconditional-image-generation"
     data_kinds = ("points",)
     default_metrics = ("modes",)
+    flat = True
+    evaluation_samples = POINTS_SAMPLES
+
+    @classmethod
+    def eval_metrics(cls, data_name: str) -> tuple[str, ...]:
+        return cls.default_metrics
 
     def __init__(self, num_classes: int = 0, classes: Any = None):
         super().__init__(0, None)
@@ -213,6 +244,9 @@ class Translation(Task):
 
     def generators(self, nets: Any) -> list[str]:
         return [g for g in self.DIRECTIONS.values() if g in nets]
+
+    def required_generators(self) -> list[str]:
+        return [self.DIRECTIONS["a2b"]]  # every translator goes A to B; back only where it has the network
 
     def directions(self, nets: Any) -> list[str]:
         """The directions a model with networks ``nets`` translates: ["a2b"] or ["a2b", "b2a"]."""

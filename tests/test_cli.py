@@ -91,3 +91,36 @@ def test_import_and_listing_do_not_import_torch():
 def test_help_texts(args):
     out = run_ganzoo(*args)
     assert out.returncode == 0 and "Usage:" in out.stdout
+
+
+def test_the_output_policy_writes_images_and_folders_and_refuses_the_rest(tmp_path):
+    from PIL import Image
+
+    from ganzoo.output_targets import BadTargetName, TargetRefused, grid_target
+
+    assert grid_target(tmp_path / "grid.png", 4) is True  # one grid, by its suffix
+    assert grid_target(tmp_path / "samples", 4) is False  # no suffix: a folder of PNGs
+    Image.new("RGB", (4, 4)).save(tmp_path / "old.png")
+    assert grid_target(tmp_path / "old.png", 4) is True  # an image ganzoo may overwrite
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(TargetRefused, match="notes.png exists and is not an image"):
+        grid_target(tmp_path / "notes.png", 4)
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "00001.png").write_text("not an image")
+    with pytest.raises(TargetRefused, match="00001.png exists and is not an image"):
+        grid_target(tmp_path / "samples", 4)
+    with pytest.raises(BadTargetName, match="has suffix '.txt', not an image format"):
+        grid_target(tmp_path / "grid.txt", 4)
+
+
+def test_eval_default_metrics_come_from_the_task_of_the_data(tmp_path):
+    from PIL import Image
+
+    from ganzoo.evaluate import default_metrics
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    assert default_metrics(None) == ["fid"]  # FID against published statistics
+    assert default_metrics("mnist-5k") == ["mnist_digits"]  # digits have their own judge
+    assert default_metrics(str(tmp_path)) == ["fid", "kid", "precision_recall"]  # other images
+    assert default_metrics("ring8") == ["modes"]
+    assert default_metrics("mnist-5k-thick-paired") == ["translation"]

@@ -1,10 +1,14 @@
-"""The example plugin examples/ganzoo-lsgan, installed for real with pip into this interpreter.
+"""The example plugin examples/ganzoo-lsgan, installed for real with pip into a throwaway interpreter.
 
-Everything after the install runs in fresh interpreters, so plugin discovery goes through the
-installed distribution's entry point exactly as it does for a user. The module-scoped fixtures
-``installed_lsgan`` (the installed project) and ``lsgan_run`` (a run folder trained through the
-CLI) are what further end-to-end tests of a third-party plugin build on: publishing it, loading
-it back, benchmarking it. The plugin is uninstalled when the module's tests are done.
+The throwaway interpreter (``plugin_python``) is a venv in a temporary folder that sees this
+interpreter's packages (ganzoo, torch, pip) and installs into its own site-packages, so the
+install changes no other test's environment: tests running beside these (pytest-xdist workers)
+never see lsgan. Everything after the install runs in fresh interpreters of that venv, so plugin
+discovery goes through the installed distribution's entry point exactly as it does for a user.
+The module-scoped fixtures ``installed_lsgan`` (the installed project) and ``lsgan_run`` (a run
+folder trained through the CLI) are what further end-to-end tests of a third-party plugin build
+on: publishing it, loading it back, benchmarking it. The plugin is uninstalled when the module's
+tests are done, and the venv is thrown away.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import re
 import subprocess
 import sys
 import textwrap
+import venv
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, run_ganzoo
+from .conftest import REPO
 from .test_install import OFFLINE_BUILD
 
 EXAMPLE = REPO / "examples" / "ganzoo-lsgan"
@@ -28,24 +33,57 @@ DIST = "ganzoo-lsgan"
 TINY_CLI = ["--image-size", "16", "--channels", "1", "-c", "ngf=8", "-c", "ndf=8"]
 
 
+PYTHON: Path | None = None  # the throwaway interpreter, set by the plugin_python fixture
+
+
+def _python() -> str:
+    assert PYTHON is not None, "the plugin_python fixture sets up the throwaway interpreter first"
+    return str(PYTHON)
+
+
 def pip(*args: str) -> subprocess.CompletedProcess:
-    """pip of this interpreter, offline (no index, no version check)."""
-    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+    """pip of the throwaway interpreter, offline (no index, no version check)."""
+    return subprocess.run([_python(), "-m", "pip", "--disable-pip-version-check", *args],
                           capture_output=True, text=True, timeout=300)
 
 
+def run_ganzoo(*args: str, env_extra: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real `ganzoo` CLI in a fresh throwaway interpreter (fresh plugin discovery)."""
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([_python(), "-m", "ganzoo", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
 def python_in_subprocess(code: str, *args: str) -> subprocess.CompletedProcess:
-    """Run ``code`` (dedented) in a fresh interpreter with ``args`` as sys.argv[1:]."""
+    """Run ``code`` (dedented) in a fresh throwaway interpreter with ``args`` as sys.argv[1:]."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+    return subprocess.run([_python(), "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 
 @pytest.fixture(scope="module")
-def installed_lsgan():
-    """`ganzoo install -e examples/ganzoo-lsgan` (pip, offline), uninstalled afterwards."""
+def plugin_python(tmp_path_factory) -> Path:
+    """A venv in a temporary folder whose interpreter also sees this interpreter's site folders (a .pth file
+    adds them, with their own .pth files: editable installs included); pip run there installs into the venv."""
+    global PYTHON
+    root = tmp_path_factory.mktemp("plugin-venv") / "venv"
+    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+    python = root / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    ours = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
+    (Path(purelib) / "ganzoo_host_site.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n")
+    PYTHON = python
+    yield python
+    PYTHON = None
+
+
+@pytest.fixture(scope="module")
+def installed_lsgan(plugin_python):
+    """`ganzoo install -e examples/ganzoo-lsgan` (pip, offline) in the throwaway interpreter, uninstalled afterwards."""
     if pip("--version").returncode != 0:
-        pytest.fail(f"pip is not available in {sys.executable}; this test installs a plugin with it "
+        pytest.fail(f"pip is not available to {sys.executable}; this test installs a plugin with it "
                     f"(python -m ensurepip installs it)")
     if importlib.util.find_spec("setuptools") is None:
         pytest.fail(f"setuptools is not installed in {sys.executable}; --no-build-isolation builds the example "
@@ -54,6 +92,9 @@ def installed_lsgan():
     try:
         assert done.returncode == 0, f"ganzoo install -e {EXAMPLE} failed:\n{done.stdout}\n{done.stderr}"
         assert "ganzoo-lsgan: plugin lsgan installed" in done.stdout
+        host = subprocess.run([sys.executable, "-m", "ganzoo", "list", "lsgan"], capture_output=True, text=True,
+                              timeout=300)
+        assert "lsgan" not in host.stdout, "the install reached the interpreter that runs the tests"
         yield EXAMPLE
     finally:
         gone = pip("uninstall", "-y", DIST)
@@ -66,7 +107,7 @@ def installed_lsgan():
 def lsgan_run(installed_lsgan, tmp_path_factory) -> Path:
     """A 3-step lsgan run trained by `python -m ganzoo train` (tiny networks on mnist-5k)."""
     run = tmp_path_factory.mktemp("lsgan") / "run"
-    done = subprocess.run([sys.executable, "-m", "ganzoo", "train", "lsgan", "--data", "mnist-5k", *TINY_CLI,
+    done = subprocess.run([_python(), "-m", "ganzoo", "train", "lsgan", "--data", "mnist-5k", *TINY_CLI,
                            "--steps", "3", "--batch-size", "8", "--progress", "off", "--out", str(run)],
                           capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -121,7 +162,7 @@ def test_save_load_round_trip(lsgan_run, tmp_path):
 
 
 def test_the_example_passes_its_own_test_suite(installed_lsgan):
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+    done = subprocess.run([_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
                           cwd=installed_lsgan, capture_output=True, text=True,
                           env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

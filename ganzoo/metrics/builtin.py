@@ -44,7 +44,8 @@ def as_images(reference: torch.Tensor | Dataset, *, limit: int | None = None, se
     return images.float()
 
 
-def reference_labels(reference: Dataset, *, limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, list[str] | None] | None:
+def reference_labels(reference: Dataset, *, limit: int | None = None,
+                     seed: int = 0) -> tuple[torch.Tensor, list[str] | None] | None:
     """The labels (N,) and class names of the images as_images() returns for the same arguments; None
     when the data set has no labels."""
     labels = getattr(reference, "labels", None)

@@ -86,7 +86,8 @@ class FeatureExtractor:
     def dim(self) -> int:
         """Width of the main layer's features."""
         if self.layer not in self._dims:
-            self._dims.update({k: v.shape[1] for k, v in self.extract(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)).items()})
+            probe = torch.zeros(1, 3, 32, 32, dtype=torch.uint8)  # (1, 3, 32, 32): one black image
+            self._dims.update({k: v.shape[1] for k, v in self.extract(probe).items()})
         return self._dims[self.layer]
 
     @torch.no_grad()

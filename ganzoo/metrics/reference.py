@@ -86,13 +86,15 @@ class Reference:
         recorded = meta.get("extractor")
         if recorded and recorded != extractor.spec:
             raise StatsFileError(f"{self.stats_file} holds statistics of {recorded} features, but this evaluation "
-                                 f"uses {extractor.spec}: pass --features {recorded}, or statistics of {extractor.spec}")
+                                 f"uses {extractor.spec}: pass --features {recorded}, or statistics of "
+                                 f"{extractor.spec}")
         if stats["mu"].shape[0] != extractor.dim:
             raise StatsFileError(f"{self.stats_file} holds {stats['mu'].shape[0]}-d statistics, but {extractor.spec} "
                                  f"gives {extractor.dim}-d features: the file belongs to another extractor or layer")
         if not recorded:
             warnings.warn(f"{self.stats_file} does not say which network made it; ganzoo checked only its width "
-                          f"({extractor.dim}). It must come from the FID Inception (2015-12-05 graph) for FIDs to compare",
+                          f"({extractor.dim}). It must come from the FID Inception (2015-12-05 graph) for FIDs "
+                          f"to compare",
                           stacklevel=2)
         self.source = f"statistics file {self.stats_file} (sha256 {_sha256(self.stats_file)[:16]})"
         return stats
@@ -128,7 +130,8 @@ def _read_cached(path: Path, extractor: Any, count: int) -> dict[str, torch.Tens
             meta = json.loads(str(data["meta"]))
             features = {layer: torch.from_numpy(data[f"features_{layer}"].copy()) for layer in extractor.layers}
     except (ValueError, OSError, EOFError, KeyError) as exc:
-        warnings.warn(f"reference-feature cache {path} is unreadable ({exc}); computing the features again", stacklevel=3)
+        warnings.warn(f"reference-feature cache {path} is unreadable ({exc}); computing the features again",
+                      stacklevel=3)
         return None
     if meta.get("format") != FORMAT or meta.get("extractor") != extractor.spec or any(
             f.shape[0] != count for f in features.values()):

@@ -68,7 +68,7 @@ def translation_scores(model: Any, task: str, *, batch_size: int = 64) -> dict[s
     "mnist-5k-thick-paired"), at the model's image size and channels; rounded to 4 decimals."""
     from ..data.mnist_tasks import get_task, holdout_pairs
 
-    if getattr(model.variant, "task", None) != "translate":
+    if not model.task.translates:
         raise TypeError(f"the content metric scores translation models; {model.variant.name!r} samples from noise")
     name = task_of_spec(task)
     t = get_task(name)
@@ -81,7 +81,7 @@ def translation_scores(model: Any, task: str, *, batch_size: int = 64) -> dict[s
         "a2b_mae": _mae(fake_b, b),
         "identity_mae": _mae(a, b),
     }
-    if "G_BA" in model.nets:
+    if "b2a" in model.task.directions(model.nets):  # it translates back too
         fake_a = model.translate(b, "b2a", batch_size=batch_size).cpu()
         scores.update(b2a_label_kept=_kept(fake_a, labels), source_label_kept=_kept(a, labels),
                       b2a_mae=_mae(fake_a, a), cycle_mae=_mae(model.translate(fake_b, "b2a", batch_size=batch_size), a))

@@ -1,0 +1,5 @@
+"""`python -m ganzoo.cli` runs the CLI, as `python -m ganzoo` does."""
+
+from . import main
+
+main()

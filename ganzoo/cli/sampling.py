@@ -1,0 +1,120 @@
+"""`ganzoo sample`: images from a generator as one grid, a folder of PNGs, walks or a style-mixing table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .group import cli
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-n", "--num", "n", type=click.IntRange(min=1),
+              help="How many samples (1 or more); with --class-grid, per class.  [default: 64, or 8 per class]")
+@click.option("-o", "--out", required=True, type=click.Path(),
+              help="An image file, one grid (.png, .jpg, .webp, .bmp, .tif), or a folder: one PNG per sample.")
+@click.option("--seed", type=int, default=0, help="Noise seed: the same seed gives the same images.")
+@click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
+@click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
+@click.option("--label", help="Conditional models: the class to draw, by index or name "
+                              "(default: classes drawn uniformly).")
+@click.option("--class-grid", is_flag=True, help="Conditional models: one row per class, -n samples each.")
+@click.option("--truncation", type=float, help="In (0, 1]: fewer odd samples, less variety (W space for stylegan2, "
+                                               "a truncated normal z for the others).")
+@click.option("--interpolate", type=click.IntRange(min=2), metavar="K",
+              help="Latent walks: -n rows of K steps (lerp in W, slerp in z) as a grid at -o and an animated GIF "
+                   "beside it.")
+@click.option("--mix", is_flag=True, help="Style-based models: a style-mixing table of -n sources by -n destinations.")
+def sample(name: str, n: int | None, out: str, seed: int, device: str, revision: str | None, label: str | None,
+           class_grid: bool, truncation: float | None, interpolate: int | None, mix: bool) -> None:
+    """Sample N images from NAME (catalog name, hf-hub:org/repo, ./model-folder or run folder).
+
+    A bare catalog name always loads the catalog model; write a folder of the same name as ./NAME.
+    """
+    from ..engine.outputs import save_grid
+
+    if label is not None and class_grid:
+        raise click.UsageError("--label draws one class and --class-grid all of them: give one of the two")
+    picked = [flag for flag, on in (("--class-grid", class_grid), ("--interpolate", interpolate), ("--mix", mix),
+                                    ("--label", label is not None)) if on]
+    if len(picked) > 1:
+        raise click.UsageError(f"{' and '.join(picked)} make different pictures: give one of them")
+    n = n or (8 if class_grid or interpolate else 4 if mix else 64)
+    target = Path(out)
+    as_grid, gif = _check_targets(target, n, interpolate, mix)  # before the model loads
+    model = _load_sampler(name, device, revision)
+    try:
+        if class_grid:
+            images, per_row = model.class_grid(n, seed=seed).cpu(), n
+        elif interpolate:
+            images, per_row = model.walk(n, interpolate, seed=seed, truncation=truncation).cpu(), interpolate
+        elif mix:
+            images, per_row = model.style_mix(n, n, seed=seed, truncation=truncation).cpu(), n + 1
+        else:
+            wanted = int(label) if label is not None and label.lstrip("-").isdigit() else label
+            images, per_row = model.sample(n, seed=seed, labels=wanted, truncation=truncation).cpu(), None
+    except ValueError as exc:  # labels for an unconditional model, a class it does not have, a bad truncation
+        raise click.ClickException(str(exc)) from None
+    if interpolate:
+        from ..latent import save_walk_gif
+
+        if images.dim() != 4:
+            raise click.ClickException(f"--interpolate draws images, and {name} generates points")
+        save_grid(images, target, nrow=per_row)
+        save_walk_gif(images, n, interpolate, gif)
+        click.echo(f"wrote {n} walks of {interpolate} steps to {target} and {gif}")
+        return
+    if as_grid:
+        save_grid(images, target, nrow=per_row)  # the suffix picks the format
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(images):
+            save_grid(image.unsqueeze(0), target / f"{i:05d}.png")
+    click.echo(f"wrote {len(images)} samples to {target}")
+
+
+def _check_targets(target: Path, n: int, interpolate: int | None, mix: bool) -> tuple[bool, Path]:
+    """Whether -o is one grid (else a folder of PNGs), and the walk GIF beside it; refuses what may not be written."""
+    from ..output_targets import BadTargetName, TargetRefused, grid_target, refuse_non_image
+
+    gif = target.with_suffix(".gif")
+    try:
+        as_grid = grid_target(target, n)
+        if (interpolate or mix) and not as_grid:
+            raise click.UsageError(f"--{'interpolate' if interpolate else 'mix'} writes one picture: give -o an "
+                                   f"image file such as walk.png, not the folder {target}")
+        if interpolate:
+            refuse_non_image(gif)
+    except BadTargetName as exc:
+        raise click.BadParameter(str(exc), param_hint="-o/--out") from None
+    except TargetRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    return as_grid, gif
+
+
+def _load_sampler(name: str, device: str, revision: str | None) -> Any:
+    """The model NAME on ``device``, its load warnings echoed; refuses a model that does not sample."""
+    import warnings
+
+    from ..engine.trainer import resolve_device
+    from ..hub import load
+
+    try:
+        resolve_device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            model = load(name, revision=revision, device=device)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    if not model.task.samples:
+        raise click.ClickException(f"{name} is a {model.variant.name} translation model: "
+                                   f"use model.translate(x) in Python")
+    return model
