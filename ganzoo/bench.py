@@ -86,7 +86,7 @@ def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | No
                device: str, features: str) -> dict[str, Any]:
     """One (variant, seed): train in ``evals`` segments in child processes, evaluating after each."""
     from .evaluate import evaluate
-    from .hub import load_run
+    from .pretrained.run import load_run
     from .networks import count_parameters
 
     points = []

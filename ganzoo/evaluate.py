@@ -284,7 +284,7 @@ def _load_model(model_or_path: Any, device: Any, *, translation: bool, data: str
     if isinstance(model_or_path, GanModel):
         model, name = model_or_path.to(device or "cpu"), model_or_path.variant.name
     else:
-        from .hub import load
+        from .pretrained.names import load
 
         model, name = load(model_or_path, device=device), str(model_or_path)
     if translation and not model.task.translates:

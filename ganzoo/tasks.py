@@ -161,6 +161,14 @@ class Sampling(Task):
                              f"{run!r} has none; train with -c num_classes=0 or use labelled data")
         return labels
 
+    def generator_problem(self, G: Any) -> str | None:
+        """What is wrong with generator ``G`` for this task, or None: a conditional G declares its class count
+        (``G.num_classes``) equal to the config's, so a network built for other classes is caught at once."""
+        declared = getattr(G, "num_classes", 0)
+        if self.conditional and declared != self.num_classes:
+            return f"a conditional G needs num_classes = config.num_classes ({self.num_classes}), got {declared!r}"
+        return None
+
     def fake_labels(self, n: int, device: Any) -> "torch.Tensor":
         """(n,) class labels for generated samples, from torch's global generator (checkpointed, so resume is exact)."""
         import torch

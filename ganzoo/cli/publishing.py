@@ -17,7 +17,7 @@ from .group import cli
 def push(run: str, repo_id: str, revision: str | None, private: bool, token: str | None,
          with_discriminator: bool) -> None:
     """Publish a training RUN folder to the Hub repo REPO_ID (EMA generator, card, samples)."""
-    from ..hub import push_run
+    from ..pretrained.publish import push_run
 
     sha = push_run(run, repo_id, revision=revision, private=private, token=token,
                    with_discriminator=with_discriminator)

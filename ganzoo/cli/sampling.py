@@ -99,8 +99,8 @@ def _load_sampler(name: str, device: str, revision: str | None) -> Any:
     """The model NAME on ``device``, its load warnings echoed; refuses a model that does not sample."""
     import warnings
 
-    from ..engine.trainer import resolve_device
-    from ..hub import load
+    from ..engine.device import resolve_device
+    from ..pretrained.names import load
 
     try:
         resolve_device(device)

@@ -39,7 +39,7 @@ def eval_cmd(name: str, data: str | None, metric_names: str | None, protocol: st
     """Score NAME (catalog name, hf-hub:org/repo, model or run folder, or a folder of generated images) against
     --data."""
     from ..evaluate import default_metrics, evaluate, format_table, write_results
-    from ..hub import WeightsError
+    from ..pretrained.weights import WeightsError
 
     metrics = metric_names.split(",") if metric_names else default_metrics(data)
     options = parse_dotted(option_pairs, "-o/--option", "METRIC")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -71,18 +70,6 @@ def train(variant, data, steps, out, resume_dir, image_size, channels, config_pa
     except (ConfigError, FileExistsError, FileNotFoundError, NonFiniteLossError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"done: {run}")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        end_distributed_process()
+    from ..engine.distributed import end_finished_rank
 
-
-def end_distributed_process() -> None:
-    """Exit 0 now, skipping the interpreter's teardown: a rank of a finished torchrun run.
-
-    The run is complete: every file is written and the engine has ended the process group after
-    all ranks finished. At interpreter exit, gloo's background threads can still abort torch's C++
-    teardown ("terminate called without an active exception"), and torchrun would then report a
-    failure for a complete run; os._exit skips that teardown (and nothing else is left to do).
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    end_finished_rank()  # a rank of a finished torchrun run exits here; one process goes on

@@ -79,9 +79,9 @@ def _check_noise_generator(v: Variant, check: str, name: str, G: torch.nn.Module
         raise fail(v.name, check, f"{name}.latent_shape must be a tuple of positive ints (e.g. (nz, 1, 1)), "
                                   f"got {latent!r}")
     y = labels(task, 2)
-    if y and getattr(G, "num_classes", 0) != task.num_classes:  # a conditional G declares its class count
-        raise fail(v.name, check, f"a conditional G needs num_classes = config.num_classes ({task.num_classes}), "
-                                  f"got {getattr(G, 'num_classes', None)!r}")
+    problem = task.generator_problem(G)  # a conditional G declares its class count
+    if problem:
+        raise fail(v.name, check, problem)
     check_range(v.name, check, f"{name}(z{', y' if y else ''}) for {where}", G(torch.randn(2, *latent), *y),
                 (2, *shape), kind)
 
