@@ -51,7 +51,8 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
         if entry.kind not in kinds:
             raise ConfigError(f"variant {name!r} trains on {' or '.join(kinds)} data, but {data!r} gives "
                               f"{entry.kind} data")
-    metrics = metrics or list(for_data_kind(entry.kind).default_metrics)
+    task = for_data_kind(entry.kind)
+    metrics = metrics or list(task.default_metrics + task.bench_metrics)
     if not metrics:
         raise ConfigError(f"no default metrics for {entry.kind} data: pass --metrics")
     from .plugins import get_state

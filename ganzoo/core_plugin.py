@@ -75,6 +75,9 @@ def ganzoo_register_metrics(register):
     register(MetricSpec("intra_fid", "FID within each class of a conditional model against a labelled reference: "
                         "mean, worst class",
                         "ganzoo.metrics.builtin:intra_fid", conditional=True))
+    register(MetricSpec("class_diversity", "variety within each digit of a conditional digit model: judge-feature "
+                        "spread as a share of real digits' (bar 0.9), intra-class Fréchet distance beside real-vs-real",
+                        "ganzoo.metrics.diversity:class_diversity", conditional=True, uses_reference=False))
     register(MetricSpec("density_coverage",
                         "density and coverage from k-NN balls around real features, k=5 (Naeem et al. 2020)",
                         "ganzoo.metrics.builtin:density_coverage"))

@@ -40,6 +40,8 @@ class Task:
     pipeline_tag: ClassVar[str] = ""  # the Hugging Face Hub pipeline tag of its model cards
     data_kinds: ClassVar[tuple[str, ...]] = ()  # data kinds whose runs it serves (first: its own)
     default_metrics: ClassVar[tuple[str, ...]] = ()  # what `ganzoo bench` / `ganzoo eval` score by default
+    bench_metrics: ClassVar[tuple[str, ...]] = ()  # what `ganzoo bench` adds by default (conditional models' only
+    #                                                 where the metric says so: the bench drops them for the others)
     samples: ClassVar[bool] = False  # generates from noise: model.sample, walks, eval of samples
     translates: ClassVar[bool] = False  # maps images to images: model.translate
     flat: ClassVar[bool] = False  # generates flat vectors (N, D), not images (N, C, H, W)
@@ -98,6 +100,7 @@ class Sampling(Task):
     pipeline_tag = "unconditional-image-generation"
     data_kinds = ("image",)
     default_metrics = ("mnist_digits",)
+    bench_metrics = ("class_diversity",)  # every conditional bar has a diversity term
     samples = True
     JUDGED_DATA: ClassVar[tuple[str, ...]] = ("mnist-5k", "mnist")  # data whose images the bundled digit judge reads
     REFERENCE_METRICS: ClassVar[tuple[str, ...]] = ("fid", "kid", "precision_recall")  # eval on other images
@@ -220,6 +223,7 @@ class Points(Sampling):
     pipeline_tag = "unconditional-image-generation"
     data_kinds = ("points",)
     default_metrics = ("modes",)
+    bench_metrics = ()
     flat = True
     evaluation_samples = POINTS_SAMPLES
 
