@@ -169,3 +169,257 @@ def test_the_imagenet_class_names_are_torchvisions_in_upstreams_index_order():
     names = imagenet_classes()
     assert names == ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
     assert (names[0], names[207], names[999], len(names)) == ("tench", "golden retriever", "toilet tissue", 1000)
+
+
+# ---- pytorch-pretrained-BigGAN's BigGAN-deep: an upstream-layout state dict, served, imported, compared ----
+
+# convert_tf_to_pytorch.py's BigGAN128/256/512 layers: (up-sample?, in, out) in units of channel_width;
+# attention_layer_position=8 in all three (the attention module sits before GenBlock 8 in the layer list)
+UPSTREAM_LAYERS = {
+    128: [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 4), (False, 4, 4),
+          (True, 4, 2), (False, 2, 2), (True, 2, 1)],
+    256: [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 8), (False, 8, 8),
+          (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1)],
+    512: [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 8), (False, 8, 8),
+          (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1), (False, 1, 1), (True, 1, 1)],
+}
+ATTENTION_POSITION, N_STATS, EPS = 8, 51, 1e-4
+CH, Z_DIM, CLASSES = 4, 8, 5  # a small channel_width, z_dim (= class_embed_dim) and class count
+
+
+def _sn(sd, prefix, weight):
+    """A layer as torch.nn.utils.spectral_norm keeps it: weight_orig and its u, v vectors (u = W v / |W v|)."""
+    v = F.normalize(torch.randn(weight[0].numel()), dim=0)
+    sd[f"{prefix}.weight_orig"] = weight
+    sd[f"{prefix}.weight_u"] = F.normalize(weight.flatten(1) @ v, dim=0)
+    sd[f"{prefix}.weight_v"] = v
+
+
+def _stats(sd, prefix, c):
+    sd[f"{prefix}.running_means"] = 0.2 * torch.randn(N_STATS, c)
+    sd[f"{prefix}.running_vars"] = 0.5 + torch.rand(N_STATS, c)
+
+
+def upstream_state(size):
+    """BigGAN(config).state_dict() of model.py, with random tensors of its names and shapes."""
+    sd = OrderedDict()
+    cond = 2 * Z_DIM
+    sd["embeddings.weight"] = 0.5 * torch.randn(Z_DIM, CLASSES)  # nn.Linear(num_classes, z_dim, bias=False)
+    sd["generator.gen_z.bias"] = 0.1 * torch.randn(4 * 4 * 16 * CH)
+    _sn(sd, "generator.gen_z", torch.randn(4 * 4 * 16 * CH, cond))
+    index = 0
+    for i, (_, a, b) in enumerate(UPSTREAM_LAYERS[size]):
+        if i == ATTENTION_POSITION:
+            p, c = f"generator.layers.{index}", CH * a
+            for name, shape in (("theta", (c // 8, c)), ("phi", (c // 8, c)), ("g", (c // 2, c)), ("o_conv", (c, c // 2))):
+                _sn(sd, f"{p}.snconv1x1_{name}", torch.randn(*shape, 1, 1))
+            sd[f"{p}.gamma"] = torch.tensor([0.7])  # non-zero, so the attention counts
+            index += 1
+        p, cin, cout = f"generator.layers.{index}", CH * a, CH * b
+        mid = cin // 4
+        for k, c in enumerate((cin, mid, mid, mid)):
+            _stats(sd, f"{p}.bn_{k}", c)
+            _sn(sd, f"{p}.bn_{k}.scale", 0.3 * torch.randn(c, cond))
+            _sn(sd, f"{p}.bn_{k}.offset", 0.3 * torch.randn(c, cond))
+        for k, (o, n, ks) in enumerate(((mid, cin, 1), (mid, mid, 3), (mid, mid, 3), (cout, mid, 1))):
+            sd[f"{p}.conv_{k}.bias"] = 0.1 * torch.randn(o)
+            _sn(sd, f"{p}.conv_{k}", torch.randn(o, n, ks, ks))
+        index += 1
+    _stats(sd, "generator.bn", CH)
+    sd["generator.bn.weight"], sd["generator.bn.bias"] = 1 + 0.1 * torch.randn(CH), 0.1 * torch.randn(CH)
+    sd["generator.conv_to_rgb.bias"] = 0.1 * torch.randn(CH)
+    _sn(sd, "generator.conv_to_rgb", torch.randn(CH, CH, 3, 3))
+    calibrate = torch.randn(16, Z_DIM).clamp(-2, 2), torch.arange(16) % CLASSES
+    upstream_forward(sd, size, *calibrate, 1.0, record=True)  # statistics of the activations, as DeepMind's
+    return sd
+
+
+def upstream_forward(sd, size, z, y, truncation, record=False):
+    """BigGAN.forward of model.py in eval mode, as plain ops on the state dict: spectral norm from the stored u, v;
+    BigGANBatchNorm's statistics picked by modf(truncation / step) as it does; TF's (4, 4, C) gen_z layout.
+    ``record``: first store each batch norm's statistics of this batch (varied a little per truncation) in ``sd``,
+    so that the random network's activations stay in range."""
+    def weight(p):
+        w = sd[f"{p}.weight_orig"]
+        return w / torch.dot(sd[f"{p}.weight_u"], w.flatten(1) @ sd[f"{p}.weight_v"])
+
+    def stats(p, x):
+        if record:
+            mean, var = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3))  # (C,)
+            sd[f"{p}.running_means"] = mean + 0.1 * var.sqrt() * torch.randn(N_STATS, len(mean))
+            sd[f"{p}.running_vars"] = var * (1 + 0.2 * torch.rand(N_STATS, len(var)))
+        coef, start = math.modf(truncation / (1.0 / (N_STATS - 1)))
+        means, variances, start = sd[f"{p}.running_means"], sd[f"{p}.running_vars"], int(start)
+        if coef != 0.0:
+            return (means[start] * coef + means[start + 1] * (1 - coef),
+                    variances[start] * coef + variances[start + 1] * (1 - coef))
+        return means[start], variances[start]
+
+    def cbn(x, p, cond):
+        mean, var = stats(p, x)
+        gain = 1 + cond @ weight(f"{p}.scale").t()  # (B, C)
+        bias = cond @ weight(f"{p}.offset").t()
+        return (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + EPS) * gain[:, :, None, None] \
+            + bias[:, :, None, None]
+
+    def conv(x, p, padding=0, bias=True):
+        return F.conv2d(x, weight(p), sd[f"{p}.bias"] if bias else None, padding=padding)
+
+    def attention(x, p):
+        b, c, h, w = x.shape
+        theta = conv(x, f"{p}.snconv1x1_theta", bias=False).view(b, c // 8, h * w)
+        phi = F.max_pool2d(conv(x, f"{p}.snconv1x1_phi", bias=False), 2).view(b, c // 8, h * w // 4)
+        attn = torch.softmax(torch.bmm(theta.permute(0, 2, 1), phi), dim=-1)
+        g = F.max_pool2d(conv(x, f"{p}.snconv1x1_g", bias=False), 2).view(b, c // 2, h * w // 4)
+        out = conv(torch.bmm(g, attn.permute(0, 2, 1)).view(b, c // 2, h, w), f"{p}.snconv1x1_o_conv", bias=False)
+        return x + sd[f"{p}.gamma"] * out
+
+    cond = torch.cat([z, F.one_hot(y, CLASSES).float() @ sd["embeddings.weight"].t()], dim=1)
+    h = F.linear(cond, weight("generator.gen_z"), sd["generator.gen_z.bias"])
+    h = h.view(-1, 4, 4, 16 * CH).permute(0, 3, 1, 2)
+    index = 0
+    for i, (up, a, b) in enumerate(UPSTREAM_LAYERS[size]):
+        if i == ATTENTION_POSITION:
+            h = attention(h, f"generator.layers.{index}")
+            index += 1
+        p, x0 = f"generator.layers.{index}", h
+        h = conv(F.relu(cbn(h, f"{p}.bn_0", cond)), f"{p}.conv_0")
+        h = F.relu(cbn(h, f"{p}.bn_1", cond))
+        h = conv(F.interpolate(h, scale_factor=2, mode="nearest") if up else h, f"{p}.conv_1", padding=1)
+        h = conv(F.relu(cbn(h, f"{p}.bn_2", cond)), f"{p}.conv_2", padding=1)
+        h = conv(F.relu(cbn(h, f"{p}.bn_3", cond)), f"{p}.conv_3")
+        x0 = x0[:, :x0.shape[1] // 2] if a != b else x0
+        h = h + (F.interpolate(x0, scale_factor=2, mode="nearest") if up else x0)
+        index += 1
+    mean, var = stats("generator.bn", h)
+    h = F.batch_norm(h, mean, var, sd["generator.bn.weight"], sd["generator.bn.bias"], training=False, eps=EPS)
+    return torch.tanh(conv(F.relu(h), "generator.conv_to_rgb", padding=1)[:, :3])
+
+
+@pytest.fixture
+def http_files(tmp_path):
+    """A loopback HTTP server for a folder of files (the S3 URLs upstream publishes): (folder, base URL)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def load_spy(monkeypatch):
+    """Every torch.load call's weights_only, recorded (the call still made)."""
+    calls, real = [], torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    return calls
+
+
+def _serve_and_register(folder, base, size, name):
+    """Save an upstream-layout state dict where the loopback server serves it; a catalog entry pinning it."""
+    torch.manual_seed(size)
+    sd = upstream_state(size)
+    path = folder / f"biggan-deep-{size}-pytorch_model.bin"
+    torch.save(sd, path)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    config = {"arch": "deep", "image_size": size, "g_ch": CH, "nz": Z_DIM, "shared_dim": Z_DIM, "num_classes": CLASSES,
+              "rgb_ch": CH, "n_stats": N_STATS, "attn": 64, "bn_eps": EPS, "sn_eps": EPS}
+
+    class Entry:
+        @ganzoo.hookimpl
+        def ganzoo_register_models(register):
+            register(ganzoo.ModelCard(
+                name=name, variant="biggan", summary="test import", weights="import", dataset="folder:ROOT",
+                recipe="-", config=config, license="Apache-2.0",
+                source={"importer": "pretrained-biggan-deep", "url": f"{base}/{path.name}", "sha256": sha,
+                        "classes": ["tench", "goldfish", "great white shark", "tiger shark", "hammerhead shark"]}))
+
+    plugins.register_plugin(Entry, f"test-{name}")
+    return sd, path
+
+
+@pytest.mark.parametrize("size", [128, 256, 512])
+def test_pretrained_biggan_deep_imports_to_the_upstream_function_and_loads_offline(http_files, load_spy, size):
+    folder, base = http_files
+    sd, path = _serve_and_register(folder, base, size, f"biggan-deep-tiny-{size}")
+    model = ganzoo.load(f"biggan-deep-tiny-{size}")
+    assert load_spy == [True]  # read once, with weights_only=True
+    assert model.classes[1] == "goldfish" and model.num_classes == CLASSES
+    G = model.nets["G"].eval()
+    torch.manual_seed(1)
+    z, y = 0.4 * torch.randn(2, Z_DIM).clamp(-2, 2), torch.tensor([1, 4])
+    for truncation in (0.4, 1.0):  # two sets of recorded statistics
+        with torch.no_grad():
+            ours, theirs = G(z, y, truncation=truncation), upstream_forward(sd, size, z, y, truncation)
+        assert ours.shape == (2, 3, size, size)
+        assert 0.05 < float(theirs.std()) and float((theirs.abs() > 0.99).float().mean()) < 0.5  # not saturated
+        # the same operations, some in another order (a fused batch norm): measured at most 1.7e-5 (512's 14 blocks)
+        assert torch.allclose(ours, theirs, atol=1e-4), float((ours - theirs).abs().max())
+    with torch.no_grad():
+        assert torch.allclose(G(z, y), upstream_forward(sd, size, z, y, 1.0), atol=1e-4)  # none: truncation 1's
+
+    load_spy.clear()
+    path.unlink()  # later loads need neither the network nor the pickle
+    again = ganzoo.load(f"biggan-deep-tiny-{size}")
+    assert load_spy == []
+    assert torch.equal(again.sample(2, seed=3, labels="goldfish"), model.sample(2, seed=3, labels=1))
+
+
+def _drop(sd, key):
+    del sd[key]
+
+
+def _add(sd, key):
+    sd[key] = torch.zeros(3)
+
+
+def _reshape(sd, key):
+    sd[key] = torch.zeros(sd[key].shape[0] + 1, *sd[key].shape[1:])
+
+
+@pytest.mark.parametrize("edit, key, message", [
+    (_drop, "generator.layers.3.bn_2.scale.weight_v", "lacks tensor 'generator.layers.3.bn_2.scale.weight_v'"),
+    (_drop, "generator.bn.running_vars", "lacks tensor 'generator.bn.running_vars'"),
+    (_add, "generator.layers.0.bn_0.running_mean", "has unexpected tensor 'generator.layers.0.bn_0.running_mean'"),
+    (_reshape, "generator.layers.2.conv_1.bias", "tensor 'generator.layers.2.conv_1.bias' gives G.blocks.2.c2.bias of "
+                                                 r"shape \(17,\), but .* needs \(16,\)"),
+    (_drop, "generator.layers.8.gamma", r"layers .* with attention at \[\]"),
+])
+def test_conversion_is_strict_and_names_the_upstream_tensor(edit, key, message):
+    torch.manual_seed(0)
+    sd = upstream_state(128)
+    edit(sd, key)
+    with pytest.raises(WeightsError, match=message):
+        convert("pretrained-biggan-deep", sd)
+
+
+def test_the_catalog_entries_need_no_download_to_describe(monkeypatch):
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("describing a catalog entry downloaded something")
+
+    monkeypatch.setattr("ganzoo.importers.fetch", no_network)
+    listed = CliRunner().invoke(cli, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert all(name in listed.output for name in ("biggan", "biggan-deep-128", "biggan-deep-256", "biggan-deep-512"))
+    shown = CliRunner().invoke(cli, ["info", "biggan-deep-256"])
+    assert shown.exit_code == 0, shown.output
+    for text in ("Apache-2.0", "55880833", "biggan-deep-256-pytorch_model.bin", "reported by Brock et al. 2019",
+                 "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5"):
+        assert text in shown.output, text

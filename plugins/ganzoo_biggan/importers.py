@@ -26,8 +26,8 @@ import torch
 from ganzoo.importers import Converted, need, remap, state_dict_of
 
 NAME = "pretrained-biggan-deep"
-SN = {"weight_orig": "parametrizations.weight.original", "weight_u": "parametrizations.weight._u",
-      "weight_v": "parametrizations.weight._v"}
+SN = {"weight_orig": "parametrizations.weight.original", "weight_u": "parametrizations.weight.0._u",
+      "weight_v": "parametrizations.weight.0._v"}
 ATTENTION = {"snconv1x1_theta": "theta", "snconv1x1_phi": "phi", "snconv1x1_g": "g", "snconv1x1_o_conv": "o"}
 
 
