@@ -185,6 +185,7 @@ UPSTREAM_LAYERS = {
 }
 ATTENTION_POSITION, N_STATS, EPS = 8, 51, 1e-4
 CH, Z_DIM, CLASSES = 4, 8, 5  # a small channel_width, z_dim (= class_embed_dim) and class count
+FISH = ["tench", "goldfish", "great white shark", "tiger shark", "hammerhead shark"]
 
 
 def _sn(sd, prefix, weight):
@@ -200,11 +201,11 @@ def _stats(sd, prefix, c):
     sd[f"{prefix}.running_vars"] = 0.5 + torch.rand(N_STATS, c)
 
 
-def upstream_state(size):
+def upstream_state(size, classes=CLASSES):
     """BigGAN(config).state_dict() of model.py, with random tensors of its names and shapes."""
     sd = OrderedDict()
     cond = 2 * Z_DIM
-    sd["embeddings.weight"] = 0.5 * torch.randn(Z_DIM, CLASSES)  # nn.Linear(num_classes, z_dim, bias=False)
+    sd["embeddings.weight"] = 0.5 * torch.randn(Z_DIM, classes)  # nn.Linear(num_classes, z_dim, bias=False)
     sd["generator.gen_z.bias"] = 0.1 * torch.randn(4 * 4 * 16 * CH)
     _sn(sd, "generator.gen_z", torch.randn(4 * 4 * 16 * CH, cond))
     index = 0
@@ -229,7 +230,7 @@ def upstream_state(size):
     sd["generator.bn.weight"], sd["generator.bn.bias"] = 1 + 0.1 * torch.randn(CH), 0.1 * torch.randn(CH)
     sd["generator.conv_to_rgb.bias"] = 0.1 * torch.randn(CH)
     _sn(sd, "generator.conv_to_rgb", torch.randn(CH, CH, 3, 3))
-    calibrate = torch.randn(16, Z_DIM).clamp(-2, 2), torch.arange(16) % CLASSES
+    calibrate = torch.randn(16, Z_DIM).clamp(-2, 2), torch.arange(16) % classes
     upstream_forward(sd, size, *calibrate, 1.0, record=True)  # statistics of the activations, as DeepMind's
     return sd
 
@@ -274,7 +275,8 @@ def upstream_forward(sd, size, z, y, truncation, record=False):
         out = conv(torch.bmm(g, attn.permute(0, 2, 1)).view(b, c // 2, h, w), f"{p}.snconv1x1_o_conv", bias=False)
         return x + sd[f"{p}.gamma"] * out
 
-    cond = torch.cat([z, F.one_hot(y, CLASSES).float() @ sd["embeddings.weight"].t()], dim=1)
+    embed = sd["embeddings.weight"]  # (z_dim, num_classes)
+    cond = torch.cat([z, F.one_hot(y, embed.shape[1]).float() @ embed.t()], dim=1)
     h = F.linear(cond, weight("generator.gen_z"), sd["generator.gen_z.bias"])
     h = h.view(-1, 4, 4, 16 * CH).permute(0, 3, 1, 2)
     index = 0
@@ -328,14 +330,15 @@ def load_spy(monkeypatch):
     return calls
 
 
-def _serve_and_register(folder, base, size, name):
-    """Save an upstream-layout state dict where the loopback server serves it; a catalog entry pinning it."""
+def _serve_and_register(folder, base, size, name, classes=CLASSES):
+    """Save an upstream-layout state dict where the loopback server serves it; a catalog entry pinning it
+    (the class names of a 1,000-class file come from the importer: ImageNet's)."""
     torch.manual_seed(size)
-    sd = upstream_state(size)
+    sd = upstream_state(size, classes)
     path = folder / f"biggan-deep-{size}-pytorch_model.bin"
     torch.save(sd, path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    config = {"arch": "deep", "image_size": size, "g_ch": CH, "nz": Z_DIM, "shared_dim": Z_DIM, "num_classes": CLASSES,
+    config = {"arch": "deep", "image_size": size, "g_ch": CH, "nz": Z_DIM, "shared_dim": Z_DIM, "num_classes": classes,
               "rgb_ch": CH, "n_stats": N_STATS, "attn": 64, "bn_eps": EPS, "sn_eps": EPS}
 
     class Entry:
@@ -345,7 +348,7 @@ def _serve_and_register(folder, base, size, name):
                 name=name, variant="biggan", summary="test import", weights="import", dataset="folder:ROOT",
                 recipe="-", config=config, license="Apache-2.0",
                 source={"importer": "pretrained-biggan-deep", "url": f"{base}/{path.name}", "sha256": sha,
-                        "classes": ["tench", "goldfish", "great white shark", "tiger shark", "hammerhead shark"]}))
+                        **({} if classes == 1000 else {"classes": FISH[:classes]})}))
 
     plugins.register_plugin(Entry, f"test-{name}")
     return sd, path
@@ -423,3 +426,144 @@ def test_the_catalog_entries_need_no_download_to_describe(monkeypatch):
     for text in ("Apache-2.0", "55880833", "biggan-deep-256-pytorch_model.bin", "reported by Brock et al. 2019",
                  "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5"):
         assert text in shown.output, text
+
+
+def test_sample_command_draws_a_named_imagenet_class_from_an_imported_file(tmp_path, http_files):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from ganzoo.cli import cli
+
+    folder, base = http_files
+    _serve_and_register(folder, base, 128, "biggan-deep-tiny-imagenet", classes=1000)
+    out = tmp_path / "retrievers.png"
+    result = CliRunner().invoke(cli, ["sample", "biggan-deep-tiny-imagenet", "--label", "golden retriever",
+                                      "--truncation", "0.4", "-n", "4", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size[0] > 2 * 128  # a grid of 4 128x128 images
+    model = ganzoo.load("biggan-deep-tiny-imagenet")  # from the cache now
+    assert model.classes == imagenet_classes() and model.classes.index("golden retriever") == 207
+    assert torch.equal(model.sample(2, seed=0, labels="golden retriever"), model.sample(2, seed=0, labels=207))
+
+
+# ---- PyTorch-StudioGAN's BigGAN (big_resnet, CIFAR-10's 32x32 layout) from the loopback Hub --------------------
+
+STUDIOGAN_REPO = "Mingguksky/PyTorch-StudioGAN"
+STUDIOGAN_FILE = "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-BigGAN-train-TINY/model=G_ema-best-weights-step=8.pth"
+SG_DIM, SG_CHUNK, SG_SHARED, SG_CLASSES = 4, 5, 8, 3  # g_conv_dim (widths 4x it at 32x32), z chunk, shared_dim, K
+
+
+def studiogan_state():
+    """big_resnet.Generator(img_size=32, attn_g_loc=[2], g_cond_mtd="cBN").state_dict(), random tensors."""
+    sd, width, affine = OrderedDict(), 4 * SG_DIM, SG_SHARED + SG_CHUNK
+    sd["linear0.bias"] = 0.1 * torch.randn(16 * width)
+    _sn(sd, "linear0", torch.randn(16 * width, SG_CHUNK))
+    sd["shared.weight"] = 0.5 * torch.randn(SG_CLASSES, SG_SHARED)
+    for i in range(4):
+        p = f"blocks.{i}.0"
+        if i == 2:  # attn_g_loc [2]: after the second GenBlock
+            for name, shape in (("theta", (width // 8, width)), ("phi", (width // 8, width)), ("g", (width // 2, width)),
+                                ("attn", (width, width // 2))):
+                _sn(sd, f"{p}.conv1x1_{name}", torch.randn(*shape, 1, 1))
+            sd[f"{p}.sigma"] = torch.tensor([0.5])
+            continue
+        for bn in ("bn1", "bn2"):
+            sd[f"{p}.{bn}.bn.running_mean"], sd[f"{p}.{bn}.bn.running_var"] = 0.1 * torch.randn(width), 1 + torch.rand(width)
+            sd[f"{p}.{bn}.bn.num_batches_tracked"] = torch.tensor(1000)
+            _sn(sd, f"{p}.{bn}.gain", 0.3 * torch.randn(width, affine))
+            _sn(sd, f"{p}.{bn}.bias", 0.3 * torch.randn(width, affine))
+        for conv, k in (("conv2d0", 1), ("conv2d1", 3), ("conv2d2", 3)):
+            sd[f"{p}.{conv}.bias"] = 0.1 * torch.randn(width)
+            _sn(sd, f"{p}.{conv}", torch.randn(width, width, k, k))
+    sd["bn4.weight"], sd["bn4.bias"] = 0.15 + 0.01 * torch.randn(width), 0.1 * torch.randn(width)  # unsaturated tanh
+    sd["bn4.running_mean"], sd["bn4.running_var"] = 0.1 * torch.randn(width), 1 + torch.rand(width)
+    sd["bn4.num_batches_tracked"] = torch.tensor(1000)
+    sd["conv2d5.bias"] = 0.1 * torch.randn(3)
+    _sn(sd, "conv2d5", torch.randn(3, width, 3, 3))
+    studiogan_forward(sd, torch.randn(16, 4 * SG_CHUNK), torch.arange(16) % SG_CLASSES, record=True)
+    return sd
+
+
+def studiogan_forward(sd, z, y, record=False):
+    """big_resnet.Generator.forward in eval mode on the raw state dict (ops.ConditionalBatchNorm2d, SelfAttention);
+    ``record``: first store each batch norm's statistics of this batch as its running ones (activations in range)."""
+    def stats(x, p):
+        if record:
+            sd[f"{p}.running_mean"], sd[f"{p}.running_var"] = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3))
+        return sd[f"{p}.running_mean"], sd[f"{p}.running_var"]
+
+    def weight(p):
+        w = sd[f"{p}.weight_orig"]
+        return w / torch.dot(sd[f"{p}.weight_u"], w.flatten(1) @ sd[f"{p}.weight_v"])
+
+    def cbn(x, p, affine):
+        x = F.batch_norm(x, *stats(x, f"{p}.bn"), training=False, eps=1e-4)
+        return x * (1 + affine @ weight(f"{p}.gain").t())[:, :, None, None] + (affine @ weight(f"{p}.bias").t())[:, :, None, None]
+
+    def conv(x, p, padding=0, bias=True):
+        return F.conv2d(x, weight(p), sd[f"{p}.bias"] if bias else None, padding=padding)
+
+    zs = z.split(SG_CHUNK, dim=1)
+    affines = iter([torch.cat([sd["shared.weight"][y], zc], dim=1) for zc in zs[1:]])
+    act = F.linear(zs[0], weight("linear0"), sd["linear0.bias"]).view(z.shape[0], -1, 4, 4)
+    for i in range(4):
+        p = f"blocks.{i}.0"
+        if i == 2:
+            b, c, h, w = act.shape
+            theta = conv(act, f"{p}.conv1x1_theta", bias=False).view(b, c // 8, h * w)
+            phi = F.max_pool2d(conv(act, f"{p}.conv1x1_phi", bias=False), 2).view(b, c // 8, h * w // 4)
+            attn = torch.softmax(torch.bmm(theta.permute(0, 2, 1), phi), dim=-1)
+            g = F.max_pool2d(conv(act, f"{p}.conv1x1_g", bias=False), 2).view(b, c // 2, h * w // 4)
+            attn_g = conv(torch.bmm(g, attn.permute(0, 2, 1)).view(b, c // 2, h, w), f"{p}.conv1x1_attn", bias=False)
+            act = act + sd[f"{p}.sigma"] * attn_g
+            continue
+        affine = next(affines)
+        x = conv(F.interpolate(F.relu(cbn(act, f"{p}.bn1", affine)), scale_factor=2), f"{p}.conv2d1", padding=1)
+        x = conv(F.relu(cbn(x, f"{p}.bn2", affine)), f"{p}.conv2d2", padding=1)
+        act = x + conv(F.interpolate(act, scale_factor=2), f"{p}.conv2d0")
+    act = F.batch_norm(act, *stats(act, "bn4"), sd["bn4.weight"], sd["bn4.bias"], training=False, eps=1e-4)
+    return torch.tanh(conv(F.relu(act), "conv2d5", padding=1))
+
+
+def test_studiogan_biggan_from_the_hub_computes_the_upstream_function(tmp_path, hub, monkeypatch, load_spy):
+    from huggingface_hub import HfApi
+
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    torch.manual_seed(0)
+    sd = studiogan_state()
+    path = tmp_path / "g.pth"
+    torch.save({"state_dict": sd, "epoch": 3}, path)
+    api = HfApi(endpoint=hub.endpoint, token=False)
+    api.create_repo(STUDIOGAN_REPO)
+    api.upload_file(path_or_fileobj=str(path), path_in_repo=STUDIOGAN_FILE, repo_id=STUDIOGAN_REPO)
+    config = {"image_size": 32, "g_ch": SG_DIM, "nz": 4 * SG_CHUNK, "shared_dim": SG_SHARED, "num_classes": SG_CLASSES,
+              "attn": 16, "bn_eps": 1e-4}
+
+    class Entry:
+        @ganzoo.hookimpl
+        def ganzoo_register_models(register):
+            register(ganzoo.ModelCard(
+                name="biggan-tiny-studiogan", variant="biggan", summary="test import", weights="import",
+                dataset="cifar10:ROOT", recipe="-", config=config,
+                source={"importer": "studiogan-biggan", "hub": STUDIOGAN_REPO, "file": STUDIOGAN_FILE,
+                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "classes": ["a", "b", "c"]}))
+
+    plugins.register_plugin(Entry, "test-biggan-tiny-studiogan")
+    model = ganzoo.load("biggan-tiny-studiogan")
+    assert load_spy == [True] and model.classes == ["a", "b", "c"]
+    z, y = torch.randn(4, 4 * SG_CHUNK), torch.tensor([0, 1, 2, 1])
+    with torch.no_grad():
+        ours, theirs = model.nets["G"](z, y), studiogan_forward(sd, z, y)
+    assert 0.05 < float(theirs.std()) and float((theirs.abs() > 0.99).float().mean()) < 0.5  # not saturated
+    assert torch.allclose(ours, theirs, atol=1e-5), float((ours - theirs).abs().max())
+
+
+def test_studiogan_biggan_conversion_is_strict():
+    torch.manual_seed(0)
+    for edit, key, message in ((_drop, "blocks.3.0.bn2.gain.weight_u", "lacks tensor 'blocks.3.0.bn2.gain.weight_u'"),
+                               (_add, "blocks.0.0.bn1.extra", "has unexpected tensor 'blocks.0.0.bn1.extra'"),
+                               (_reshape, "blocks.1.0.conv2d1.bias", "gives G.blocks.1.c1.bias of shape")):
+        sd = studiogan_state()
+        edit(sd, key)
+        with pytest.raises(WeightsError, match=message):
+            convert("studiogan-biggan", {"state_dict": sd})

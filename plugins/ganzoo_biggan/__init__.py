@@ -94,3 +94,10 @@ def ganzoo_register_importers(register):
         convert="ganzoo_biggan.importers:convert_pretrained_biggan_deep",
         upstream="huggingface/pytorch-pretrained-BigGAN",
     ))
+    register(ganzoo.ImporterSpec(
+        name="studiogan-biggan",
+        summary="PyTorch-StudioGAN BigGAN generators (big_resnet, cBN; 32/128/256/512; 'model=G-...-weights-step=N.pth')",
+        variant="biggan",
+        convert="ganzoo_biggan.importers:convert_studiogan_biggan",
+        upstream="POSTECH-CVLab/PyTorch-StudioGAN",
+    ))

@@ -107,3 +107,69 @@ def raise_layout(what: str) -> None:
     from ganzoo.hub import WeightsError
 
     raise WeightsError(f"{NAME}: the checkpoint has {what}: it is not the layout this importer reads")
+
+
+# ---- PyTorch-StudioGAN's BigGAN ("big_resnet") generators --------------------------------------------------
+#
+# From StudioGAN's src/models/big_resnet.py and src/utils/ops.py, saved as {"state_dict": G.state_dict(), ...}
+# in "model=G-...-weights-step=N.pth" (or G_ema): torch.nn.utils.spectral_norm on every conv and linear.
+#
+#     linear0.*                 SN linear of the first z chunk, (16 * C0, nz / (blocks + 1)), with bias
+#     shared.weight             (K, shared_dim) class embedding
+#     blocks.{i}.0.bn{1,2}      bn.{running_mean, running_var, num_batches_tracked} (eps 1e-4, no affine);
+#                               gain, bias: SN linears without bias of [shared, z chunk]; gain applied as 1 + gain
+#     blocks.{i}.0.conv2d{0,1,2}  1x1 shortcut (after the upsampling), 3x3, 3x3; SN with biases
+#     blocks.{a}.0.conv1x1_{theta,phi,g,attn}, sigma   the self-attention block (bias-free SN convs)
+#     bn4.*, conv2d5.*          BatchNorm2d (eps 1e-4), then an SN 3x3 conv to RGB and tanh
+#
+# Its 32x32, 128x128, 256x256 and 512x512 layouts are BigGAN-PyTorch's, so ganzoo's resnet G takes them
+# tensor for tensor; its 64x64 layout has other widths and is refused.
+
+STUDIOGAN = "studiogan-biggan"
+STUDIOGAN_SIZES = {3: 32, 5: 128, 6: 256, 7: 512}  # up-blocks -> image side
+STUDIOGAN_ATTENTION = {"conv1x1_theta": "theta", "conv1x1_phi": "phi", "conv1x1_g": "g", "conv1x1_attn": "o"}
+BN_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def convert_studiogan_biggan(checkpoint: dict) -> Converted:
+    """A StudioGAN BigGAN generator checkpoint (the whole saved dict) as a ganzoo BigGAN config and G tensors."""
+    state = state_dict_of(checkpoint, "state_dict", STUDIOGAN)
+    linear = need(state, "linear0.weight_orig", STUDIOGAN, 2)  # (16 * C0, chunk)
+    shared = need(state, "shared.weight", STUDIOGAN, 2)  # (K, shared_dim)
+    to_rgb = need(state, "conv2d5.weight_orig", STUDIOGAN, 4)  # (3, C, 3, 3)
+    indices = sorted({int(k.split(".")[1]) for k in state if k.startswith("blocks.")})
+    attention = [i for i in indices if f"blocks.{i}.0.sigma" in state]
+    n_blocks = len(indices) - len(attention)
+    if indices != list(range(len(indices))) or len(attention) > 1 or n_blocks not in STUDIOGAN_SIZES:
+        _refuse(f"blocks {indices} with attention at {attention}; StudioGAN's big_resnet G has 3, 5, 6 or 7 "
+                f"up-blocks (32, 128, 256, 512 pixels; its 64x64 layout has other widths) and one attention block")
+    size = STUDIOGAN_SIZES[n_blocks]
+    config = {"arch": "resnet", "image_size": size, "channels": int(to_rgb.shape[0]),
+              "nz": int(linear.shape[1]) * (n_blocks + 1), "g_ch": int(to_rgb.shape[1]) // (4 if size == 32 else 1),
+              "num_classes": int(shared.shape[0]), "shared_dim": int(shared.shape[1]), "hier": True,
+              "attn": 4 * 2 ** attention[0] if attention else 0, "bn_eps": 1e-4, "sn_eps": 1e-6}
+    mapping: dict = {"shared.weight": ("G.shared.weight", None), "linear0.bias": ("G.linear.bias", None)}
+    mapping.update(_sn("linear0", "G.linear"))
+    for i in indices:
+        up, ours = f"blocks.{i}.0", f"G.blocks.{i}"
+        if i in attention:
+            mapping[f"{up}.sigma"] = (f"{ours}.gamma", None)
+            for theirs, name in STUDIOGAN_ATTENTION.items():
+                mapping.update(_sn(f"{up}.{theirs}", f"{ours}.{name}"))
+            continue
+        for conv, name in (("conv2d0", "c_sc"), ("conv2d1", "c1"), ("conv2d2", "c2")):
+            mapping.update(_sn(f"{up}.{conv}", f"{ours}.{name}", bias=True))
+        for bn, name in (("bn1", "b1"), ("bn2", "b2")):
+            mapping.update({f"{up}.{bn}.bn.{k}": (f"{ours}.{name}.bn.{k}", None) for k in BN_STATS})
+            mapping.update(_sn(f"{up}.{bn}.gain", f"{ours}.{name}.gain"))
+            mapping.update(_sn(f"{up}.{bn}.bias", f"{ours}.{name}.bias"))
+    mapping.update({f"bn4.{k}": (f"G.bn.{k}", None) for k in ("weight", "bias", *BN_STATS)})
+    mapping.update(_sn("conv2d5", "G.conv", bias=True))
+    tensors, origin = remap(state, mapping, importer=STUDIOGAN)
+    return Converted(config, tensors, origin)
+
+
+def _refuse(what: str) -> None:
+    from ganzoo.hub import WeightsError
+
+    raise WeightsError(f"{STUDIOGAN}: the checkpoint has {what}: it is not the layout this importer reads")
