@@ -19,16 +19,16 @@ from functools import partial
 import pytest
 import torch
 import torch.nn.functional as F
+from ganzoo_biggan import DEEP, imagenet_classes
+from ganzoo_biggan import models as biggan_models
+from ganzoo_biggan.config import BigGANConfig
+from ganzoo_biggan.step import orthogonal_penalty
 
 import ganzoo
 from ganzoo import plugins, testing
 from ganzoo.config import ConfigError
 from ganzoo.hub import WeightsError
 from ganzoo.importers import convert
-from ganzoo_biggan import DEEP, imagenet_classes
-from ganzoo_biggan import models as biggan_models
-from ganzoo_biggan.config import BigGANConfig
-from ganzoo_biggan.step import orthogonal_penalty
 
 
 def _count(monkeypatch, **config) -> tuple[int, int]:
@@ -171,8 +171,9 @@ def test_imagenet_names_match_case_insensitively_and_a_misspelling_gets_suggesti
     model = ganzoo.create("biggan", **{**TINY, "channels": 3, "num_classes": 1000})
     model.classes = imagenet_classes()
     assert torch.equal(model.sample(1, seed=0, labels="Golden Retriever"), model.sample(1, seed=0, labels=207))
-    assert torch.equal(model.sample(1, seed=0, labels="Cardigan"), model.sample(1, seed=0, labels=264))  # the corgi:
-    assert torch.equal(model.sample(1, seed=0, labels="cardigan"), model.sample(1, seed=0, labels=474))  # exact case wins
+    # two names differ in case only: the corgi and the sweater; an exact match wins
+    assert torch.equal(model.sample(1, seed=0, labels="Cardigan"), model.sample(1, seed=0, labels=264))
+    assert torch.equal(model.sample(1, seed=0, labels="cardigan"), model.sample(1, seed=0, labels=474))
     with pytest.raises(ValueError, match="did you mean.*golden retriever"):
         model.sample(1, labels="golden retreiver")
 
@@ -231,7 +232,8 @@ def upstream_state(size, classes=CLASSES):
     for i, (_, a, b) in enumerate(UPSTREAM_LAYERS[size]):
         if i == ATTENTION_POSITION:
             p, c = f"generator.layers.{index}", CH * a
-            for name, shape in (("theta", (c // 8, c)), ("phi", (c // 8, c)), ("g", (c // 2, c)), ("o_conv", (c, c // 2))):
+            shapes = (("theta", (c // 8, c)), ("phi", (c // 8, c)), ("g", (c // 2, c)), ("o_conv", (c, c // 2)))
+            for name, shape in shapes:
                 _sn(sd, f"{p}.snconv1x1_{name}", torch.randn(*shape, 1, 1))
             sd[f"{p}.gamma"] = torch.tensor([0.7])  # non-zero, so the attention counts
             index += 1
@@ -416,8 +418,8 @@ def _reshape(sd, key):
     (_drop, "generator.layers.3.bn_2.scale.weight_v", "lacks tensor 'generator.layers.3.bn_2.scale.weight_v'"),
     (_drop, "generator.bn.running_vars", "lacks tensor 'generator.bn.running_vars'"),
     (_add, "generator.layers.0.bn_0.running_mean", "has unexpected tensor 'generator.layers.0.bn_0.running_mean'"),
-    (_reshape, "generator.layers.2.conv_1.bias", "tensor 'generator.layers.2.conv_1.bias' gives G.blocks.2.c2.bias of "
-                                                 r"shape \(17,\), but .* needs \(16,\)"),
+    (_reshape, "generator.layers.2.conv_1.bias", ("tensor 'generator.layers.2.conv_1.bias' gives G.blocks.2.c2.bias "
+                                                  r"of shape \(17,\), but .* needs \(16,\)")),
     (_drop, "generator.layers.8.gamma", r"layers .* with attention at \[\]"),
 ])
 def test_conversion_is_strict_and_names_the_upstream_tensor(edit, key, message):
@@ -468,7 +470,8 @@ def test_sample_command_draws_a_named_imagenet_class_from_an_imported_file(tmp_p
 # ---- PyTorch-StudioGAN's BigGAN (big_resnet, CIFAR-10's 32x32 layout) from the loopback Hub --------------------
 
 STUDIOGAN_REPO = "Mingguksky/PyTorch-StudioGAN"
-STUDIOGAN_FILE = "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-BigGAN-train-TINY/model=G_ema-best-weights-step=8.pth"
+STUDIOGAN_FILE = ("studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-BigGAN-train-TINY/"
+                  "model=G_ema-best-weights-step=8.pth")
 SG_DIM, SG_CHUNK, SG_SHARED, SG_CLASSES = 4, 5, 8, 3  # g_conv_dim (widths 4x it at 32x32), z chunk, shared_dim, K
 
 
@@ -481,13 +484,15 @@ def studiogan_state():
     for i in range(4):
         p = f"blocks.{i}.0"
         if i == 2:  # attn_g_loc [2]: after the second GenBlock
-            for name, shape in (("theta", (width // 8, width)), ("phi", (width // 8, width)), ("g", (width // 2, width)),
-                                ("attn", (width, width // 2))):
+            shapes = (("theta", (width // 8, width)), ("phi", (width // 8, width)), ("g", (width // 2, width)),
+                      ("attn", (width, width // 2)))
+            for name, shape in shapes:
                 _sn(sd, f"{p}.conv1x1_{name}", torch.randn(*shape, 1, 1))
             sd[f"{p}.sigma"] = torch.tensor([0.5])
             continue
         for bn in ("bn1", "bn2"):
-            sd[f"{p}.{bn}.bn.running_mean"], sd[f"{p}.{bn}.bn.running_var"] = 0.1 * torch.randn(width), 1 + torch.rand(width)
+            sd[f"{p}.{bn}.bn.running_mean"] = 0.1 * torch.randn(width)
+            sd[f"{p}.{bn}.bn.running_var"] = 1 + torch.rand(width)
             sd[f"{p}.{bn}.bn.num_batches_tracked"] = torch.tensor(1000)
             _sn(sd, f"{p}.{bn}.gain", 0.3 * torch.randn(width, affine))
             _sn(sd, f"{p}.{bn}.bias", 0.3 * torch.randn(width, affine))
@@ -517,7 +522,8 @@ def studiogan_forward(sd, z, y, record=False):
 
     def cbn(x, p, affine):
         x = F.batch_norm(x, *stats(x, f"{p}.bn"), training=False, eps=1e-4)
-        return x * (1 + affine @ weight(f"{p}.gain").t())[:, :, None, None] + (affine @ weight(f"{p}.bias").t())[:, :, None, None]
+        gain, bias = 1 + affine @ weight(f"{p}.gain").t(), affine @ weight(f"{p}.bias").t()  # (B, C)
+        return x * gain[:, :, None, None] + bias[:, :, None, None]
 
     def conv(x, p, padding=0, bias=True):
         return F.conv2d(x, weight(p), sd[f"{p}.bias"] if bias else None, padding=padding)

@@ -80,8 +80,8 @@ def ganzoo_register_models(register):
                     "parameters": params,
                     "paper": PAPER,
                     "homepage": "https://github.com/huggingface/pytorch-pretrained-BigGAN",
-                    "weights_origin": "DeepMind's TF Hub module biggan-deep-{} (Apache-2.0), converted by "
-                                      "huggingface/pytorch-pretrained-BigGAN".format(size)},
+                    "weights_origin": f"DeepMind's TF Hub module biggan-deep-{size} (Apache-2.0), converted by "
+                                      "huggingface/pytorch-pretrained-BigGAN"},
         ))
 
 
@@ -96,7 +96,8 @@ def ganzoo_register_importers(register):
     ))
     register(ganzoo.ImporterSpec(
         name="studiogan-biggan",
-        summary="PyTorch-StudioGAN BigGAN generators (big_resnet, cBN; 32/128/256/512; 'model=G-...-weights-step=N.pth')",
+        summary="PyTorch-StudioGAN BigGAN generators (big_resnet, cBN; 32/128/256/512; "
+                "'model=G-...-weights-step=N.pth')",
         variant="biggan",
         convert="ganzoo_biggan.importers:convert_studiogan_biggan",
         upstream="POSTECH-CVLab/PyTorch-StudioGAN",

@@ -78,7 +78,8 @@ class BigGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label
         if self.attn == -1:
             self.attn = {32: 16, 64: 32}.get(self.image_size, 64)
         if self.attn and (self.attn < 8 or self.attn > self.image_size or self.attn & (self.attn - 1)):
-            raise ConfigError(f"attn must be a power of two from 8 to image_size={self.image_size}, or 0, got {self.attn}")
+            raise ConfigError(f"attn must be a power of two from 8 to image_size={self.image_size}, or 0, "
+                              f"got {self.attn}")
         if not isinstance(self.hier, bool):
             raise ConfigError(f"hier must be true or false, got {self.hier!r}")
         if self.shared_dim == 0 and (deep or self.hier):
@@ -112,13 +113,13 @@ def _check_count(config: BigGANConfig, name: str, minimum: int) -> None:
 def _check_widths(config: BigGANConfig) -> None:
     """Attention keeps 1/8 of its channels and a deep block 1/4: the widths must leave at least one."""
     deep = config.arch == "deep"
-    for net, unit, widths, sides in (
-            ("g_ch", config.g_ch, G_WIDTHS[config.image_size], [4 * 2 ** i for i in range(len(G_WIDTHS[config.image_size]))]),
-            ("d_ch", config.d_ch, D_WIDTHS[config.image_size][0], _d_sides(config))):
+    g_widths = G_WIDTHS[config.image_size]
+    for net, unit, widths, sides in (("g_ch", config.g_ch, g_widths, [4 * 2 ** i for i in range(len(g_widths))]),
+                                     ("d_ch", config.d_ch, D_WIDTHS[config.image_size][0], _d_sides(config))):
         at = [unit * w for w, side in zip(widths, sides) if side == config.attn][:1]
         if at and at[0] < 8:
-            raise ConfigError(f"{net}={unit} gives the attention block at {config.attn}x{config.attn} {at[0]} channels; "
-                              f"it needs 8 at least (it keeps 1/8 of them): widen {net} or set attn=0")
+            raise ConfigError(f"{net}={unit} gives the attention block at {config.attn}x{config.attn} {at[0]} "
+                              f"channels; it needs 8 at least (it keeps 1/8 of them): widen {net} or set attn=0")
         if deep and unit * min(widths) < 4:
             raise ConfigError(f"{net}={unit} gives a deep block {unit * min(widths)} channels; it needs 4 at least "
                               f"(its bottleneck keeps 1/4 of them)")

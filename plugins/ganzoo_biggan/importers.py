@@ -44,9 +44,9 @@ def convert_pretrained_biggan_deep(checkpoint: dict) -> Converted:
     if layers != list(range(len(layers))) or len(attention) != 1 or n_blocks % 2 or n_blocks // 2 not in (5, 6, 7):
         raise_layout(f"layers {layers} with attention at {attention}: BigGAN-deep has 10, 12 or 14 blocks "
                      f"(128, 256, 512 pixels) and one attention layer")
-    g_ch = int(to_rgb.shape[1])
-    config = {"arch": "deep", "image_size": 4 * 2 ** (n_blocks // 2), "channels": 3, "nz": int(gen_z.shape[1] - embed.shape[0]),
-              "g_ch": g_ch, "num_classes": int(embed.shape[1]), "shared_dim": int(embed.shape[0]),
+    config = {"arch": "deep", "image_size": 4 * 2 ** (n_blocks // 2), "channels": 3,
+              "nz": int(gen_z.shape[1] - embed.shape[0]), "g_ch": int(to_rgb.shape[1]),
+              "num_classes": int(embed.shape[1]), "shared_dim": int(embed.shape[0]),
               "attn": 4 * 2 ** (attention[0] // 2), "rgb_ch": int(to_rgb.shape[0]), "n_stats": int(stats.shape[0]),
               "bn_eps": 1e-4, "sn_eps": 1e-4}
     channel_first = _channel_first_rows(gen_z.shape[0] // 16)

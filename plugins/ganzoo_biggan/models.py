@@ -12,7 +12,7 @@ Labels y (B,) int64 are required: BigGAN is class-conditional.
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import pairwise, repeat
 
 import torch
 import torch.nn.functional as F
@@ -80,7 +80,8 @@ class ConditionalBatchNorm(nn.Module):
             self.gain = _sn(nn.Linear(cond_dim, channels, bias=False), config.sn_eps)
             self.bias = _sn(nn.Linear(cond_dim, channels, bias=False), config.sn_eps)
         else:
-            self.gain, self.bias = _ortho(nn.Embedding(num_classes, channels)), _ortho(nn.Embedding(num_classes, channels))
+            self.gain = _ortho(nn.Embedding(num_classes, channels))
+            self.bias = _ortho(nn.Embedding(num_classes, channels))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, truncation: float | None) -> torch.Tensor:
         h = self.bn(x, truncation)  # (B, C, H, W)
@@ -128,7 +129,8 @@ class DeepGBlock(nn.Module):
     def __init__(self, cin: int, cout: int, up: bool, cond_dim: int, config: BigGANConfig):
         super().__init__()
         mid, eps = cin // 4, config.sn_eps
-        self.b1, self.b2, self.b3, self.b4 = (ConditionalBatchNorm(c, cond_dim, 0, config) for c in (cin, mid, mid, mid))
+        norms = (ConditionalBatchNorm(c, cond_dim, 0, config) for c in (cin, mid, mid, mid))
+        self.b1, self.b2, self.b3, self.b4 = norms
         self.c1, self.c2 = _conv(cin, mid, 1, eps), _conv(mid, mid, 3, eps)
         self.c3, self.c4 = _conv(mid, mid, 3, eps), _conv(mid, cout, 1, eps)
         self.up, self.cout = up, cout
@@ -158,7 +160,7 @@ class Generator(nn.Module):
         linear_in = c.nz + c.shared_dim if deep else (self.chunk or c.nz)
         self.linear = _sn(nn.Linear(linear_in, 16 * widths[0]), c.sn_eps)  # to (B, widths[0], 4, 4)
         blocks: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (a, b) in enumerate(pairwise(widths)):
             if deep:
                 blocks += [DeepGBlock(a, a, False, cond_dim, c), DeepGBlock(a, b, True, cond_dim, c)]
             else:
@@ -245,7 +247,7 @@ class Discriminator(nn.Module):
         deep = c.arch == "deep"
         self.input_conv = _conv(in_channels, widths[0], 3, eps) if deep else None
         side, blocks, attended = c.image_size, [], False
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]) if deep else zip([in_channels] + widths[:-1], widths)):
+        for i, (a, b) in enumerate(pairwise(widths) if deep else pairwise([in_channels, *widths])):
             down = i < n_down
             side //= 2 if down else 1
             if deep:

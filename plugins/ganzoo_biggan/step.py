@@ -21,7 +21,7 @@ from .config import BigGANConfig
 
 
 def orthogonal_penalty(G: nn.Module) -> torch.Tensor:
-    """Sum over G's weight matrices (convs flattened to rows, the shared embedding excluded) of ||W W^T * (1 - I)||^2."""
+    """Sum of ||W W^T * (1 - I)||^2 over G's weight matrices (convs as rows; the shared embedding excluded)."""
     total = torch.zeros((), device=next(G.parameters()).device)
     for name, p in G.named_parameters():
         if p.dim() < 2 or name.startswith("shared."):
