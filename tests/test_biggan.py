@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ganzoo_biggan import DEEP, imagenet_classes
 from ganzoo_biggan import models as biggan_models
 from ganzoo_biggan.config import BigGANConfig
+from ganzoo_biggan.importers import convert_pretrained_biggan_deep
 from ganzoo_biggan.step import orthogonal_penalty
 
 import ganzoo
@@ -65,8 +66,8 @@ def test_parameter_counts_equal_the_reference_implementation(monkeypatch, config
 def test_deep_generators_equal_pytorch_pretrained_biggans(monkeypatch, size, params):
     """pytorch-pretrained-BigGAN's BigGAN(BigGAN{128,256,512}) counted from model.py: the same G as BigGANdeep.py's
     but for a to-RGB conv of 128 outputs (3 of them used); its README rounds them to 50.4M, 55.9M, 56.2M."""
-    config = dict(image_size=size, arch="deep", num_classes=1000, rgb_ch=128, n_stats=51)
-    assert _count(monkeypatch, **config)[0] == params == DEEP[size][0]
+    config = ganzoo.info(f"biggan-deep-{size}").config  # the catalog entry's: rgb_ch 128, n_stats 51, ...
+    assert config["arch"] == "deep" and _count(monkeypatch, **config)[0] == params == DEEP[size][0]
     assert ganzoo.info(f"biggan-deep-{size}").source["parameters"] == params
 
 
@@ -221,23 +222,23 @@ def _stats(sd, prefix, c):
     sd[f"{prefix}.running_vars"] = 0.5 + torch.rand(N_STATS, c)
 
 
-def upstream_state(size, classes=CLASSES):
+def upstream_state(size, classes=CLASSES, ch=CH, z_dim=Z_DIM, calibrate=True):
     """BigGAN(config).state_dict() of model.py, with random tensors of its names and shapes."""
     sd = OrderedDict()
-    cond = 2 * Z_DIM
-    sd["embeddings.weight"] = 0.5 * torch.randn(Z_DIM, classes)  # nn.Linear(num_classes, z_dim, bias=False)
-    sd["generator.gen_z.bias"] = 0.1 * torch.randn(4 * 4 * 16 * CH)
-    _sn(sd, "generator.gen_z", torch.randn(4 * 4 * 16 * CH, cond))
+    cond = 2 * z_dim
+    sd["embeddings.weight"] = 0.5 * torch.randn(z_dim, classes)  # nn.Linear(num_classes, z_dim, bias=False)
+    sd["generator.gen_z.bias"] = 0.1 * torch.randn(4 * 4 * 16 * ch)
+    _sn(sd, "generator.gen_z", torch.randn(4 * 4 * 16 * ch, cond))
     index = 0
     for i, (_, a, b) in enumerate(UPSTREAM_LAYERS[size]):
         if i == ATTENTION_POSITION:
-            p, c = f"generator.layers.{index}", CH * a
+            p, c = f"generator.layers.{index}", ch * a
             shapes = (("theta", (c // 8, c)), ("phi", (c // 8, c)), ("g", (c // 2, c)), ("o_conv", (c, c // 2)))
             for name, shape in shapes:
                 _sn(sd, f"{p}.snconv1x1_{name}", torch.randn(*shape, 1, 1))
             sd[f"{p}.gamma"] = torch.tensor([0.7])  # non-zero, so the attention counts
             index += 1
-        p, cin, cout = f"generator.layers.{index}", CH * a, CH * b
+        p, cin, cout = f"generator.layers.{index}", ch * a, ch * b
         mid = cin // 4
         for k, c in enumerate((cin, mid, mid, mid)):
             _stats(sd, f"{p}.bn_{k}", c)
@@ -247,12 +248,12 @@ def upstream_state(size, classes=CLASSES):
             sd[f"{p}.conv_{k}.bias"] = 0.1 * torch.randn(o)
             _sn(sd, f"{p}.conv_{k}", torch.randn(o, n, ks, ks))
         index += 1
-    _stats(sd, "generator.bn", CH)
-    sd["generator.bn.weight"], sd["generator.bn.bias"] = 1 + 0.1 * torch.randn(CH), 0.1 * torch.randn(CH)
-    sd["generator.conv_to_rgb.bias"] = 0.1 * torch.randn(CH)
-    _sn(sd, "generator.conv_to_rgb", torch.randn(CH, CH, 3, 3))
-    calibrate = torch.randn(16, Z_DIM).clamp(-2, 2), torch.arange(16) % classes
-    upstream_forward(sd, size, *calibrate, 1.0, record=True)  # statistics of the activations, as DeepMind's
+    _stats(sd, "generator.bn", ch)
+    sd["generator.bn.weight"], sd["generator.bn.bias"] = 1 + 0.1 * torch.randn(ch), 0.1 * torch.randn(ch)
+    sd["generator.conv_to_rgb.bias"] = 0.1 * torch.randn(ch)
+    _sn(sd, "generator.conv_to_rgb", torch.randn(ch, ch, 3, 3))
+    if calibrate:  # statistics of the activations, as DeepMind's
+        upstream_forward(sd, size, torch.randn(16, z_dim).clamp(-2, 2), torch.arange(16) % classes, 1.0, record=True)
     return sd
 
 
@@ -299,7 +300,7 @@ def upstream_forward(sd, size, z, y, truncation, record=False):
     embed = sd["embeddings.weight"]  # (z_dim, num_classes)
     cond = torch.cat([z, F.one_hot(y, embed.shape[1]).float() @ embed.t()], dim=1)
     h = F.linear(cond, weight("generator.gen_z"), sd["generator.gen_z.bias"])
-    h = h.view(-1, 4, 4, 16 * CH).permute(0, 3, 1, 2)
+    h = h.view(-1, 4, 4, h.shape[1] // 16).permute(0, 3, 1, 2)  # TensorFlow's (4, 4, C) layout
     index = 0
     for i, (up, a, b) in enumerate(UPSTREAM_LAYERS[size]):
         if i == ATTENTION_POSITION:
@@ -317,6 +318,22 @@ def upstream_forward(sd, size, z, y, truncation, record=False):
     mean, var = stats("generator.bn", h)
     h = F.batch_norm(h, mean, var, sd["generator.bn.weight"], sd["generator.bn.bias"], training=False, eps=EPS)
     return torch.tanh(conv(F.relu(h), "generator.conv_to_rgb", padding=1)[:, :3])
+
+
+@pytest.mark.parametrize("size", [128, 256, 512])
+def test_the_catalog_entries_read_upstreams_full_size_layouts(size):
+    """The importer's config of a full-size file (channel_width 128, z_dim 128, 1,000 classes; shapes only, on the
+    meta device) is the catalog entry's, and its parameters are upstream's count."""
+    with torch.device("meta"):
+        sd = upstream_state(size, classes=1000, ch=128, z_dim=128, calibrate=False)
+    converted = convert_pretrained_biggan_deep(sd)
+    assert converted.config == ganzoo.info(f"biggan-deep-{size}").config
+    buffers = ("weight_u", "weight_v", "running_means", "running_vars")
+    assert sum(v.numel() for k, v in sd.items() if not k.endswith(buffers)) == DEEP[size][0]
+    assert sum(v.numel() for k, v in converted.tensors.items()
+               if not k.endswith(("._u", "._v", "running_mean", "running_var", "num_batches_tracked", "_by_truncation"))
+               ) == DEEP[size][0]
+    assert converted.data["classes"][207] == "golden retriever"
 
 
 @pytest.fixture
