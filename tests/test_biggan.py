@@ -419,6 +419,16 @@ def test_pretrained_biggan_deep_imports_to_the_upstream_function_and_loads_offli
     assert torch.equal(again.sample(2, seed=3, labels="goldfish"), model.sample(2, seed=3, labels=1))
 
 
+def test_a_file_with_another_hash_is_refused_before_it_is_unpickled(http_files, load_spy):
+    folder, base = http_files
+    _, path = _serve_and_register(folder, base, 128, "biggan-deep-tiny-tampered")
+    torch.save(upstream_state(128, calibrate=False), path)  # other weights behind the pinned URL
+    with pytest.raises(WeightsError, match=r"has sha256 [0-9a-f]{16,64}\.\.\., not the pinned [0-9a-f]{64}: it is not the "
+                                           r"published file \(tampered or corrupt\), so it was not opened"):
+        ganzoo.load("biggan-deep-tiny-tampered")
+    assert load_spy == []  # never unpickled
+
+
 def _drop(sd, key):
     del sd[key]
 
