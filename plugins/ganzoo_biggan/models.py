@@ -58,11 +58,15 @@ class TruncationBatchNorm(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor, truncation: float | None = None) -> torch.Tensor:  # (B, C, H, W)
         if self.training or not self.n_stats or truncation is None:
             return super().forward(x)
-        pos = truncation * (self.n_stats - 1)
-        lo = min(int(pos), self.n_stats - 2)
-        frac = 0.0 if abs(pos - round(pos)) < 1e-9 and round(pos) == lo else pos - lo
-        mean = torch.lerp(self.means_by_truncation[lo], self.means_by_truncation[lo + 1], frac)  # (C,)
-        var = torch.lerp(self.vars_by_truncation[lo], self.vars_by_truncation[lo + 1], frac)
+        if not 0 < truncation <= 1:
+            raise ValueError(f"truncation must be in (0, 1], got {truncation!r}")
+        pos = truncation * (self.n_stats - 1)  # t on the table's grid
+        if abs(pos - round(pos)) < 1e-6:
+            mean, var = self.means_by_truncation[round(pos)], self.vars_by_truncation[round(pos)]  # (C,)
+        else:
+            lo, frac = int(pos), pos - int(pos)
+            mean = torch.lerp(self.means_by_truncation[lo], self.means_by_truncation[lo + 1], frac)
+            var = torch.lerp(self.vars_by_truncation[lo], self.vars_by_truncation[lo + 1], frac)
         return F.batch_norm(x, mean, var, self.weight, self.bias, False, 0.0, self.eps)
 
 
