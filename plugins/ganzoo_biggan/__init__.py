@@ -69,8 +69,8 @@ def ganzoo_register_models(register):
                     size, "truncation chosen so that IS matches the validation data's")},
                 "is_at_validation_is": {"value": at_val_is[1], "protocol": PAPER_PROTOCOL.format(
                     size, "truncation chosen so that IS matches the validation data's")},
-                "parameters": {"value": params, "protocol": "G's parameters, counted from upstream's model.py "
-                               "(tests/test_biggan.py builds both and compares)"},
+                "parameters": {"value": params, "protocol": "G's parameters, counted by building upstream's model.py "
+                               f"with its BigGAN{size} config; ganzoo's G has as many (tests/test_biggan.py)"},
             },
             license="Apache-2.0",
             source={"importer": "pretrained-biggan-deep",
