@@ -1,0 +1,104 @@
+"""BigGAN and BigGAN-deep (Brock, Donahue, Simonyan 2019) as a ganzoo plugin: hookimpls and lazy references
+only, and DeepMind's BigGAN-deep ImageNet generators (as huggingface/pytorch-pretrained-BigGAN converted them)
+in the catalog."""
+
+from pathlib import Path
+
+import ganzoo
+
+PAPER = ("Brock, Donahue, Simonyan 2019. Large Scale GAN Training for High Fidelity Natural Image Synthesis. "
+         "ICLR. arXiv:1809.11096")
+
+
+@ganzoo.hookimpl
+def ganzoo_register_variants(register):
+    register(ganzoo.Variant(
+        name="biggan",
+        summary="BigGAN: class-conditional ResNet GAN with shared embedding, hierarchical z, self-attention, "
+                "orthogonal regularisation; arch=deep for BigGAN-deep",
+        paper=PAPER,
+        config="ganzoo_biggan.config:BigGANConfig",
+        build="ganzoo_biggan.models:build",
+        step="ganzoo_biggan.step:BigGANStep",
+        data_kind="image",
+    ))
+
+
+def imagenet_classes() -> list[str]:
+    """ImageNet's 1,000 class names in the ILSVRC-2012 index order (torchvision's list; BigGAN's labels)."""
+    return (Path(__file__).parent / "imagenet_classes.txt").read_text(encoding="utf-8").splitlines()
+
+
+HUB_URL = "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-{}-pytorch_model.bin"
+PAPER_PROTOCOL = ("reported by Brock et al. 2019 (Table 2, BigGAN-deep at {0}x{0}), not re-measured by ganzoo: "
+                  "ImageNet ILSVRC-2012, 50,000 samples, TensorFlow Inception, FID against the training set; {1}; "
+                  "the paper gives the mean over three runs and does not say which run was released")
+# resolution -> (parameters of upstream's generator, sha256 of upstream's file where one is recorded, paper numbers:
+#                (FID, IS) without truncation, (FID, IS) at the truncation whose IS matches the validation data's)
+DEEP = {
+    128: (50_388_609, "", (5.7, 124.5), (7.4, 166.5)),
+    256: (55_880_833, "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5", (6.9, 171.4), (8.1, 232.5)),
+    512: (56_163_905, "", (7.5, 152.8), (11.5, 241.5)),
+}
+# pytorch-pretrained-BigGAN's layout for all three: 2 blocks per resolution from 4x4, 128 channels per width unit,
+# 51 batch-norm statistics per truncation, a to-RGB conv of 128 outputs of which the first 3 are the image
+DEEP_CONFIG = {"arch": "deep", "channels": 3, "nz": 128, "g_ch": 128, "num_classes": 1000, "shared_dim": 128,
+               "attn": 64, "rgb_ch": 128, "n_stats": 51, "bn_eps": 1e-4, "sn_eps": 1e-4}
+
+
+@ganzoo.hookimpl
+def ganzoo_register_models(register):
+    for size, (params, sha256, untruncated, at_val_is) in DEEP.items():
+        pin_note = ("sha256 as recorded by a third party's pinned download list; upstream publishes none"
+                    if sha256 else "upstream publishes no sha256: import by hand with --sha256")
+        register(ganzoo.ModelCard(
+            name=f"biggan-deep-{size}",
+            variant="biggan",
+            summary=f"DeepMind's BigGAN-deep, ImageNet {size}x{size}, 1,000 classes, {params / 1e6:.1f}M parameters: "
+                    f"sample(4, labels=\"golden retriever\", truncation=0.4) ({pin_note})",
+            weights="import",
+            dataset="folder:ILSVRC2012/train",  # the importer records ImageNet's 1,000 class names
+            recipe=(f"ganzoo train biggan --data folder:ILSVRC2012/train --image-size {size} -c arch=deep "
+                    f"-c num_classes=1000 "
+                    f"--batch-size 2048 --ema 0.9999   # the paper's run: 128 to 512 TPUv3 cores, not a CPU's"),
+            config={**DEEP_CONFIG, "image_size": size},
+            metrics={
+                "fid": {"value": untruncated[0], "protocol": PAPER_PROTOCOL.format(size, "no truncation")},
+                "is": {"value": untruncated[1], "protocol": PAPER_PROTOCOL.format(size, "no truncation")},
+                "fid_at_validation_is": {"value": at_val_is[0], "protocol": PAPER_PROTOCOL.format(
+                    size, "truncation chosen so that IS matches the validation data's")},
+                "is_at_validation_is": {"value": at_val_is[1], "protocol": PAPER_PROTOCOL.format(
+                    size, "truncation chosen so that IS matches the validation data's")},
+                "parameters": {"value": params, "protocol": "G's parameters, counted by building upstream's model.py "
+                               f"with its BigGAN{size} config; ganzoo's G has as many (tests/test_biggan.py)"},
+            },
+            license="Apache-2.0",
+            source={"importer": "pretrained-biggan-deep",
+                    "url": HUB_URL.format(size),
+                    "sha256": sha256,
+                    "resolution": size,
+                    "parameters": params,
+                    "paper": PAPER,
+                    "homepage": "https://github.com/huggingface/pytorch-pretrained-BigGAN",
+                    "weights_origin": f"DeepMind's TF Hub module biggan-deep-{size} (Apache-2.0), converted by "
+                                      "huggingface/pytorch-pretrained-BigGAN"},
+        ))
+
+
+@ganzoo.hookimpl
+def ganzoo_register_importers(register):
+    register(ganzoo.ImporterSpec(
+        name="pretrained-biggan-deep",
+        summary="huggingface/pytorch-pretrained-BigGAN's BigGAN-deep generators (128/256/512; 'pytorch_model.bin')",
+        variant="biggan",
+        convert="ganzoo_biggan.importers:convert_pretrained_biggan_deep",
+        upstream="huggingface/pytorch-pretrained-BigGAN",
+    ))
+    register(ganzoo.ImporterSpec(
+        name="studiogan-biggan",
+        summary="PyTorch-StudioGAN BigGAN generators (big_resnet, cBN; 32/128/256/512; "
+                "'model=G-...-weights-step=N.pth')",
+        variant="biggan",
+        convert="ganzoo_biggan.importers:convert_studiogan_biggan",
+        upstream="POSTECH-CVLab/PyTorch-StudioGAN",
+    ))
