@@ -14,14 +14,17 @@ from .options import TrainOptions
 _LAZY = {
     "Step": "ganzoo.engine.step:Step",
     "StepContext": "ganzoo.engine.step:StepContext",
+    "Phase": "ganzoo.engine.step:Phase",
+    "LinearDecayStep": "ganzoo.engine.step:LinearDecayStep",
+    "adam": "ganzoo.engine.step:adam",
     "adam_per_network": "ganzoo.engine.step:adam_per_network",
     "linear_decay": "ganzoo.engine.step:linear_decay",
     "Trainer": "ganzoo.engine.trainer:Trainer",
     "resolve_device": "ganzoo.engine.trainer:resolve_device",
 }
 
-__all__ = ["Step", "StepContext", "adam_per_network", "linear_decay", "TrainOptions", "Trainer", "TrainingInterrupted",
-           "NonFiniteLossError"]
+__all__ = ["Step", "StepContext", "Phase", "LinearDecayStep", "adam", "adam_per_network", "linear_decay", "TrainOptions",
+           "Trainer", "TrainingInterrupted", "NonFiniteLossError"]
 
 
 def __getattr__(name: str) -> Any:
