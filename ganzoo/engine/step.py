@@ -98,7 +98,8 @@ def adam(nets: dict[str, nn.Module], groups: dict[str, tuple[str, ...]], config:
     return out
 
 
-def adam_per_network(nets: dict[str, nn.Module], names: tuple[str, ...], config: Any) -> dict[str, torch.optim.Optimizer]:
+def adam_per_network(nets: dict[str, nn.Module], names: tuple[str, ...],
+                     config: Any) -> dict[str, torch.optim.Optimizer]:
     """One Adam optimizer per named network, named after it (``adam`` with a network per optimizer)."""
     return adam(nets, {n: (n,) for n in names}, config)
 

@@ -1,6 +1,5 @@
 """The pix2pix step: the conditional PatchGAN on real and fake pairs, then the U-Net on the cGAN loss + lambda * L1."""
 
-import torch
 import torch.nn.functional as F
 
 from ganzoo.engine import LinearDecayStep, StepContext
