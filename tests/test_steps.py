@@ -147,7 +147,7 @@ def test_phases_run_on_their_intervals_with_the_lazy_loss_weighted():
     """A third-party step gets lazy regularisation by declaring phases; the engine's scheduling does the rest."""
     from dataclasses import dataclass
 
-    from ganzoo.engine import Phase, Step
+    from ganzoo.engine import AdamStep, Phase
 
     @dataclass
     class Config:
@@ -156,7 +156,7 @@ def test_phases_run_on_their_intervals_with_the_lazy_loss_weighted():
         reg_weight: float = 1.0
         reg_interval: int = 3
 
-    class LazyStep(Step):
+    class LazyStep(AdamStep):
         phases = (Phase("Gmain", "G", frozen=("D",)), Phase("Dmain", "D"),
                   Phase("Dreg", "D", every="reg_interval", when="reg_weight"))
 
@@ -190,4 +190,4 @@ def test_phases_run_on_their_intervals_with_the_lazy_loss_weighted():
     off(ctx, None)
     assert ctx.events == main
     with pytest.raises(NotImplementedError, match="neither declares phases nor writes __call__"):
-        Step(Config())(ctx, None)
+        AdamStep(Config())(ctx, None)

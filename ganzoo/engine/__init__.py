@@ -15,6 +15,7 @@ _LAZY = {
     "Step": "ganzoo.engine.step:Step",
     "StepContext": "ganzoo.engine.step:StepContext",
     "Phase": "ganzoo.engine.step:Phase",
+    "AdamStep": "ganzoo.engine.step:AdamStep",
     "LinearDecayStep": "ganzoo.engine.step:LinearDecayStep",
     "adam": "ganzoo.engine.step:adam",
     "adam_per_network": "ganzoo.engine.step:adam_per_network",
@@ -23,8 +24,8 @@ _LAZY = {
     "resolve_device": "ganzoo.engine.trainer:resolve_device",
 }
 
-__all__ = ["Step", "StepContext", "Phase", "LinearDecayStep", "adam", "adam_per_network", "linear_decay", "TrainOptions",
-           "Trainer", "TrainingInterrupted", "NonFiniteLossError"]
+__all__ = ["Step", "StepContext", "Phase", "AdamStep", "LinearDecayStep", "adam", "adam_per_network", "linear_decay",
+           "TrainOptions", "Trainer", "TrainingInterrupted", "NonFiniteLossError"]
 
 
 def __getattr__(name: str) -> Any:

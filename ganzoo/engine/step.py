@@ -3,10 +3,11 @@
 A variant's step owns only its losses and update order. It reaches networks, optimizers and data
 through the context, so devices, precision, DDP and checkpoints stay the engine's business.
 
-A step either writes its iteration as ``__call__`` or declares ``phases``: updates the engine runs
-in order, each on one optimizer, lazy ones every few iterations with their loss weighted by the
-interval (lazy regularisation, Karras et al. 2020; NVlabs stylegan2-ada's Gmain/Greg/Dmain/Dreg).
-The optimizers come from one helper, ``adam``, driven by the config's lr, lr_d / lr_g and betas.
+A step writes its iteration as ``__call__``, or, as an ``AdamStep``, may declare it as ``phases``:
+updates the engine runs in order, each on one optimizer, lazy ones every few iterations with their
+loss weighted by the interval (lazy regularisation, Karras et al. 2020; NVlabs stylegan2-ada's
+Gmain/Greg/Dmain/Dreg). AdamStep's optimizers come from one helper, ``adam``, driven by the
+config's lr, lr_d / lr_g and betas; ``LinearDecayStep`` adds the decay after ``decay_start``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Phase:
         return self.active(config) and iteration % self.interval(config) == 0
 
 
-def run_phases(step: "Step", ctx: "StepContext", batch: Any) -> None:
+def run_phases(step: "AdamStep", ctx: "StepContext", batch: Any) -> None:
     """One iteration of a step that declares phases: each phase due at ``ctx.iteration``, in order."""
     for phase in step.phases:
         if not phase.due(step.config, ctx.iteration):
@@ -115,25 +116,21 @@ def linear_decay(iteration: int, total: int, start_fraction: float) -> float:
 
 
 class Step:
-    """Base class of a variant's training step: the optimizers, and one iteration as ``__call__`` or ``phases``."""
+    """Base class of a variant's training step; subclasses implement ``optimizers`` and ``__call__``
+    (``AdamStep`` gives both: Adam from the config, and an iteration declared as ``phases``)."""
 
     ema_net: str | None = "G"  # the network the engine averages when EMA is on
-    optimizer_networks: dict[str, tuple[str, ...]] = {"D": ("D",), "G": ("G",)}  # optimizer -> networks it updates
-    phases: tuple[Phase, ...] = ()  # the updates of one iteration, for a step that does not write __call__
 
     def __init__(self, config: Any):
         self.config = config
 
     def optimizers(self, nets: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
-        """The optimizers, by name, over the (unwrapped) networks: by default ``adam`` over
-        ``optimizer_networks``, corrected for the lazy phases."""
-        return adam(nets, self.optimizer_networks, self.config, lazy_ratios(self.phases, self.config))
+        """The optimizers, by name, over the (unwrapped) networks; built from the config."""
+        raise NotImplementedError
 
     def __call__(self, ctx: "StepContext", batch: Any) -> None:
         """One training iteration on ``batch`` (one generator update, however many D updates)."""
-        if not self.phases:
-            raise NotImplementedError(f"{type(self).__name__} neither declares phases nor writes __call__")
-        run_phases(self, ctx, batch)
+        raise NotImplementedError
 
     def lr_factor(self, iteration: int, total: int) -> float:
         """Multiplier of every optimizer's base learning rate at ``iteration`` of ``total``."""
@@ -152,8 +149,26 @@ class Step:
         pass
 
 
-class LinearDecayStep(Step):
-    """A Step whose rates stay constant until ``config.decay_start`` of the run, then fall linearly to 0."""
+class AdamStep(Step):
+    """A Step with the usual optimizers, ``adam`` over ``optimizer_networks`` (corrected for lazy phases),
+    whose iteration is its ``phases`` unless it writes ``__call__`` itself."""
+
+    optimizer_networks: dict[str, tuple[str, ...]] = {"D": ("D",), "G": ("G",)}  # optimizer -> networks it updates
+    phases: tuple[Phase, ...] = ()  # the updates of one iteration, in order
+
+    def optimizers(self, nets: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        """One Adam per entry of ``optimizer_networks``, at the config's rates and betas."""
+        return adam(nets, self.optimizer_networks, self.config, lazy_ratios(self.phases, self.config))
+
+    def __call__(self, ctx: "StepContext", batch: Any) -> None:
+        """The phases due at ``ctx.iteration`` (run_phases)."""
+        if not self.phases:
+            raise NotImplementedError(f"{type(self).__name__} neither declares phases nor writes __call__")
+        run_phases(self, ctx, batch)
+
+
+class LinearDecayStep(AdamStep):
+    """An AdamStep whose rates stay constant until ``config.decay_start`` of the run, then fall linearly to 0."""
 
     def lr_factor(self, iteration: int, total: int) -> float:
         """linear_decay from the config's ``decay_start`` (a fraction of the run; 1.0 = constant)."""

@@ -17,13 +17,13 @@ import math
 import torch
 
 from ganzoo import tricks
-from ganzoo.engine import Phase, Step, StepContext
+from ganzoo.engine import AdamStep, Phase, StepContext
 from ganzoo.losses import d_loss_logistic, g_loss_logistic
 
 from .config import StyleGAN2Config
 
 
-class StyleGAN2Step(Step):
+class StyleGAN2Step(AdamStep):
     optimizer_networks = {"G": ("G",), "D": ("D",)}
     phases = (Phase("Gmain", "G", frozen=("D",)),  # D gives input gradients only
               Phase("Greg", "G", every="pl_interval", when="pl_weight"),

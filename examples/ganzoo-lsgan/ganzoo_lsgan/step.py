@@ -2,18 +2,18 @@
 
 ganzoo's engine hands over the networks, optimizers and data through ``ctx`` and takes care of
 devices, precision, checkpoints and logging; this step owns only the losses and update order.
-Its optimizers are the engine's default: one Adam per network at the config's ``lr`` and ``betas``.
+Its optimizers are AdamStep's: one Adam per network at the config's ``lr`` and ``betas``.
 """
 
 import torch
 
-from ganzoo.engine import Step, StepContext
+from ganzoo.engine import AdamStep, StepContext
 
 from .config import LSGANConfig
 from .losses import d_loss_ls, g_loss_ls
 
 
-class LSGANStep(Step):
+class LSGANStep(AdamStep):
     optimizer_networks = {"D": ("D",), "G": ("G",)}  # optimizer -> the networks it updates (the default, spelled out)
 
     def __init__(self, config: LSGANConfig):
