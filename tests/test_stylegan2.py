@@ -375,11 +375,12 @@ def test_stylegan2_takes_the_shared_tricks():
 
 def test_cli_trains_with_the_shared_trick_flags(tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["train", "stylegan2", "--data", "mnist-5k", "--image-size", "16", "--channels", "1",
-                                      "-c", "r1=1", "-c", "augment=translation", "-c", "r1_interval=2", "-c", "z_dim=16",
-                                      "-c", "w_dim=16", "-c", "mapping_layers=2", "-c", "channel_base=256",
-                                      "-c", "channel_max=16", "--steps", "4", "--batch-size", "4", "--progress", "off",
-                                      "--sample-every", "0", "--log-every", "1", "--device", "cpu", "--out", str(out)])
+    tiny = [f"{k}={v}" for k, v in TINY.items() if k not in ("image_size", "channels")]
+    args = ["train", "stylegan2", "--data", "mnist-5k", "--image-size", "16", "--channels", "1",
+            "-c", "r1=1", "-c", "augment=translation", "-c", "r1_interval=2", *[a for c in tiny for a in ("-c", c)],
+            "--steps", "4", "--batch-size", "4", "--progress", "off", "--sample-every", "0", "--log-every", "1",
+            "--device", "cpu", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     import json
 

@@ -134,7 +134,8 @@ def test_stylegan2_takes_r1_and_smoothing_through_the_shared_code(tmp_path, monk
     calls = {"r1_penalty": [], "d_loss_bce": []}
     for name in calls:
         original = getattr(ganzoo.losses, name)
-        monkeypatch.setattr(ganzoo.losses, name, lambda *a, _f=original, _n=name, **k: calls[_n].append(a) or _f(*a, **k))
+        counted = lambda *a, _f=original, _n=name, **k: calls[_n].append(a) or _f(*a, **k)  # noqa: E731
+        monkeypatch.setattr(ganzoo.losses, name, counted)
     tiny = dict(image_size=16, channels=1, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16)
     ganzoo.train("stylegan2", "mnist-5k", steps=3, out=tmp_path / "run", batch_size=4, **QUIET, **tiny,
                  r1=2.0, r1_interval=2, real_label=0.9, augment="translation")

@@ -53,7 +53,8 @@ def ganzoo_register_models(register):
         dataset="cifar10:ROOT",
         recipe="ganzoo train sngan --data hf:uoft-cs/cifar10 --steps 100000 --out runs/sngan-cifar10",  # the Hub copy of CIFAR-10
         config=STUDIOGAN_CONFIG,
-        metrics={"fid": {"value": 9.01, "protocol": STUDIOGAN_SNGAN}, "is": {"value": 8.83, "protocol": STUDIOGAN_SNGAN}},
+        metrics={"fid": {"value": 9.01, "protocol": STUDIOGAN_SNGAN},
+                 "is": {"value": 8.83, "protocol": STUDIOGAN_SNGAN}},
         license="MIT",
         source={"importer": "studiogan-sngan",
                 "hub": "Mingguksky/PyTorch-StudioGAN",
