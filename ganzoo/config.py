@@ -71,7 +71,8 @@ class DiscriminatorTricks:
 
     ganzoo.tricks applies them once for all: packing and augmentation as a transform of every D input,
     minibatch standard deviation as a layer the shared discriminators insert, R1, label smoothing and
-    two time-scale rates through the shared losses and optimizers. All are off by default (the papers).
+    two time-scale rates through the shared losses and optimizers. All are off by default (the papers);
+    a variant whose paper turns some on redeclares those fields with its defaults (StyleGAN2: r1, mbstd, augment).
     """
 
     pack: int = 1  # PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along
