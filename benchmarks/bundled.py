@@ -42,7 +42,7 @@ RECIPES = {
                     "--ema 0.999 --out runs/sngan-mnist"),
     "stylegan2-mnist": ("ganzoo_stylegan2", "ganzoo train stylegan2 --data mnist-5k --image-size 32 --channels 1 -c channel_base=1024 "
                         "-c channel_max=64 -c z_dim=128 -c w_dim=128 -c mapping_layers=2 -c pl_weight=0 -c style_mixing=0 "
-                        "-c augment=translation -c d_architecture=orig -c r1_gamma=1 -c output=tanh --batch-size 32 "
+                        "-c augment=translation -c d_architecture=orig -c r1=1 -c output=tanh --batch-size 32 "
                         "--ema 0.999 --steps 9000 --out runs/stylegan2-mnist"),
     "pix2pix-mnist-thick": ("ganzoo_pix2pix", "ganzoo train pix2pix --data mnist-5k-thick-paired --image-size 32 --channels 1 "
                             "-c ngf=16 -c ndf=16 --steps 1500 --batch-size 16 --out runs/pix2pix-mnist-thick"),

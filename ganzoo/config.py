@@ -16,8 +16,12 @@ class ConfigError(ValueError):
 
 
 def make_config(cls: type, overrides: dict[str, Any] | None = None, *, variant: str = "") -> Any:
-    """Build ``cls(**overrides)``, refusing unknown keys with the valid ones and close matches."""
-    overrides = dict(overrides or {})
+    """Build ``cls(**overrides)``, refusing unknown keys with the valid ones and close matches.
+
+    Keys the config class has renamed (its ``RENAMED`` table, old name -> new) are read under their new
+    names first, so run folders and published configs written before a rename still load.
+    """
+    overrides = migrate_renamed(cls, dict(overrides or {}), variant=variant)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in overrides:
         if key in TRICK_FIELDS and key not in fields:
@@ -43,13 +47,32 @@ def make_config(cls: type, overrides: dict[str, Any] | None = None, *, variant: 
         raise ConfigError(f"{who} cannot use the config values given ({given}): {type(exc).__name__}: {exc}") from None
 
 
+def migrate_renamed(cls: type, values: dict[str, Any], *, variant: str = "") -> dict[str, Any]:
+    """``values`` with each old key of ``cls.RENAMED`` (old name -> new name) under its new name.
+
+    The one path by which a config reads keys that an older ganzoo wrote; both names with different
+    values is an error, since either could be the intended one.
+    """
+    for old, new in getattr(cls, "RENAMED", {}).items():
+        if old not in values:
+            continue
+        value = values.pop(old)
+        if new in values and values[new] != value:
+            who = f"variant {variant!r}" if variant else cls.__name__
+            raise ConfigError(f"{who} got both {old!r}={value!r} and {new!r}={values[new]!r}; {old!r} is the old "
+                              f"name of {new!r}: give {new!r} only")
+        values.setdefault(new, value)
+    return values
+
+
 @dataclasses.dataclass
 class DiscriminatorTricks:
     """Tricks against collapse and overfitting on D's side, shared by the variants whose config inherits them.
 
     ganzoo.tricks applies them once for all: packing and augmentation as a transform of every D input,
     minibatch standard deviation as a layer the shared discriminators insert, R1, label smoothing and
-    two time-scale rates through the shared losses and optimizers. All are off by default (the papers).
+    two time-scale rates through the shared losses and optimizers. All are off by default (the papers);
+    a variant whose paper turns some on redeclares those fields with its defaults (StyleGAN2: r1, mbstd, augment).
     """
 
     pack: int = 1  # PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along
@@ -117,6 +140,14 @@ def check_positive(config: Any, *names: str) -> None:
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+
+def check_count(config: Any, name: str, minimum: int = 1, zero_means: str = "") -> None:
+    """A whole number >= ``minimum``: a width, a layer or class count, a number of updates, an interval."""
+    value = getattr(config, name)
+    if type(value) is not int or value < minimum:
+        meaning = f" (0 = {zero_means})" if zero_means else ""
+        raise ConfigError(f"{name} must be a whole number >= {minimum}{meaning}, got {value!r}")
 
 
 def check_choice(config: Any, name: str, choices: tuple) -> None:

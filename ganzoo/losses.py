@@ -8,18 +8,60 @@ import torch
 import torch.nn.functional as F
 
 
+def bce_real(logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """-log D(x): cross-entropy of logits against the "real" target; ``real_label`` < 1 smooths it."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, real_label))
+
+
+def bce_fake(logits: torch.Tensor) -> torch.Tensor:
+    """-log(1 - D(G(z))): cross-entropy of logits against the "fake" target 0."""
+    return F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+
+
 def d_loss_bce(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
     """-log D(x) - log(1 - D(G(z))): the discriminator's side of the original minimax game.
 
-    ``real_label`` < 1 is one-sided label smoothing: the target for real data only.
+    ``real_label`` < 1 is one-sided label smoothing: the target for real data only. A step that
+    backpropagates the real and fake halves apart (DCGAN) uses bce_real and bce_fake, the same terms.
     """
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    return bce_real(real_logits, real_label) + bce_fake(fake_logits)
 
 
 def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     """-log D(G(z)): strong gradients early in training, when D rejects fakes easily."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def d_loss_logistic(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """softplus(D(G(z))) + softplus(-D(x)): d_loss_bce as StyleGAN2 writes it; ``real_label`` < 1 smooths it."""
+    if real_label != 1:
+        return d_loss_bce(real_logits, fake_logits, real_label)
+    return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+
+
+def g_loss_logistic(fake_logits: torch.Tensor) -> torch.Tensor:
+    """softplus(-D(G(z))): the non-saturating loss as StyleGAN2 writes it."""
+    return F.softplus(-fake_logits).mean()
+
+
+def ls_real(scores: torch.Tensor) -> torch.Tensor:
+    """E[(D(x) - 1)^2]: the least-squares loss (LSGAN, Mao et al. 2017) of scores against the "real" target 1."""
+    return F.mse_loss(scores, torch.ones_like(scores))
+
+
+def ls_fake(scores: torch.Tensor) -> torch.Tensor:
+    """E[D(G(z))^2]: the least-squares loss of scores against the "fake" target 0."""
+    return F.mse_loss(scores, torch.zeros_like(scores))
+
+
+def d_loss_ls(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """E[(D(x) - 1)^2] + E[D(G(z))^2]: D's least-squares loss in the 0-1 coding (CycleGAN, pix2pix's lsgan)."""
+    return ls_real(real_scores) + ls_fake(fake_scores)
+
+
+def g_loss_ls(fake_scores: torch.Tensor) -> torch.Tensor:
+    """E[(D(G(z)) - 1)^2]: G's least-squares loss, which wants D to call its samples real."""
+    return ls_real(fake_scores)
 
 
 def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:

@@ -109,3 +109,85 @@ def test_engine_applies_the_step_learning_rate_schedule(tmp_path):
 def test_translation_variant_needs_unpaired_data(tmp_path):
     with pytest.raises(ganzoo.ConfigError, match="trains on unpaired data, but the data spec gives image data"):
         ganzoo.train("cyclegan", "mnist-5k", steps=1, out=tmp_path / "x", **QUIET)
+
+
+def test_shared_losses_match_their_formulas():
+    from ganzoo.losses import (bce_fake, bce_real, d_loss_logistic, d_loss_ls, g_loss_logistic, g_loss_ls, ls_fake,
+                               ls_real)
+
+    real, fake = torch.tensor([-1.0, 0.5, 2.0]), torch.tensor([0.0, -3.0, 1.0])
+    assert torch.equal(d_loss_bce(real, fake, 0.9), bce_real(real, 0.9) + bce_fake(fake))  # DCGAN's two halves
+    assert torch.allclose(d_loss_logistic(real, fake), d_loss_bce(real, fake))  # StyleGAN2's softplus form
+    assert torch.allclose(g_loss_logistic(fake), g_loss_nonsaturating(fake))
+    assert torch.equal(d_loss_logistic(real, fake, 0.9), d_loss_bce(real, fake, 0.9))  # smoothing reaches it
+    assert torch.allclose(d_loss_ls(real, fake), ((real - 1) ** 2).mean() + (fake ** 2).mean())  # LSGAN, 0-1 coding
+    assert torch.equal(g_loss_ls(fake), ls_real(fake)) and torch.allclose(ls_fake(fake), (fake ** 2).mean())
+
+
+class _Recording:
+    """A stand-in context: records each backpropagated loss and optimizer step."""
+
+    def __init__(self, optimizers, iteration):
+        self.optimizers, self.iteration, self.events, self.frozen_names = optimizers, iteration, [], []
+
+    def backward(self, loss):
+        self.events.append(("backward", float(loss)))
+
+    def step(self, name):
+        self.events.append(("step", name))
+
+    def frozen(self, *names):
+        import contextlib
+
+        self.frozen_names.append(names)
+        return contextlib.nullcontext()
+
+
+def test_phases_run_on_their_intervals_with_the_lazy_loss_weighted():
+    """A third-party step gets lazy regularisation by declaring phases; the engine's scheduling does the rest."""
+    from dataclasses import dataclass
+
+    from ganzoo.engine import AdamStep, Phase
+
+    @dataclass
+    class Config:
+        lr: float = 0.01
+        betas: tuple = (0.5, 0.99)
+        reg_weight: float = 1.0
+        reg_interval: int = 3
+
+    class LazyStep(AdamStep):
+        phases = (Phase("Gmain", "G", frozen=("D",)), Phase("Dmain", "D"),
+                  Phase("Dreg", "D", every="reg_interval", when="reg_weight"))
+
+        def Gmain(self, ctx, batch):
+            return torch.tensor(1.0)
+
+        def Dmain(self, ctx, batch):
+            return torch.tensor(2.0)
+
+        def Dreg(self, ctx, batch):
+            return torch.tensor(0.5)
+
+    nets = {"G": torch.nn.Linear(2, 2), "D": torch.nn.Linear(2, 1)}
+    step = LazyStep(Config())
+    opts = step.optimizers(nets)
+    assert opts["G"].param_groups[0]["lr"] == 0.01 and opts["G"].param_groups[0]["betas"] == (0.5, 0.99)
+    d = opts["D"].param_groups[0]
+    assert d["lr"] == pytest.approx(0.01 * 3 / 4) and d["betas"][1] == pytest.approx(0.99 ** (3 / 4))
+    runs = {}
+    for iteration in range(7):
+        ctx = _Recording(opts, iteration)
+        step(ctx, None)
+        runs[iteration] = ctx.events
+        assert ctx.frozen_names == [("D",)]  # Gmain's networks frozen, only there
+    main = [("backward", 1.0), ("step", "G"), ("backward", 2.0), ("step", "D")]
+    assert runs[0] == runs[3] == runs[6] == main + [("backward", 1.5), ("step", "D")]  # 0.5 weighted by 3
+    assert runs[1] == runs[2] == runs[4] == runs[5] == main
+    off = LazyStep(Config(reg_weight=0.0))
+    assert off.optimizers(nets)["D"].param_groups[0]["lr"] == 0.01  # an inactive lazy phase corrects nothing
+    ctx = _Recording(opts, 0)
+    off(ctx, None)
+    assert ctx.events == main
+    with pytest.raises(NotImplementedError, match="neither declares phases nor writes __call__"):
+        AdamStep(Config())(ctx, None)

@@ -46,7 +46,7 @@ def test_parameter_counts_match_the_official_cifar_config():
     ref_d = (conv(rgb, ch, 1) + 3 * 2 * conv(ch, ch, 3)  # fromRGB at 32, two convs at 32, 16, 8
              + conv(ch + 1, ch, 3) + fc(ch * 16, ch) + fc(ch, 1))  # epilogue: mbstd conv, fc, out
     model = ganzoo.create("stylegan2", image_size=32, channels=3, mapping_layers=2, channel_base=32768,
-                          channel_max=512, d_architecture="orig", mbstd_group=32)
+                          channel_max=512, d_architecture="orig", mbstd=32)
     ours = {name: count_parameters(net) for name, net in model.nets.items()}
     assert ours == {"G": ref_g, "D": ref_d} == {"G": 19_947_539, "D": 20_720_641}
     resnet = ganzoo.create("stylegan2", image_size=32, channels=3, mapping_layers=2, channel_base=32768, channel_max=512)
@@ -149,6 +149,7 @@ class Counting:
 
     def __init__(self, step, nets, iteration):
         self.models = self.raw_models = nets
+        self.config = step.config
         self.optimizers = step.optimizers(nets)
         self.iteration, self.device, self.steps, self.logged = iteration, torch.device("cpu"), [], {}
 
@@ -324,3 +325,66 @@ def test_cli_writes_walks_gif_and_mixing(tmp_path):
     kept = runner.invoke(cli, ["sample", str(folder), "--interpolate", "3", "-o", str(tmp_path / "notes.png")])
     assert kept.exit_code == 1 and "notes.gif exists and is not an image" in kept.output
     assert (tmp_path / "notes.gif").read_text() == "mine"
+
+
+# ---- the shared discriminator tricks, and configs written before StyleGAN2 took them ----------------
+
+
+def test_configs_with_the_old_trick_names_still_load(tmp_path):
+    """config.json files written before the shared tricks name R1's weight r1_gamma and the mbstd group mbstd_group."""
+    import json
+    import shutil
+    from importlib import resources
+
+    from ganzoo.config import make_config
+
+    old = make_config(StyleGAN2Config, {**TINY, "r1_gamma": 1, "mbstd_group": 2}, variant="stylegan2")
+    assert old == StyleGAN2Config(**TINY, r1=1.0, mbstd=2)
+    assert make_config(StyleGAN2Config, {"r1_gamma": 1.0, "r1": 1.0}).r1 == 1.0  # both, agreeing: fine
+    with pytest.raises(ConfigError, match=r"got both 'r1_gamma'=1.0 and 'r1'=2.0; 'r1_gamma' is the old name of 'r1': "
+                                          r"give 'r1' only"):
+        make_config(StyleGAN2Config, {"r1_gamma": 1.0, "r1": 2.0}, variant="stylegan2")
+    bundled = resources.files("ganzoo_stylegan2") / "pretrained" / "stylegan2-mnist"
+    folder = tmp_path / "old"
+    shutil.copytree(str(bundled), folder)
+    record = json.loads((folder / "config.json").read_text())
+    record["config"]["r1_gamma"] = record["config"].pop("r1")  # as the folder was first published
+    record["config"]["mbstd_group"] = record["config"].pop("mbstd")
+    (folder / "config.json").write_text(json.dumps(record))
+    model, current = ganzoo.load(str(folder)), ganzoo.load("stylegan2-mnist")
+    assert model.config == current.config and model.config.r1 == 1.0 and model.config.mbstd == 4
+    assert torch.equal(model.sample(4, seed=0), current.sample(4, seed=0))
+
+
+def test_stylegan2_takes_the_shared_tricks():
+    plain = nets(augment="", mbstd=0)["D"]
+    assert plain.mbstd is None and not plain._forward_pre_hooks  # both off: no std layer, no input transform
+    packed = nets(augment="", pack=2)["D"]
+    first = next(p for p in packed.parameters() if p.dim() > 1)
+    assert first.shape[1] == 2  # fromRGB takes two grayscale images at once
+    assert packed(torch.randn(8, 1, 16, 16)).shape == (4,)  # one logit per pair
+    D = nets(augment="translation", mbstd=2)["D"]
+    assert D.mbstd.group == 2
+    x = torch.randn(4, 1, 16, 16)
+    assert not torch.equal(D(x), D(x))  # DiffAugment inside D: fresh translations per call
+    with pytest.raises(ConfigError, match="mbstd=1 gives a standard deviation over one sample"):
+        StyleGAN2Config(mbstd=1)
+    with pytest.raises(ConfigError, match=r"r1 must be >= 0"):
+        StyleGAN2Config(r1=-1.0)
+
+
+def test_cli_trains_with_the_shared_trick_flags(tmp_path):
+    out = tmp_path / "run"
+    tiny = [f"{k}={v}" for k, v in TINY.items() if k not in ("image_size", "channels")]
+    args = ["train", "stylegan2", "--data", "mnist-5k", "--image-size", "16", "--channels", "1",
+            "-c", "r1=1", "-c", "augment=translation", "-c", "r1_interval=2", *[a for c in tiny for a in ("-c", c)],
+            "--steps", "4", "--batch-size", "4", "--progress", "off", "--sample-every", "0", "--log-every", "1",
+            "--device", "cpu", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    import json
+
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["r1"] == 1.0 and config["augment"] == "translation" and "r1_gamma" not in config
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert ["r1" in r for r in logged] == [True, False, True, False]  # the lazy R1 at iterations 0 and 2

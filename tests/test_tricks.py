@@ -125,3 +125,21 @@ def test_packed_runs_with_minibatch_std_resume_exactly(tmp_path, variant):
     ganzoo.train(variant, data, steps=2, out=tmp_path / "b", **opts)
     resumed = ganzoo.train(out=tmp_path / "b", steps=4, resume=True)
     assert_identical(final_state(straight), final_state(resumed))
+
+
+def test_stylegan2_takes_r1_and_smoothing_through_the_shared_code(tmp_path, monkeypatch):
+    """StyleGAN2's R1 is the shared term, run lazily (every r1_interval D steps); real_label reaches its loss."""
+    import ganzoo.losses
+
+    calls = {"r1_penalty": [], "d_loss_bce": []}
+    for name in calls:
+        original = getattr(ganzoo.losses, name)
+        counted = lambda *a, _f=original, _n=name, **k: calls[_n].append(a) or _f(*a, **k)  # noqa: E731
+        monkeypatch.setattr(ganzoo.losses, name, counted)
+    tiny = dict(image_size=16, channels=1, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16)
+    ganzoo.train("stylegan2", "mnist-5k", steps=3, out=tmp_path / "run", batch_size=4, **QUIET, **tiny,
+                 r1=2.0, r1_interval=2, real_label=0.9, augment="translation")
+    assert len(calls["r1_penalty"]) == 2  # iterations 0 and 2
+    assert len(calls["d_loss_bce"]) == 3  # every D update, with the smoothed target
+    with pytest.raises(ConfigError, match="real_label must be in"):
+        ganzoo.create("stylegan2", real_label=0.3)

@@ -14,6 +14,10 @@ from .options import TrainOptions
 _LAZY = {
     "Step": "ganzoo.engine.step:Step",
     "StepContext": "ganzoo.engine.step:StepContext",
+    "Phase": "ganzoo.engine.step:Phase",
+    "AdamStep": "ganzoo.engine.step:AdamStep",
+    "LinearDecayStep": "ganzoo.engine.step:LinearDecayStep",
+    "adam": "ganzoo.engine.step:adam",
     "adam_per_network": "ganzoo.engine.step:adam_per_network",
     "linear_decay": "ganzoo.engine.step:linear_decay",
     "Trainer": "ganzoo.engine.trainer:Trainer",
@@ -22,8 +26,9 @@ _LAZY = {
     "end_finished_rank": "ganzoo.engine.distributed:end_finished_rank",
 }
 
-__all__ = ["Step", "StepContext", "adam_per_network", "linear_decay", "TrainOptions", "Trainer", "TrainingInterrupted",
-           "NonFiniteLossError", "RunFolder", "resolve_device", "end_finished_rank"]
+__all__ = ["Step", "StepContext", "Phase", "AdamStep", "LinearDecayStep", "adam", "adam_per_network", "linear_decay",
+           "TrainOptions", "Trainer", "TrainingInterrupted", "NonFiniteLossError", "RunFolder", "resolve_device",
+           "end_finished_rank"]
 
 
 def __getattr__(name: str) -> Any:

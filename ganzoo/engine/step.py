@@ -2,11 +2,19 @@
 
 A variant's step owns only its losses and update order. It reaches networks, optimizers and data
 through the context, so devices, precision, DDP and checkpoints stay the engine's business.
+
+A step writes its iteration as ``__call__``, or, as an ``AdamStep``, may declare it as ``phases``:
+updates the engine runs in order, each on one optimizer, lazy ones every few iterations with their
+loss weighted by the interval (lazy regularisation, Karras et al. 2020; NVlabs stylegan2-ada's
+Gmain/Greg/Dmain/Dreg). AdamStep's optimizers come from one helper, ``adam``, driven by the
+config's lr, lr_d / lr_g and betas; ``LinearDecayStep`` adds the decay after ``decay_start``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import itertools
 from typing import Any, Callable, Iterator
 
 import torch
@@ -14,8 +22,102 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One update of a Step: its method ``name``(ctx, batch) returns a loss; the engine backpropagates it
+    and applies optimizer ``optimizer``.
+
+    ``every``: 1, or an interval (a whole number, or the name of a config field holding one) that makes
+    the phase lazy: it runs at iterations that are multiples of it, its loss weighted by the interval,
+    and its optimizer's rate and betas are corrected for the extra updates. ``when``: a config field
+    that must be > 0 for the phase to run at all (a penalty's weight, say). ``frozen``: networks that
+    give no weight gradients during the phase (``StepContext.frozen``), e.g. D in G's update.
+    """
+
+    name: str
+    optimizer: str
+    every: int | str = 1
+    when: str = ""
+    frozen: tuple[str, ...] = ()
+
+    @property
+    def lazy(self) -> bool:
+        """Runs every few iterations rather than every one."""
+        return self.every != 1
+
+    def interval(self, config: Any) -> int:
+        """Iterations between two runs of the phase, read from the config when ``every`` names a field."""
+        return int(getattr(config, self.every)) if isinstance(self.every, str) else int(self.every)
+
+    def active(self, config: Any) -> bool:
+        """The phase runs at all under ``config`` (its ``when`` weight, if any, is > 0)."""
+        return not self.when or getattr(config, self.when) > 0
+
+    def due(self, config: Any, iteration: int) -> bool:
+        """The phase runs at ``iteration`` (0-based, counted over the whole run, so resume keeps the rhythm)."""
+        return self.active(config) and iteration % self.interval(config) == 0
+
+
+def run_phases(step: "AdamStep", ctx: "StepContext", batch: Any) -> None:
+    """One iteration of a step that declares phases: each phase due at ``ctx.iteration``, in order."""
+    for phase in step.phases:
+        if not phase.due(step.config, ctx.iteration):
+            continue
+        gain = phase.interval(step.config) if phase.lazy else 1  # a lazy loss stands for `interval` iterations
+        with ctx.frozen(*phase.frozen) if phase.frozen else contextlib.nullcontext():
+            loss = getattr(step, phase.name)(ctx, batch)
+            ctx.backward(loss * gain if gain != 1 else loss)
+        ctx.step(phase.optimizer)
+
+
+def lazy_ratios(phases: tuple[Phase, ...], config: Any) -> dict[str, float]:
+    """Per optimizer, interval / (interval + 1) for each active lazy phase on it: how much of its updates are
+    main ones, by which Adam's rate and betas are corrected (Karras et al. 2020, appendix B)."""
+    ratios: dict[str, float] = {}
+    for phase in phases:
+        if phase.lazy and phase.active(config):
+            interval = phase.interval(config)
+            ratios[phase.optimizer] = ratios.get(phase.optimizer, 1.0) * interval / (interval + 1)
+    return ratios
+
+
+def adam(nets: dict[str, nn.Module], groups: dict[str, tuple[str, ...]], config: Any,
+         ratios: dict[str, float] | None = None) -> dict[str, torch.optim.Optimizer]:
+    """One Adam optimizer per name in ``groups`` over the parameters of its networks, in order.
+
+    The rate is the config's ``lr``; a field ``lr_d`` (``lr_g``) above 0 gives optimizer D (G) its own
+    rate: two time-scale updates. ``ratios`` (lazy_ratios) scale an optimizer's rate and raise its
+    betas to that power, for the updates a lazy phase adds.
+    """
+    out = {}
+    for name, members in groups.items():
+        ratio = (ratios or {}).get(name, 1.0)
+        rate = getattr(config, f"lr_{name.lower()}", 0.0) or config.lr
+        betas = tuple(config.betas) if ratio == 1 else tuple(b ** ratio for b in config.betas)
+        params = itertools.chain.from_iterable(nets[n].parameters() for n in members)
+        out[name] = torch.optim.Adam(params, lr=rate * ratio, betas=betas)
+    return out
+
+
+def adam_per_network(nets: dict[str, nn.Module], names: tuple[str, ...],
+                     config: Any) -> dict[str, torch.optim.Optimizer]:
+    """One Adam optimizer per named network, named after it (``adam`` with a network per optimizer)."""
+    return adam(nets, {n: (n,) for n in names}, config)
+
+
+def linear_decay(iteration: int, total: int, start_fraction: float) -> float:
+    """1 for the first ``start_fraction`` of ``total`` iterations, then linearly down towards 0.
+
+    The CycleGAN paper's schedule: the factor at iteration i >= start is 1 - (i - start) / (total - start + 1),
+    so the last iteration still takes a (small) step.
+    """
+    start = int(start_fraction * total)
+    return 1.0 - max(0, iteration - start) / float(total - start + 1)
+
+
 class Step:
-    """Base class of a variant's training step; subclasses implement ``optimizers`` and ``__call__``."""
+    """Base class of a variant's training step; subclasses implement ``optimizers`` and ``__call__``
+    (``AdamStep`` gives both: Adam from the config, and an iteration declared as ``phases``)."""
 
     ema_net: str | None = "G"  # the network the engine averages when EMA is on
 
@@ -47,25 +149,30 @@ class Step:
         pass
 
 
-def linear_decay(iteration: int, total: int, start_fraction: float) -> float:
-    """1 for the first ``start_fraction`` of ``total`` iterations, then linearly down towards 0.
+class AdamStep(Step):
+    """A Step with the usual optimizers, ``adam`` over ``optimizer_networks`` (corrected for lazy phases),
+    whose iteration is its ``phases`` unless it writes ``__call__`` itself."""
 
-    The CycleGAN paper's schedule: the factor at iteration i >= start is 1 - (i - start) / (total - start + 1),
-    so the last iteration still takes a (small) step.
-    """
-    start = int(start_fraction * total)
-    return 1.0 - max(0, iteration - start) / float(total - start + 1)
+    optimizer_networks: dict[str, tuple[str, ...]] = {"D": ("D",), "G": ("G",)}  # optimizer -> networks it updates
+    phases: tuple[Phase, ...] = ()  # the updates of one iteration, in order
+
+    def optimizers(self, nets: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
+        """One Adam per entry of ``optimizer_networks``, at the config's rates and betas."""
+        return adam(nets, self.optimizer_networks, self.config, lazy_ratios(self.phases, self.config))
+
+    def __call__(self, ctx: "StepContext", batch: Any) -> None:
+        """The phases due at ``ctx.iteration`` (run_phases)."""
+        if not self.phases:
+            raise NotImplementedError(f"{type(self).__name__} neither declares phases nor writes __call__")
+        run_phases(self, ctx, batch)
 
 
-def adam_per_network(nets: dict[str, nn.Module], names: tuple[str, ...], config: Any) -> dict[str, torch.optim.Optimizer]:
-    """One Adam optimizer per named network, at the config's ``lr`` and ``betas``: the usual GAN setup.
+class LinearDecayStep(AdamStep):
+    """An AdamStep whose rates stay constant until ``config.decay_start`` of the run, then fall linearly to 0."""
 
-    A config field ``lr_d`` (``lr_g``), when set above 0, gives D (G) its own rate: two time-scale updates.
-    """
-    def rate(name: str) -> float:
-        return getattr(config, f"lr_{name.lower()}", 0.0) or config.lr
-
-    return {n: torch.optim.Adam(nets[n].parameters(), lr=rate(n), betas=tuple(config.betas)) for n in names}
+    def lr_factor(self, iteration: int, total: int) -> float:
+        """linear_decay from the config's ``decay_start`` (a fraction of the run; 1.0 = constant)."""
+        return linear_decay(iteration, total, self.config.decay_start)
 
 
 class StepContext:

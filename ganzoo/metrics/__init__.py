@@ -12,5 +12,9 @@ REQUESTED_PROTOCOL = (f"{DIGITS_PROTOCOL}; sample i asks for digit i mod 10 (100
 PREVIOUS_JUDGE = ("the previous judge (10-class MNIST classifier without a not-a-digit class, held-out accuracy "
                   "97.4%; real held-out digits 95.8%), used until 2026-11-30")
 PREVIOUS_DIGITS_PROTOCOL = f"the same 1,000 samples under {PREVIOUS_JUDGE}"
+# CIFAR-10 figures that PyTorch-StudioGAN reports for the nets ganzoo can import; each card adds which run it was.
+STUDIOGAN_PROTOCOL = ("reported by PyTorch-StudioGAN (README benchmark table, CIFAR-10, TensorFlow InceptionV3), not "
+                      "re-measured by ganzoo; 50,000 generated images against the 50,000 training images, batch-norm "
+                      "statistics re-estimated before sampling (-std_stat)")
 TRANSLATION_PROTOCOL = ("500 held-out mnist-5k digits (never trained on), true target T(x) of the task; MAE in [0, 1] "
                         "pixel units; labels by the bundled digit judge (argmax of 11 classes) on upright(translation)")

@@ -1,12 +1,11 @@
 """The CycleGAN step: both generators on LSGAN + cycle + identity losses, then both PatchGANs
 on real images and on fakes drawn from a pool of past generator outputs."""
 
-import itertools
-
 import torch
 import torch.nn.functional as F
 
-from ganzoo.engine import Step, StepContext, linear_decay
+from ganzoo.engine import LinearDecayStep, StepContext
+from ganzoo.losses import d_loss_ls, g_loss_ls
 
 from .config import CycleGANConfig
 
@@ -40,23 +39,16 @@ class ImagePool:
         return torch.cat(out)
 
 
-class CycleGANStep(Step):
+class CycleGANStep(LinearDecayStep):
+    """One Adam over both generators, one over both PatchGANs; constant for the first ``decay_start`` of the
+    run, then linearly down to 0 (the paper's schedule)."""
+
     ema_net = None  # two generators; the paper averages neither
+    optimizer_networks = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}
 
     def __init__(self, config: CycleGANConfig):
         super().__init__(config)
         self.pool_a, self.pool_b = ImagePool(config.pool_size), ImagePool(config.pool_size)
-
-    def optimizers(self, nets):
-        c = self.config
-        return {
-            "G": torch.optim.Adam(itertools.chain(nets["G_AB"].parameters(), nets["G_BA"].parameters()), lr=c.lr, betas=tuple(c.betas)),
-            "D": torch.optim.Adam(itertools.chain(nets["D_A"].parameters(), nets["D_B"].parameters()), lr=c.lr, betas=tuple(c.betas)),
-        }
-
-    def lr_factor(self, iteration: int, total: int) -> float:
-        """Constant for the first ``decay_start`` of the run, then linearly down to 0 (the paper's schedule)."""
-        return linear_decay(iteration, total, self.config.decay_start)
 
     def __call__(self, ctx: StepContext, batch) -> None:
         real_a, real_b = batch  # (B, C, H, W) each, from unrelated images of the two domains
@@ -68,7 +60,7 @@ class CycleGANStep(Step):
             fake_b, fake_a = m["G_AB"](real_a), m["G_BA"](real_b)
             rec_a, rec_b = m["G_BA"](fake_b), m["G_AB"](fake_a)
             pred_fb, pred_fa = m["D_B"](fake_b), m["D_A"](fake_a)
-            loss_gan = F.mse_loss(pred_fb, torch.ones_like(pred_fb)) + F.mse_loss(pred_fa, torch.ones_like(pred_fa))
+            loss_gan = g_loss_ls(pred_fb) + g_loss_ls(pred_fa)
             loss_cycle = lam * (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b))
             loss_idt = torch.zeros((), device=real_a.device)
             if lam_idt > 0:
@@ -81,8 +73,7 @@ class CycleGANStep(Step):
         loss_d = 0.0
         for D, real, pool, fake in ((m["D_A"], real_a, self.pool_a, fake_a), (m["D_B"], real_b, self.pool_b, fake_b)):
             pred_real, pred_fake = D(real), D(pool.query(fake))
-            loss_d = loss_d + 0.5 * (F.mse_loss(pred_real, torch.ones_like(pred_real))
-                                     + F.mse_loss(pred_fake, torch.zeros_like(pred_fake)))
+            loss_d = loss_d + 0.5 * d_loss_ls(pred_real, pred_fake)
         ctx.backward(loss_d)
         ctx.step("D")
         ctx.log(loss_g=loss_g, loss_d=loss_d, loss_gan=loss_gan, loss_cycle=loss_cycle, loss_idt=loss_idt)

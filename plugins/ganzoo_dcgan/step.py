@@ -2,26 +2,21 @@
 
 The discriminator tricks (ganzoo.config.DiscriminatorTricks: label smoothing, R1, DiffAugment,
 packing, ...) are all off by default; D's input transforms live in D itself (ganzoo.tricks).
+Adam over D and G and the linear decay after ``decay_start`` come from ganzoo.engine.LinearDecayStep.
 """
 
 import torch
-import torch.nn.functional as F
 
 from ganzoo import tricks
-from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
+from ganzoo.engine import LinearDecayStep, StepContext
+from ganzoo.losses import bce_fake, bce_real, g_loss_nonsaturating
 
 from .config import DCGANConfig
 
 
-class DCGANStep(Step):
+class DCGANStep(LinearDecayStep):
     def __init__(self, config: DCGANConfig):
         super().__init__(config)
-
-    def optimizers(self, nets):
-        return adam_per_network(nets, ("D", "G"), self.config)
-
-    def lr_factor(self, iteration: int, total: int) -> float:
-        return linear_decay(iteration, total, self.config.decay_start)
 
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]
@@ -29,18 +24,17 @@ class DCGANStep(Step):
 
         # D: maximise log D(x) + log(1 - D(G(z))), real and fake batches in separate passes
         out_real, r1 = tricks.score_real(ctx, real)  # (B / pack,) logits; the R1 term from the same pass
-        loss_d_real = F.binary_cross_entropy_with_logits(out_real, torch.full_like(out_real, self.config.real_label))
+        loss_d_real = bce_real(out_real, self.config.real_label)
         ctx.backward(loss_d_real if r1 is None else loss_d_real + r1)
         fake = G(ctx.noise(b))  # (B, C, H, W)
         out_fake = D(fake.detach())
-        loss_d_fake = F.binary_cross_entropy_with_logits(out_fake, torch.zeros_like(out_fake))
+        loss_d_fake = bce_fake(out_fake)
         ctx.backward(loss_d_fake)
         ctx.step("D")
 
         # G: maximise log D(G(z)) (the non-saturating loss)
         with ctx.frozen("D"):  # D gives input gradients only
-            out_g = D(fake)
-            loss_g = F.binary_cross_entropy_with_logits(out_g, torch.ones_like(out_g))
+            loss_g = g_loss_nonsaturating(D(fake))
             ctx.backward(loss_g)
         ctx.step("G")
 

@@ -1,32 +1,21 @@
 """The pix2pix step: the conditional PatchGAN on real and fake pairs, then the U-Net on the cGAN loss + lambda * L1."""
 
-import torch
 import torch.nn.functional as F
 
-from ganzoo.engine import Step, StepContext, linear_decay
+from ganzoo.engine import LinearDecayStep, StepContext
+from ganzoo.losses import d_loss_bce, d_loss_ls, g_loss_ls, g_loss_nonsaturating
 
 from .config import Pix2PixConfig
 
-
-def gan_loss(logits: torch.Tensor, real: bool, kind: str) -> torch.Tensor:
-    """The loss of D's patch logits against all-real (1) or all-fake (0) targets: cross-entropy or least squares."""
-    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
-    if kind == "lsgan":
-        return F.mse_loss(logits, target)
-    return F.binary_cross_entropy_with_logits(logits, target)
+LOSSES = {"bce": (d_loss_bce, g_loss_nonsaturating), "lsgan": (d_loss_ls, g_loss_ls)}  # gan_loss -> (D's, G's)
 
 
-class Pix2PixStep(Step):
+class Pix2PixStep(LinearDecayStep):
+    """Adam over the U-Net and over the PatchGAN; constant for the first ``decay_start`` of the run, then
+    linearly down to 0 (the authors' schedule)."""
+
     ema_net = None  # the paper averages no weights
-
-    def optimizers(self, nets):
-        c = self.config
-        return {"G": torch.optim.Adam(nets["G_AB"].parameters(), lr=c.lr, betas=tuple(c.betas)),
-                "D": torch.optim.Adam(nets["D"].parameters(), lr=c.lr, betas=tuple(c.betas))}
-
-    def lr_factor(self, iteration: int, total: int) -> float:
-        """Constant for the first ``decay_start`` of the run, then linearly down to 0 (the authors' schedule)."""
-        return linear_decay(iteration, total, self.config.decay_start)
+    optimizer_networks = {"G": ("G_AB",), "D": ("D",)}
 
     def __call__(self, ctx: StepContext, batch) -> None:
         real_a, real_b = batch  # (B, C, H, W) each: B[i] is the true translation of A[i]
@@ -35,14 +24,14 @@ class Pix2PixStep(Step):
         fake_b = G(real_a)  # (B, C, H, W); dropout is the generator's noise
 
         # D: real pairs -> 1, fake pairs -> 0, halved as in the paper (D learns at half G's rate)
-        loss_d = 0.5 * (gan_loss(D(real_a, real_b), True, config.gan_loss)
-                        + gan_loss(D(real_a, fake_b.detach()), False, config.gan_loss))
+        loss_d_fn, loss_g_fn = LOSSES[config.gan_loss]
+        loss_d = 0.5 * loss_d_fn(D(real_a, real_b), D(real_a, fake_b.detach()))
         ctx.backward(loss_d)
         ctx.step("D")
 
         # G: fool D on its pair (non-saturating: fake -> 1) and stay near the true B in L1
         with ctx.frozen("D"):  # D gives input gradients only
-            loss_gan = gan_loss(D(real_a, fake_b), True, config.gan_loss)
+            loss_gan = loss_g_fn(D(real_a, fake_b))
             loss_l1 = config.lambda_l1 * F.l1_loss(fake_b, real_b)
             loss_g = loss_gan + loss_l1
             ctx.backward(loss_g)

@@ -13,6 +13,7 @@ from ganzoo.config import (
     check_betas,
     check_channels,
     check_choice,
+    check_count,
     check_fraction,
     check_positive,
     check_tricks,
@@ -50,13 +51,13 @@ class SNGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label,
         check_channels(self)
         g_ch, d_ch = PAPER_WIDTHS[self.image_size]
         for name, paper in (("g_ch", g_ch), ("d_ch", d_ch)):
-            _check_count(self, name, 0, "the papers' width for image_size")
+            check_count(self, name, 0, "the papers' width for image_size")
             if getattr(self, name) == 0:
                 setattr(self, name, paper)  # recorded as resolved, so config.json names the width built
-        _check_count(self, "num_classes", 0, "unconditional")
+        check_count(self, "num_classes", 0, "unconditional")
         check_choice(self, "loss", ("hinge", "non-saturating"))
         for name in ("nz", "n_dis", "g_batch_factor"):
-            _check_count(self, name)
+            check_count(self, name)
         check_positive(self, "lr")
         check_betas(self)
         check_fraction(self, "decay_start")
@@ -68,10 +69,3 @@ class SNGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label,
             refuse["real_label"] = "the hinge loss has margins, not targets to smooth; use loss=non-saturating"
         check_tricks(self, refuse)
 
-
-def _check_count(config: SNGANConfig, name: str, minimum: int = 1, zero_means: str = "") -> None:
-    """A whole number >= ``minimum``: a width, a class count, a number of updates."""
-    value = getattr(config, name)
-    if type(value) is not int or value < minimum:
-        meaning = f" (0 = {zero_means})" if zero_means else ""
-        raise ConfigError(f"{name} must be a whole number >= {minimum}{meaning}, got {value!r}")

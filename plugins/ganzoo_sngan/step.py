@@ -13,7 +13,7 @@ import torch
 
 from ganzoo import tricks
 from ganzoo.config import is_conditional
-from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
+from ganzoo.engine import LinearDecayStep, StepContext
 from ganzoo.losses import d_loss_bce, d_loss_hinge, g_loss_hinge, g_loss_nonsaturating
 
 from .config import SNGANConfig
@@ -21,19 +21,13 @@ from .config import SNGANConfig
 LOSSES = {"hinge": (d_loss_hinge, g_loss_hinge), "non-saturating": (d_loss_bce, g_loss_nonsaturating)}
 
 
-class SNGANStep(Step):
+class SNGANStep(LinearDecayStep):
     def __init__(self, config: SNGANConfig):
         super().__init__(config)
         self.loss_d, self.loss_g = LOSSES[config.loss]
         if config.loss == "non-saturating":
             self.loss_d = partial(d_loss_bce, real_label=config.real_label)  # one-sided smoothing when < 1
         self.conditional = is_conditional(config)
-
-    def optimizers(self, nets):
-        return adam_per_network(nets, ("D", "G"), self.config)
-
-    def lr_factor(self, iteration: int, total: int) -> float:
-        return linear_decay(iteration, total, self.config.decay_start)
 
     def _split(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(images (B, C, H, W), labels (B,) or None): a conditional run's batches are pairs."""

@@ -35,11 +35,11 @@ def ganzoo_register_models(register):
         dataset="mnist-5k",
         recipe="ganzoo train stylegan2 --data mnist-5k --image-size 32 --channels 1 -c channel_base=1024 -c channel_max=64 "
                "-c z_dim=128 -c w_dim=128 -c mapping_layers=2 -c pl_weight=0 -c style_mixing=0 -c augment=translation "
-               "-c d_architecture=orig -c r1_gamma=1 -c output=tanh --batch-size 32 --ema 0.999 --steps 9000 "
+               "-c d_architecture=orig -c r1=1 -c output=tanh --batch-size 32 --ema 0.999 --steps 9000 "
                "--out runs/stylegan2-mnist",
         config={"image_size": 32, "channels": 1, "channel_base": 1024, "channel_max": 64, "z_dim": 128, "w_dim": 128,
                 "mapping_layers": 2, "pl_weight": 0.0, "style_mixing": 0.0, "augment": "translation",
-                "d_architecture": "orig", "r1_gamma": 1.0, "output": "tanh"},
+                "d_architecture": "orig", "r1": 1.0, "output": "tanh"},
         metrics={"recognisable": {"value": 0.798, "protocol": DIGITS_PROTOCOL},
                  "min_class_fraction": {"value": 0.079, "protocol": DIGITS_PROTOCOL}},
     ))

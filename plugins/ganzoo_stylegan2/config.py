@@ -3,25 +3,33 @@
 Widths follow the official rule: a block at resolution r has min(channel_base // r, channel_max)
 channels. The paper's nets use channel_base 32768 and channel_max 512 (about 20M parameters per
 network at 32x32); ``channel_base=2048, channel_max=64`` gives a net a CPU trains in minutes.
+
+The discriminator tricks are the shared ones (ganzoo.config.DiscriminatorTricks) with StyleGAN2's
+defaults: R1 (``r1``, lazy: every ``r1_interval`` D steps), minibatch std (``mbstd``, a group of 4)
+and DiffAugment (``augment``); configs written before they were shared name two of them otherwise
+(``RENAMED``), and still load.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ganzoo.config import (
     ConfigError,
-    check_augment,
+    DiscriminatorTricks,
     check_betas,
     check_channels,
     check_choice,
+    check_count,
     check_fraction,
     check_non_negative,
     check_positive,
     check_power_of_two_size,
+    check_tricks,
 )
 
 
 @dataclass
-class StyleGAN2Config:
+class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label, lr_d: ganzoo.config
     image_size: int = 32  # side of the square images: any power of two >= 8
     channels: int = 3  # 1 = grayscale, 3 = RGB
     z_dim: int = 512  # length of the input latent z
@@ -32,12 +40,11 @@ class StyleGAN2Config:
     channel_base: int = 32768  # widths: min(channel_base // resolution, channel_max) per block
     channel_max: int = 512  # the widest any block gets
     d_architecture: str = "resnet"  # "resnet" (paper: residual D) or "orig" (the official cifar config: no skips)
-    mbstd_group: int = 4  # minibatch standard deviation: samples per group (official cifar config: 32)
+    mbstd: int = 4  # minibatch standard deviation: samples per group (official cifar config: 32; 0 = none)
     mbstd_channels: int = 1  # minibatch standard deviation: features appended (0 = none)
     lr: float = 0.0025  # Adam learning rate of G, and of D unless lr_d is set (before the lazy-regularisation correction)
-    lr_d: float = 0.0  # D's own rate when > 0: two time-scale updates (Heusel et al. 2017), as for every variant; 0 = lr
     betas: tuple = (0.0, 0.99)  # Adam betas (before the lazy-regularisation correction)
-    r1_gamma: float = 0.01  # R1 weight gamma (official cifar config 0.01; 0 = no R1)
+    r1: float = 0.01  # R1 weight gamma (official cifar config 0.01; 0 = no R1)
     r1_interval: int = 16  # lazy R1: applied every this many D steps, weighted by the interval
     pl_weight: float = 2.0  # path-length regularisation weight (0 = none; official cifar config: 0)
     pl_interval: int = 4  # lazy path-length regularisation: every this many G steps
@@ -49,33 +56,30 @@ class StyleGAN2Config:
     ema_kimg: float = 10.0  # EMA half-life in thousands of images, when the run has --ema on (0 = the run's fixed --ema decay)
     ema_rampup: float = 0.05  # early on the half-life is at most this fraction of the images seen (0 = no ramp-up)
 
+    # old name -> new name of keys that config.json files written before the shared tricks hold
+    RENAMED: ClassVar[dict[str, str]] = {"r1_gamma": "r1", "mbstd_group": "mbstd"}
+
     def __post_init__(self):
         check_power_of_two_size(self, minimum=8)
         check_channels(self)
-        for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group",
-                     "r1_interval", "pl_interval", "pl_batch_shrink"):
-            _check_count(self, name)
-        _check_count(self, "mbstd_channels", 0)
+        for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "r1_interval", "pl_interval",
+                     "pl_batch_shrink"):
+            check_count(self, name)
+        check_count(self, "mbstd_channels", 0, "none")
         check_choice(self, "d_architecture", ("resnet", "orig"))
         check_choice(self, "output", ("linear", "tanh"))
         check_positive(self, "lr", "mapping_lr_mul")
         check_betas(self)
-        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "lr_d"):
+        for name in ("pl_weight", "ema_kimg", "ema_rampup"):
             check_non_negative(self, name)
         for name in ("w_avg_beta", "pl_decay", "style_mixing"):
             check_fraction(self, name)
-        check_augment(self)
+        check_tricks(self)  # pack, mbstd, augment, r1, real_label, lr_d
         narrowest = min(self.channel_base // self.image_size, self.channel_max)
         if narrowest < 1:
             raise ConfigError(f"channel_base={self.channel_base} leaves the {self.image_size}x{self.image_size} block "
                               f"with no channels: use channel_base >= {self.image_size}")
-        if self.mbstd_channels and min(self.channel_base // 4, self.channel_max) % self.mbstd_channels:
+        if self.mbstd and self.mbstd_channels and min(self.channel_base // 4, self.channel_max) % self.mbstd_channels:
             raise ConfigError(f"mbstd_channels={self.mbstd_channels} must divide the 4x4 block's width "
                               f"{min(self.channel_base // 4, self.channel_max)}")
 
-
-def _check_count(config: StyleGAN2Config, name: str, minimum: int = 1) -> None:
-    """A whole number >= ``minimum``: a width, a layer count, an interval."""
-    value = getattr(config, name)
-    if type(value) is not int or value < minimum:
-        raise ConfigError(f"{name} must be a whole number >= {minimum}, got {value!r}")

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo import tricks
 from ganzoo.networks import MinibatchStd
 
 from .config import StyleGAN2Config
@@ -270,11 +271,13 @@ class Discriminator(nn.Module):
         c = config
         resolutions = [2 ** i for i in range(int(math.log2(c.image_size)), 2, -1)]
         width = {r: min(c.channel_base // r, c.channel_max) for r in resolutions + [4]}
+        channels = tricks.d_in_channels(c, c.channels)  # a packed D sees `pack` images' channels at once
         self.blocks = nn.Sequential(*(DiscriminatorBlock(width[r] if r < c.image_size else 0, width[r], width[r // 2],
-                                                         c.channels, c.d_architecture) for r in resolutions))
+                                                         channels, c.d_architecture) for r in resolutions))
         top = width[4]
-        self.mbstd = MinibatchStd(c.mbstd_group, c.mbstd_channels) if c.mbstd_channels else None
-        self.conv = Conv(top + c.mbstd_channels, top, 3)
+        features = c.mbstd_channels if c.mbstd else 0
+        self.mbstd = MinibatchStd(c.mbstd, features) if features else None
+        self.conv = Conv(top + features, top, 3)
         self.fc = Dense(top * 16, top, act=True)
         self.out = Dense(top, 1)
 
@@ -286,4 +289,5 @@ class Discriminator(nn.Module):
 
 
 def build(config: StyleGAN2Config) -> dict[str, nn.Module]:
-    return {"G": Generator(config), "D": Discriminator(config)}
+    """G and D; D's input tricks (DiffAugment, packing) installed on it as every GAN's are (ganzoo.tricks)."""
+    return {"G": Generator(config), "D": tricks.apply(Discriminator(config), config)}

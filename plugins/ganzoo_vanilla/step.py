@@ -3,23 +3,16 @@
 import torch
 
 from ganzoo import tricks
-from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
+from ganzoo.engine import LinearDecayStep, StepContext
 from ganzoo.losses import d_loss_bce, g_loss_minimax, g_loss_nonsaturating
 
 from .config import VanillaConfig
 
 
-class VanillaStep(Step):
+class VanillaStep(LinearDecayStep):  # Adam over D and G, constant until decay_start, then down to 0
     def __init__(self, config: VanillaConfig):
         super().__init__(config)
         self.g_loss = g_loss_nonsaturating if config.loss == "non-saturating" else g_loss_minimax
-
-    def optimizers(self, nets):
-        return adam_per_network(nets, ("D", "G"), self.config)
-
-    def lr_factor(self, iteration: int, total: int) -> float:
-        """1 until ``decay_start`` of the run, then linearly down towards 0 at its end."""
-        return linear_decay(iteration, total, self.config.decay_start)
 
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]

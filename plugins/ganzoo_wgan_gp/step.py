@@ -2,27 +2,22 @@
 
 import torch
 
-from ganzoo.engine import Step, StepContext, adam_per_network, linear_decay
+from ganzoo.engine import LinearDecayStep, StepContext
 from ganzoo.losses import gradient_penalty
 
 from .config import WGANGPConfig
 
 
-class WGANGPStep(Step):
+class WGANGPStep(LinearDecayStep):
+    """Adam over D and G, constant until ``decay_start`` of the run, then linearly down to 0.
+
+    A constant rate keeps the generator moving: on the 2D mixtures it covers every mode but its
+    samples drift on and off the narrow modes from one evaluation to the next. Letting the rate
+    fall to 0 makes the last iterations settle it.
+    """
+
     def __init__(self, config: WGANGPConfig):
         super().__init__(config)
-
-    def optimizers(self, nets):
-        return adam_per_network(nets, ("D", "G"), self.config)
-
-    def lr_factor(self, iteration: int, total: int) -> float:
-        """1 until ``decay_start`` of the run, then linearly down towards 0 at its end.
-
-        A constant rate keeps the generator moving: on the 2D mixtures it covers every mode but its
-        samples drift on and off the narrow modes from one evaluation to the next. Letting the rate
-        fall to 0 makes the last iterations settle it.
-        """
-        return linear_decay(iteration, total, self.config.decay_start)
 
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]

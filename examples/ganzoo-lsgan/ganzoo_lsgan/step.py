@@ -2,26 +2,22 @@
 
 ganzoo's engine hands over the networks, optimizers and data through ``ctx`` and takes care of
 devices, precision, checkpoints and logging; this step owns only the losses and update order.
+Its optimizers are AdamStep's: one Adam per network at the config's ``lr`` and ``betas``.
 """
 
 import torch
 
-from ganzoo.engine import Step, StepContext
+from ganzoo.engine import AdamStep, StepContext
 
 from .config import LSGANConfig
 from .losses import d_loss_ls, g_loss_ls
 
 
-class LSGANStep(Step):
+class LSGANStep(AdamStep):
+    optimizer_networks = {"D": ("D",), "G": ("G",)}  # optimizer -> the networks it updates (the default, spelled out)
+
     def __init__(self, config: LSGANConfig):
         super().__init__(config)
-
-    def optimizers(self, nets):
-        c = self.config
-        return {
-            "D": torch.optim.Adam(nets["D"].parameters(), lr=c.lr, betas=tuple(c.betas)),
-            "G": torch.optim.Adam(nets["G"].parameters(), lr=c.lr, betas=tuple(c.betas)),
-        }
 
     def __call__(self, ctx: StepContext, real: torch.Tensor) -> None:
         G, D = ctx.models["G"], ctx.models["D"]
