@@ -69,7 +69,7 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
     """
     import dataclasses
 
-    from .config import ConfigError, make_config
+    from .config import ConfigError, make_config, migrate_renamed
     from .data import check_options, parse_spec
     from .engine.options import TrainOptions
 
@@ -102,7 +102,8 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
             saved = make_config(cls, record["config"], variant=variant.name)
         except (ConfigError, TypeError) as exc:
             raise ConfigError(f"{where} holds a config that {variant.name!r} refuses: {exc}") from None
-        cfg = make_config(cls, {**record["config"], **overrides}, variant=variant.name) if overrides else saved
+        recorded_config = migrate_renamed(cls, dict(record["config"]), variant=variant.name)  # an older run's names
+        cfg = make_config(cls, {**recorded_config, **overrides}, variant=variant.name) if overrides else saved
         old_config, new_config = dataclasses.asdict(saved), dataclasses.asdict(cfg)
         changes["config"] = {k: new_config[k] for k in new_config if new_config[k] != old_config[k]}
         unknown = sorted(set(record["engine"]) - engine_fields)

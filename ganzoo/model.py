@@ -90,16 +90,19 @@ class GanModel:
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         check_truncation(truncation)
         w_space = has_w_space(G)
-        z = draw_z(n, tuple(G.latent_shape), rng, None if w_space else truncation)  # (n, *latent_shape)
+        own = getattr(G, "truncated_latent", None) if truncation is not None else None  # a generator's own prior
+        z = own(n, rng, truncation) if own else draw_z(n, tuple(G.latent_shape), rng, None if w_space else truncation)
         y = self._labels(n, labels, rng)  # (n,) or None
-        extra = {"truncation": truncation} if w_space and truncation is not None else {}
+        takes = w_space or getattr(G, "takes_truncation", False)  # BigGAN: batch-norm statistics per truncation
+        extra = {"truncation": truncation} if takes and truncation is not None else {}
         was_training = G.training
         G.eval()
         try:
             if y is None:
                 out = [G(chunk.to(self.device), **extra) for chunk in z.split(batch_size)]
             else:
-                out = [G(zc.to(self.device), yc.to(self.device)) for zc, yc in zip(z.split(batch_size), y.split(batch_size))]
+                out = [G(zc.to(self.device), yc.to(self.device), **extra)
+                       for zc, yc in zip(z.split(batch_size), y.split(batch_size))]
         finally:
             G.train(was_training)
         out = torch.cat(out).float()
@@ -138,7 +141,12 @@ class GanModel:
             return int(label)
         if not isinstance(label, str):
             raise TypeError(label)
-        names = {name.lower(): i for i, name in enumerate(self.classes or [])}
+        exact = {name: i for i, name in enumerate(self.classes or [])}
+        if label.strip() in exact:  # "Cardigan" (a dog) and "cardigan" (a sweater) are two ImageNet classes
+            return exact[label.strip()]
+        names = {}
+        for i, name in enumerate(self.classes or []):
+            names.setdefault(name.lower(), i)
         if label.strip().lower() in names:
             return names[label.strip().lower()]
         if label.strip().lstrip("-").isdigit():

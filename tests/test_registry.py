@@ -45,8 +45,8 @@ def test_entries_record_their_plugin():
 
 
 def test_builtin_variants_are_listed():
-    assert ganzoo.list_variants() == ["cyclegan", "dcgan", "pix2pix", "sngan", "stylegan2", "vanilla", "wgan-gp"]
-    assert ganzoo.list_variants("*gan") == ["cyclegan", "dcgan", "sngan"]
+    assert ganzoo.list_variants() == ["biggan", "cyclegan", "dcgan", "pix2pix", "sngan", "stylegan2", "vanilla", "wgan-gp"]
+    assert ganzoo.list_variants("*gan") == ["biggan", "cyclegan", "dcgan", "sngan"]
 
 
 def test_info_unknown_name_suggests():

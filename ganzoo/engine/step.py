@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..tasks import Sampling
+
 
 @dataclasses.dataclass(frozen=True)
 class Phase:
@@ -180,7 +182,8 @@ class StepContext:
 
     def __init__(self, models: dict[str, nn.Module], raw_models: dict[str, nn.Module],
                  optimizers: dict[str, torch.optim.Optimizer], config: Any, device: torch.device,
-                 scaler: torch.amp.GradScaler | None, next_batch: Callable[[], Any], autocast: Callable[[], Any]):
+                 scaler: torch.amp.GradScaler | None, next_batch: Callable[[], Any], autocast: Callable[[], Any],
+                 task: Any = None):
         self.models = models  # for forward passes: compiled and/or DDP-wrapped as the run asks
         self._ddp = {name: getattr(net, "_orig_mod", net) for name, net in models.items()
                      if isinstance(getattr(net, "_orig_mod", net), DistributedDataParallel)}
@@ -194,7 +197,8 @@ class StepContext:
         self.autocast = autocast  # a context manager: forward passes under the run's precision
         self.logged: list[tuple[int, dict[str, torch.Tensor]]] = []  # drained by the engine
         self.latent_shape = tuple(getattr(raw_models.get("G"), "latent_shape", ()))
-        self.num_classes = int(getattr(raw_models.get("G"), "num_classes", 0) or 0)  # 0: unconditional
+        self.task = task if task is not None else Sampling.for_config(config)  # the model's task (ganzoo.tasks)
+        self.num_classes = self.task.num_classes  # 0: unconditional
 
     def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
         """Backpropagate ``loss`` (scaled for fp16)."""
@@ -252,9 +256,7 @@ class StepContext:
 
         Drawn from torch's global generator, whose state every checkpoint holds, so resume stays exact.
         """
-        if self.num_classes < 1:
-            raise RuntimeError("fake_labels() is for conditional generators: G has no num_classes > 0")
-        return torch.randint(0, self.num_classes, (n,), device=self.device)
+        return self.task.fake_labels(n, self.device)
 
     def next_batch(self) -> Any:
         """Another batch of real data (e.g. for each of WGAN-GP's critic updates)."""

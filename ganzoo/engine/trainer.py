@@ -80,7 +80,7 @@ class Trainer:
         self.batches_drawn = 0
         self._data_error: Exception | None = None  # what the last failed read of a batch raised
         self.ctx = StepContext(self.models, self.raw, self.optimizers, model.config, self.device, self.scaler,
-                               self._next_batch, self._autocast)
+                               self._next_batch, self._autocast, task=model.task)
         if self.is_main:
             if not resume:
                 self.folder.write_record(self._record())
