@@ -458,8 +458,9 @@ def test_import_command_converts_a_local_file_and_refuses_a_foreign_folder(tmp_p
     unknown = _ganzoo("import", f"mmagic-dcgn:{path}", "--out", str(tmp_path / "o3"))
     assert unknown.exit_code == 1 and "unknown importer 'mmagic-dcgn'; did you mean 'mmagic-dcgan'?" in unknown.output
     listed = _ganzoo("list", "--importers")
-    assert [line.split()[:2] for line in listed.output.splitlines()[1:]] == [["mmagic-dcgan", "dcgan"], ["studiogan-dcgan", "dcgan"],
-                                                                             ["studiogan-sngan", "sngan"]]
+    assert [line.split()[:2] for line in listed.output.splitlines()[1:]] == [
+        ["mmagic-dcgan", "dcgan"], ["pretrained-biggan-deep", "biggan"], ["studiogan-biggan", "biggan"],
+        ["studiogan-dcgan", "dcgan"], ["studiogan-sngan", "sngan"]]
 
 
 def _ganzoo(*args):
