@@ -23,8 +23,8 @@ from .model import GanModel
 RANDOM_CLASS = "random"  # the class picker's choice for "draw the classes uniformly"
 MAX_GRID = 8  # grid size: up to 8 x 8 samples
 POINTS = 2500  # a flat-data model shows this many points, as its previews do
-CSS = (".ganzoo-pixels img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }")
-# small images scaled up to the box, sharp
+# small images scaled up to fill their box, kept sharp
+CSS = ".ganzoo-pixels img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }"
 
 
 def grid_image(images: torch.Tensor, nrow: int | None = None) -> Any:
