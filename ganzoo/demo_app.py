@@ -24,7 +24,7 @@ RANDOM_CLASS = "random"  # the class picker's choice for "draw the classes unifo
 MAX_GRID = 8  # grid size: up to 8 x 8 samples
 POINTS = 2500  # a flat-data model shows this many points, as its previews do
 # small images scaled up to fill their box, kept sharp
-CSS = ".ganzoo-pixels img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }"
+CSS = ".ganzoo-pixels img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain !important; }"
 
 
 def grid_image(images: torch.Tensor, nrow: int | None = None) -> Any:

@@ -195,6 +195,9 @@ def test_browser_dcgan_page_shows_samples_and_a_new_seed_changes_them(serve, bro
     page.locator("#generate").click()
     _, second = _image_after(page, "#samples", src)
     assert second.tobytes() != first.tobytes()
+    page.locator("#walk").click()
+    _, walk = _image_after(page, "#walk-gif")
+    assert walk.format == "GIF" and walk.n_frames == 2 * 12 - 2  # the latent walk, animated, there and back
     shot = Path(os.environ.get("GANZOO_DEMO_SCREENSHOT", tmp_path / "demo.png"))
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
@@ -229,3 +232,22 @@ def test_browser_upload_to_the_translator_returns_its_translation(serve, browser
     want = model.translate(image_tensor(Image.open(digit), 1, 32), "a2b").clamp(-1, 1)
     assert (_tiles(picture, 32, 1) - want).abs().max() <= 1.01 / 127.5  # one 8-bit level
     page.close()
+
+
+def test_demo_binds_loopback_by_default_and_share_passes_through(monkeypatch):
+    from ganzoo import demo
+
+    launched = []
+
+    class FakePage:
+        def queue(self):
+            return self
+
+        def launch(self, **options):
+            launched.append(options)
+
+    monkeypatch.setattr(demo, "make_demo", lambda name, **kw: FakePage())
+    assert CliRunner().invoke(demo_command, ["dcgan-mnist"]).exit_code == 0
+    assert CliRunner().invoke(demo_command, ["dcgan-mnist", "--share", "--port", "8000"]).exit_code == 0
+    assert launched[0]["server_name"] == "127.0.0.1" and launched[0]["share"] is False
+    assert launched[1]["share"] is True and launched[1]["server_port"] == 8000
