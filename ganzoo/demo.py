@@ -104,8 +104,8 @@ def space_files(name: str) -> dict[str, str]:
     title = target.split("/")[-1].split(":")[-1]
     readme = "\n".join(["---", f"title: {title}", "sdk: gradio", "app_file: app.py", "pinned: false",
                         "tags:", "- ganzoo", "- gan", "---", "",
-                        f"The [ganzoo](https://pypi.org/project/torch-ganzoo/) demo of `{target}`: samples, truncation, "
-                        "classes, latent walks, style mixing or translation, beside the model card.", ""])
+                        f"The [ganzoo](https://pypi.org/project/torch-ganzoo/) demo of `{target}`: samples, "
+                        "truncation, classes, latent walks, style mixing or translation, beside the model card.", ""])
     return {"app.py": app, "requirements.txt": "torch-ganzoo[demo]\n", "README.md": readme}
 
 
@@ -128,7 +128,8 @@ def write_space(folder: str | Path, name: str) -> list[Path]:
 @click.command("demo")
 @click.argument("name")
 @click.option("--host", default="127.0.0.1", help="Address to bind (127.0.0.1: this machine only).")
-@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port.  [default: Gradio's, 7860 or next free]")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port.  [default: Gradio's, 7860 or the next free one]")
 @click.option("--share", is_flag=True, help="Also serve it through a public Gradio share link.")
 @click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
 @click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
