@@ -251,3 +251,11 @@ def test_demo_binds_loopback_by_default_and_share_passes_through(monkeypatch):
     assert CliRunner().invoke(demo_command, ["dcgan-mnist", "--share", "--port", "8000"]).exit_code == 0
     assert launched[0]["server_name"] == "127.0.0.1" and launched[0]["share"] is False
     assert launched[1]["share"] is True and launched[1]["server_port"] == 8000
+
+
+def test_card_of_a_run_folder_names_family_and_data(tmp_path):
+    run = ganzoo.train("dcgan", "mnist-5k", steps=2, out=str(tmp_path / "run"), device="cpu", progress="off",
+                       sample_every=0, log_every=1, batch_size=4, image_size=16, channels=1, nz=8, ngf=8, ndf=8)
+    card = card_markdown(ganzoo.load(str(run)), str(run))
+    assert "**Family**: dcgan" in card and "mnist-5k" in card and "not measured" in card
+    assert Explorer(ganzoo.load(str(run))).samples(0, 2).size == (2 * 18 + 2,) * 2

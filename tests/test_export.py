@@ -240,3 +240,14 @@ def test_export_command_refuses_clearly(tmp_path):
     result = runner.invoke(export_command, ["dcgan-mnist", "--format", "tflite"])
     assert result.exit_code == 2
     assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_export_command_on_a_run_folder_at_another_opset(tmp_path):
+    run = ganzoo.train("dcgan", "mnist-5k", steps=2, out=str(tmp_path / "run"), device="cpu", progress="off",
+                       sample_every=0, log_every=1, batch_size=4, image_size=16, channels=1, nz=8, ngf=8, ndf=8)
+    out = tmp_path / "run.onnx"
+    result = CliRunner().invoke(export_command, [str(run), "-o", str(out), "--opset", "20"])
+    assert result.exit_code == 0, result.output
+    assert _meta(out)["opset"] == "20" and "mnist-5k" in _meta(out)["card"]
+    assert [(o.domain, o.version) for o in onnx.load(str(out)).opset_import if o.domain in ("", "ai.onnx")] == [("", 20)]
+    _check_sampler(ganzoo.load(str(run)), out)
