@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -133,10 +134,9 @@ def export_onnx(model: GanModel, path: str | Path, *, opset: int = DEFAULT_OPSET
             program = torch.onnx.export(module, tuple(inputs.values()), None, input_names=list(inputs),
                                         output_names=[output], opset_version=opset, dynamo=True,
                                         dynamic_shapes=dynamic, verbose=False)
-    except Exception as exc:  # the exporter's reasons are long: keep the first line of the cause
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:
         raise ExportError(f"cannot export the {model.variant.name} generator to ONNX (opset {opset}): torch.export "
-                          f"or the ONNX translation failed: {type(exc).__name__}: {reason}") from exc
+                          f"or the ONNX translation failed: {_root_cause(exc)}") from exc
     proto = program.model_proto
     meta = metadata(model, name=name, card=card, opset=opset, direction=direction, inputs=inputs, output=output)
     del proto.metadata_props[:]
@@ -148,6 +148,14 @@ def export_onnx(model: GanModel, path: str | Path, *, opset: int = DEFAULT_OPSET
     large = proto.ByteSize() > LARGE_BYTES
     onnx.save_model(proto, str(path), save_as_external_data=large, location=f"{path.name}.data" if large else None)
     return path
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost cause's first line, without terminal colours: the exporter wraps the reason in steps."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else 'no reason given'}"
 
 
 def metadata(model: GanModel, *, name: str | None, card: str | None, opset: int, direction: str | None,

@@ -251,3 +251,33 @@ def test_export_command_on_a_run_folder_at_another_opset(tmp_path):
     assert _meta(out)["opset"] == "20" and "mnist-5k" in _meta(out)["card"]
     assert [(o.domain, o.version) for o in onnx.load(str(out)).opset_import if o.domain in ("", "ai.onnx")] == [("", 20)]
     _check_sampler(ganzoo.load(str(run)), out)
+
+
+class _DataDependentGenerator(nn.Module):
+    """Branches in Python on a tensor's value: torch.export cannot trace it into one graph."""
+
+    latent_shape = (8,)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.sum() > 0:
+            return torch.ones(z.shape[0], 1, 4, 4)
+        return -torch.ones(z.shape[0], 1, 4, 4)
+
+
+def test_what_cannot_be_exported_is_refused_with_the_reason(tmp_path):
+    from ganzoo.model import GanModel
+    from ganzoo.tasks import Sampling, Task
+
+    untraceable = _tiny("dcgan")
+    untraceable.nets["G"] = _DataDependentGenerator()
+    with pytest.raises(ExportError, match="torch.export or the ONNX translation failed"):
+        export_onnx(untraceable, tmp_path / "a.onnx")
+    conditional_w = _tiny("stylegan2")
+    conditional_w.__class__ = type("ConditionalW", (GanModel,), {"task": property(lambda self: Sampling(10))})
+    with pytest.raises(ExportError, match="class-conditional style-based generator"):
+        export_onnx(conditional_w, tmp_path / "b.onnx")
+    other_task = _tiny("dcgan")
+    other_task.__class__ = type("OtherTask", (GanModel,), {"task": property(lambda self: Task())})
+    with pytest.raises(ExportError, match="neither samples from noise nor translates"):
+        export_onnx(other_task, tmp_path / "c.onnx")
+    assert not list(tmp_path.iterdir())
