@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .model import GanModel
+if TYPE_CHECKING:  # importing this module (the CLI does) must not import torch
+    from .model import GanModel
 
 DEMO_HINT = "ganzoo demo needs Gradio: pip install 'torch-ganzoo[demo]'"
 HUB_PREFIX = "hf-hub:"

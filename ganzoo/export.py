@@ -9,112 +9,42 @@ what the graph takes. A sampler takes ``z`` (batch, latent size) and, when condi
 batch axis is dynamic. Networks export in eval mode, so batch norm uses its running statistics,
 spectral norm its stored estimate and StyleGAN2 its fixed ("const") noise maps: the file is
 deterministic, and equals ``model.sample`` for the same latents. Uses torch.onnx's dynamo exporter
-(torch.export); onnx, onnxscript and onnxruntime come with the ``ganzoo[export]`` extra.
+(torch.export); onnx, onnxscript and onnxruntime come with the ``ganzoo[export]`` extra. The traced
+graphs are in ganzoo.export_graphs; importing this module imports neither torch nor onnx, so the CLI
+registers ``export_command`` without slowing ``ganzoo list``.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import re
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import torch
-from torch import nn
 
 from . import __version__
-from .latent import draw_z, has_w_space
-from .model import GanModel
+
+if TYPE_CHECKING:  # importing this module (the CLI does) must not import torch
+    import torch
+
+    from .model import GanModel
+
+
+def __getattr__(name: str) -> Any:
+    """``ganzoo.export.ExportError`` without importing torch until it is asked for."""
+    if name == "ExportError":
+        from .export_graphs import ExportError
+
+        return ExportError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 DEFAULT_OPSET = 18  # the lowest opset torch's dynamo exporter writes natively; onnxruntime >= 1.14 runs it
 INSTALL_HINT = "install the export extra: pip install 'torch-ganzoo[export]'"
 LARGE_BYTES = 1_800_000_000  # past ~2 GB a protobuf cannot hold the weights: they go to a side file
-
-
-class ExportError(RuntimeError):
-    """A generator that cannot be exported, or a request that does not fit the model; the message says why."""
-
-
-class _Sampler(nn.Module):
-    """z (B, D) [and labels (B,)] -> the generator's output; images clamped to [-1, 1] as model.sample does."""
-
-    def __init__(self, G: nn.Module, conditional: bool, clamp: bool):
-        super().__init__()
-        self.G, self.conditional, self.clamp = G, conditional, clamp
-        self.latent_shape = tuple(G.latent_shape)
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        z = z.reshape(z.shape[0], *self.latent_shape)  # (B, *latent_shape)
-        out = self.G(z, labels) if self.conditional else self.G(z)
-        return out.clamp(-1, 1) if self.clamp else out
-
-
-class _StyleSampler(nn.Module):
-    """z (B, D), psi () -> images (B, C, H, W): truncation in W inside the graph, w = w_avg + psi (w - w_avg).
-
-    The mapping's truncation is a lerp from the mean w, so mapping(z, 0) is w_avg and mapping(z, 1) the
-    untruncated w; any psi is their blend. This needs only the W-space contract (``mapping``, ``render``).
-    """
-
-    def __init__(self, G: nn.Module):
-        super().__init__()
-        self.G = G
-
-    def forward(self, z: torch.Tensor, truncation: torch.Tensor) -> torch.Tensor:
-        w_avg, w = self.G.mapping(z, 0.0), self.G.mapping(z, 1.0)  # (B, num_ws, w_dim) each
-        return self.G.render(w_avg + truncation * (w - w_avg)).clamp(-1, 1)  # (B, C, H, W)
-
-
-class _Translator(nn.Module):
-    """image (B, C, H, W) -> translated images (B, C, H, W) in [-1, 1]."""
-
-    def __init__(self, G: nn.Module):
-        super().__init__()
-        self.G = G
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.G(image).clamp(-1, 1)
-
-
-def graph_for(model: GanModel, direction: str | None = None) -> tuple[nn.Module, dict[str, torch.Tensor], str]:
-    """The module to export (a float32 CPU copy in eval mode), example inputs by name, and the output's name."""
-    task, who = model.task, model.variant.name
-    if task.translates:
-        name = task.generator(model.nets, direction or "a2b", who)  # a clear error for a direction it lacks
-        G = _cpu_copy(model.nets[name])
-        size, channels = getattr(model.config, "image_size", None), getattr(model.config, "channels", None)
-        if not (isinstance(size, int) and isinstance(channels, int)):
-            raise ExportError(f"cannot export this {who} translator: its config has no image_size and channels, "
-                              f"so the image input's shape is unknown")
-        return _Translator(G).eval(), {"image": torch.zeros(2, channels, size, size)}, "images"
-    if not task.samples:
-        raise ExportError(f"cannot export {who}: its task {type(task).__name__} neither samples from noise nor "
-                          f"translates images, and ganzoo export knows only those two graphs")
-    if direction is not None:
-        raise ExportError(f"{who} generates from noise: --direction is only for translators")
-    G = _cpu_copy(model.nets["G"])
-    latent = math.prod(G.latent_shape)
-    z = draw_z(2, tuple(G.latent_shape), torch.Generator().manual_seed(0)).reshape(2, latent)  # (2, D)
-    if has_w_space(G):
-        if task.conditional:
-            raise ExportError(f"cannot export this {who} model: a class-conditional style-based generator has no "
-                              f"shared contract for where its labels enter the mapping network")
-        return _StyleSampler(G).eval(), {"z": z, "truncation": torch.tensor(1.0)}, "images"
-    inputs = {"z": z, "labels": torch.zeros(2, dtype=torch.int64)} if task.conditional else {"z": z}
-    with torch.no_grad():
-        probe = _Sampler(G, task.conditional, False)(*inputs.values())
-    images = probe.dim() == 4  # images are clamped to [-1, 1]; points are not
-    return _Sampler(G, task.conditional, images).eval(), inputs, "images" if images else "points"
-
-
-def _cpu_copy(net: nn.Module) -> nn.Module:
-    """A float32 CPU copy in eval mode: exporting never moves or changes the user's model."""
-    return copy.deepcopy(net).float().cpu().eval()
 
 
 def export_onnx(model: GanModel, path: str | Path, *, opset: int = DEFAULT_OPSET, direction: str | None = None,
@@ -124,6 +54,10 @@ def export_onnx(model: GanModel, path: str | Path, *, opset: int = DEFAULT_OPSET
     Its metadata_props hold the model's name, variant, config JSON, a card summary, the opset and the
     inputs; ``card`` replaces the summary (``card_summary`` builds it from a catalog name or a folder).
     """
+    import torch
+
+    from .export_graphs import ExportError, graph_for
+
     onnx = _require("onnx")
     module, inputs, output = graph_for(model, direction)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
@@ -205,6 +139,8 @@ def card_summary(model: GanModel, name: str | None = None) -> str:
 def _require(module: str) -> Any:
     import importlib
 
+    from .export_graphs import ExportError
+
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -213,6 +149,8 @@ def _require(module: str) -> Any:
 
 def run_onnx(path: str | Path, feeds: dict[str, Any]) -> Any:
     """Run an exported file with onnxruntime on the CPU: the first output, a numpy array."""
+    import torch
+
     ort = _require("onnxruntime")
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1  # deterministic and light; small generators gain little from threads
@@ -223,6 +161,10 @@ def run_onnx(path: str | Path, feeds: dict[str, Any]) -> Any:
 def example_feeds(model: GanModel, batch: int, *, seed: int = 0, direction: str | None = None,
                   truncation: float = 1.0) -> dict[str, torch.Tensor]:
     """Fixed inputs for a check: seeded latents (and labels 0, 1, ... mod K), or seeded images in [-1, 1]."""
+    import torch
+
+    from .export_graphs import graph_for
+
     _, inputs, _ = graph_for(model, direction)
     rng = torch.Generator().manual_seed(seed)
     feeds = {}
@@ -240,6 +182,10 @@ def example_feeds(model: GanModel, batch: int, *, seed: int = 0, direction: str 
 
 def torch_reference(model: GanModel, feeds: dict[str, torch.Tensor], direction: str | None = None) -> torch.Tensor:
     """What the exported graph must give for ``feeds``, computed by the eager module it was traced from."""
+    import torch
+
+    from .export_graphs import graph_for
+
     module, _, _ = graph_for(model, direction)
     with torch.no_grad():
         return module(*feeds.values())
@@ -277,6 +223,7 @@ def check_export(model: GanModel, *, atol: float = 1e-4, batches: tuple[int, ...
 def export_command(name: str, fmt: str, out: str | None, direction: str | None, opset: int,
                    revision: str | None) -> None:
     """Export NAME's generator (catalog name, hf-hub:org/repo, published folder or run folder) to ONNX."""
+    from .export_graphs import ExportError
     from .hub import load
     from .registry import UnknownNameError
 

@@ -249,7 +249,8 @@ def test_export_command_on_a_run_folder_at_another_opset(tmp_path):
     result = CliRunner().invoke(export_command, [str(run), "-o", str(out), "--opset", "20"])
     assert result.exit_code == 0, result.output
     assert _meta(out)["opset"] == "20" and "mnist-5k" in _meta(out)["card"]
-    assert [(o.domain, o.version) for o in onnx.load(str(out)).opset_import if o.domain in ("", "ai.onnx")] == [("", 20)]
+    opsets = [(o.domain, o.version) for o in onnx.load(str(out)).opset_import if o.domain in ("", "ai.onnx")]
+    assert opsets == [("", 20)]
     _check_sampler(ganzoo.load(str(run)), out)
 
 
@@ -281,3 +282,15 @@ def test_what_cannot_be_exported_is_refused_with_the_reason(tmp_path):
     with pytest.raises(ExportError, match="neither samples from noise nor translates"):
         export_onnx(other_task, tmp_path / "c.onnx")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_commands_import_without_torch():
+    """The CLI registers export_command and demo_command; `ganzoo list` must stay free of torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from ganzoo.export import export_command; from ganzoo.demo import demo_command; "
+            "print(sorted(m for m in ('torch', 'onnx', 'gradio', 'numpy') if m in sys.modules) or 'clean')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "clean"
