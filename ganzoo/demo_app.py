@@ -140,7 +140,11 @@ def build_demo(model: GanModel, *, title: str, card: str) -> Any:
 
 def _image(gr: Any, label: str, elem_id: str, **kwargs: Any) -> Any:
     """An output image shown as PNG (exact pixels), scaled up without blur."""
-    return gr.Image(label=label, elem_id=elem_id, type="pil", format="png", interactive=False, height=360,
+    import inspect
+
+    if "format" in inspect.signature(gr.Image).parameters:  # early Gradio 4 releases always send PNG
+        kwargs["format"] = "png"
+    return gr.Image(label=label, elem_id=elem_id, type="pil", interactive=False, height=360,
                     elem_classes=["ganzoo-pixels"], **kwargs)
 
 

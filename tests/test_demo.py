@@ -80,6 +80,8 @@ def test_translator_takes_an_uploaded_image_as_model_translate_does(tmp_path):
     want = model.translate(image_tensor(upload, 1, 32), "a2b").clamp(-1, 1)
     assert (got - want).abs().max() <= 1.01 / 127.5  # one 8-bit level
     assert got.mean() > image_tensor(upload, 1, 32).mean() + 0.5  # A to B: a white digit on black comes out inverted
+    one_way = Explorer(ganzoo.load("pix2pix-mnist-thick"))
+    assert one_way.directions == ["a2b"] and one_way.translate(upload).size == (32, 32)  # no direction switch
 
 
 def test_card_shows_family_data_metrics_with_protocol_and_licence(tmp_path):
@@ -259,3 +261,10 @@ def test_card_of_a_run_folder_names_family_and_data(tmp_path):
     card = card_markdown(ganzoo.load(str(run)), str(run))
     assert "**Family**: dcgan" in card and "mnist-5k" in card and "not measured" in card
     assert Explorer(ganzoo.load(str(run))).samples(0, 2).size == (2 * 18 + 2,) * 2
+
+
+def test_a_flat_data_model_shows_its_points():
+    explorer = Explorer(ganzoo.create("wgan-gp", dim=2, hidden=16, depth=1))
+    assert not explorer.images and not explorer.classes
+    picture = explorer.samples(0, 4)
+    assert picture.size == (256, 256) and 0 < np.asarray(picture).mean() < 255  # white dots on black
