@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .hf import HUB_PREFIX
+
 if TYPE_CHECKING:  # importing this module (the CLI does) must not import torch
     from .model import GanModel
 
 DEMO_HINT = "ganzoo demo needs Gradio: pip install 'torch-ganzoo[demo]'"
-HUB_PREFIX = "hf-hub:"
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
 
@@ -56,7 +57,8 @@ def _metric_line(key: str, value: Any) -> str:
 
 def _readme(name: str) -> str | None:
     """A published folder's README.md (its model card), local or from the Hub; None for a run folder."""
-    from .hub import CARD_FILE, download
+    from .pretrained.folder import CARD_FILE
+    from .pretrained.names import download
 
     if name.startswith(HUB_PREFIX):
         repo_id, _, revision = name[len(HUB_PREFIX):].partition("@")
@@ -67,7 +69,7 @@ def _readme(name: str) -> str | None:
 
 
 def _recorded_data(name: str) -> str | None:
-    from .hub import CONFIG_FILE
+    from .pretrained.folder import CONFIG_FILE
 
     path = Path(name) / CONFIG_FILE
     try:
@@ -80,7 +82,7 @@ def _recorded_data(name: str) -> str | None:
 def make_demo(name: str, *, revision: str | None = None, device: str | None = None) -> Any:
     """The Gradio page for the model ``name`` (anything ganzoo.load takes)."""
     from .demo_app import build_demo
-    from .hub import load
+    from .pretrained.names import load
 
     _require_gradio()
     model = load(name, revision=revision, device=device)

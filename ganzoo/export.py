@@ -114,7 +114,7 @@ def metadata(model: GanModel, *, name: str | None, card: str | None, opset: int,
 
 def card_summary(model: GanModel, name: str | None = None) -> str:
     """A few lines of the model card: what it is, its data, metrics with protocol, licence (catalog or folder)."""
-    from .hub import CONFIG_FILE, read_config
+    from .pretrained.folder import CONFIG_FILE, read_config
     from .plugins import get_state
 
     v = model.variant
@@ -173,7 +173,7 @@ def example_feeds(model: GanModel, batch: int, *, seed: int = 0, direction: str 
             feeds[key] = torch.tensor(float(truncation))
         elif key == "labels":
             feeds[key] = torch.arange(batch, dtype=torch.int64) % model.task.num_classes
-        elif key == "image":
+        elif example.dim() == 4:  # images in [-1, 1]
             feeds[key] = torch.rand((batch, *example.shape[1:]), generator=rng) * 2 - 1
         else:
             feeds[key] = torch.randn((batch, *example.shape[1:]), generator=rng)
@@ -224,7 +224,7 @@ def export_command(name: str, fmt: str, out: str | None, direction: str | None, 
                    revision: str | None) -> None:
     """Export NAME's generator (catalog name, hf-hub:org/repo, published folder or run folder) to ONNX."""
     from .export_graphs import ExportError
-    from .hub import load
+    from .pretrained.names import load
     from .registry import UnknownNameError
 
     try:

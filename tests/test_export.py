@@ -29,6 +29,8 @@ TINY = {  # one small model per family, built with ganzoo.create
     "sngan": dict(image_size=32, channels=1, num_classes=10, g_ch=8, d_ch=8, nz=16),
     "stylegan2": dict(image_size=16, channels=1, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256,
                       channel_max=16),
+    "biggan": dict(image_size=32, channels=1, g_ch=4, d_ch=4, num_classes=10, attn=16),  # attention, SN in G
+    "biggan-deep": dict(image_size=32, channels=3, g_ch=4, d_ch=4, num_classes=10, arch="deep"),
     "cyclegan": dict(image_size=32, channels=1, ngf=4, ndf=4, n_blocks=1),
     "pix2pix": dict(image_size=32, channels=3, ngf=4, ndf=4),
 }
@@ -37,7 +39,7 @@ TINY = {  # one small model per family, built with ganzoo.create
 def _tiny(key: str) -> ganzoo.GanModel:
     """A tiny model with non-trivial batch-norm statistics and mean w, so eval-mode behaviour is exercised."""
     torch.manual_seed(0)
-    model = ganzoo.create(key.split("-points")[0], **TINY[key])
+    model = ganzoo.create(key.split("-points")[0].split("-deep")[0], **TINY[key])
     for m in model.nets.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.running_mean.normal_(0, 0.5)
