@@ -48,18 +48,19 @@ LARGE_BYTES = 1_800_000_000  # past ~2 GB a protobuf cannot hold the weights: th
 
 
 def export_onnx(model: GanModel, path: str | Path, *, opset: int = DEFAULT_OPSET, direction: str | None = None,
-                name: str | None = None, card: str | None = None) -> Path:
+                name: str | None = None, card: str | None = None, truncation: float | None = None) -> Path:
     """Write ``model``'s generator (one ``direction`` of a translator) to an ONNX file at ``path``; returns it.
 
     Its metadata_props hold the model's name, variant, config JSON, a card summary, the opset and the
     inputs; ``card`` replaces the summary (``card_summary`` builds it from a catalog name or a folder).
+    ``truncation`` fixes t in a generator whose layers take it (BigGAN's per-truncation statistics).
     """
     import torch
 
     from .export_graphs import ExportError, graph_for
 
     onnx = _require("onnx")
-    module, inputs, output = graph_for(model, direction)
+    module, inputs, output = graph_for(model, direction, truncation)
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
     dynamic = {k: ({0: batch} if v.dim() else None) for k, v in inputs.items()}  # a scalar psi has no batch axis
     try:
@@ -73,6 +74,9 @@ def export_onnx(model: GanModel, path: str | Path, *, opset: int = DEFAULT_OPSET
                           f"or the ONNX translation failed: {_root_cause(exc)}") from exc
     proto = program.model_proto
     meta = metadata(model, name=name, card=card, opset=opset, direction=direction, inputs=inputs, output=output)
+    if truncation is not None:
+        meta["truncation"] = (f"{truncation}: fixed in the graph; draw z as model.sample(truncation={truncation}) "
+                              f"does (the generator's own truncated prior)")
     del proto.metadata_props[:]
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
@@ -219,9 +223,11 @@ def check_export(model: GanModel, *, atol: float = 1e-4, batches: tuple[int, ...
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="File to write.  [default: NAME[-DIRECTION].onnx]")
 @click.option("--direction", type=click.Choice(["a2b", "b2a"]), help="Translators: which generator.  [default: a2b]")
 @click.option("--opset", type=click.IntRange(min=DEFAULT_OPSET), default=DEFAULT_OPSET, help="ONNX opset.")
+@click.option("--truncation", type=float, help="Generators whose layers take it (BigGAN's per-truncation "
+              "statistics): fix this truncation in the graph.")
 @click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
 def export_command(name: str, fmt: str, out: str | None, direction: str | None, opset: int,
-                   revision: str | None) -> None:
+                   truncation: float | None, revision: str | None) -> None:
     """Export NAME's generator (catalog name, hf-hub:org/repo, published folder or run folder) to ONNX."""
     from .export_graphs import ExportError
     from .pretrained.names import load
@@ -230,7 +236,7 @@ def export_command(name: str, fmt: str, out: str | None, direction: str | None, 
     try:
         model = load(name, revision=revision)
         target = Path(out) if out else Path(f"{Path(name).name}{'-' + direction if direction else ''}.onnx")
-        written = export_onnx(model, target, opset=opset, direction=direction, name=name)
+        written = export_onnx(model, target, opset=opset, direction=direction, name=name, truncation=truncation)
     except UnknownNameError as exc:  # a KeyError: its str() would be quoted
         raise click.ClickException(exc.args[0] if exc.args else str(exc)) from None
     except (ExportError, FileNotFoundError, ValueError) as exc:

@@ -25,14 +25,15 @@ class ExportError(RuntimeError):
 class _Sampler(nn.Module):
     """z (B, D) [and labels (B,)] -> the generator's output; images clamped to [-1, 1] as model.sample does."""
 
-    def __init__(self, G: nn.Module, conditional: bool, clamp: bool):
+    def __init__(self, G: nn.Module, conditional: bool, clamp: bool, truncation: float | None = None):
         super().__init__()
         self.G, self.conditional, self.clamp = G, conditional, clamp
         self.latent_shape = tuple(G.latent_shape)
+        self.extra = {} if truncation is None else {"truncation": truncation}  # fixed when traced
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         z = z.reshape(z.shape[0], *self.latent_shape)  # (B, *latent_shape)
-        out = self.G(z, labels) if self.conditional else self.G(z)
+        out = self.G(z, labels, **self.extra) if self.conditional else self.G(z, **self.extra)
         return out.clamp(-1, 1) if self.clamp else out
 
 
@@ -63,8 +64,13 @@ class _Translator(nn.Module):
         return self.G(image).clamp(-1, 1)
 
 
-def graph_for(model: GanModel, direction: str | None = None) -> tuple[nn.Module, dict[str, torch.Tensor], str]:
-    """The module to export (a float32 CPU copy in eval mode), example inputs by name, and the output's name."""
+def graph_for(model: GanModel, direction: str | None = None,
+              truncation: float | None = None) -> tuple[nn.Module, dict[str, torch.Tensor], str]:
+    """The module to export (a float32 CPU copy in eval mode), example inputs by name, and the output's name.
+
+    ``truncation`` is fixed into the graph of a generator whose layers take it (``takes_truncation``:
+    BigGAN's batch-norm statistics recorded per truncation), as ``model.sample(truncation=t)`` passes it.
+    """
     task, who = model.task, model.variant.name
     if task.translates:
         name = task.generator(model.nets, direction or "a2b", who)  # a clear error for a direction it lacks
@@ -80,6 +86,7 @@ def graph_for(model: GanModel, direction: str | None = None) -> tuple[nn.Module,
     if direction is not None:
         raise ExportError(f"{who} generates from noise: --direction is only for translators")
     G = _cpu_copy(model.nets["G"])
+    _check_fixed_truncation(G, truncation, who)
     latent = math.prod(G.latent_shape)
     z = draw_z(2, tuple(G.latent_shape), torch.Generator().manual_seed(0)).reshape(2, latent)  # (2, D)
     if has_w_space(G):
@@ -89,9 +96,23 @@ def graph_for(model: GanModel, direction: str | None = None) -> tuple[nn.Module,
         return _StyleSampler(G).eval(), {"z": z, "truncation": torch.tensor(1.0)}, "images"
     inputs = {"z": z, "labels": torch.zeros(2, dtype=torch.int64)} if task.conditional else {"z": z}
     with torch.no_grad():
-        probe = _Sampler(G, task.conditional, False)(*inputs.values())
+        probe = _Sampler(G, task.conditional, False, truncation)(*inputs.values())
     images = probe.dim() == 4  # images are clamped to [-1, 1]; points are not
-    return _Sampler(G, task.conditional, images).eval(), inputs, "images" if images else "points"
+    return _Sampler(G, task.conditional, images, truncation).eval(), inputs, "images" if images else "points"
+
+
+def _check_fixed_truncation(G: nn.Module, truncation: float | None, who: str) -> None:
+    """A fixed truncation is for generators whose layers take one; for the others it only shapes z."""
+    if truncation is None:
+        return
+    if has_w_space(G):
+        raise ExportError(f"{who} truncates in W inside the graph: its file takes `truncation` as an input; "
+                          f"export it without a fixed truncation")
+    if not getattr(G, "takes_truncation", False):
+        raise ExportError(f"for this {who} generator truncation only shapes the latents (draw z from a normal "
+                          f"truncated to [-t, t]); its graph is the same for every t: export it without one")
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0 < truncation <= 1:
+        raise ExportError(f"truncation must be a number in (0, 1], got {truncation!r}")
 
 
 def _cpu_copy(net: nn.Module) -> nn.Module:

@@ -296,3 +296,27 @@ def test_the_commands_import_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "clean"
+
+
+def test_a_generator_that_takes_truncation_exports_with_it_fixed(tmp_path):
+    """BigGAN with batch-norm statistics recorded per truncation: the file fixes t, and equals model.sample(t)."""
+    torch.manual_seed(0)
+    model = ganzoo.create("biggan", image_size=32, channels=1, g_ch=4, d_ch=4, num_classes=10, n_stats=3)
+    for name, buffer in model.nets["G"].named_buffers():
+        if name.endswith("means_by_truncation"):
+            buffer.normal_(0, 0.5)
+        elif name.endswith("vars_by_truncation"):
+            buffer.uniform_(0.5, 2.0)
+    fixed = export_onnx(model, tmp_path / "t07.onnx", truncation=0.7)
+    plain = export_onnx(model, tmp_path / "plain.onnx")
+    G, labels = model.nets["G"], torch.arange(7) % 10
+    z = G.truncated_latent(7, torch.Generator().manual_seed(3), 0.7)  # what model.sample(seed=3, truncation=0.7) draws
+    got = run_onnx(fixed, {"z": z, "labels": labels})
+    want = model.sample(7, seed=3, labels=labels.tolist(), truncation=0.7).numpy()
+    assert abs(got - want).max() <= ATOL
+    assert abs(run_onnx(plain, {"z": z, "labels": labels}) - got).max() > 1e-3  # other statistics, other images
+    assert _meta(fixed)["truncation"].startswith("0.7")
+    with pytest.raises(ExportError, match="only shapes the latents"):
+        export_onnx(_tiny("dcgan"), tmp_path / "d.onnx", truncation=0.5)
+    with pytest.raises(ExportError, match="takes `truncation` as an input"):
+        export_onnx(_tiny("stylegan2"), tmp_path / "s.onnx", truncation=0.5)
