@@ -118,8 +118,8 @@ def metadata(model: GanModel, *, name: str | None, card: str | None, opset: int,
 
 def card_summary(model: GanModel, name: str | None = None) -> str:
     """A few lines of the model card: what it is, its data, metrics with protocol, licence (catalog or folder)."""
-    from .pretrained.folder import CONFIG_FILE, read_config
     from .plugins import get_state
+    from .pretrained.folder import CONFIG_FILE, read_config
 
     v = model.variant
     lines = [f"{name or v.name}: a {v.name} model ({v.summary})."]
