@@ -79,7 +79,7 @@ TINY = dict(image_size=32, channels=1, g_ch=4, d_ch=4, num_classes=10)
 @pytest.mark.parametrize("arch", ["resnet", "deep"])
 def test_biggan_passes_the_conformance_kit(tmp_path, arch):
     assert testing.run_all("biggan", tmp_path, sizes=((32, 1), (32, 3)), arch=arch, **TINY) == [
-        "registration", "import-is-light", "networks", "sampling", "training", "save/load", "resume"]
+        "registration", "import-is-light", "networks", "sampling", "training", "save/load", "export", "resume"]
 
 
 def test_config_refuses_what_cannot_be_built():

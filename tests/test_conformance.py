@@ -42,7 +42,7 @@ SIZES = {
     "sngan": ((32, 1), (32, 3)),
     "stylegan2": ((16, 1), (32, 3)),
 }
-ALL_CHECKS = ["registration", "import-is-light", "networks", "sampling", "training", "save/load", "resume"]
+ALL_CHECKS = ["registration", "import-is-light", "networks", "sampling", "training", "save/load", "export", "resume"]
 
 
 @pytest.mark.parametrize("variant", list(TINY))

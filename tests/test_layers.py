@@ -30,7 +30,8 @@ LAYERS = {
     # published folders; importers write them; name resolution loads any of them
     "ganzoo.pretrained": 5, "ganzoo.importers": 6, "ganzoo.pretrained.names": 7,
     "ganzoo.api": 8, "ganzoo.hub": 8,  # hub: compatibility names for users, imported by no ganzoo module
-    "ganzoo.eval_report": 9, "ganzoo.evaluate": 9, "ganzoo.bench": 9, "ganzoo.testing": 9,
+    "ganzoo.eval_report": 9, "ganzoo.evaluate": 9, "ganzoo.export": 9, "ganzoo.export_graphs": 9, "ganzoo.demo": 9,
+    "ganzoo.demo_app": 9, "ganzoo.bench": 9, "ganzoo.testing": 9,
     "ganzoo.cli": 10, "ganzoo.scaffold": 10, "ganzoo.__main__": 10,
 }
 

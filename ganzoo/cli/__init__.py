@@ -2,7 +2,8 @@
 
 The group and its error handling live in ``group``; each command family in a module of its own:
 ``catalog`` (list, info, plugins), ``training`` (train), ``sampling`` (sample), ``scoring`` (eval,
-bench) and ``publishing`` (push, import, install, uninstall, new-plugin). Listing and inspecting
+bench) and ``publishing`` (push, import, install, uninstall, new-plugin); ``export`` and ``demo`` come
+from ganzoo.export and ganzoo.demo. Listing and inspecting
 never import torch; commands that train or sample import it when run.
 """
 
@@ -10,9 +11,14 @@ from __future__ import annotations
 
 import sys
 
+from ..demo import demo_command
+from ..export import export_command
 from ..plugins import get_state
 from . import catalog, publishing, sampling, scoring, training  # noqa: F401  (each adds its commands to `cli`)
 from .group import USER_ERRORS, GanzooGroup, cli
+
+cli.add_command(export_command)  # ganzoo export NAME --format onnx
+cli.add_command(demo_command)  # ganzoo demo NAME (the demo extra)
 
 __all__ = ["cli", "main", "GanzooGroup", "USER_ERRORS"]
 

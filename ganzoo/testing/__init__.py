@@ -30,7 +30,7 @@ from ganzoo.plugins import get_state
 from .common import DEFAULT_DATA, DEFAULT_SIZES, ENGINE_QUIET, POINTS_DIM  # noqa: F401  (importable as before)
 from .networks import check_networks
 from .registration import check_import_is_light, check_registration
-from .sampling import check_sampling
+from .sampling import check_export, check_sampling
 from .training import check_resume, check_save_load, check_training
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "check_import_is_light",
     "check_networks",
     "check_sampling",
+    "check_export",
     "check_training",
     "check_save_load",
     "check_resume",
@@ -67,6 +68,7 @@ def run_all(variant: str, tmp_path: str | Path, *, sizes: Iterable[tuple[int, in
     done.append("training")
     check_save_load(variant, tmp_path, **config)
     done.append("save/load")
+    done.append(check_export(variant, **config))
     check_resume(variant, tmp_path, data=data, steps=steps, batch_size=batch_size, **config)
     done.append("resume")
     return done

@@ -91,3 +91,29 @@ def _check_labels_followed(variant: str, check: str, model: ganzoo.GanModel) -> 
         pass
     else:
         raise fail(variant, check, f"labels={past_last} (one past the last class) was accepted")
+
+
+def check_export(variant: str, **config: Any) -> str:
+    """Every generator (each direction) exports to ONNX and onnxruntime matches torch; what it did, in a line.
+
+    A third-party variant gets `ganzoo export` free when its generator follows the sampling contract; this
+    says whether it does. Without the export extra (onnx, onnxruntime) the check is skipped, and says so.
+    """
+    from ganzoo.export import check_export as exported_matches
+    from ganzoo.export_graphs import ExportError
+
+    check = "export"
+    v = check_registration(variant)
+    for kind in kinds(v):
+        cfg = config_for(v, kind, config, check)
+        torch.manual_seed(0)
+        model = ganzoo.create(variant, **dataclasses.asdict(cfg))
+        try:
+            exported_matches(model)
+        except ExportError as exc:
+            if "needs the" in str(exc):  # the optional packages are missing, not the variant at fault
+                return f"export: skipped ({exc})"
+            raise fail(variant, check, str(exc)) from exc
+        except AssertionError as exc:
+            raise fail(variant, check, str(exc)) from exc
+    return "export"
