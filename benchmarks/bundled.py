@@ -29,23 +29,45 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = {
-    "dcgan-mnist": ("ganzoo_dcgan", "ganzoo train dcgan --data mnist-5k --image-size 32 --channels 1 -c ngf=64 -c ndf=32 "
-                    "-c lr=5e-4 -c r1=1 -c decay_start=0.5 --steps 5000 --ema 0.999 --out runs/dcgan-mnist"),
-    "vanilla-mnist": ("ganzoo_vanilla", "ganzoo train vanilla --data mnist-5k --image-size 32 --channels 1 -c g_norm=batch "
-                      "--steps 6000 --ema 0.995 --out runs/vanilla-mnist"),
-    "wgan-gp-mnist": ("ganzoo_wgan_gp", "ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=32 "
-                      "-c ndf=32 -c lr=2e-4 --steps 2000 --ema 0.995 --out runs/wgan-gp-mnist"),
-    "cyclegan-mnist-inverted": ("ganzoo_cyclegan", "ganzoo train cyclegan --data mnist-5k-inverted --image-size 32 "
-                                "--channels 1 -c ngf=8 -c ndf=8 -c lambda_identity=0.5 --steps 1500 --batch-size 8 --out runs/cyclegan-mnist-inverted"),
-    "sngan-mnist": ("ganzoo_sngan", "ganzoo train sngan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=32 "
-                    "-c d_ch=32 -c n_dis=1 -c lr=5e-4 -c g_batch_factor=1 -c decay_start=0.5 --batch-size 32 --steps 4000 "
-                    "--ema 0.999 --out runs/sngan-mnist"),
-    "stylegan2-mnist": ("ganzoo_stylegan2", "ganzoo train stylegan2 --data mnist-5k --image-size 32 --channels 1 -c channel_base=1024 "
-                        "-c channel_max=64 -c z_dim=128 -c w_dim=128 -c mapping_layers=2 -c pl_weight=0 -c style_mixing=0 "
-                        "-c augment=translation -c d_architecture=orig -c r1=1 -c output=tanh --batch-size 32 "
-                        "--ema 0.999 --steps 9000 --out runs/stylegan2-mnist"),
-    "pix2pix-mnist-thick": ("ganzoo_pix2pix", "ganzoo train pix2pix --data mnist-5k-thick-paired --image-size 32 --channels 1 "
-                            "-c ngf=16 -c ndf=16 --steps 1500 --batch-size 16 --out runs/pix2pix-mnist-thick"),
+    "dcgan-mnist": (
+        "ganzoo_dcgan",
+        "ganzoo train dcgan --data mnist-5k --image-size 32 --channels 1 -c ngf=64 -c ndf=32 "
+        "-c lr=5e-4 -c r1=1 -c decay_start=0.5 --steps 5000 --ema 0.999 --out runs/dcgan-mnist",
+    ),
+    "vanilla-mnist": (
+        "ganzoo_vanilla",
+        "ganzoo train vanilla --data mnist-5k --image-size 32 --channels 1 -c g_norm=batch "
+        "--steps 6000 --ema 0.995 --out runs/vanilla-mnist",
+    ),
+    "wgan-gp-mnist": (
+        "ganzoo_wgan_gp",
+        "ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=32 "
+        "-c ndf=32 -c lr=2e-4 --steps 2000 --ema 0.995 --out runs/wgan-gp-mnist",
+    ),
+    "cyclegan-mnist-inverted": (
+        "ganzoo_cyclegan",
+        "ganzoo train cyclegan --data mnist-5k-inverted --image-size 32 "
+        "--channels 1 -c ngf=8 -c ndf=8 -c lambda_identity=0.5 --steps 1500 --batch-size 8 "
+        "--out runs/cyclegan-mnist-inverted",
+    ),
+    "sngan-mnist": (
+        "ganzoo_sngan",
+        "ganzoo train sngan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=32 "
+        "-c d_ch=32 -c n_dis=1 -c lr=5e-4 -c g_batch_factor=1 -c decay_start=0.5 --batch-size 32 --steps 4000 "
+        "--ema 0.999 --out runs/sngan-mnist",
+    ),
+    "stylegan2-mnist": (
+        "ganzoo_stylegan2",
+        "ganzoo train stylegan2 --data mnist-5k --image-size 32 --channels 1 -c channel_base=1024 "
+        "-c channel_max=64 -c z_dim=128 -c w_dim=128 -c mapping_layers=2 -c pl_weight=0 -c style_mixing=0 "
+        "-c augment=translation -c d_architecture=orig -c r1=1 -c output=tanh --batch-size 32 "
+        "--ema 0.999 --steps 9000 --out runs/stylegan2-mnist",
+    ),
+    "pix2pix-mnist-thick": (
+        "ganzoo_pix2pix",
+        "ganzoo train pix2pix --data mnist-5k-thick-paired --image-size 32 --channels 1 "
+        "-c ngf=16 -c ndf=16 --steps 1500 --batch-size 16 --out runs/pix2pix-mnist-thick",
+    ),
 }
 
 
@@ -62,8 +84,11 @@ def publish(name: str) -> dict:
     model = ganzoo.load(str(run))
     metrics = measure(name, model)
     seconds = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["train_seconds"]
-    metrics["training_seconds"] = {"value": round(seconds, 1), "protocol": f"seconds in the engine's loop on a shared 2-core CPU, "
-                                   f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"}
+    metrics["training_seconds"] = {
+        "value": round(seconds, 1),
+        "protocol": f"seconds in the engine's loop on a shared 2-core CPU, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
+    }
     folder = REPO / "plugins" / package / "pretrained" / name
     metrics.update(history(name))
     model.save_pretrained(folder, name=name, data=read_config(run)["data"], metrics=metrics, recipe=recipe)
@@ -85,8 +110,15 @@ def rescore(name: str) -> dict:
     if seconds:  # training was not rerun: its time stays as measured
         metrics["training_seconds"] = {"value": float(seconds[1]), "protocol": seconds[2]}
     metrics.update(history(name))
-    text = model_card(model, name=name, data=read_config(folder)["data"], metrics=metrics, recipe=recipe,
-                      license="mit", networks=generator_names(model))
+    text = model_card(
+        model,
+        name=name,
+        data=read_config(folder)["data"],
+        metrics=metrics,
+        recipe=recipe,
+        license="mit",
+        networks=generator_names(model),
+    )
     tmp = card.with_name(f".{card.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, card)
@@ -118,27 +150,43 @@ def measure(name: str, model) -> dict:
         from ganzoo.metrics.translation import HOLDOUT_PROTOCOL, translation_scores
 
         scores = translation_scores(model, "thick")
-        return {k: {"value": v, "protocol": HOLDOUT_PROTOCOL} for k, v in scores.items() if k not in ("task", "holdout_images")}
-    from ganzoo.metrics import DIGITS_PROTOCOL as protocol, REQUESTED_PROTOCOL
+        return {
+            k: {"value": v, "protocol": HOLDOUT_PROTOCOL}
+            for k, v in scores.items()
+            if k not in ("task", "holdout_images")
+        }
+    from ganzoo.metrics import DIGITS_PROTOCOL as protocol
+    from ganzoo.metrics import REQUESTED_PROTOCOL
     from ganzoo.metrics.classifier import digit_scores, real_requested_reference, requested_digit_scores
 
     labels = torch.arange(1000) % 10 if model.num_classes else None  # conditional: 100 samples asked of each digit
     samples = model.sample(1000, seed=0, **({} if labels is None else {"labels": labels}))
     scores = digit_scores(samples)
-    metrics = {"recognisable": {"value": round(scores["recognisable"], 4), "protocol": protocol},
-               "min_class_fraction": {"value": round(scores["min_class_fraction"], 4), "protocol": protocol}}
+    metrics = {
+        "recognisable": {"value": round(scores["recognisable"], 4), "protocol": protocol},
+        "min_class_fraction": {"value": round(scores["min_class_fraction"], 4), "protocol": protocol},
+    }
     if labels is not None:
         real = real_requested_reference()  # the held-out real digits' score under the same rule
         if f"{real:.1%}" not in REQUESTED_PROTOCOL:
-            raise SystemExit(f"REQUESTED_PROTOCOL quotes another real score than the judge's {real:.1%}: update it first")
+            raise SystemExit(
+                f"REQUESTED_PROTOCOL quotes another real score than the judge's {real:.1%}: update it first"
+            )
         asked = requested_digit_scores(samples, labels)
         metrics["requested"] = {"value": round(asked["requested"], 4), "protocol": REQUESTED_PROTOCOL}
-        metrics["min_requested"] = {"value": round(asked["min_requested"], 4), "protocol": REQUESTED_PROTOCOL + "; the worst digit"}
+        metrics["min_requested"] = {
+            "value": round(asked["min_requested"], 4),
+            "protocol": REQUESTED_PROTOCOL + "; the worst digit",
+        }
         share, worst = asked["requested"] / real, asked["min_requested"] / real
         verdict = "met" if share >= 0.95 and worst >= 0.85 else "NOT met"
-        metrics["requested_share_of_real"] = {"value": round(share, 3), "protocol": (
-            f"requested over the real held-out digits' {real:.1%}; worst digit {worst:.3f}. The conditional bar, 0.95 overall "
-            f"and 0.85 for the worst digit, is {verdict}")}
+        metrics["requested_share_of_real"] = {
+            "value": round(share, 3),
+            "protocol": (
+                f"requested over the real held-out digits' {real:.1%}; worst digit {worst:.3f}. "
+                f"The conditional bar, 0.95 overall and 0.85 for the worst digit, is {verdict}"
+            ),
+        }
     return metrics
 
 

@@ -35,11 +35,18 @@ import ganzoo
 from ganzoo.metrics.translation import translation_scores
 
 
-def inversion_scores(model: "ganzoo.GanModel") -> dict[str, float]:
-    """The three numbers above, on the 500 held-out mnist-5k digits (ganzoo.metrics.translation's, under these names)."""
+def inversion_scores(model: ganzoo.GanModel) -> dict[str, float]:
+    """The three numbers above, on the 500 held-out mnist-5k digits.
+
+    ganzoo.metrics.translation's scores, under these names.
+    """
     scores = translation_scores(model, "inverted")
-    return {"a2b_mae": scores["a2b_mae"], "b2a_label_accuracy": scores["b2a_label_kept"],
-            "cycle_mae": scores["cycle_mae"], "holdout_images": scores["holdout_images"]}
+    return {
+        "a2b_mae": scores["a2b_mae"],
+        "b2a_label_accuracy": scores["b2a_label_kept"],
+        "cycle_mae": scores["cycle_mae"],
+        "holdout_images": scores["holdout_images"],
+    }
 
 
 def main() -> None:
@@ -47,8 +54,14 @@ def main() -> None:
     ap.add_argument("--task", choices=("inverted", "thick", "rot90", "shift"), default="inverted")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("-c", dest="config", action="append", default=[], metavar="KEY=VALUE",
-                    help="a CycleGAN config value beyond the defaults for 32x32 (e.g. -c lambda_identity=0)")
+    ap.add_argument(
+        "-c",
+        dest="config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a CycleGAN config value beyond the defaults for 32x32 (e.g. -c lambda_identity=0)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/bench-cyclegan")
     args = ap.parse_args()
@@ -56,22 +69,45 @@ def main() -> None:
     overrides = {key: _value(value) for key, value in (pair.split("=", 1) for pair in args.config)}
     out = Path(args.out)
     start = time.perf_counter()
-    ganzoo.train("cyclegan", f"mnist-5k-{args.task}", steps=args.steps, out=out, batch_size=args.batch_size,
-                 seed=args.seed, progress="off", sample_every=max(args.steps // 4, 1),
-                 checkpoint_every=max(args.steps // 4, 1), **overrides)
+    ganzoo.train(
+        "cyclegan",
+        f"mnist-5k-{args.task}",
+        steps=args.steps,
+        out=out,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        progress="off",
+        sample_every=max(args.steps // 4, 1),
+        checkpoint_every=max(args.steps // 4, 1),
+        **overrides,
+    )
     wall = time.perf_counter() - start
     model = ganzoo.load(str(out))
     s = translation_scores(model, args.task)
-    row = {"task": args.task, "a2b_mae": s["a2b_mae"], "a2b_label_kept": s["a2b_label_kept"],
-           "b2a_label_kept": s["b2a_label_kept"], "true_target_label_kept": s["true_target_label_kept"],
-           "source_label_kept": s["source_label_kept"], "cycle_mae": s["cycle_mae"], "wall_s": round(wall, 1)}
+    row = {
+        "task": args.task,
+        "a2b_mae": s["a2b_mae"],
+        "a2b_label_kept": s["a2b_label_kept"],
+        "b2a_label_kept": s["b2a_label_kept"],
+        "true_target_label_kept": s["true_target_label_kept"],
+        "source_label_kept": s["source_label_kept"],
+        "cycle_mae": s["cycle_mae"],
+        "wall_s": round(wall, 1),
+    }
     if args.task == "inverted":
         passed = s["a2b_mae"] <= 0.08 and s["b2a_label_kept"] >= 0.90
     else:
         passed = s["a2b_label_kept"] >= 0.95 * s["true_target_label_kept"]
     config = {k: v for k, v in model.config_dict().items() if k in ("ngf", "ndf", "n_layers_d", "lambda_identity")}
-    result = {**row, "pass": passed, "settings": vars(args), "config": config, "scores": s,
-              "torch": torch.__version__, "threads": torch.get_num_threads()}
+    result = {
+        **row,
+        "pass": passed,
+        "settings": vars(args),
+        "config": config,
+        "scores": s,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({**row, "pass": passed}))
 

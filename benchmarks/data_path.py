@@ -3,10 +3,11 @@
 Both read the same folder of 64x64 JPEGs and deliver shuffled (64, 3, 64, 64) float batches in
 [-1, 1], one epoch at a time, alternating in this one process so machine noise hits both alike.
 ganzoo's side is what a run does: ``load_folder`` (timed apart: a cache hit, its SHA-256 check
-included, once per run) and the engine's ``Batches``. torchvision's side is the classic recipe (Resize, CenterCrop, ToTensor,
-Normalize), with 0 and with ``--workers`` DataLoader processes (persistent; built once, as a run
-does). Reported: the one-time preparation, the open, images/s of each, and the ratio ganzoo / torchvision (median of rounds)
-against the faster torchvision setting.
+included, once per run) and the engine's ``Batches``. torchvision's side is the classic recipe
+(Resize, CenterCrop, ToTensor, Normalize), with 0 and with ``--workers`` DataLoader processes
+(persistent; built once, as a run does). Reported: the one-time preparation, the open, images/s
+of each, and the ratio ganzoo / torchvision (median of rounds) against the faster torchvision
+setting.
 
     OMP_NUM_THREADS=1 python benchmarks/data_path.py --images 2000 --rounds 3
 """
@@ -32,7 +33,9 @@ def make_jpegs(root: Path, n: int, size: int) -> None:
     (root / "all").mkdir(parents=True)
     for i in range(n):
         small = rng.integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
-        Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC).save(root / "all" / f"{i:05d}.jpg", quality=90)
+        Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC).save(
+            root / "all" / f"{i:05d}.jpg", quality=90
+        )
 
 
 def ganzoo_open(root: Path, size: int):
@@ -55,11 +58,22 @@ def ganzoo_epoch(ds, size: int, batch_size: int, seed: int) -> int:
 def torchvision_loader(root: Path, size: int, batch_size: int, workers: int):
     from torchvision import datasets, transforms
 
-    tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
-                             transforms.Normalize((0.5,) * 3, (0.5,) * 3)])
-    return torch.utils.data.DataLoader(datasets.ImageFolder(str(root), transform=tf), batch_size=batch_size,
-                                       shuffle=True, drop_last=True, num_workers=workers,
-                                       persistent_workers=workers > 0)
+    tf = transforms.Compose(
+        [
+            transforms.Resize(size),
+            transforms.CenterCrop(size),
+            transforms.ToTensor(),
+            transforms.Normalize((0.5,) * 3, (0.5,) * 3),
+        ]
+    )
+    return torch.utils.data.DataLoader(
+        datasets.ImageFolder(str(root), transform=tf),
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
 
 
 def torchvision_epoch(loader) -> int:
@@ -103,10 +117,19 @@ def main() -> None:
                 rates[f"torchvision_w{w}"].append(n / (time.perf_counter() - t0))
     best = max((k for k in rates if k != "ganzoo"), key=lambda k: statistics.median(rates[k]))
     ratios = [g / t for g, t in zip(rates["ganzoo"], rates[best])]
-    result = {"images": args.images, "size": args.size, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
-              "cpus": os.cpu_count(), "prepare_s": round(first, 2), "open_s": round(statistics.median(opens), 3),
-              **{f"{k}_images_per_s": round(statistics.median(v), 1) for k, v in rates.items()},
-              "against": best, "ratio_median": round(statistics.median(ratios), 2), "ratios": [round(x, 2) for x in ratios]}
+    result = {
+        "images": args.images,
+        "size": args.size,
+        "batch_size": args.batch_size,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "prepare_s": round(first, 2),
+        "open_s": round(statistics.median(opens), 3),
+        **{f"{k}_images_per_s": round(statistics.median(v), 1) for k, v in rates.items()},
+        "against": best,
+        "ratio_median": round(statistics.median(ratios), 2),
+        "ratios": [round(x, 2) for x in ratios],
+    }
     print(json.dumps(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

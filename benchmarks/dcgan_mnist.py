@@ -53,10 +53,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (beta2 stays 0.999)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of G's weights (0 = off); sampled when on")
-    p.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other DCGAN config field, JSON value: -c real_label=0.9 -c augment='\"translation\"'")
-    p.add_argument("--checkpoint-every", type=int, default=0,
-                   help="keep a checkpoint every N steps and score each (a curve); 0 = the final one only")
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other DCGAN config field, JSON value: -c real_label=0.9 -c augment='\"translation\"'",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        help="keep a checkpoint every N steps and score each (a curve); 0 = the final one only",
+    )
     p.add_argument("--num-samples", type=int, default=1000, help="samples scored per run")
     p.add_argument("--sample-seed", type=int, default=0, help="noise seed of the scored samples")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -74,12 +84,30 @@ def train_run(args: argparse.Namespace, seed: int, run: Path) -> float:
             extra[key] = json.loads(value)
         except json.JSONDecodeError:
             extra[key] = value  # a bare string: -c augment=translation
-    ganzoo.train("dcgan", "mnist-5k", steps=args.steps, out=str(run), device="cpu",
-                 batch_size=args.batch_size, ema=args.ema, seed=seed, progress="off",
-                 log_every=50, sample_every=0, checkpoint_every=args.checkpoint_every,
-                 keep_checkpoints=max(1, args.steps // args.checkpoint_every if args.checkpoint_every else 1),
-                 image_size=32, channels=1, nz=args.nz, ngf=args.ngf, ndf=args.ndf,
-                 lr=args.lr, r1=args.r1, betas=(args.beta1, 0.999), **extra)
+    ganzoo.train(
+        "dcgan",
+        "mnist-5k",
+        steps=args.steps,
+        out=str(run),
+        device="cpu",
+        batch_size=args.batch_size,
+        ema=args.ema,
+        seed=seed,
+        progress="off",
+        log_every=50,
+        sample_every=0,
+        checkpoint_every=args.checkpoint_every,
+        keep_checkpoints=max(1, args.steps // args.checkpoint_every if args.checkpoint_every else 1),
+        image_size=32,
+        channels=1,
+        nz=args.nz,
+        ngf=args.ngf,
+        ndf=args.ndf,
+        lr=args.lr,
+        r1=args.r1,
+        betas=(args.beta1, 0.999),
+        **extra,
+    )
     return time.perf_counter() - start
 
 
@@ -89,7 +117,10 @@ def run_record(run: Path) -> dict[str, Any]:
 
 
 def load_generators(run: Path, checkpoint: Path | None = None) -> tuple[dict[str, GanModel], int]:
-    """A checkpoint (default: the run's latest) as models ({"G": trained weights, "ema": averaged ones if kept}) and its step."""
+    """A checkpoint (default: the run's latest) as models and its step.
+
+    The models: {"G": trained weights, "ema": averaged ones if kept}.
+    """
     record = run_record(run)
     checkpoints = list_checkpoints(run / "checkpoints")
     if not checkpoints:
@@ -142,8 +173,14 @@ def evaluate_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     seconds = None if args.eval_only else train_run(args, seed, run)
     models, iteration = load_generators(run)
     judged = "ema" if "ema" in models else "G"
-    result: dict[str, Any] = {"seed": seed, "run": str(run), "train_seconds": seconds,
-                              "engine_train_seconds": engine_seconds(run), "iteration": iteration, "judged": judged}
+    result: dict[str, Any] = {
+        "seed": seed,
+        "run": str(run),
+        "train_seconds": seconds,
+        "engine_train_seconds": engine_seconds(run),
+        "iteration": iteration,
+        "judged": judged,
+    }
     record = run_record(run)
     result["config"], result["engine"] = record["config"], record["engine"]
     for key, model in models.items():
@@ -154,8 +191,13 @@ def evaluate_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     for checkpoint in list_checkpoints(run / "checkpoints")[:-1]:  # earlier kept checkpoints, when --checkpoint-every
         earlier, step = load_generators(run, checkpoint)
         scores = score(earlier[judged], args.num_samples, args.sample_seed)
-        result["curve"].append({"iteration": step, "recognisable": scores["recognisable"],
-                                "min_class_fraction": scores["min_class_fraction"]})
+        result["curve"].append(
+            {
+                "iteration": step,
+                "recognisable": scores["recognisable"],
+                "min_class_fraction": scores["min_class_fraction"],
+            }
+        )
     return result
 
 
@@ -164,8 +206,10 @@ def summary_line(r: dict[str, Any]) -> str:
     wall = f"{r['train_seconds']:.0f} s" if r["train_seconds"] is not None else "n/a"
     other = "G" if r["judged"] == "ema" else None
     extra = f" (raw G: {r[other]['recognisable']:.1%})" if other and other in r else ""
-    return (f"seed {r['seed']}: recognisable {s['recognisable']:.1%}{extra}, min class "
-            f"{s['min_class_fraction']:.1%}, train {wall} -> {'PASS' if r['pass'] else 'FAIL'}")
+    return (
+        f"seed {r['seed']}: recognisable {s['recognisable']:.1%}{extra}, min class "
+        f"{s['min_class_fraction']:.1%}, train {wall} -> {'PASS' if r['pass'] else 'FAIL'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,20 +224,31 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "benchmark": "dcgan-mnist-5k-cpu",
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "thresholds": {"recognisable": relative_bar(MIN_RECOGNISABLE), "recognisable_relative": MIN_RECOGNISABLE,
-                       "min_class_fraction": MIN_CLASS, "confidence": CONFIDENCE},
+        "thresholds": {
+            "recognisable": relative_bar(MIN_RECOGNISABLE),
+            "recognisable_relative": MIN_RECOGNISABLE,
+            "min_class_fraction": MIN_CLASS,
+            "confidence": CONFIDENCE,
+        },
         "classifier_heldout_accuracy": classifier_metadata().get("heldout_accuracy"),
         "real_digits_recognisable": real_digits_reference(),
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "results": results,
         "pass": all(r["pass"] for r in results),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "result.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"{'PASS' if record['pass'] else 'FAIL'}: {sum(r['pass'] for r in results)}/{len(results)} seeds; "
-          f"wrote {args.out / 'result.json'}")
+    print(
+        f"{'PASS' if record['pass'] else 'FAIL'}: {sum(r['pass'] for r in results)}/{len(results)} seeds; "
+        f"wrote {args.out / 'result.json'}"
+    )
     return 0 if record["pass"] else 1
 
 

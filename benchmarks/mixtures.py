@@ -51,14 +51,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=3000, help="training iterations (generator updates)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of G's weights (0 = off); judged when on")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the variant's suggestion for the data, else its default)")
-    p.add_argument("--decay-start", type=float, default=1.0,
-                   help="fraction of the run after which the lr decays linearly to 0 (1 = constant, the papers')")
-    p.add_argument("--gp-lambda", type=float, default=None, help="wgan-gp: gradient penalty weight (default: its suggestion for points, 0.1)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="Adam learning rate (default: the variant's suggestion for the data, else its default)",
+    )
+    p.add_argument(
+        "--decay-start",
+        type=float,
+        default=1.0,
+        help="fraction of the run after which the lr decays linearly to 0 (1 = constant, the papers')",
+    )
+    p.add_argument(
+        "--gp-lambda",
+        type=float,
+        default=None,
+        help="wgan-gp: gradient penalty weight (default: its suggestion for points, 0.1)",
+    )
     p.add_argument("--loss", choices=("non-saturating", "minimax"), default="non-saturating", help="vanilla: G loss")
-    p.add_argument("--hidden", type=int, default=None, help="wgan-gp: MLP width (default: its suggestion for points, 128)")
-    p.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
-                   help="any further variant config value, e.g. -c pack=4 -c mbstd=4 (repeatable)")
+    p.add_argument(
+        "--hidden", type=int, default=None, help="wgan-gp: MLP width (default: its suggestion for points, 128)"
+    )
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any further variant config value, e.g. -c pack=4 -c mbstd=4 (repeatable)",
+    )
     p.add_argument("--eval-every", type=int, default=0, help="checkpoint and score every N iterations (0 = end only)")
     p.add_argument("--eval-from", type=int, default=0, help="score checkpoints from this iteration on")
     p.add_argument("--sample-seed", type=int, default=0, help="noise seed of the scored samples")
@@ -105,14 +127,28 @@ def train_run(args: argparse.Namespace, seed: int, run: Path) -> float:
     every = args.eval_every or args.steps
     keep = max(1, (args.steps - args.eval_from) // every + 1)
     start = time.perf_counter()
-    ganzoo.train(args.variant, args.data, steps=args.steps, out=str(run), device="cpu", seed=seed,
-                 batch_size=args.batch_size, ema=args.ema, progress="off", log_every=50,
-                 sample_every=0, checkpoint_every=every, keep_checkpoints=keep, **overrides(args))
+    ganzoo.train(
+        args.variant,
+        args.data,
+        steps=args.steps,
+        out=str(run),
+        device="cpu",
+        seed=seed,
+        batch_size=args.batch_size,
+        ema=args.ema,
+        progress="off",
+        log_every=50,
+        sample_every=0,
+        checkpoint_every=every,
+        keep_checkpoints=keep,
+        **overrides(args),
+    )
     return time.perf_counter() - start
 
 
-def score_checkpoint(path: Path, record: dict[str, Any], means: torch.Tensor, std: float,
-                     sample_seed: int) -> tuple[int, dict[str, dict[str, Any]]]:
+def score_checkpoint(
+    path: Path, record: dict[str, Any], means: torch.Tensor, std: float, sample_seed: int
+) -> tuple[int, dict[str, dict[str, Any]]]:
     """Mode coverage of the raw generator ("G") and, when kept, the EMA one ("ema") at one checkpoint."""
     tensors, header = read_checkpoint(path)
     scores = {}
@@ -137,19 +173,33 @@ def evaluate_seed(args: argparse.Namespace, seed: int, folder: Path, means: torc
     final = history[-1]
     hq = [h[judged]["hq_fraction"] for h in history]
     visited = [any(h[judged]["per_mode"][k] for h in history) for k in range(final[judged]["num_modes"])]
-    return {"seed": seed, "run": str(run), "train_seconds": seconds, "judged": judged,
-            "iteration": final["iteration"], "modes": final[judged]["modes"],
-            "num_modes": final[judged]["num_modes"], "hq_fraction": final[judged]["hq_fraction"],
-            "per_mode": final[judged]["per_mode"], "hq_late_min": min(hq), "hq_late_max": max(hq),
-            "modes_late_union": sum(visited),  # modes covered at one or more of the scored checkpoints
-            "history": history}
+    return {
+        "seed": seed,
+        "run": str(run),
+        "train_seconds": seconds,
+        "judged": judged,
+        "iteration": final["iteration"],
+        "modes": final[judged]["modes"],
+        "num_modes": final[judged]["num_modes"],
+        "hq_fraction": final[judged]["hq_fraction"],
+        "per_mode": final[judged]["per_mode"],
+        "hq_late_min": min(hq),
+        "hq_late_max": max(hq),
+        "modes_late_union": sum(visited),  # modes covered at one or more of the scored checkpoints
+        "history": history,
+    }
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'seed':>4} {'modes':>7} {'HQ':>6}  {'late HQ (judged' + (' / raw G' if results[0]['judged'] == 'ema' else '') + ')':<40} {'train':>7}")
+    print(
+        f"{'seed':>4} {'modes':>7} {'HQ':>6}  "
+        f"{'late HQ (judged' + (' / raw G' if results[0]['judged'] == 'ema' else '') + ')':<40} {'train':>7}"
+    )
     for r in results:
-        late = " ".join(f"{h[r['judged']]['hq_fraction']:.0%}" + (f"/{h['G']['hq_fraction']:.0%}" if r["judged"] == "ema" else "")
-                        for h in r["history"])
+        late = " ".join(
+            f"{h[r['judged']]['hq_fraction']:.0%}" + (f"/{h['G']['hq_fraction']:.0%}" if r["judged"] == "ema" else "")
+            for h in r["history"]
+        )
         wall = f"{r['train_seconds']:.0f} s" if r["train_seconds"] is not None else "n/a"
         print(f"{r['seed']:>4} {r['modes']:>3}/{r['num_modes']:<3} {r['hq_fraction']:>6.1%}  {late:<40} {wall:>7}")
 
@@ -160,19 +210,29 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.out / f"{args.variant}-{args.data}-{args.tag or default_tag(args)}"
     results = [evaluate_seed(args, seed, folder, dataset.means, dataset.std) for seed in args.seeds]
     print_table(results)
-    summary = {"median_modes": statistics.median(r["modes"] for r in results),
-               "median_hq_fraction": statistics.median(r["hq_fraction"] for r in results),
-               "all_modes_seeds": sum(r["modes"] == r["num_modes"] for r in results),
-               "median_train_seconds": statistics.median(r["train_seconds"] for r in results)
-               if all(r["train_seconds"] is not None for r in results) else None}
-    print(f"median: {summary['median_modes']:g}/{results[0]['num_modes']} modes, HQ {summary['median_hq_fraction']:.1%}; "
-          f"all modes on {summary['all_modes_seeds']}/{len(results)} seeds")
+    summary = {
+        "median_modes": statistics.median(r["modes"] for r in results),
+        "median_hq_fraction": statistics.median(r["hq_fraction"] for r in results),
+        "all_modes_seeds": sum(r["modes"] == r["num_modes"] for r in results),
+        "median_train_seconds": statistics.median(r["train_seconds"] for r in results)
+        if all(r["train_seconds"] is not None for r in results)
+        else None,
+    }
+    print(
+        f"median: {summary['median_modes']:g}/{results[0]['num_modes']} modes, HQ {summary['median_hq_fraction']:.1%}; "
+        f"all modes on {summary['all_modes_seeds']}/{len(results)} seeds"
+    )
     record = {
         "benchmark": f"mixtures-{args.variant}-{args.data}-cpu",
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "config_overrides": overrides(args),
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "summary": summary,
         "results": results,

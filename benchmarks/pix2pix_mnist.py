@@ -39,13 +39,33 @@ def main() -> None:
     data = f"mnist-5k-{args.task}-paired"
     out = Path(args.out or f"runs/bench-pix2pix-{args.task}")
     start = time.perf_counter()
-    ganzoo.train("pix2pix", data, steps=args.steps, out=out, batch_size=args.batch_size, seed=args.seed,
-                 image_size=32, channels=1, ngf=args.ngf, ndf=args.ndf, lr=args.lr, device="cpu",
-                 progress="off", sample_every=max(args.steps // 4, 1), checkpoint_every=max(args.steps // 4, 1))
+    ganzoo.train(
+        "pix2pix",
+        data,
+        steps=args.steps,
+        out=out,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        image_size=32,
+        channels=1,
+        ngf=args.ngf,
+        ndf=args.ndf,
+        lr=args.lr,
+        device="cpu",
+        progress="off",
+        sample_every=max(args.steps // 4, 1),
+        checkpoint_every=max(args.steps // 4, 1),
+    )
     wall = time.perf_counter() - start
     scores = translation_scores(ganzoo.load(str(out)), args.task)
-    result = {"data": data, "settings": vars(args), "wall_s": round(wall, 1), "torch": torch.__version__,
-              "threads": torch.get_num_threads(), **scores}
+    result = {
+        "data": data,
+        "settings": vars(args),
+        "wall_s": round(wall, 1),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        **scores,
+    }
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

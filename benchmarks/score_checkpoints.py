@@ -35,7 +35,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="where the generators sample: cpu, cuda")
     parser.add_argument("--json", type=Path, help="write the curves here as well")
     parser.add_argument("--export", type=Path, help="publish each run's latest checkpoint into EXPORT/<run name>")
-    parser.add_argument("--recipe", help="the command that trained the runs, for the exported cards ({run}: the run folder)")
+    parser.add_argument(
+        "--recipe", help="the command that trained the runs, for the exported cards ({run}: the run folder)"
+    )
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     result = {"protocol": DIGITS_PROTOCOL, "requested_protocol": REQUESTED_PROTOCOL, "runs": {}}
@@ -44,18 +46,29 @@ def main() -> None:
         for path in list_checkpoints(run / "checkpoints"):
             scored = score(ganzoo.load(path, device=args.device))
             values = scored["metrics"]["mnist_digits"]["values"]
-            rows.append({"step": int(path.stem.split("-")[-1]), **{k: v for k, v in values.items() if k != "classes_covered"}})
-            print(run.name, " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in rows[-1].items()),
-                  flush=True)
+            rows.append(
+                {"step": int(path.stem.split("-")[-1]), **{k: v for k, v in values.items() if k != "classes_covered"}}
+            )
+            print(
+                run.name,
+                " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in rows[-1].items()),
+                flush=True,
+            )
         result["runs"][str(run)] = rows
         if args.export and rows:
             record = read_config(run)
             logged = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
             seconds = json.loads(logged[-1]).get("train_seconds") if logged else None
-            recipe = (args.recipe or f"ganzoo train {record['variant']} (see the run's config.json)").replace("{run}", str(run))
+            recipe = (args.recipe or f"ganzoo train {record['variant']} (see the run's config.json)").replace(
+                "{run}", str(run)
+            )
             ganzoo.load(run).save_pretrained(  # the card quotes the latest checkpoint's scores with their protocol
-                args.export / run.name, data=record.get("data"), samples=False, metrics=scored,
-                recipe=f"{recipe}\n# step {rows[-1]['step']}; {seconds} s in the training loop (train_seconds)")
+                args.export / run.name,
+                data=record.get("data"),
+                samples=False,
+                metrics=scored,
+                recipe=f"{recipe}\n# step {rows[-1]['step']}; {seconds} s in the training loop (train_seconds)",
+            )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

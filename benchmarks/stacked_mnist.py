@@ -47,15 +47,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=2000, help="training iterations (generator updates)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--ema", type=float, default=0.0, help="EMA decay of G's weights (0 = off, the paper's DCGAN)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="the engine's precision (bf16: autocast)")
-    p.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
-                   help="variant config overrides, JSON values: -c lr=5e-4 -c ndf=32")
-    p.add_argument("--checkpoint-every", type=int, default=0, help="keep a checkpoint every N steps (0 = at the end only)")
+    p.add_argument(
+        "--precision", default="fp32", choices=["fp32", "bf16"], help="the engine's precision (bf16: autocast)"
+    )
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="variant config overrides, JSON values: -c lr=5e-4 -c ndf=32",
+    )
+    p.add_argument(
+        "--checkpoint-every", type=int, default=0, help="keep a checkpoint every N steps (0 = at the end only)"
+    )
     p.add_argument("--keep-checkpoints", type=int, default=3, help="how many of the latest checkpoints the run keeps")
     p.add_argument("--num-scored", type=int, default=NUM_SCORED, help="samples scored (the protocol's 26,000)")
     p.add_argument("--confidence", type=float, default=0.9, help="the judge's probability a channel needs to count")
-    p.add_argument("--max-draws", type=int, default=10 * NUM_SCORED,
-                   help="most samples drawn to find --num-scored assigned ones (the per-assigned figures)")
+    p.add_argument(
+        "--max-draws",
+        type=int,
+        default=10 * NUM_SCORED,
+        help="most samples drawn to find --num-scored assigned ones (the per-assigned figures)",
+    )
     p.add_argument("--tag", default="", help="name of this setting in the run folder (default: from the options)")
     p.add_argument("--out", type=Path, default=Path("runs/bench/stacked-mnist"), help="parent of the run folders")
     p.add_argument("--eval-only", action="store_true", help="score existing run folders without training")
@@ -84,9 +98,22 @@ def run_seed(args: argparse.Namespace, seed: int, run: Path) -> dict[str, Any]:
     seconds = None
     if not args.eval_only:
         start = time.perf_counter()
-        ganzoo.train(args.variant, "stacked-mnist", steps=args.steps, out=str(run), device="cpu", seed=seed,
-                     batch_size=args.batch_size, ema=args.ema, precision=args.precision, progress="off", sample_every=0,
-                     checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints, **overrides(args))
+        ganzoo.train(
+            args.variant,
+            "stacked-mnist",
+            steps=args.steps,
+            out=str(run),
+            device="cpu",
+            seed=seed,
+            batch_size=args.batch_size,
+            ema=args.ema,
+            precision=args.precision,
+            progress="off",
+            sample_every=0,
+            checkpoint_every=args.checkpoint_every,
+            keep_checkpoints=args.keep_checkpoints,
+            **overrides(args),
+        )
         seconds = time.perf_counter() - start
     model = ganzoo.load(str(run))  # the EMA generator when the run kept one
     start = time.perf_counter()
@@ -96,14 +123,31 @@ def run_seed(args: argparse.Namespace, seed: int, run: Path) -> dict[str, Any]:
     headline = score_argmax(most_probable, confident)  # the papers' reading: every draw counted
     per_drawn = score_digits(confident, num_scored=n)  # extra: the confidently read draws among them
     have = int((confident >= 0).all(dim=1).sum())
-    digits = confident if have >= n else torch.cat([confident, digits_until_assigned(chunks, n - have,
-                                                                                     confidence=args.confidence)])
+    digits = (
+        confident
+        if have >= n
+        else torch.cat([confident, digits_until_assigned(chunks, n - have, confidence=args.confidence)])
+    )
     assigned = int((digits >= 0).all(dim=1).sum())
     per_assigned = score_digits(digits, num_scored=n, per="assigned") if assigned >= n else None
-    failed = None if per_assigned else (f"only {assigned:,} of {digits.shape[0]:,} draws read confidently, short of "
-                                        f"{n:,} within --max-draws {args.max_draws:,}")
-    return {"seed": seed, "run": str(run), "train_seconds": seconds, "score_seconds": time.perf_counter() - start,
-            **headline, "per_drawn": per_drawn, "per_assigned": per_assigned, "per_assigned_failed": failed}
+    failed = (
+        None
+        if per_assigned
+        else (
+            f"only {assigned:,} of {digits.shape[0]:,} draws read confidently, short of "
+            f"{n:,} within --max-draws {args.max_draws:,}"
+        )
+    )
+    return {
+        "seed": seed,
+        "run": str(run),
+        "train_seconds": seconds,
+        "score_seconds": time.perf_counter() - start,
+        **headline,
+        "per_drawn": per_drawn,
+        "per_assigned": per_assigned,
+        "per_assigned_failed": failed,
+    }
 
 
 def merge_earlier(folder: Path, results: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -131,16 +175,23 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.out / f"{args.variant}-{args.tag or default_tag(args)}"
     results = merge_earlier(folder, [run_seed(args, seed, folder / f"seed-{seed}") for seed in args.seeds], args)
     print(f"{'':>4} {f'{args.num_scored:,} draws, argmax (headline)':^56} {f'per {args.num_scored:,} assigned':^27}")
-    print(f"{'seed':>4} {'modes':>9} {'KL':>7} {'assigned':>9} {'channels':>9} {'if indep.':>9} "
-          f"{'modes':>9} {'KL':>7} {'drawn':>9} {'train':>8}")
+    print(
+        f"{'seed':>4} {'modes':>9} {'KL':>7} {'assigned':>9} {'channels':>9} {'if indep.':>9} "
+        f"{'modes':>9} {'KL':>7} {'drawn':>9} {'train':>8}"
+    )
     for r in results:
         wall = f"{r['train_seconds']:.0f} s" if r["train_seconds"] is not None else "n/a"
         independent = f"{r['modes_if_independent']:.0f}" if "modes_if_independent" in r else "n/a"  # older results
         at = r.get("per_assigned")
-        assigned = (f"{at['modes']:>5}/1000 {at['kl']:>7.3f} {at['drawn']:>9,}" if at else
-                    f"{'n/a':>9} {'n/a':>7} {'FAILED' if r.get('per_assigned_failed') else 'n/a':>9}")
-        print(f"{r['seed']:>4} {r['modes']:>5}/1000 {r['kl']:>7.3f} {r['assigned']:>9.1%} {r['channels_read']:>9.1%} "
-              f"{independent:>9} {assigned} {wall:>8}")
+        assigned = (
+            f"{at['modes']:>5}/1000 {at['kl']:>7.3f} {at['drawn']:>9,}"
+            if at
+            else f"{'n/a':>9} {'n/a':>7} {'FAILED' if r.get('per_assigned_failed') else 'n/a':>9}"
+        )
+        print(
+            f"{r['seed']:>4} {r['modes']:>5}/1000 {r['kl']:>7.3f} {r['assigned']:>9.1%} {r['channels_read']:>9.1%} "
+            f"{independent:>9} {assigned} {wall:>8}"
+        )
     summary: dict[str, Any] = {"reading": "argmax"}
     for key in ("modes", "kl", "assigned", "channels_read", "modes_if_independent"):
         values = [r[key] for r in results if key in r and r[key] == r[key]]
@@ -157,13 +208,18 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": f"stacked-mnist-{args.variant}-cpu",
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "protocol": f"{args.num_scored:,} samples, sampling seed 0, each channel read by the argmax over the bundled "
-                    f"MNIST judge's ten digits, every draw counted (the papers' reading); precision: channels whose "
-                    f"top class is a digit with probability >= {args.confidence}; per_drawn: the confidently read "
-                    f"draws among the {args.num_scored:,}; per_assigned: "
-                    f"the first {args.num_scored:,} samples assigned a mode, drawn {args.num_scored:,} at a time "
-                    f"with sampling seeds 0, 1, ... (at most {args.max_draws:,})",
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version(), "platform": platform.platform()},
+        f"MNIST judge's ten digits, every draw counted (the papers' reading); precision: channels whose "
+        f"top class is a digit with probability >= {args.confidence}; per_drawn: the confidently read "
+        f"draws among the {args.num_scored:,}; per_assigned: "
+        f"the first {args.num_scored:,} samples assigned a mode, drawn {args.num_scored:,} at a time "
+        f"with sampling seeds 0, 1, ... (at most {args.max_draws:,})",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "summary": summary,
         "results": results,

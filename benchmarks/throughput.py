@@ -6,9 +6,9 @@ are the classic hand-written ones (DCGAN's: D on real, D on fake, D step, G step
 per iteration; WGAN-GP's with n_critic critic steps and the penalty; CycleGAN's with both
 generators then both discriminators). The engine runs with logging on (metrics.jsonl, NaN
 checks), no sample grids or checkpoints. Reported: time per iteration, the ratio engine/plain
-(targets on CPU at fp32: DCGAN <= 0.90, vanilla, WGAN-GP and CycleGAN <= 1.00), images/s, sampling images/s, and on CUDA the model FLOPs
-utilisation against the GPU's dense bf16 peak, for fp32, bf16, bf16+channels_last and
-bf16+channels_last+compile.
+(targets on CPU at fp32: DCGAN <= 0.90, vanilla, WGAN-GP and CycleGAN <= 1.00), images/s,
+sampling images/s, and on CUDA the model FLOPs utilisation against the GPU's dense bf16 peak,
+for fp32, bf16, bf16+channels_last and bf16+channels_last+compile.
 
     python benchmarks/throughput.py --variants dcgan --rounds 8 --chunk 40          # CPU, the overhead ratio
     OMP_NUM_THREADS=1 python benchmarks/throughput.py --clock cpu ...               # the same on a busy machine
@@ -28,12 +28,12 @@ import time
 
 import torch
 import torch.nn.functional as F
+from ganzoo_cyclegan.step import ImagePool
 
 import ganzoo
 from ganzoo.data import load_dataset
 from ganzoo.engine import Trainer, TrainOptions
 from ganzoo.losses import gradient_penalty
-from ganzoo_cyclegan.step import ImagePool
 
 MODES = {  # name -> (precision, channels_last, compile)
     "fp32": ("fp32", False, False),
@@ -57,9 +57,11 @@ def batches(data, batch_size: int, device, channels_last: bool):
     while True:
         perm = torch.randperm(len(data), generator=g)
         for i in range(len(data) // batch_size):
-            b = whole(perm[i * batch_size:(i + 1) * batch_size])
-            yield tuple(x.to(device).contiguous(memory_format=fmt) if x.dim() == 4 else x.to(device)
-                        for x in (b if isinstance(b, tuple) else (b,)))
+            b = whole(perm[i * batch_size : (i + 1) * batch_size])
+            yield tuple(
+                x.to(device).contiguous(memory_format=fmt) if x.dim() == 4 else x.to(device)
+                for x in (b if isinstance(b, tuple) else (b,))
+            )
 
 
 def plain_bce(nets, cfg, data, bs, device, autocast, channels_last):
@@ -125,14 +127,19 @@ def plain_cyclegan(nets, cfg, data, bs, device, autocast, channels_last):
         opt_g.zero_grad()
         with autocast():
             fake_b, fake_a = gab(a), gba(b)
-            loss_g = (mse(db(fake_b), 1) + mse(da(fake_a), 1)
-                      + lam * (F.l1_loss(gba(fake_b), a) + F.l1_loss(gab(fake_a), b))
-                      + lam_idt * (F.l1_loss(gab(b), b) + F.l1_loss(gba(a), a)))
+            loss_g = (
+                mse(db(fake_b), 1)
+                + mse(da(fake_a), 1)
+                + lam * (F.l1_loss(gba(fake_b), a) + F.l1_loss(gab(fake_a), b))
+                + lam_idt * (F.l1_loss(gab(b), b) + F.l1_loss(gba(a), a))
+            )
         loss_g.backward()
         opt_g.step()
         opt_d.zero_grad()
         with autocast():
-            loss_d = 0.5 * (mse(da(a), 1) + mse(da(pool_a.query(fake_a)), 0) + mse(db(b), 1) + mse(db(pool_b.query(fake_b)), 0))
+            loss_d = 0.5 * (
+                mse(da(a), 1) + mse(da(pool_a.query(fake_a)), 0) + mse(db(b), 1) + mse(db(pool_b.query(fake_b)), 0)
+            )
         loss_d.backward()
         opt_d.step()
         loss_g.item(), loss_d.item()
@@ -167,15 +174,31 @@ def measure(variant: str, mode: str, args) -> dict:
         return torch.autocast(device.type, dtype=dtype, enabled=precision != "fp32")
 
     total = args.warmup + args.rounds * args.chunk
-    opts = TrainOptions(steps=total, batch_size=args.batch_size, device=args.device, precision=precision,
-                        channels_last=channels_last, compile=compile_, log_every=50, sample_every=0,
-                        checkpoint_every=0, progress="off")
+    opts = TrainOptions(
+        steps=total,
+        batch_size=args.batch_size,
+        device=args.device,
+        precision=precision,
+        channels_last=channels_last,
+        compile=compile_,
+        log_every=50,
+        sample_every=0,
+        checkpoint_every=0,
+        progress="off",
+    )
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(model, dataset, {"spec": DATA[kind], "kind": kind}, out, opts)
         flops = None
         if device.type == "cuda":  # counted on an uncompiled fp32 copy: FLOPs do not depend on precision
-            counted = PLAIN[variant]({k: copy.deepcopy(v) for k, v in plain_nets.items()}, model.config, dataset,
-                                     args.batch_size, device, lambda: torch.autocast(device.type, enabled=False), channels_last)
+            counted = PLAIN[variant](
+                {k: copy.deepcopy(v) for k, v in plain_nets.items()},
+                model.config,
+                dataset,
+                args.batch_size,
+                device,
+                lambda: torch.autocast(device.type, enabled=False),
+                channels_last,
+            )
             flops = count_flops(lambda: next(counted))
         plain = PLAIN[variant](run_nets, model.config, dataset, args.batch_size, device, autocast, channels_last)
 
@@ -191,8 +214,10 @@ def measure(variant: str, mode: str, args) -> dict:
         run_plain(args.warmup)
         engine_t, plain_t = [], []
         for _ in range(args.rounds):
-            for fn, times in ((lambda: trainer.run(trainer.iteration + args.chunk, finish=False), engine_t),
-                              (lambda: run_plain(args.chunk), plain_t)):
+            for fn, times in (
+                (lambda: trainer.run(trainer.iteration + args.chunk, finish=False), engine_t),
+                (lambda: run_plain(args.chunk), plain_t),
+            ):
                 sync()
                 t0 = clock()
                 fn()
@@ -202,12 +227,18 @@ def measure(variant: str, mode: str, args) -> dict:
     batches_per_iteration = getattr(model.config, "n_critic", 1)
     images = args.batch_size * batches_per_iteration
     ratios = [e / p for e, p in zip(engine_t, plain_t)]
-    result = {"variant": variant, "mode": mode, "engine_ms": round(1e3 * statistics.median(engine_t), 3),
-              "plain_ms": round(1e3 * statistics.median(plain_t), 3), "ratio_median": round(statistics.median(ratios), 4),
-              "ratio_total": round(sum(engine_t) / sum(plain_t), 4), "ratios": [round(r, 4) for r in ratios],
-              "engine_images_per_s": round(images / statistics.median(engine_t), 1),
-              "plain_images_per_s": round(images / statistics.median(plain_t), 1),
-              "sampling_images_per_s": sampling_rate(model, args, device)}
+    result = {
+        "variant": variant,
+        "mode": mode,
+        "engine_ms": round(1e3 * statistics.median(engine_t), 3),
+        "plain_ms": round(1e3 * statistics.median(plain_t), 3),
+        "ratio_median": round(statistics.median(ratios), 4),
+        "ratio_total": round(sum(engine_t) / sum(plain_t), 4),
+        "ratios": [round(r, 4) for r in ratios],
+        "engine_images_per_s": round(images / statistics.median(engine_t), 1),
+        "plain_images_per_s": round(images / statistics.median(plain_t), 1),
+        "sampling_images_per_s": sampling_rate(model, args, device),
+    }
     if flops:
         peak = peak_tflops(device)
         result["train_gflops_per_iteration"] = round(flops / 1e9, 2)
@@ -261,22 +292,43 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["fp32"], choices=list(MODES))
     ap.add_argument("--rounds", type=int, default=8, help="alternations of an engine chunk and a plain chunk")
     ap.add_argument("--chunk", type=int, default=40, help="iterations per chunk")
-    ap.add_argument("--warmup", type=int, default=10, help="untimed iterations of each first (compilation happens here)")
+    ap.add_argument(
+        "--warmup", type=int, default=10, help="untimed iterations of each first (compilation happens here)"
+    )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--channels", type=int, default=1)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="wall: elapsed time; cpu: this thread's CPU time (with OMP_NUM_THREADS=1, for a busy machine)")
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall: elapsed time; cpu: this thread's CPU time (with OMP_NUM_THREADS=1, for a busy machine)",
+    )
     ap.add_argument("--json", help="write the results here")
-    ap.add_argument("-c", "--config", action="append", default=[], type=_key_value, metavar="KEY=VALUE",
-                    help="variant config values for every variant measured, e.g. -c ngf=16 -c ndf=16 (JSON values)")
+    ap.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        type=_key_value,
+        metavar="KEY=VALUE",
+        help="variant config values for every variant measured, e.g. -c ngf=16 -c ndf=16 (JSON values)",
+    )
     args = ap.parse_args()
     if args.clock == "cpu" and (args.device != "cpu" or torch.get_num_threads() != 1):
         ap.error("--clock cpu measures one thread: run on --device cpu with OMP_NUM_THREADS=1")
-    header = {"device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu", "clock": args.clock,
-              "torch": torch.__version__, "threads": torch.get_num_threads(), "batch_size": args.batch_size,
-              "image_size": args.image_size, "channels": args.channels, "rounds": args.rounds, "chunk": args.chunk}
+    header = {
+        "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu",
+        "clock": args.clock,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "batch_size": args.batch_size,
+        "image_size": args.image_size,
+        "channels": args.channels,
+        "rounds": args.rounds,
+        "chunk": args.chunk,
+    }
     results = []
     for variant in args.variants:
         for mode in args.modes:

@@ -30,8 +30,17 @@ from safetensors.torch import save_file
 
 from ganzoo.data.mnist import load_mnist5k, mnist5k_split
 from ganzoo.metrics.classifier import REJECT, WEIGHTS_PATH, MnistClassifier, load_mnist_classifier
-from ganzoo.metrics.judge import (PROBE_SIZES, REPORT_SEED, REPORT_SIZES, at_size, blends, judge_report, noise,
-                                  shuffled, strokes)
+from ganzoo.metrics.judge import (
+    PROBE_SIZES,
+    REPORT_SEED,
+    REPORT_SIZES,
+    at_size,
+    blends,
+    judge_report,
+    noise,
+    shuffled,
+    strokes,
+)
 
 SHIFT = 2  # largest translation in pixels
 REJECTS = {"noise": 8, "shuffled": 8, "blends": 12, "strokes": 12}  # "not a digit" images in every batch
@@ -65,12 +74,18 @@ def translate(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def rejects(digits: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One batch's "not a digit" images (sum(REJECTS), 1, 32, 32), made from training digits (N, 1, 32, 32)."""
     pick = torch.randint(0, len(digits), (REJECTS["shuffled"],), generator=generator)
-    return resample(torch.cat([
-        noise(REJECTS["noise"], generator),
-        shuffled(digits[pick], generator),
-        translate(blends(digits, labels, REJECTS["blends"], generator, ratio=BLEND), generator),
-        strokes(REJECTS["strokes"], generator),
-    ]), generator, RESAMPLE_REJECTS)
+    return resample(
+        torch.cat(
+            [
+                noise(REJECTS["noise"], generator),
+                shuffled(digits[pick], generator),
+                translate(blends(digits, labels, REJECTS["blends"], generator, ratio=BLEND), generator),
+                strokes(REJECTS["strokes"], generator),
+            ]
+        ),
+        generator,
+        RESAMPLE_REJECTS,
+    )
 
 
 @torch.no_grad()
@@ -136,13 +151,19 @@ def main() -> None:
         "classes": "0-9 the digits, 10 not a digit",
         "heldout_accuracy": f"{held_out:.4f}",
         "heldout_recognisable": f"{report['held-out digits']['recognisable']:.4f}",
-        "heldout_recognisable_by_size": json.dumps({
-            str(size): round(report["held-out digits" if size == 32 else f"held-out digits at {size} px"]["recognisable"], 4)
-            for size in REPORT_SIZES}),
+        "heldout_recognisable_by_size": json.dumps(
+            {
+                str(size): round(
+                    report["held-out digits" if size == 32 else f"held-out digits at {size} px"]["recognisable"], 4
+                )
+                for size in REPORT_SIZES
+            }
+        ),
         "judge_report": json.dumps({name: {k: round(v, 4) for k, v in row.items()} for name, row in report.items()}),
         "judge_report_protocol": f"ganzoo.metrics.judge.judge_report(seed={REPORT_SEED}): the 500 held-out digits, "
         "and 1,000 of each probe made from them, at 32 px; the digits also loaded at "
-        f"{', '.join(str(s) for s in REPORT_SIZES if s != 32)} px and the probes also at {' and '.join(map(str, PROBE_SIZES))} px; "
+        f"{', '.join(str(s) for s in REPORT_SIZES if s != 32)} px "
+        f"and the probes also at {' and '.join(map(str, PROBE_SIZES))} px; "
         "recognisable = top class a digit with probability >= 0.9",
         "train_accuracy": f"{accuracy(model, x_train, y_train):.4f}",
         "seed": str(args.seed),
@@ -151,7 +172,8 @@ def main() -> None:
         "holdout_split": "last 50 images of each digit (500), ganzoo.data.mnist.mnist5k_split()[1]",
         "recipe": f"Adam one-cycle lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs, "
         f"random translations up to {SHIFT} px, resolution augmentation (a share {RESAMPLE} of digits and "
-        f"{RESAMPLE_REJECTS} of non-digits resized to a random {SIZES[0]}-{SIZES[1]} px, log-uniform, and back to 32 px, "
+        f"{RESAMPLE_REJECTS} of non-digits resized to a random {SIZES[0]}-{SIZES[1]} px, "
+        "log-uniform, and back to 32 px, "
         "antialiased bilinear), dropout 0.3, cross-entropy over 11 classes; per batch "
         f"{sum(REJECTS.values())} images of class 10 (not a digit): {REJECTS['noise']} noise "
         f"(uniform, Gaussian, blobs, flat), {REJECTS['shuffled']} pixel-shuffled digits, {REJECTS['blends']} "

@@ -29,8 +29,17 @@ _LAZY = {
     "NonFiniteLossError": "ganzoo.engine.errors:NonFiniteLossError",
 }
 
-__all__ = ["hookimpl", "Variant", "ModelCard", "DatasetSpec", "MetricSpec", "ImporterSpec", "UnknownNameError",
-           "__version__", *_LAZY]
+__all__ = [
+    "hookimpl",
+    "Variant",
+    "ModelCard",
+    "DatasetSpec",
+    "MetricSpec",
+    "ImporterSpec",
+    "UnknownNameError",
+    "__version__",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -49,9 +49,17 @@ def create(variant: str | Variant, **config: Any):
     return GanModel(v, cfg, build_networks(v, cfg))
 
 
-def train(variant_or_model=None, data: str | None = None, *, steps: int | None = None, out: str,
-          resume: bool = False, config: dict[str, Any] | None = None, data_options: dict[str, Any] | None = None,
-          **options: Any):
+def train(
+    variant_or_model=None,
+    data: str | None = None,
+    *,
+    steps: int | None = None,
+    out: str,
+    resume: bool = False,
+    config: dict[str, Any] | None = None,
+    data_options: dict[str, Any] | None = None,
+    **options: Any,
+):
     """Train a variant (by name, with ``config`` overrides) or a model on ``data`` into run folder ``out``.
 
     Keyword options are the engine's (``TrainOptions``: batch_size, precision, ema, ...); any other
@@ -108,8 +116,10 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
         changes["config"] = {k: new_config[k] for k in new_config if new_config[k] != old_config[k]}
         unknown = sorted(set(record["engine"]) - engine_fields)
         if unknown:
-            raise ConfigError(f"{where} has engine options this ganzoo does not know: {', '.join(unknown)}; "
-                              f"it was written by another version: remove them from the file or upgrade ganzoo")
+            raise ConfigError(
+                f"{where} has engine options this ganzoo does not know: {', '.join(unknown)}; "
+                f"it was written by another version: remove them from the file or upgrade ganzoo"
+            )
         changes["engine"] = {k: v for k, v in engine.items() if k in record["engine"] and record["engine"][k] != v}
         engine = {**record["engine"], **engine}
     else:
@@ -146,8 +156,9 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
 
     if resume and changes["config"]:
         _check_same_networks(variant, saved, cfg, sorted(changes["config"]))
-    dataset, entry = load_dataset(data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1),
-                                  options=data_options)
+    dataset, entry = load_dataset(
+        data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1), options=data_options
+    )
     cfg = fit_config_to_data(cfg, entry.kind, dataset, overrides, data)  # flat data: dim from the vectors
     data_record = {"spec": data, "kind": entry.kind}
     if getattr(dataset, "source", None):
@@ -161,8 +172,9 @@ def train(variant_or_model=None, data: str | None = None, *, steps: int | None =
         torch.manual_seed(opts.seed)  # the initial weights are part of a seeded run
         model = GanModel(variant, cfg, build_networks(variant, cfg), classes=data_record.get("classes"))
     # leaving the block closes the run; a finished torchrun launch ends its process group on every rank together
-    with Trainer(model, dataset, data_record, out, opts, resume=resume,
-                 changes={k: v for k, v in changes.items() if v}) as trainer:
+    with Trainer(
+        model, dataset, data_record, out, opts, resume=resume, changes={k: v for k, v in changes.items() if v}
+    ) as trainer:
         return trainer.run()
 
 
@@ -192,12 +204,15 @@ def _check_same_networks(variant: Variant, saved: Any, changed: Any, keys: list[
         return {f"{n}.{k}": tuple(t.shape) for n, net in nets.items() for k, t in net.state_dict().items()}
 
     if shapes(saved) != shapes(changed):
-        raise ConfigError(f"a resumed run can change optimizer and loss settings, not its networks: "
-                          f"{', '.join(keys)} changes them; start a new run (or fine-tune a published model) instead")
+        raise ConfigError(
+            f"a resumed run can change optimizer and loss settings, not its networks: "
+            f"{', '.join(keys)} changes them; start a new run (or fine-tune a published model) instead"
+        )
 
 
-def data_suggestions(config_class: type, entry: Any, variant: Variant | None = None,
-                     engine_fields: Any = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+def data_suggestions(
+    config_class: type, entry: Any, variant: Variant | None = None, engine_fields: Any = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config values, engine options) suggested for training on data spec ``entry``: the spec's own
     (channels 1 for MNIST, say; kept where ``config_class`` has the field), then the variant's for that
     data kind (gp_lambda 0.1 for WGAN-GP on points), then its for that spec by name; later ones win."""
@@ -210,9 +225,11 @@ def data_suggestions(config_class: type, entry: Any, variant: Variant | None = N
         wanted = own.get(key) or {}
         stray = sorted(set(wanted) - fields - known)
         if stray:
-            raise PluginError(f"variant {variant.name!r} from plugin {variant.plugin!r} suggests {', '.join(stray)} "
-                              f"for {key!r} data, which is neither its config nor an engine option; "
-                              f"report it to the plugin's authors")
+            raise PluginError(
+                f"variant {variant.name!r} from plugin {variant.plugin!r} suggests {', '.join(stray)} "
+                f"for {key!r} data, which is neither its config nor an engine option; "
+                f"report it to the plugin's authors"
+            )
         merged.update(wanted)
     config = {k: v for k, v in merged.items() if k in fields}
     return config, {k: v for k, v in merged.items() if k not in fields}
@@ -223,5 +240,6 @@ def _check_data_kind(variant: Variant, kind: str) -> None:
 
     kinds = variant.data_kind.split(",")
     if kind not in kinds:
-        raise ConfigError(f"variant {variant.name!r} trains on {' or '.join(kinds)} data, "
-                          f"but the data spec gives {kind} data")
+        raise ConfigError(
+            f"variant {variant.name!r} trains on {' or '.join(kinds)} data, but the data spec gives {kind} data"
+        )

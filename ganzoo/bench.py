@@ -23,10 +23,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | None = None, budget: float | None = None,
-              seeds: int = 1, evals: int = 4, metrics: list[str] | None = None, batch_size: int = 64, ema: float = 0.0,
-              config: dict[str, Any] | None = None, threshold: tuple | None = None,
-              num_samples: int | None = None, device: str = "cpu", features: str = "inception") -> dict[str, Any]:
+
+def run_bench(
+    variants: list[str],
+    data: str,
+    out: str | Path,
+    *,
+    steps: int | None = None,
+    budget: float | None = None,
+    seeds: int = 1,
+    evals: int = 4,
+    metrics: list[str] | None = None,
+    batch_size: int = 64,
+    ema: float = 0.0,
+    config: dict[str, Any] | None = None,
+    threshold: tuple | None = None,
+    num_samples: int | None = None,
+    device: str = "cpu",
+    features: str = "inception",
+) -> dict[str, Any]:
     """Train and evaluate every variant on ``data`` under one budget; write and return the results."""
     from .api import get_variant
     from .config import ConfigError
@@ -40,17 +55,21 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     if not 0 <= ema < 1:
         raise ConfigError(f"ema must be a decay in [0, 1) (0 = off), got {ema!r}")
     if steps is not None and steps < evals:
-        raise ConfigError(f"{steps} steps cannot be cut into {evals} evaluation segments; use more steps or "
-                          f"fewer --evals")
+        raise ConfigError(
+            f"{steps} steps cannot be cut into {evals} evaluation segments; use more steps or fewer --evals"
+        )
     if budget is not None and budget / evals < 1.0:
-        raise ConfigError(f"a budget of {budget}s leaves under a second per evaluation segment ({evals} of them); "
-                          f"give at least {evals} seconds")
+        raise ConfigError(
+            f"a budget of {budget}s leaves under a second per evaluation segment ({evals} of them); "
+            f"give at least {evals} seconds"
+        )
     entry, _ = parse_spec(data)
     for name in variants:
         kinds = get_variant(name).data_kind.split(",")
         if entry.kind not in kinds:
-            raise ConfigError(f"variant {name!r} trains on {' or '.join(kinds)} data, but {data!r} gives "
-                              f"{entry.kind} data")
+            raise ConfigError(
+                f"variant {name!r} trains on {' or '.join(kinds)} data, but {data!r} gives {entry.kind} data"
+            )
     task = for_data_kind(entry.kind)
     metrics = metrics or list(task.default_metrics + task.bench_metrics)
     if not metrics:
@@ -60,43 +79,99 @@ def run_bench(variants: list[str], data: str, out: str | Path, *, steps: int | N
     for m in metrics:
         get_state().metrics.get(m)  # unknown metric: fail before training anything
     if threshold and threshold[0].split(".")[0] not in metrics:
-        raise ConfigError(f"threshold {threshold[0]!r} names no metric of this bench ({', '.join(metrics)}); "
-                          f"use one of them, e.g. {metrics[0]}.KEY>=VALUE")
+        raise ConfigError(
+            f"threshold {threshold[0]!r} names no metric of this bench ({', '.join(metrics)}); "
+            f"use one of them, e.g. {metrics[0]}.KEY>=VALUE"
+        )
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = []
     for name in variants:
         for seed in range(seeds):
-            runs.append(_bench_one(name, data, out / "runs" / f"{name}-seed{seed}", seed=seed, steps=steps,
-                                   budget=budget, evals=evals, metrics=metrics, batch_size=batch_size,
-                                   config=(config or {}).get(name, {}), num_samples=num_samples, device=device,
-                                   features=features, ema=ema))
-    result = {"data": data, "kind": entry.kind, "budget": {"steps": steps, "seconds": budget}, "seeds": seeds,
-              "ema": ema, "evals": evals, "metrics": metrics, "batch_size": batch_size, "device": device,
-              "threshold": list(threshold) if threshold else None, "runs": runs,
-              "summary": summarise(runs, variants, threshold)}
+            runs.append(
+                _bench_one(
+                    name,
+                    data,
+                    out / "runs" / f"{name}-seed{seed}",
+                    seed=seed,
+                    steps=steps,
+                    budget=budget,
+                    evals=evals,
+                    metrics=metrics,
+                    batch_size=batch_size,
+                    config=(config or {}).get(name, {}),
+                    num_samples=num_samples,
+                    device=device,
+                    features=features,
+                    ema=ema,
+                )
+            )
+    result = {
+        "data": data,
+        "kind": entry.kind,
+        "budget": {"steps": steps, "seconds": budget},
+        "seeds": seeds,
+        "ema": ema,
+        "evals": evals,
+        "metrics": metrics,
+        "batch_size": batch_size,
+        "device": device,
+        "threshold": list(threshold) if threshold else None,
+        "runs": runs,
+        "summary": summarise(runs, variants, threshold),
+    }
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "results.md").write_text(results_markdown(result))
     results_picture(result, out / "results.png")
     return result
 
 
-def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | None, budget: float | None,
-               evals: int, ema: float, metrics: list[str], batch_size: int, config: dict, num_samples: int | None,
-               device: str, features: str) -> dict[str, Any]:
+def _bench_one(
+    variant: str,
+    data: str,
+    run: Path,
+    *,
+    seed: int,
+    steps: int | None,
+    budget: float | None,
+    evals: int,
+    ema: float,
+    metrics: list[str],
+    batch_size: int,
+    config: dict,
+    num_samples: int | None,
+    device: str,
+    features: str,
+) -> dict[str, Any]:
     """One (variant, seed): train in ``evals`` segments in child processes, evaluating after each."""
     from .evaluate import evaluate
-    from .pretrained.run import load_run
     from .networks import count_parameters
+    from .pretrained.run import load_run
 
     points = []
     for k in range(1, evals + 1):
         args = [sys.executable, "-m", "ganzoo", "train", "--progress", "off", "--device", device]
         if k == 1:
-            args[4:4] = [variant, "--data", data, "--out", str(run), "--seed", str(seed),
-                         "--batch-size", str(batch_size), "--sample-every", "0", "--checkpoint-every", "0",
-                         "--log-every", "10", "--ema", str(ema)]
+            args[4:4] = [
+                variant,
+                "--data",
+                data,
+                "--out",
+                str(run),
+                "--seed",
+                str(seed),
+                "--batch-size",
+                str(batch_size),
+                "--sample-every",
+                "0",
+                "--checkpoint-every",
+                "0",
+                "--log-every",
+                "10",
+                "--ema",
+                str(ema),
+            ]
             args += [x for key, value in config.items() for x in ("-c", f"{key}={json.dumps(value)}")]
         else:
             args += ["--resume", str(run)]
@@ -106,8 +181,9 @@ def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | No
             args += ["--steps", str(10**9), "--budget", str(budget / evals)]
         _train_segment(args)
         model = load_run(run)
-        scores = evaluate(model, data, _applicable(metrics, model), num_samples=num_samples, seed=0, features=features,
-                          device=device)
+        scores = evaluate(
+            model, data, _applicable(metrics, model), num_samples=num_samples, seed=0, features=features, device=device
+        )
         last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
         points.append({"step": last["step"], "train_seconds": last["train_seconds"], "metrics": scores["metrics"]})
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -117,10 +193,17 @@ def _bench_one(variant: str, data: str, run: Path, *, seed: int, steps: int | No
     model = load_run(run)
     grid = run / "final-samples.png"
     _final_grid(model, grid)
-    return {"variant": variant, "seed": seed, "run": str(run),
-            "parameters": {n: count_parameters(m) for n, m in model.nets.items()},
-            "images_per_s": round(statistics.median(rates), 1) if rates else None, "peak_memory_mb": peak or None,
-            "curve": points, "samples": str(grid), "degenerate": degenerate_notes(points)}
+    return {
+        "variant": variant,
+        "seed": seed,
+        "run": str(run),
+        "parameters": {n: count_parameters(m) for n, m in model.nets.items()},
+        "images_per_s": round(statistics.median(rates), 1) if rates else None,
+        "peak_memory_mb": peak or None,
+        "curve": points,
+        "samples": str(grid),
+        "degenerate": degenerate_notes(points),
+    }
 
 
 def degenerate_notes(curve: list[dict[str, Any]]) -> list[str]:
@@ -128,16 +211,20 @@ def degenerate_notes(curve: list[dict[str, Any]]) -> list[str]:
     notes = []
     values = [headline_values(p["metrics"]) for p in curve]
     if len(values) > 1 and all(v == values[0] for v in values[1:]):
-        notes.append(f"all {len(values)} evaluations (steps {', '.join(str(p['step']) for p in curve)}) gave identical "
-                     f"numbers to the last digit: training did not change the samples, or the metrics cannot see "
-                     f"the change (look at the samples), so these numbers do not measure what the variant learnt")
+        notes.append(
+            f"all {len(values)} evaluations (steps {', '.join(str(p['step']) for p in curve)}) gave identical "
+            f"numbers to the last digit: training did not change the samples, or the metrics cannot see "
+            f"the change (look at the samples), so these numbers do not measure what the variant learnt"
+        )
     flagged: dict[str, list[int]] = {}
     for point in curve:
         for name, record in point["metrics"].items():
             if record.get("degenerate"):
                 flagged.setdefault(f"{name}: {record['degenerate']}", []).append(point["step"])
-    notes += [f"{note} (at step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))})"
-              for note, steps in flagged.items()]
+    notes += [
+        f"{note} (at step{'s' if len(steps) > 1 else ''} {', '.join(map(str, steps))})"
+        for note, steps in flagged.items()
+    ]
     return notes
 
 
@@ -174,6 +261,7 @@ def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
     A value is listed as "metric.key"; the headline also as plain "metric" when its key is the metric's name
     (modes), so mnist_digits's headline appears once, as "mnist_digits.mnist_fd".
     """
+
     def number(value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -187,7 +275,7 @@ def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def parse_threshold(text: str) -> tuple[str, float, str]:
-    """"METRIC>=VALUE" or "METRIC<=VALUE" (lower-is-better metrics such as FID); "METRIC=VALUE" means >=."""
+    """ "METRIC>=VALUE" or "METRIC<=VALUE" (lower-is-better metrics such as FID); "METRIC=VALUE" means >=."""
     for op in (">=", "<=", "="):
         key, found, raw = text.partition(op)
         if found:
@@ -197,8 +285,9 @@ def parse_threshold(text: str) -> tuple[str, float, str]:
     except ValueError:
         found = ""
     if not found or not key:
-        raise ValueError(f"threshold {text!r} is not METRIC>=VALUE or METRIC<=VALUE, "
-                         f"e.g. mnist_digits.recognisable>=0.5 or fid<=40")
+        raise ValueError(
+            f"threshold {text!r} is not METRIC>=VALUE or METRIC<=VALUE, e.g. mnist_digits.recognisable>=0.5 or fid<=40"
+        )
     return key.strip(), level, "<=" if op == "<=" else ">="
 
 
@@ -216,16 +305,22 @@ def summarise(runs: list[dict], variants: list[str], threshold: tuple | None) ->
         for key in keys:
             values = [f[key] for f in finals if key in f]  # one seed has no spread: sd None, not 0
             stats[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None}
-        entry = {"parameters": sum(mine[0]["parameters"].values()),
-                 "images_per_s": statistics.fmean(r["images_per_s"] or 0 for r in mine),
-                 "peak_memory_mb": max((r["peak_memory_mb"] or 0 for r in mine), default=0) or None, "final": stats,
-                 "degenerate": [f"seed {r['seed']}: {note}" for r in mine for note in r.get("degenerate", [])]}
+        entry = {
+            "parameters": sum(mine[0]["parameters"].values()),
+            "images_per_s": statistics.fmean(r["images_per_s"] or 0 for r in mine),
+            "peak_memory_mb": max((r["peak_memory_mb"] or 0 for r in mine), default=0) or None,
+            "final": stats,
+            "degenerate": [f"seed {r['seed']}: {note}" for r in mine for note in r.get("degenerate", [])],
+        }
         if threshold:
             key, level, op = (*threshold, ">=")[:3]
             times = []
             for r in mine:
-                hit = [p["train_seconds"] for p in r["curve"]
-                       if _reached(headline_values(p["metrics"]).get(key), level, op)]
+                hit = [
+                    p["train_seconds"]
+                    for p in r["curve"]
+                    if _reached(headline_values(p["metrics"]).get(key), level, op)
+                ]
                 times.append(hit[0] if hit else None)
             entry["time_to_threshold"] = times
         summary[name] = entry
@@ -236,12 +331,16 @@ def results_markdown(result: dict[str, Any]) -> str:
     summary = result["summary"]
     keys = sorted(set().union(*(s["final"] for s in summary.values())))
     budget = f"{result['budget']['steps']} steps" if result["budget"]["steps"] else f"{result['budget']['seconds']} s"
-    lines = [f"# ganzoo bench on `{result['data']}`", "",
-             f"Budget {budget} per run, {result['seeds']} seed(s), batch {result['batch_size']}, "
-             f"device {result['device']}"
-             f"{', EMA ' + str(result['ema']) + ' of each generator (evaluated)' if result.get('ema') else ''}; "
-             f"metrics after each of {result['evals']} equal segments. Final metrics are mean ± sd over seeds"
-             f"{' (sd n/a: one seed has no spread)' if result['seeds'] == 1 else ''}.", ""]
+    lines = [
+        f"# ganzoo bench on `{result['data']}`",
+        "",
+        f"Budget {budget} per run, {result['seeds']} seed(s), batch {result['batch_size']}, "
+        f"device {result['device']}"
+        f"{', EMA ' + str(result['ema']) + ' of each generator (evaluated)' if result.get('ema') else ''}; "
+        f"metrics after each of {result['evals']} equal segments. Final metrics are mean ± sd over seeds"
+        f"{' (sd n/a: one seed has no spread)' if result['seeds'] == 1 else ''}.",
+        "",
+    ]
     memory = "peak GPU memory (MB)" if result["device"].startswith("cuda") else "peak RSS (MB)"
     header = ["variant", "parameters", "images/s", memory] + keys
     if result["threshold"]:
@@ -249,8 +348,12 @@ def results_markdown(result: dict[str, Any]) -> str:
         header.append(f"time to {key} {op} {level:g} (s)")
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, s in summary.items():
-        row = [f"{name} (degenerate, see notes)" if s.get("degenerate") else name, f"{s['parameters']:,}",
-               f"{s['images_per_s']:.0f}", f"{s['peak_memory_mb']:.0f}" if s["peak_memory_mb"] else "n/a"]
+        row = [
+            f"{name} (degenerate, see notes)" if s.get("degenerate") else name,
+            f"{s['parameters']:,}",
+            f"{s['images_per_s']:.0f}",
+            f"{s['peak_memory_mb']:.0f}" if s["peak_memory_mb"] else "n/a",
+        ]
         row += [_mean_sd(s["final"][k]) if k in s["final"] else "-" for k in keys]
         if result["threshold"]:
             row.append(", ".join("never" if t is None else f"{t:.0f}" for t in s["time_to_threshold"]))

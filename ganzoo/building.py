@@ -17,10 +17,32 @@ from torch.overrides import TorchFunctionMode
 
 from .registry import PluginError, Variant
 
-RESHAPING = {"resize_", "resize_as_", "set_", "squeeze_", "unsqueeze_", "transpose_", "t_", "swapdims_",
-             "swapaxes_", "as_strided_"}  # in-place ops that change a shape: these still run
-BROADCASTING = {"add", "sub", "mul", "div", "__add__", "__sub__", "__mul__", "__truediv__", "__radd__", "__rsub__",
-                "__rmul__", "__rtruediv__"}
+RESHAPING = {
+    "resize_",
+    "resize_as_",
+    "set_",
+    "squeeze_",
+    "unsqueeze_",
+    "transpose_",
+    "t_",
+    "swapdims_",
+    "swapaxes_",
+    "as_strided_",
+}  # in-place ops that change a shape: these still run
+BROADCASTING = {
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "__add__",
+    "__sub__",
+    "__mul__",
+    "__truediv__",
+    "__radd__",
+    "__rsub__",
+    "__rmul__",
+    "__rtruediv__",
+}
 
 
 def build_networks(variant: Variant, config: Any) -> dict:
@@ -33,14 +55,21 @@ def build_networks(variant: Variant, config: Any) -> dict:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit included: a plugin must not end the program
-        raise PluginError(f"{who} failed to build its networks: {type(exc).__name__}: {exc} "
-                          f"(report it to the plugin's authors; other variants are unaffected)") from exc
+        raise PluginError(
+            f"{who} failed to build its networks: {type(exc).__name__}: {exc} "
+            f"(report it to the plugin's authors; other variants are unaffected)"
+        ) from exc
     modules = isinstance(nets, dict) and all(isinstance(k, str) and isinstance(m, nn.Module) for k, m in nets.items())
     if not (modules and nets):
-        got = type(nets).__name__ if not isinstance(nets, dict) else "{" + ", ".join(
-            f"{k!r}: {type(m).__name__}" for k, m in list(nets.items())[:4]) + "}"
-        raise PluginError(f"{who}: its build(config) returned {got}, not a dict of torch.nn.Module by name "
-                          f"(report it to the plugin's authors; other variants are unaffected)")
+        got = (
+            type(nets).__name__
+            if not isinstance(nets, dict)
+            else "{" + ", ".join(f"{k!r}: {type(m).__name__}" for k, m in list(nets.items())[:4]) + "}"
+        )
+        raise PluginError(
+            f"{who}: its build(config) returned {got}, not a dict of torch.nn.Module by name "
+            f"(report it to the plugin's authors; other variants are unaffected)"
+        )
     return nets
 
 

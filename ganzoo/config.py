@@ -26,8 +26,10 @@ def make_config(cls: type, overrides: dict[str, Any] | None = None, *, variant: 
     for key in overrides:
         if key in TRICK_FIELDS and key not in fields:
             who = f"variant {variant!r}" if variant else cls.__name__
-            raise ConfigError(f"{who} does not take the discriminator trick {key!r} (its config has no such field); "
-                              f"the variants that take it are listed in docs/tricks.md")
+            raise ConfigError(
+                f"{who} does not take the discriminator trick {key!r} (its config has no such field); "
+                f"the variants that take it are listed in docs/tricks.md"
+            )
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -59,8 +61,10 @@ def migrate_renamed(cls: type, values: dict[str, Any], *, variant: str = "") -> 
         value = values.pop(old)
         if new in values and values[new] != value:
             who = f"variant {variant!r}" if variant else cls.__name__
-            raise ConfigError(f"{who} got both {old!r}={value!r} and {new!r}={values[new]!r}; {old!r} is the old "
-                              f"name of {new!r}: give {new!r} only")
+            raise ConfigError(
+                f"{who} got both {old!r}={value!r} and {new!r}={values[new]!r}; {old!r} is the old "
+                f"name of {new!r}: give {new!r} only"
+            )
         values.setdefault(new, value)
     return values
 
@@ -95,15 +99,18 @@ def check_tricks(config: Any, refuse: dict[str, str] | None = None) -> None:
     defaults = DiscriminatorTricks()
     for name, why in (refuse or {}).items():
         if getattr(config, name) != getattr(defaults, name):
-            raise ConfigError(f"{name}={getattr(config, name)!r} cannot be used here: {why}; leave it at "
-                              f"{getattr(defaults, name)!r}")
+            raise ConfigError(
+                f"{name}={getattr(config, name)!r} cannot be used here: {why}; leave it at {getattr(defaults, name)!r}"
+            )
     for name, minimum in (("pack", 1), ("mbstd", 0)):
         value = getattr(config, name)
         if type(value) is not int or value < minimum:
             raise ConfigError(f"{name} must be a whole number >= {minimum} ({minimum} = off), got {value!r}")
     if config.mbstd == 1:
-        raise ConfigError("mbstd=1 gives a standard deviation over one sample, always 0: use a group of 2 or more "
-                          "(Karras et al.: 4), or 0 for off")
+        raise ConfigError(
+            "mbstd=1 gives a standard deviation over one sample, always 0: use a group of 2 or more "
+            "(Karras et al.: 4), or 0 for off"
+        )
     check_augment(config)
     check_non_negative(config, "r1", "no penalty")
     if not 0.5 < config.real_label <= 1:
@@ -120,8 +127,10 @@ def is_conditional(config: Any) -> bool:
 def config_to_dict(config: Any) -> dict[str, Any]:
     """The config's fields as a dict, the variant's own first and the shared DiscriminatorTricks after them."""
     values = dataclasses.asdict(config)
-    return {**{k: v for k, v in values.items() if k not in TRICK_FIELDS},
-            **{k: v for k, v in values.items() if k in TRICK_FIELDS}}
+    return {
+        **{k: v for k, v in values.items() if k not in TRICK_FIELDS},
+        **{k: v for k, v in values.items() if k in TRICK_FIELDS},
+    }
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -179,8 +188,9 @@ def check_augment(config: Any, name: str = "augment") -> None:
     value = getattr(config, name)
     unknown = [op for op in str(value).split(",") if op and op not in AUGMENTATIONS]
     if not isinstance(value, str) or unknown:
-        raise ConfigError(f"{name} must be comma-separated ops from {', '.join(AUGMENTATIONS)} (or \"\" for none), "
-                          f"got {value!r}")
+        raise ConfigError(
+            f'{name} must be comma-separated ops from {", ".join(AUGMENTATIONS)} (or "" for none), got {value!r}'
+        )
 
 
 def check_channels(config: Any, name: str = "channels") -> None:
@@ -194,8 +204,7 @@ def check_power_of_two_size(config: Any, name: str = "image_size", minimum: int 
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     if value < minimum or value & (value - 1):
         raise ConfigError(
-            f"{name}={value} cannot be made by this architecture: use a power of two >= {minimum} "
-            f"(e.g. 32 or 64)"
+            f"{name}={value} cannot be made by this architecture: use a power of two >= {minimum} (e.g. 32 or 64)"
         )
 
 

@@ -32,15 +32,27 @@ def card_markdown(model: GanModel, name: str) -> str:
     models = get_state().models
     if name in models:
         entry = models.get(name)
-        lines = [f"## {name}", "", entry.summary + ".", "", f"**Family**: {v.name}: {v.summary}.", "",
-                 f"**Paper**: {v.paper}", "", f"**Data**: `{entry.dataset}`", "", "**Metrics**:", ""]
+        lines = [
+            f"## {name}",
+            "",
+            entry.summary + ".",
+            "",
+            f"**Family**: {v.name}: {v.summary}.",
+            "",
+            f"**Paper**: {v.paper}",
+            "",
+            f"**Data**: `{entry.dataset}`",
+            "",
+            "**Metrics**:",
+            "",
+        ]
         lines += [_metric_line(k, val) for k, val in entry.metrics.items()] or ["- not measured"]
         return "\n".join([*lines, "", f"**Licence**: {entry.license}", "", f"**Recipe**: `{entry.recipe}`"])
     readme = _readme(name)
     if readme is not None:
         front = FRONT_MATTER.match(readme)
         licence = re.search(r"^license:\s*(\S+)", front.group(1), re.M) if front else None
-        body = readme[front.end():] if front else readme
+        body = readme[front.end() :] if front else readme
         return body.strip() + f"\n\n**Licence**: {licence.group(1) if licence else 'not stated'}\n"
     lines = [f"## {name}", "", f"**Family**: {v.name}: {v.summary}.", "", f"**Paper**: {v.paper}", ""]
     data = _recorded_data(name)
@@ -61,7 +73,7 @@ def _readme(name: str) -> str | None:
     from .pretrained.names import download
 
     if name.startswith(HUB_PREFIX):
-        repo_id, _, revision = name[len(HUB_PREFIX):].partition("@")
+        repo_id, _, revision = name[len(HUB_PREFIX) :].partition("@")
         path = download(repo_id, revision=revision or None) / CARD_FILE
     else:
         path = Path(name) / CARD_FILE
@@ -99,16 +111,37 @@ def _require_gradio() -> None:
 def space_files(name: str) -> dict[str, str]:
     """app.py, requirements.txt and README.md of a Hugging Face Space serving the demo of ``name``."""
     target = name if name.startswith(HUB_PREFIX) or not REPO_ID.fullmatch(name) else HUB_PREFIX + name
-    app = "\n".join([
-        f'"""The ganzoo demo of {target} (written by `ganzoo demo --write-space`)."""',
-        "", "from ganzoo.demo import make_demo", "",
-        f"demo = make_demo({target!r})", "",
-        'if __name__ == "__main__":', "    demo.launch()", ""])
+    app = "\n".join(
+        [
+            f'"""The ganzoo demo of {target} (written by `ganzoo demo --write-space`)."""',
+            "",
+            "from ganzoo.demo import make_demo",
+            "",
+            f"demo = make_demo({target!r})",
+            "",
+            'if __name__ == "__main__":',
+            "    demo.launch()",
+            "",
+        ]
+    )
     title = target.split("/")[-1].split(":")[-1]
-    readme = "\n".join(["---", f"title: {title}", "sdk: gradio", "app_file: app.py", "pinned: false",
-                        "tags:", "- ganzoo", "- gan", "---", "",
-                        f"The [ganzoo](https://pypi.org/project/torch-ganzoo/) demo of `{target}`: samples, "
-                        "truncation, classes, latent walks, style mixing or translation, beside the model card.", ""])
+    readme = "\n".join(
+        [
+            "---",
+            f"title: {title}",
+            "sdk: gradio",
+            "app_file: app.py",
+            "pinned: false",
+            "tags:",
+            "- ganzoo",
+            "- gan",
+            "---",
+            "",
+            f"The [ganzoo](https://pypi.org/project/torch-ganzoo/) demo of `{target}`: samples, "
+            "truncation, classes, latent walks, style mixing or translation, beside the model card.",
+            "",
+        ]
+    )
     return {"app.py": app, "requirements.txt": "torch-ganzoo[demo]\n", "README.md": readme}
 
 
@@ -131,15 +164,22 @@ def write_space(folder: str | Path, name: str) -> list[Path]:
 @click.command("demo")
 @click.argument("name")
 @click.option("--host", default="127.0.0.1", help="Address to bind (127.0.0.1: this machine only).")
-@click.option("--port", type=click.IntRange(0, 65535), default=None,
-              help="Port.  [default: Gradio's, 7860 or the next free one]")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="Port.  [default: Gradio's, 7860 or the next free one]"
+)
 @click.option("--share", is_flag=True, help="Also serve it through a public Gradio share link.")
 @click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
 @click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
-@click.option("--write-space", "space_dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Write a Hugging Face Space (app.py, requirements.txt, README.md) for NAME into DIR instead.")
-def demo_command(name: str, host: str, port: int | None, share: bool, device: str, revision: str | None,
-                 space_dir: str | None) -> None:
+@click.option(
+    "--write-space",
+    "space_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write a Hugging Face Space (app.py, requirements.txt, README.md) for NAME into DIR instead.",
+)
+def demo_command(
+    name: str, host: str, port: int | None, share: bool, device: str, revision: str | None, space_dir: str | None
+) -> None:
     """Open a web page to explore NAME (catalog name, hf-hub:org/repo, published folder or run folder)."""
     if space_dir:
         for path in write_space(space_dir, name):

@@ -74,8 +74,10 @@ class Explorer:
             self.images = model.sample(1, seed=0).dim() == 4
             self.style_based = has_w_space(model.nets["G"])
         else:
-            raise ValueError(f"ganzoo demo shows samplers and translators; {model.variant.name}'s task "
-                             f"{type(self.task).__name__} is neither")
+            raise ValueError(
+                f"ganzoo demo shows samplers and translators; {model.variant.name}'s task "
+                f"{type(self.task).__name__} is neither"
+            )
 
     @staticmethod
     def _truncation(value: float | None) -> float | None:
@@ -144,20 +146,29 @@ def _image(gr: Any, label: str, elem_id: str, **kwargs: Any) -> Any:
 
     if "format" in inspect.signature(gr.Image).parameters:  # early Gradio 4 releases always send PNG
         kwargs["format"] = "png"
-    return gr.Image(label=label, elem_id=elem_id, type="pil", interactive=False, height=360,
-                    elem_classes=["ganzoo-pixels"], **kwargs)
+    return gr.Image(
+        label=label,
+        elem_id=elem_id,
+        type="pil",
+        interactive=False,
+        height=360,
+        elem_classes=["ganzoo-pixels"],
+        **kwargs,
+    )
 
 
 def _sampler_controls(gr: Any, explorer: Explorer, demo: Any) -> None:
     with gr.Row():
         seed = gr.Number(value=0, precision=0, label="Seed", elem_id="seed")
         grid = gr.Slider(1, MAX_GRID, value=4, step=1, label="Grid size", elem_id="grid", visible=explorer.images)
-        truncation = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Truncation (1 = off)", elem_id="truncation",
-                               visible=explorer.images)
+        truncation = gr.Slider(
+            0.05, 1.0, value=1.0, step=0.05, label="Truncation (1 = off)", elem_id="truncation", visible=explorer.images
+        )
     inputs = [seed, grid, truncation]
     if explorer.classes:
-        inputs.append(gr.Dropdown([RANDOM_CLASS, *explorer.classes], value=RANDOM_CLASS, label="Class",
-                                  elem_id="class"))
+        inputs.append(
+            gr.Dropdown([RANDOM_CLASS, *explorer.classes], value=RANDOM_CLASS, label="Class", elem_id="class")
+        )
     button = gr.Button("Generate", variant="primary", elem_id="generate")
     samples = _image(gr, "Samples", "samples")
     button.click(explorer.samples, inputs, samples)
@@ -167,8 +178,14 @@ def _sampler_controls(gr: Any, explorer: Explorer, demo: Any) -> None:
     with gr.Tab("Latent walk"):
         steps = gr.Slider(4, 32, value=12, step=1, label="Steps", elem_id="steps")
         walk_button = gr.Button("Walk", elem_id="walk")
-        walk = gr.Image(label="Walk (GIF)", elem_id="walk-gif", type="filepath", interactive=False, height=240,
-                        elem_classes=["ganzoo-pixels"])
+        walk = gr.Image(
+            label="Walk (GIF)",
+            elem_id="walk-gif",
+            type="filepath",
+            interactive=False,
+            height=240,
+            elem_classes=["ganzoo-pixels"],
+        )
         walk_button.click(explorer.walk, [seed, steps, truncation], walk)
     if explorer.style_based:
         with gr.Tab("Style mixing"):
@@ -180,11 +197,17 @@ def _sampler_controls(gr: Any, explorer: Explorer, demo: Any) -> None:
 
 def _translator_controls(gr: Any, explorer: Explorer) -> None:
     with gr.Row():
-        upload = gr.Image(label="Upload an image", elem_id="upload", type="pil", image_mode=None,
-                          sources=["upload"], height=300)
+        upload = gr.Image(
+            label="Upload an image", elem_id="upload", type="pil", image_mode=None, sources=["upload"], height=300
+        )
         result = _image(gr, "Translation", "translation")
-    direction = gr.Radio(explorer.directions, value=explorer.directions[0], label="Direction", elem_id="direction",
-                         visible=len(explorer.directions) > 1)
+    direction = gr.Radio(
+        explorer.directions,
+        value=explorer.directions[0],
+        label="Direction",
+        elem_id="direction",
+        visible=len(explorer.directions) > 1,
+    )
     button = gr.Button("Translate", variant="primary", elem_id="translate")
     button.click(explorer.translate, [upload, direction], result)
     upload.upload(explorer.translate, [upload, direction], result)

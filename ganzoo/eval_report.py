@@ -31,8 +31,10 @@ def format_table(result: dict[str, Any]) -> str:
             text = f"{value:.6g}" if isinstance(value, float) else str(value)
             rows.append((label, text, f"{p['num_samples']:,}", reference, p["features"] or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(w) if i in (1, 2) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-             for r in rows]
+    lines = [
+        "  ".join(c.rjust(w) if i in (1, 2) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+        for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     against = result["data"] or "published reference statistics"
     return "\n".join([f"{result['model']} on {against}, seed {_seed(result)}"] + lines + _notes(result))

@@ -31,15 +31,26 @@ from typing import Any
 import torch
 
 from .eval_report import format_table, write_results
-from .metrics.calling import CORE_ARGS, check_options, options_in_force, takes
+from .metrics.calling import check_options, options_in_force, takes
 from .tasks import POINTS_SAMPLES, Task, for_data_kind
 
-__all__ = ["evaluate", "write_results", "format_table", "default_num_samples", "default_metrics",
-           "POINTS_SAMPLES", "IMAGE_SAMPLES", "METRIC_SAMPLES", "MAX_REFERENCE"]
+__all__ = [
+    "evaluate",
+    "write_results",
+    "format_table",
+    "default_num_samples",
+    "default_metrics",
+    "POINTS_SAMPLES",
+    "IMAGE_SAMPLES",
+    "METRIC_SAMPLES",
+    "MAX_REFERENCE",
+]
 
 IMAGE_SAMPLES = 10_000
-METRIC_SAMPLES = {"mnist_digits": 5_000,  # image metrics whose default differs from IMAGE_SAMPLES
-                  "stacked_mnist_modes": 26_000}  # the VEEGAN/PacGAN count
+METRIC_SAMPLES = {
+    "mnist_digits": 5_000,  # image metrics whose default differs from IMAGE_SAMPLES
+    "stacked_mnist_modes": 26_000,
+}  # the VEEGAN/PacGAN count
 MAX_REFERENCE = 50_000
 
 
@@ -81,12 +92,23 @@ class _Samples:
     digits: torch.Tensor | None = None  # (N,) the digit each asked for, where the classes are the digits
 
 
-def evaluate(model_or_path: Any, data: str | None, metrics: list[str] | str, *, num_samples: int | None = None,
-             num_reference: int | None = None, seed: int = 0, features: str | None = None,
-             device: str | torch.device | None = None, batch_size: int = 64,
-             options: dict[str, dict[str, Any]] | None = None, protocol: str = "custom",
-             ref_stats: str | os.PathLike | None = None, inception_weights: str | os.PathLike | None = None,
-             cache: bool = True) -> dict[str, Any]:
+def evaluate(
+    model_or_path: Any,
+    data: str | None,
+    metrics: list[str] | str,
+    *,
+    num_samples: int | None = None,
+    num_reference: int | None = None,
+    seed: int = 0,
+    features: str | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 64,
+    options: dict[str, dict[str, Any]] | None = None,
+    protocol: str = "custom",
+    ref_stats: str | os.PathLike | None = None,
+    inception_weights: str | os.PathLike | None = None,
+    cache: bool = True,
+) -> dict[str, Any]:
     """Score a model, or a folder of generated images, against data spec ``data`` with the named metrics.
 
     On translation data (unpaired, paired) a translation model is scored by what it makes of held-out
@@ -128,8 +150,12 @@ def evaluate(model_or_path: Any, data: str | None, metrics: list[str] | str, *, 
     if extractor is not None:
         from .metrics.reference import Reference
 
-        extractor.reference = Reference(reference, {"spec": data, "seed": seed, "image_size": drawn.images.shape[-1]},
-                                        stats_file=ref_stats, cache=cache)
+        extractor.reference = Reference(
+            reference,
+            {"spec": data, "seed": seed, "image_size": drawn.images.shape[-1]},
+            stats_file=ref_stats,
+            cache=cache,
+        )
     results = _score_all(chosen, drawn, reference, reference_info, class_info, extractor, seed, preset)
     return _result(drawn.model_name, data, preset, results)
 
@@ -151,20 +177,21 @@ def _fit_metrics(chosen: _Metrics, data: str | None, ref_stats: Any, options: di
     from .registry import resolve_ref
 
     if data is None and (ref_stats is None or chosen.names != ["fid"]):
-        raise ValueError("name the reference data (--data SPEC); without it only --metrics fid with "
-                         "--ref-stats FILE works")
+        raise ValueError(
+            "name the reference data (--data SPEC); without it only --metrics fid with --ref-stats FILE works"
+        )
     chosen.kind = parse_spec(data)[0].kind if data is not None else "image"
     chosen.task = for_data_kind(chosen.kind)
     for spec in chosen.specs.values():
         if chosen.kind not in spec.data_kind.split(","):
-            raise ValueError(f"metric {spec.name!r} needs {spec.data_kind} data, but {data!r} gives "
-                             f"{chosen.kind} data")
+            raise ValueError(f"metric {spec.name!r} needs {spec.data_kind} data, but {data!r} gives {chosen.kind} data")
     chosen.computes = {name: resolve_ref(spec.compute) for name, spec in chosen.specs.items()}
     chosen.options = check_options(options, chosen.computes)
 
 
-def _draw_samples(model_or_path: Any, from_folder: bool, num_samples: int | None, seed: int, batch_size: int,
-                  device: Any) -> _Samples:
+def _draw_samples(
+    model_or_path: Any, from_folder: bool, num_samples: int | None, seed: int, batch_size: int, device: Any
+) -> _Samples:
     """The samples to score: a folder's images, or ``num_samples`` drawn through the model's task."""
     if from_folder:
         return _Samples(_folder_samples(model_or_path, num_samples, seed), str(model_or_path))
@@ -174,8 +201,9 @@ def _draw_samples(model_or_path: Any, from_folder: bool, num_samples: int | None
     return _Samples(images, name, model, labels, _requested_digits(model, labels))
 
 
-def _reference(data: str | None, drawn: _Samples, chosen: _Metrics, num_reference: int | None,
-               seed: int) -> tuple[Any, dict[str, Any], torch.Tensor | None]:
+def _reference(
+    data: str | None, drawn: _Samples, chosen: _Metrics, num_reference: int | None, seed: int
+) -> tuple[Any, dict[str, Any], torch.Tensor | None]:
     """The reference the samples are scored against, its protocol record, and its labels in the model's classes."""
     from .data import load_dataset
 
@@ -184,8 +212,10 @@ def _reference(data: str | None, drawn: _Samples, chosen: _Metrics, num_referenc
         reference = load_dataset(data)[0]
         info["size"] = len(reference)
         if reference.tensor.shape[1] != samples.shape[1]:
-            raise ValueError(f"{drawn.model_name} gives {samples.shape[1]}-d points but {data!r} has "
-                             f"{reference.tensor.shape[1]}-d points")
+            raise ValueError(
+                f"{drawn.model_name} gives {samples.shape[1]}-d points but {data!r} has "
+                f"{reference.tensor.shape[1]}-d points"
+            )
         return reference, info, None
     empty = torch.empty(0, *samples.shape[1:])  # (0, C, H, W)
     if data is None:  # FID against published statistics
@@ -201,8 +231,16 @@ def _reference(data: str | None, drawn: _Samples, chosen: _Metrics, num_referenc
     return reference, {**info, "size": len(reference) or None, "of": len(dataset) or None}, class_info
 
 
-def _score_all(chosen: _Metrics, drawn: _Samples, reference: Any, reference_info: dict[str, Any],
-               class_info: torch.Tensor | None, extractor: Any, seed: int, preset: Any) -> dict[str, Any]:
+def _score_all(
+    chosen: _Metrics,
+    drawn: _Samples,
+    reference: Any,
+    reference_info: dict[str, Any],
+    class_info: torch.Tensor | None,
+    extractor: Any,
+    seed: int,
+    preset: Any,
+) -> dict[str, Any]:
     """Every metric's numbers, protocol record, warnings and degenerate note."""
     from .metrics.degenerate import all_same, degenerate_note
     from .metrics.features import record_features
@@ -217,8 +255,10 @@ def _score_all(chosen: _Metrics, drawn: _Samples, reference: Any, reference_info
             warnings.simplefilter("always")
             values = compute(samples, reference, extractor=extractor, seed=seed, **chosen.options[name], **extra)
         if not isinstance(values, dict) or not values:
-            raise TypeError(f"metric {name!r} returned {type(values).__name__}; a compute function "
-                            f"returns a non-empty dict of numbers")
+            raise TypeError(
+                f"metric {name!r} returned {type(values).__name__}; a compute function "
+                f"returns a non-empty dict of numbers"
+            )
         record = _protocol_record(samples.shape[0], seed, reference_info, used, compute, chosen.options[name], preset)
         if used and extractor is not None and extractor.reference is not None:
             record["reference"]["features_from"] = extractor.reference.source
@@ -249,30 +289,48 @@ def _label_arguments(compute: Any, drawn: _Samples, class_info: torch.Tensor | N
     return extra
 
 
-def _protocol_record(num_samples: int, seed: int, reference_info: dict[str, Any], used: list, compute: Any,
-                     options: dict[str, Any], preset: Any) -> dict[str, Any]:
+def _protocol_record(
+    num_samples: int,
+    seed: int,
+    reference_info: dict[str, Any],
+    used: list,
+    compute: Any,
+    options: dict[str, Any],
+    preset: Any,
+) -> dict[str, Any]:
     """How one metric was measured: counts, seed, reference, feature extractors (and their weights), options."""
-    return {"num_samples": num_samples, "seed": seed, "reference": dict(reference_info),
-            "features": ", ".join(e.spec for e in used) or None,
-            "features_sha256": ", ".join(e.weights_sha256 or "?" for e in used) or None,
-            "options": options_in_force(compute, options), "protocol": preset.name}
+    return {
+        "num_samples": num_samples,
+        "seed": seed,
+        "reference": dict(reference_info),
+        "features": ", ".join(e.spec for e in used) or None,
+        "features_sha256": ", ".join(e.weights_sha256 or "?" for e in used) or None,
+        "options": options_in_force(compute, options),
+        "protocol": preset.name,
+    }
 
 
 def _result(model_name: str, data: str | None, preset: Any, results: dict[str, Any]) -> dict[str, Any]:
-    return {"model": model_name, "data": data, "protocol": {"name": preset.name, "summary": preset.summary},
-            "metrics": results}
+    return {
+        "model": model_name,
+        "data": data,
+        "protocol": {"name": preset.name, "summary": preset.summary},
+        "metrics": results,
+    }
 
 
-def _evaluate_translation(model_or_path: Any, data: str, chosen: _Metrics, seed: int, device: Any,
-                          preset: Any) -> dict[str, Any]:
+def _evaluate_translation(
+    model_or_path: Any, data: str, chosen: _Metrics, seed: int, device: Any, preset: Any
+) -> dict[str, Any]:
     """evaluate() for translation data: each metric scores the model itself, compute(model, data, seed=, **options)."""
     model, name = _load_model(model_or_path, device, translation=True, data=data)
     results = {}
     for metric, compute in chosen.computes.items():
         values = dict(compute(model, data, seed=seed, **chosen.options[metric]))
         count = int(values.pop("holdout_images", 0))  # how many source images it translated
-        record = _protocol_record(count, seed, {"spec": data, "size": count or None}, [], compute,
-                                  chosen.options[metric], preset)
+        record = _protocol_record(
+            count, seed, {"spec": data, "size": count or None}, [], compute, chosen.options[metric], preset
+        )
         results[metric] = {"value": next(iter(values.values())), "values": values, "protocol": record}
     return _result(name, data, preset, results)
 
@@ -288,11 +346,15 @@ def _load_model(model_or_path: Any, device: Any, *, translation: bool, data: str
 
         model, name = load(model_or_path, device=device), str(model_or_path)
     if translation and not model.task.translates:
-        raise ValueError(f"{name} samples from noise ({model.variant.name}), but {data!r} is translation data: "
-                         f"score it against image data")
+        raise ValueError(
+            f"{name} samples from noise ({model.variant.name}), but {data!r} is translation data: "
+            f"score it against image data"
+        )
     if not translation and not model.task.samples:
-        raise TypeError(f"{name} translates between domains ({model.variant.name}); evaluate scores "
-                        f"generators that sample from noise")
+        raise TypeError(
+            f"{name} translates between domains ({model.variant.name}); evaluate scores "
+            f"generators that sample from noise"
+        )
     return model, name
 
 
@@ -307,17 +369,22 @@ def _check_samples(drawn: _Samples, task: type[Task], data: str | None) -> None:
         raise ValueError(f"{model_name} generated NaN or Inf samples; there is nothing to score")
 
 
-def _apply_protocol(preset: Any, num_samples: int | None, num_reference: int | None,
-                    features: str | None) -> tuple[int | None, int | None, str]:
+def _apply_protocol(
+    preset: Any, num_samples: int | None, num_reference: int | None, features: str | None
+) -> tuple[int | None, int | None, str]:
     """The counts and extractor in force: a named preset's, refusing flags that contradict it."""
     if preset.name == "custom":
         return num_samples, num_reference, features or "inception"
-    for what, given, pinned in (("num_samples", num_samples, preset.num_samples),
-                                ("num_reference", num_reference, preset.num_reference),
-                                ("features", features, preset.features)):
+    for what, given, pinned in (
+        ("num_samples", num_samples, preset.num_samples),
+        ("num_reference", num_reference, preset.num_reference),
+        ("features", features, preset.features),
+    ):
         if given is not None and given != pinned and not (what == "features" and _same_features(given, pinned)):
-            raise ValueError(f"protocol {preset.name!r} pins {what} to {pinned!r}, but {given!r} was given: "
-                             f"drop the flag, or use --protocol custom")
+            raise ValueError(
+                f"protocol {preset.name!r} pins {what} to {pinned!r}, but {given!r} was given: "
+                f"drop the flag, or use --protocol custom"
+            )
     return preset.num_samples, preset.num_reference, preset.features
 
 
@@ -346,8 +413,10 @@ def _folder_samples(path: Any, num_samples: int | None, seed: int) -> torch.Tens
         size, channels = min(first.size), (1 if first.mode in ("1", "L", "I;16", "I", "F") else 3)
     dataset = load_folder(str(path), image_size=size, channels=channels)
     if num_samples is not None and num_samples > len(dataset):
-        raise ValueError(f"{path} holds {len(dataset):,} images, fewer than the {num_samples:,} samples asked "
-                         f"for: generate more, or pass -n {len(dataset)} (with --protocol custom)")
+        raise ValueError(
+            f"{path} holds {len(dataset):,} images, fewer than the {num_samples:,} samples asked "
+            f"for: generate more, or pass -n {len(dataset)} (with --protocol custom)"
+        )
     return as_images(dataset, limit=num_samples, seed=seed)
 
 
@@ -363,8 +432,9 @@ def _reference_classes(dataset: Any, limit: int, seed: int, model: Any) -> torch
         index = {name: i for i, name in enumerate(model.classes)}
         missing = [n for n in names if n not in index]
         if missing:
-            raise ValueError(f"the reference data's class {missing[0]!r} is not one of the model's classes "
-                             f"{model.classes}")
+            raise ValueError(
+                f"the reference data's class {missing[0]!r} is not one of the model's classes {model.classes}"
+            )
         labels = torch.tensor([index[names[i]] for i in labels.tolist()])
     return labels
 
@@ -381,5 +451,9 @@ def _requested_digits(model: Any, labels: list[int] | None) -> torch.Tensor | No
 def _cached_extractor(features: str, batch_size: int, device: str | torch.device, inception_weights: Any) -> Any:
     from .metrics.features import CachedExtractor
 
-    return CachedExtractor(features, batch_size=batch_size, device=device,
-                           inception_weights=str(inception_weights) if inception_weights else None)
+    return CachedExtractor(
+        features,
+        batch_size=batch_size,
+        device=device,
+        inception_weights=str(inception_weights) if inception_weights else None,
+    )

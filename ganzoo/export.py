@@ -47,8 +47,16 @@ INSTALL_HINT = "install the export extra: pip install 'torch-ganzoo[export]'"
 LARGE_BYTES = 1_800_000_000  # past ~2 GB a protobuf cannot hold the weights: they go to a side file
 
 
-def export_onnx(model: GanModel, path: str | Path, *, opset: int = DEFAULT_OPSET, direction: str | None = None,
-                name: str | None = None, card: str | None = None, truncation: float | None = None) -> Path:
+def export_onnx(
+    model: GanModel,
+    path: str | Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    direction: str | None = None,
+    name: str | None = None,
+    card: str | None = None,
+    truncation: float | None = None,
+) -> Path:
     """Write ``model``'s generator (one ``direction`` of a translator) to an ONNX file at ``path``; returns it.
 
     Its metadata_props hold the model's name, variant, config JSON, a card summary, the opset and the
@@ -66,17 +74,29 @@ def export_onnx(model: GanModel, path: str | Path, *, opset: int = DEFAULT_OPSET
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*axis name.*will not be used")  # one batch axis, shared
-            program = torch.onnx.export(module, tuple(inputs.values()), None, input_names=list(inputs),
-                                        output_names=[output], opset_version=opset, dynamo=True,
-                                        dynamic_shapes=dynamic, verbose=False)
+            program = torch.onnx.export(
+                module,
+                tuple(inputs.values()),
+                None,
+                input_names=list(inputs),
+                output_names=[output],
+                opset_version=opset,
+                dynamo=True,
+                dynamic_shapes=dynamic,
+                verbose=False,
+            )
     except Exception as exc:
-        raise ExportError(f"cannot export the {model.variant.name} generator to ONNX (opset {opset}): torch.export "
-                          f"or the ONNX translation failed: {_root_cause(exc)}") from exc
+        raise ExportError(
+            f"cannot export the {model.variant.name} generator to ONNX (opset {opset}): torch.export "
+            f"or the ONNX translation failed: {_root_cause(exc)}"
+        ) from exc
     proto = program.model_proto
     meta = metadata(model, name=name, card=card, opset=opset, direction=direction, inputs=inputs, output=output)
     if truncation is not None:
-        meta["truncation"] = (f"{truncation}: fixed in the graph; draw z as model.sample(truncation={truncation}) "
-                              f"does (the generator's own truncated prior)")
+        meta["truncation"] = (
+            f"{truncation}: fixed in the graph; draw z as model.sample(truncation={truncation}) "
+            f"does (the generator's own truncated prior)"
+        )
     del proto.metadata_props[:]
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
@@ -96,16 +116,31 @@ def _root_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0] if lines else 'no reason given'}"
 
 
-def metadata(model: GanModel, *, name: str | None, card: str | None, opset: int, direction: str | None,
-             inputs: dict[str, torch.Tensor], output: str) -> dict[str, str]:
+def metadata(
+    model: GanModel,
+    *,
+    name: str | None,
+    card: str | None,
+    opset: int,
+    direction: str | None,
+    inputs: dict[str, torch.Tensor],
+    output: str,
+) -> dict[str, str]:
     """The metadata_props of an exported file: what it is, where it came from, how to feed it."""
     task = model.task
     shapes = {k: ["batch", *v.shape[1:]] if v.dim() else [] for k, v in inputs.items()}
-    meta = {"name": name or model.variant.name, "variant": model.variant.name,
-            "config": json.dumps(model.config_dict(), default=str, sort_keys=True),
-            "card": card or card_summary(model, name), "opset": str(opset), "ganzoo_version": __version__,
-            "task": type(task).__name__, "inputs": json.dumps(shapes), "output": output,
-            "output_range": "[-1, 1]" if output == "images" else "unbounded"}
+    meta = {
+        "name": name or model.variant.name,
+        "variant": model.variant.name,
+        "config": json.dumps(model.config_dict(), default=str, sort_keys=True),
+        "card": card or card_summary(model, name),
+        "opset": str(opset),
+        "ganzoo_version": __version__,
+        "task": type(task).__name__,
+        "inputs": json.dumps(shapes),
+        "output": output,
+        "output_range": "[-1, 1]" if output == "images" else "unbounded",
+    }
     if task.translates:
         meta["direction"] = direction or "a2b"
     if task.conditional:
@@ -162,8 +197,9 @@ def run_onnx(path: str | Path, feeds: dict[str, Any]) -> Any:
     return session.run(None, {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in feeds.items()})[0]
 
 
-def example_feeds(model: GanModel, batch: int, *, seed: int = 0, direction: str | None = None,
-                  truncation: float = 1.0) -> dict[str, torch.Tensor]:
+def example_feeds(
+    model: GanModel, batch: int, *, seed: int = 0, direction: str | None = None, truncation: float = 1.0
+) -> dict[str, torch.Tensor]:
     """Fixed inputs for a check: seeded latents (and labels 0, 1, ... mod K), or seeded images in [-1, 1]."""
     import torch
 
@@ -210,11 +246,14 @@ def check_export(model: GanModel, *, atol: float = 1e-4, batches: tuple[int, ...
                 want = torch_reference(model, feeds, direction).numpy()
                 got = run_onnx(path, feeds)
                 where = f" ({direction})" if direction else ""
-                assert got.shape == want.shape, (f"{who}: export{where}: onnxruntime gave shape {got.shape} at batch "
-                                                 f"{batch}, torch {want.shape}")
+                assert got.shape == want.shape, (
+                    f"{who}: export{where}: onnxruntime gave shape {got.shape} at batch {batch}, torch {want.shape}"
+                )
                 diff = float(abs(got - want).max())
-                assert diff <= atol, (f"{who}: export{where}: onnxruntime differs from torch by {diff:.3g} (max abs) "
-                                      f"at batch {batch}, more than {atol}; an op exports with other semantics")
+                assert diff <= atol, (
+                    f"{who}: export{where}: onnxruntime differs from torch by {diff:.3g} (max abs) "
+                    f"at batch {batch}, more than {atol}; an op exports with other semantics"
+                )
 
 
 @click.command("export")
@@ -223,11 +262,21 @@ def check_export(model: GanModel, *, atol: float = 1e-4, batches: tuple[int, ...
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="File to write.  [default: NAME[-DIRECTION].onnx]")
 @click.option("--direction", type=click.Choice(["a2b", "b2a"]), help="Translators: which generator.  [default: a2b]")
 @click.option("--opset", type=click.IntRange(min=DEFAULT_OPSET), default=DEFAULT_OPSET, help="ONNX opset.")
-@click.option("--truncation", type=float, help="Generators whose layers take it (BigGAN's per-truncation "
-              "statistics): fix this truncation in the graph.")
+@click.option(
+    "--truncation",
+    type=float,
+    help="Generators whose layers take it (BigGAN's per-truncation statistics): fix this truncation in the graph.",
+)
 @click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
-def export_command(name: str, fmt: str, out: str | None, direction: str | None, opset: int,
-                   truncation: float | None, revision: str | None) -> None:
+def export_command(
+    name: str,
+    fmt: str,
+    out: str | None,
+    direction: str | None,
+    opset: int,
+    truncation: float | None,
+    revision: str | None,
+) -> None:
     """Export NAME's generator (catalog name, hf-hub:org/repo, published folder or run folder) to ONNX."""
     from .export_graphs import ExportError
     from .pretrained.names import load

@@ -64,8 +64,9 @@ class _Translator(nn.Module):
         return self.G(image).clamp(-1, 1)
 
 
-def graph_for(model: GanModel, direction: str | None = None,
-              truncation: float | None = None) -> tuple[nn.Module, dict[str, torch.Tensor], str]:
+def graph_for(
+    model: GanModel, direction: str | None = None, truncation: float | None = None
+) -> tuple[nn.Module, dict[str, torch.Tensor], str]:
     """The module to export (a float32 CPU copy in eval mode), example inputs by name, and the output's name.
 
     ``truncation`` is fixed into the graph of a generator whose layers take it (``takes_truncation``:
@@ -77,12 +78,16 @@ def graph_for(model: GanModel, direction: str | None = None,
         G = _cpu_copy(model.nets[name])
         size, channels = getattr(model.config, "image_size", None), getattr(model.config, "channels", None)
         if not (isinstance(size, int) and isinstance(channels, int)):
-            raise ExportError(f"cannot export this {who} translator: its config has no image_size and channels, "
-                              f"so the image input's shape is unknown")
+            raise ExportError(
+                f"cannot export this {who} translator: its config has no image_size and channels, "
+                f"so the image input's shape is unknown"
+            )
         return _Translator(G).eval(), {"image": torch.zeros(2, channels, size, size)}, "images"
     if not task.samples:
-        raise ExportError(f"cannot export {who}: its task {type(task).__name__} neither samples from noise nor "
-                          f"translates images, and ganzoo export knows only those two graphs")
+        raise ExportError(
+            f"cannot export {who}: its task {type(task).__name__} neither samples from noise nor "
+            f"translates images, and ganzoo export knows only those two graphs"
+        )
     if direction is not None:
         raise ExportError(f"{who} generates from noise: --direction is only for translators")
     G = _cpu_copy(model.nets["G"])
@@ -91,8 +96,10 @@ def graph_for(model: GanModel, direction: str | None = None,
     z = draw_z(2, tuple(G.latent_shape), torch.Generator().manual_seed(0)).reshape(2, latent)  # (2, D)
     if has_w_space(G):
         if task.conditional:
-            raise ExportError(f"cannot export this {who} model: a class-conditional style-based generator has no "
-                              f"shared contract for where its labels enter the mapping network")
+            raise ExportError(
+                f"cannot export this {who} model: a class-conditional style-based generator has no "
+                f"shared contract for where its labels enter the mapping network"
+            )
         return _StyleSampler(G).eval(), {"z": z, "truncation": torch.tensor(1.0)}, "images"
     inputs = {"z": z, "labels": torch.zeros(2, dtype=torch.int64)} if task.conditional else {"z": z}
     with torch.no_grad():
@@ -106,11 +113,15 @@ def _check_fixed_truncation(G: nn.Module, truncation: float | None, who: str) ->
     if truncation is None:
         return
     if has_w_space(G):
-        raise ExportError(f"{who} truncates in W inside the graph: its file takes `truncation` as an input; "
-                          f"export it without a fixed truncation")
+        raise ExportError(
+            f"{who} truncates in W inside the graph: its file takes `truncation` as an input; "
+            f"export it without a fixed truncation"
+        )
     if not getattr(G, "takes_truncation", False):
-        raise ExportError(f"for this {who} generator truncation only shapes the latents (draw z from a normal "
-                          f"truncated to [-t, t]); its graph is the same for every t: export it without one")
+        raise ExportError(
+            f"for this {who} generator truncation only shapes the latents (draw z from a normal "
+            f"truncated to [-t, t]); its graph is the same for every t: export it without one"
+        )
     if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0 < truncation <= 1:
         raise ExportError(f"truncation must be a number in (0, 1], got {truncation!r}")
 

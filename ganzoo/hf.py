@@ -33,24 +33,40 @@ def check_hub_name(repo_id: str, revision: str | None) -> None:
     try:
         validate_repo_id(repo_id)
     except HFValidationError:
-        raise ModelNameError(f"{HUB_PREFIX}{repo_id} is not a valid Hub repo id: write it as 'hf-hub:org/name' "
-                             f"(letters, digits, '-', '_', '.'; at most 96 characters)") from None
-    if revision is not None and not (REVISION.fullmatch(revision) and ".." not in revision and "//" not in revision
-                                     and not revision.endswith(("/", ".lock"))):
-        raise ModelNameError(f"{revision!r} is not a valid Hub revision: give a branch, a tag or a commit sha "
-                             f"(letters, digits, '.', '_', '-', '/'; no '..')")
+        raise ModelNameError(
+            f"{HUB_PREFIX}{repo_id} is not a valid Hub repo id: write it as 'hf-hub:org/name' "
+            f"(letters, digits, '-', '_', '.'; at most 96 characters)"
+        ) from None
+    if revision is not None and not (
+        REVISION.fullmatch(revision)
+        and ".." not in revision
+        and "//" not in revision
+        and not revision.endswith(("/", ".lock"))
+    ):
+        raise ModelNameError(
+            f"{revision!r} is not a valid Hub revision: give a branch, a tag or a commit sha "
+            f"(letters, digits, '.', '_', '-', '/'; no '..')"
+        )
 
 
-def snapshot(repo_id: str, revision: str | None, *, repo_type: str = "model", allow_patterns: list[str] | None = None,
-             kind: str = "Hub repo", shown: str | None = None) -> Path:
+def snapshot(
+    repo_id: str,
+    revision: str | None,
+    *,
+    repo_type: str = "model",
+    allow_patterns: list[str] | None = None,
+    kind: str = "Hub repo",
+    shown: str | None = None,
+) -> Path:
     """A repo's files at ``revision`` in the Hub cache (fetched, or found there offline); errors say which repo
     (``kind`` names it, "Hub data set" say; ``shown`` is how the user wrote it)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
-        path = snapshot_download(repo_id, repo_type=repo_type, revision=revision, endpoint=endpoint(),
-                                 allow_patterns=allow_patterns)
+        path = snapshot_download(
+            repo_id, repo_type=repo_type, revision=revision, endpoint=endpoint(), allow_patterns=allow_patterns
+        )
     except RepositoryNotFoundError:
         raise FileNotFoundError(f"{kind} {repo_id!r} not found (or it is private: pass a token via HF_TOKEN)") from None
     except RevisionNotFoundError:
@@ -58,7 +74,8 @@ def snapshot(repo_id: str, revision: str | None, *, repo_type: str = "model", al
     except LocalEntryNotFoundError:
         raise FileNotFoundError(
             f"{shown or repo_id}@{revision or 'main'} is not in the Hub cache and the Hub cannot be reached "
-            f"(offline: HF_HUB_OFFLINE is set, or no network); download it once while online") from None
+            f"(offline: HF_HUB_OFFLINE is set, or no network); download it once while online"
+        ) from None
     return Path(path)
 
 
@@ -66,26 +83,40 @@ def download_file(repo_id: str, filename: str, revision: str | None) -> Path:
     """One file of a model repo in the Hub cache (fetched, or found there offline); the name is checked first."""
     check_hub_name(repo_id, revision)
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     try:
         return Path(hf_hub_download(repo_id, filename, revision=revision, endpoint=endpoint()))
     except RepositoryNotFoundError:
-        raise FileNotFoundError(f"Hub repo {repo_id!r} not found (or it is private: pass a token via "
-                                f"HF_TOKEN)") from None
+        raise FileNotFoundError(
+            f"Hub repo {repo_id!r} not found (or it is private: pass a token via HF_TOKEN)"
+        ) from None
     except RevisionNotFoundError:
         raise FileNotFoundError(f"Hub repo {repo_id!r} has no revision {revision!r}") from None
     except LocalEntryNotFoundError:
-        raise FileNotFoundError(f"{repo_id}/{filename} is not in the Hub cache and the Hub cannot be reached "
-                                f"(offline: HF_HUB_OFFLINE is set, or no network); download it once "
-                                f"while online") from None
+        raise FileNotFoundError(
+            f"{repo_id}/{filename} is not in the Hub cache and the Hub cannot be reached "
+            f"(offline: HF_HUB_OFFLINE is set, or no network); download it once "
+            f"while online"
+        ) from None
     except EntryNotFoundError:
         raise FileNotFoundError(f"Hub repo {repo_id!r} has no file {filename!r}") from None
 
 
-def upload_folder(folder: Path, repo_id: str, *, revision: str | None = None, private: bool = False,
-                  token: str | None = None, commit_message: str) -> str:
+def upload_folder(
+    folder: Path,
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str,
+) -> str:
     """Upload every file of ``folder`` to a model repo (made if absent; ``revision`` a branch, made too) as
     one commit; returns the commit sha."""
     from huggingface_hub import HfApi

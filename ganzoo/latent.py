@@ -22,12 +22,18 @@ def check_truncation(truncation: float | None) -> None:
     if truncation is None:
         return
     if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0 < truncation <= 1:
-        raise ValueError(f"truncation must be a number in (0, 1] (e.g. 0.7; smaller = closer to typical samples), "
-                         f"got {truncation!r}")
+        raise ValueError(
+            f"truncation must be a number in (0, 1] (e.g. 0.7; smaller = closer to typical samples), got {truncation!r}"
+        )
 
 
-def draw_z(n: int, shape: tuple[int, ...], rng: torch.Generator | None, truncation: float | None = None) -> torch.Tensor:
-    """(n, *shape) latents ~ N(0, 1), or truncated to [-t, t] (the truncated normal, by inverse CDF; repeatable by rng)."""
+def draw_z(
+    n: int, shape: tuple[int, ...], rng: torch.Generator | None, truncation: float | None = None
+) -> torch.Tensor:
+    """(n, *shape) latents ~ N(0, 1), or truncated to [-t, t].
+
+    The truncated normal is drawn by inverse CDF, repeatable by rng.
+    """
     if truncation is None:
         return torch.randn((n, *shape), generator=rng)
     u = torch.rand((n, *shape), generator=rng, dtype=torch.float64)
@@ -51,8 +57,15 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return out.reshape(a.shape[0], t.shape[1], *a.shape[1:])
 
 
-def walk(G: nn.Module, rows: int, steps: int, rng: torch.Generator, device: torch.device,
-         truncation: float | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+def walk(
+    G: nn.Module,
+    rows: int,
+    steps: int,
+    rng: torch.Generator,
+    device: torch.device,
+    truncation: float | None = None,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``rows`` walks of ``steps`` images between two random latents each: (rows * steps, C, H, W), row by row.
 
     Linear in W for a style-based generator, spherical in z for the others; ``labels`` (rows,) keep
@@ -73,23 +86,32 @@ def walk(G: nn.Module, rows: int, steps: int, rng: torch.Generator, device: torc
     return G(z, labels.to(device).repeat_interleave(steps))
 
 
-def style_mix(G: nn.Module, rows: int, cols: int, rng: torch.Generator, device: torch.device,
-              cutoff: int | None = None, truncation: float | None = None) -> torch.Tensor:
+def style_mix(
+    G: nn.Module,
+    rows: int,
+    cols: int,
+    rng: torch.Generator,
+    device: torch.device,
+    cutoff: int | None = None,
+    truncation: float | None = None,
+) -> torch.Tensor:
     """A style-mixing table, (rows + 1) x (cols + 1) images, row by row: the top row holds ``cols`` source
     images, the left column ``rows`` destinations, and each cell the destination with the source's
     styles for the first ``cutoff`` (coarse) layers (default half of them)."""
     if not has_w_space(G):
         raise ValueError("style mixing needs a style-based generator (one with a W space, e.g. stylegan2)")
-    ws = G.mapping(draw_z(cols + rows, tuple(G.latent_shape), rng).to(device),
-                   truncation if truncation is not None else 1.0)  # (cols + rows, L, w_dim)
+    ws = G.mapping(
+        draw_z(cols + rows, tuple(G.latent_shape), rng).to(device), truncation if truncation is not None else 1.0
+    )  # (cols + rows, L, w_dim)
     num_ws = ws.shape[1]
     cutoff = num_ws // 2 if cutoff is None else cutoff
     if not 0 < cutoff <= num_ws:
         raise ValueError(f"cutoff must be in 1..{num_ws} (the generator has {num_ws} style inputs), got {cutoff}")
     src, dst = ws[:cols], ws[cols:]
     images = G.render(ws)  # (cols + rows, C, H, W)
-    mixed = torch.cat([src[None, :, :cutoff].expand(rows, -1, -1, -1),
-                       dst[:, None, cutoff:].expand(-1, cols, -1, -1)], dim=2)  # (R, Cols, L, w_dim)
+    mixed = torch.cat(
+        [src[None, :, :cutoff].expand(rows, -1, -1, -1), dst[:, None, cutoff:].expand(-1, cols, -1, -1)], dim=2
+    )  # (R, Cols, L, w_dim)
     cells = G.render(mixed.flatten(0, 1)).view(rows, cols, *images.shape[1:])
     blank = torch.full_like(images[:1], -1.0)  # the top-left corner: black
     top = torch.cat([blank, images[:cols]])  # (cols + 1, C, H, W)

@@ -40,7 +40,7 @@ class GanModel:
     def device(self) -> torch.device:
         return next(self.nets.parameters()).device
 
-    def to(self, device: str | torch.device) -> "GanModel":
+    def to(self, device: str | torch.device) -> GanModel:
         self.nets.to(device)
         return self
 
@@ -48,8 +48,9 @@ class GanModel:
         return config_to_dict(self.config)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: Any, *, revision: str | None = None,
-                        device: str | torch.device | None = None) -> "GanModel":
+    def from_pretrained(
+        cls, name_or_path: Any, *, revision: str | None = None, device: str | torch.device | None = None
+    ) -> GanModel:
         """The model ``save_pretrained`` wrote, by catalog name, "hf-hub:org/repo", folder or run: ``ganzoo.load``."""
         from .pretrained.names import load
 
@@ -61,16 +62,30 @@ class GanModel:
 
         return save_pretrained(self, folder, **options)
 
-    def push_to_hub(self, repo_id: str, *, revision: str | None = None, private: bool = False,
-                    token: str | None = None, **options: Any) -> str:
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        private: bool = False,
+        token: str | None = None,
+        **options: Any,
+    ) -> str:
         """Upload this model to a Hugging Face Hub repo as one commit; returns the commit sha."""
         from .pretrained.publish import push_to_hub
 
         return push_to_hub(self, repo_id, revision=revision, private=private, token=token, **options)
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int | None = None, labels: Any = None, truncation: float | None = None,
-               batch_size: int = 512) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        labels: Any = None,
+        truncation: float | None = None,
+        batch_size: int = 512,
+    ) -> torch.Tensor:
         """``n`` generated samples: (n, C, H, W) images in [-1, 1], or (n, D) points.
 
         The same seed gives the same samples: noise is drawn on the CPU from its own generator,
@@ -101,8 +116,10 @@ class GanModel:
             if y is None:
                 out = [G(chunk.to(self.device), **extra) for chunk in z.split(batch_size)]
             else:
-                out = [G(zc.to(self.device), yc.to(self.device), **extra)
-                       for zc, yc in zip(z.split(batch_size), y.split(batch_size))]
+                out = [
+                    G(zc.to(self.device), yc.to(self.device), **extra)
+                    for zc, yc in zip(z.split(batch_size), y.split(batch_size))
+                ]
         finally:
             G.train(was_training)
         out = torch.cat(out).float()
@@ -125,8 +142,11 @@ class GanModel:
         try:
             y = torch.as_tensor([self.class_index(v) for v in list(labels)], dtype=torch.int64)
         except TypeError:
-            known = f" (classes: {', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})" \
-                if self.classes else ""
+            known = (
+                f" (classes: {', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})"
+                if self.classes
+                else ""
+            )
             raise ValueError(f"labels must be class indices 0..{k - 1} or class names{known}, got {labels!r}") from None
         if y.shape != (n,):
             raise ValueError(f"give one label for all samples or exactly n={n} labels, got {y.shape[0]}")
@@ -152,11 +172,15 @@ class GanModel:
         if label.strip().lstrip("-").isdigit():
             return int(label)
         if not self.classes:
-            raise ValueError(f"labels must be class indices 0..{self.task.num_classes - 1} or class names (this "
-                             f"{self.variant.name} model's classes have no names), got {label!r}")
+            raise ValueError(
+                f"labels must be class indices 0..{self.task.num_classes - 1} or class names (this "
+                f"{self.variant.name} model's classes have no names), got {label!r}"
+            )
         shown = ", ".join(self.classes[:12]) + (", ..." if len(self.classes) > 12 else "")
-        raise ValueError(f"labels must be class indices 0..{len(self.classes) - 1} or class names (classes: {shown}): "
-                         f"no class named {label!r}{did_you_mean(label, self.classes)}")
+        raise ValueError(
+            f"labels must be class indices 0..{len(self.classes) - 1} or class names (classes: {shown}): "
+            f"no class named {label!r}{did_you_mean(label, self.classes)}"
+        )
 
     @torch.no_grad()
     def walk(self, rows: int, steps: int, *, seed: int | None = None, truncation: float | None = None) -> torch.Tensor:
@@ -170,8 +194,15 @@ class GanModel:
         return self._eval_G(lambda G: walk(G, rows, steps, rng, self.device, truncation, labels))
 
     @torch.no_grad()
-    def style_mix(self, rows: int, cols: int, *, seed: int | None = None, cutoff: int | None = None,
-                  truncation: float | None = None) -> torch.Tensor:
+    def style_mix(
+        self,
+        rows: int,
+        cols: int,
+        *,
+        seed: int | None = None,
+        cutoff: int | None = None,
+        truncation: float | None = None,
+    ) -> torch.Tensor:
         """A style-based model's style-mixing table, (rows + 1) * (cols + 1) images (see ganzoo.latent.style_mix)."""
         from .latent import check_truncation, style_mix
 

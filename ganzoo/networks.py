@@ -44,24 +44,40 @@ class ConvGenerator(nn.Module):
     (widths ngf * S/4 ... ngf): StudioGAN's DCGAN. ``bn_eps`` is the batch norms' epsilon.
     """
 
-    def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3, image_size: int = 64, norm: str = "batch",
-                 out_bias: bool | None = None, stem: str = "deconv", head: str = "deconv", bn_eps: float = 1e-5):
+    def __init__(
+        self,
+        nz: int = 100,
+        ngf: int = 64,
+        channels: int = 3,
+        image_size: int = 64,
+        norm: str = "batch",
+        out_bias: bool | None = None,
+        stem: str = "deconv",
+        head: str = "deconv",
+        bn_eps: float = 1e-5,
+    ):
         super().__init__()
         n_up = int(math.log2(image_size)) - 2  # stride-2 layers after the first 4x4 projection
         n_mid = n_up if head == "conv3x3" else n_up - 1  # those followed by a norm
         bias = norm != "batch"
-        width = ngf * 2 ** n_mid
+        width = ngf * 2**n_mid
         if stem == "linear":  # (B, nz, 1, 1) -> (B, nz) -> (B, width * 16) -> (B, width, 4, 4)
             layers: list[nn.Module] = [nn.Flatten(), nn.Linear(nz, width * 16), nn.Unflatten(1, (width, 4, 4))]
         else:
             layers = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=bias), _norm2d(norm, width, bn_eps), nn.ReLU(True)]
         for _ in range(n_mid):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=bias), _norm2d(norm, width // 2, bn_eps),
-                       nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=bias),
+                _norm2d(norm, width // 2, bn_eps),
+                nn.ReLU(True),
+            ]
             width //= 2
         out_bias = bias if out_bias is None else out_bias  # the output layer has no norm after it to absorb a bias
-        out = nn.Conv2d(width, channels, 3, 1, 1, bias=out_bias) if head == "conv3x3" else \
-            nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=out_bias)
+        out = (
+            nn.Conv2d(width, channels, 3, 1, 1, bias=out_bias)
+            if head == "conv3x3"
+            else nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=out_bias)
+        )
         self.main = nn.Sequential(*layers, out, nn.Tanh())
         self.latent_shape = (nz, 1, 1)
 
@@ -110,7 +126,11 @@ class ConvDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, inplace=True)]
         width = ndf
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=bias), _norm2d(norm, width * 2), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=bias),
+                _norm2d(norm, width * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             width *= 2
         if mbstd:  # the 4x4 features, plus their spread over a group of samples
             layers.append(MinibatchStd(mbstd))
@@ -140,8 +160,15 @@ def mlp(sizes: tuple[int, ...], activation: str = "relu", dropout: float = 0.0, 
 class MLPGenerator(nn.Module):
     """z (B, nz) -> data of ``out_shape``: (B, D) points or (B, C, H, W) images in [-1, 1]."""
 
-    def __init__(self, nz: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], activation: str = "relu",
-                 tanh: bool = True, norm: str = "none"):
+    def __init__(
+        self,
+        nz: int,
+        hidden: tuple[int, ...],
+        out_shape: tuple[int, ...],
+        activation: str = "relu",
+        tanh: bool = True,
+        norm: str = "none",
+    ):
         super().__init__()
         self.out_shape = tuple(out_shape)
         self.net = mlp((nz, *hidden, math.prod(out_shape)), activation, norm=norm)
@@ -155,8 +182,14 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """Data (B, *in_shape) -> one logit per sample (B,)."""
 
-    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], activation: str = "leaky_relu", dropout: float = 0.0,
-                 mbstd: int = 0):
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        hidden: tuple[int, ...],
+        activation: str = "leaky_relu",
+        dropout: float = 0.0,
+        mbstd: int = 0,
+    ):
         super().__init__()
         self.net = mlp((math.prod(in_shape), *hidden, 1), activation, dropout)
         if mbstd:  # the last hidden features, plus their spread over a group of samples, feed the output layer
@@ -189,10 +222,13 @@ class PatchDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         width = ndf
         for i in range(1, n_layers + 1):  # stride 2, then one stride-1 layer before the output
-            new = ndf * min(2 ** i, 8)
+            new = ndf * min(2**i, 8)
             norm_layer = nn.BatchNorm2d(new) if norm == "batch" else nn.InstanceNorm2d(new, affine=False)
-            layers += [nn.Conv2d(width, new, 4, 2 if i < n_layers else 1, 1, bias=norm != "batch"), norm_layer,
-                       nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(width, new, 4, 2 if i < n_layers else 1, 1, bias=norm != "batch"),
+                norm_layer,
+                nn.LeakyReLU(0.2, True),
+            ]
             width = new
         layers += [nn.Conv2d(width, 1, 4, 1, 1)]
         self.main = nn.Sequential(*layers)

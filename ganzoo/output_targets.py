@@ -29,13 +29,17 @@ def grid_target(target: Path, n: int) -> bool:
         return False
     suffix = target.suffix.lower()
     if target.exists() and not (suffix in GRID_SUFFIXES and is_image(target)):
-        raise TargetRefused(f"{target} exists and is not an image{' folder' if not suffix else ''}; "
-                            f"ganzoo will not overwrite it: choose another -o")
+        raise TargetRefused(
+            f"{target} exists and is not an image{' folder' if not suffix else ''}; "
+            f"ganzoo will not overwrite it: choose another -o"
+        )
     if not suffix:
         return False
     if suffix not in GRID_SUFFIXES:
-        raise BadTargetName(f"{target.name!r} has suffix {suffix!r}, not an image format: use "
-                            f"{', '.join(GRID_SUFFIXES)} for one grid, or a path without a suffix for a folder of PNGs")
+        raise BadTargetName(
+            f"{target.name!r} has suffix {suffix!r}, not an image format: use "
+            f"{', '.join(GRID_SUFFIXES)} for one grid, or a path without a suffix for a folder of PNGs"
+        )
     from PIL import features
 
     if suffix == ".webp" and not features.check("webp"):

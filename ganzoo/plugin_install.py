@@ -26,8 +26,9 @@ class Installed:
     not_plugins: list[str] = field(default_factory=list)
 
 
-def install(packages: tuple[str, ...] | list[str], editables: tuple[str, ...] | list[str] = (),
-            upgrade: bool = False) -> Installed:
+def install(
+    packages: tuple[str, ...] | list[str], editables: tuple[str, ...] | list[str] = (), upgrade: bool = False
+) -> Installed:
     """pip-install ``packages`` (and local projects ``editables`` in development mode); report the plugins."""
     from .plugins import ganzoo_entry_points
 

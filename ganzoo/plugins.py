@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
 from . import hookspecs
-from .hookspecs import hookimpl
+from .hookspecs import hookimpl  # noqa: F401  (re-exported: plugins have always imported it from here)
 from .registry import DatasetSpec, ImporterSpec, MetricSpec, ModelCard, Registry, Variant
 
 ENTRY_POINT_GROUP = "ganzoo"

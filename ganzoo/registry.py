@@ -9,8 +9,9 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, Iterable, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = [
     "Variant",
@@ -80,9 +81,11 @@ def load_ref(entry: Any, field_name: str) -> Any:
     try:
         return resolve_ref(ref)
     except Exception as exc:
-        raise PluginError(f"{type(entry).__name__.lower()} {entry.name!r} from plugin {entry.plugin!r}: its {field_name} "
-                          f"{ref!r} cannot be loaded ({type(exc).__name__}: {exc}); reinstall or update the plugin "
-                          f"(`ganzoo plugins` lists what is loaded)") from exc
+        raise PluginError(
+            f"{type(entry).__name__.lower()} {entry.name!r} from plugin {entry.plugin!r}: its {field_name} "
+            f"{ref!r} cannot be loaded ({type(exc).__name__}: {exc}); reinstall or update the plugin "
+            f"(`ganzoo plugins` lists what is loaded)"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -139,13 +142,13 @@ class ModelCard:
 
     @property
     def availability(self) -> str:
-        """"bundled", "hub", "import" or "recipe only"."""
+        """ "bundled", "hub", "import" or "recipe only"."""
         if self.weights.startswith("bundled:"):
             return "bundled"
         if self.weights.startswith("hf-hub:"):
             return "hub"
         if self.weights == "import":
-            return "import" if self.source.get("sha256") else "import (unpinned)"
+            return "import" if self.source.get("sha256") else "import (hash recorded at first download)"
         return "recipe only"
 
 
@@ -178,7 +181,8 @@ class MetricSpec:
     name: str
     summary: str
     compute: Any  # callable or "module:attr"
-    data_kind: str = "image"  # the data kinds it applies to; on "unpaired"/"paired" compute(model, data, *, seed) scores a translation model
+    # the data kinds it applies to; on "unpaired"/"paired" compute(model, data, *, seed) scores a translation model
+    data_kind: str = "image"
     plugin: str = ""
     conditional: bool = False  # scores class-conditional models only (bench leaves it out for the others)
     uses_reference: bool = True  # False: compute() ignores the reference images, so evaluate() loads none
@@ -248,11 +252,16 @@ class Registry(Generic[E]):
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """"; did you mean 'x'?" naming up to three candidates close to ``name``, case ignored ("DCGAN" finds "dcgan"), or ""."""
+    """ "; did you mean 'x'?" naming up to three candidates close to ``name``, or "".
+
+    Case is ignored: "DCGAN" finds "dcgan".
+    """
     by_lower: dict[str, list[str]] = {}
     for candidate in candidates:
         by_lower.setdefault(candidate.lower(), []).append(candidate)
-    close = [c for key in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6) for c in by_lower[key]][:3]
+    close = [
+        c for key in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6) for c in by_lower[key]
+    ][:3]
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 

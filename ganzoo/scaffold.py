@@ -35,14 +35,17 @@ def new_plugin(name: str, dest: str | Path = ".") -> Path:
     if project.exists():
         raise FileExistsError(f"{project} already exists; choose another --dest or remove it first")
     if importlib.util.find_spec(package) is not None:
-        raise ValueError(f"a package called {package!r} is already installed; pick another name "
-                         f"(or uninstall it first: pip uninstall ganzoo-{name})")
+        raise ValueError(
+            f"a package called {package!r} is already installed; pick another name "
+            f"(or uninstall it first: pip uninstall ganzoo-{name})"
+        )
     from .plugins import get_state
 
     variants = get_state().variants
     if name in variants:
-        raise ValueError(f"variant {name!r} is already registered by plugin {variants.get(name).plugin!r}; "
-                         f"pick another name")
+        raise ValueError(
+            f"variant {name!r} is already registered by plugin {variants.get(name).plugin!r}; pick another name"
+        )
 
     values = {"name": name, "package": package, "cls": "".join(p.capitalize() for p in name.split("-"))}
     project.mkdir(parents=True)  # FileExistsError if another process made it meanwhile
@@ -60,13 +63,15 @@ def new_plugin(name: str, dest: str | Path = ".") -> Path:
 def check_name(name: str) -> None:
     """Refuse a name that cannot be a variant, distribution and package name all at once."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name) or len(name) > MAX_NAME:
-        raise ValueError(f"plugin name {name!r} is not valid: use lowercase letters, digits and single dashes, "
-                         f"starting with a letter, at most {MAX_NAME} characters (e.g. 'lsgan' or 'sngan-v2')")
+        raise ValueError(
+            f"plugin name {name!r} is not valid: use lowercase letters, digits and single dashes, "
+            f"starting with a letter, at most {MAX_NAME} characters (e.g. 'lsgan' or 'sngan-v2')"
+        )
 
 
 # ---- the files of a new project (string.Template: $name, $package, $cls) ------------------------
 
-PYPROJECT = '''\
+PYPROJECT = """\
 [build-system]
 requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
@@ -92,9 +97,9 @@ packages = ["$package"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
-'''
+"""
 
-README = '''\
+README = """\
 # ganzoo-$name
 
 The `$name` GAN variant as a plugin for [ganzoo](https://pypi.org/project/torch-ganzoo/).
@@ -121,7 +126,7 @@ After installing, `ganzoo list` shows `$name` and `ganzoo info $name` its config
 
 The variant starts as DCGAN networks with the non-saturating GAN loss; change the losses in
 `step.py` and the networks in `models.py`, keeping `pytest` green.
-'''
+"""
 
 INIT = '''\
 """The $name variant as a ganzoo plugin: the hookimpl and lazy "module:attr" references only."""

@@ -51,7 +51,7 @@ class Task:
     classes: tuple[str, ...] = ()  # names of classes 0..K-1, where known
 
     @classmethod
-    def for_config(cls, config: Any, classes: Any = None) -> "Task":
+    def for_config(cls, config: Any, classes: Any = None) -> Task:
         """The task of one model with ``config``; built-in tasks look at the config's data shape and classes."""
         return cls()
 
@@ -160,8 +160,10 @@ class Sampling(Task):
             return None
         labels = getattr(dataset, "labels", None)
         if labels is None:
-            raise ValueError(f"a conditional run ({self.num_classes} classes) needs class labels, and the data "
-                             f"{run!r} has none; train with -c num_classes=0 or use labelled data")
+            raise ValueError(
+                f"a conditional run ({self.num_classes} classes) needs class labels, and the data "
+                f"{run!r} has none; train with -c num_classes=0 or use labelled data"
+            )
         return labels
 
     def generator_problem(self, G: Any) -> str | None:
@@ -172,7 +174,7 @@ class Sampling(Task):
             return f"a conditional G needs num_classes = config.num_classes ({self.num_classes}), got {declared!r}"
         return None
 
-    def fake_labels(self, n: int, device: Any) -> "torch.Tensor":
+    def fake_labels(self, n: int, device: Any) -> torch.Tensor:
         """(n,) class labels for generated samples, from torch's global generator (checkpointed, so resume is exact)."""
         import torch
 
@@ -202,17 +204,23 @@ class Sampling(Task):
             return None
         classes = getattr(dataset, "classes", None)
         if getattr(dataset, "labels", None) is None or not classes:
-            raise ConfigError(f"a conditional run (num_classes={self.num_classes}) needs class labels, and {spec!r} "
-                              f"has none (an image folder has them when each class is a subfolder, an hf: data set "
-                              f"in a ClassLabel column or the one --label-column names); train unconditionally "
-                              f"with -c num_classes=0")
+            raise ConfigError(
+                f"a conditional run (num_classes={self.num_classes}) needs class labels, and {spec!r} "
+                f"has none (an image folder has them when each class is a subfolder, an hf: data set "
+                f"in a ClassLabel column or the one --label-column names); train unconditionally "
+                f"with -c num_classes=0"
+            )
         if recorded is not None and recorded not in (None, list(classes)):
-            raise ConfigError(f"{spec!r} now has classes {list(classes)}, but the run was trained on "
-                              f"{recorded}; resume on the same data")
+            raise ConfigError(
+                f"{spec!r} now has classes {list(classes)}, but the run was trained on "
+                f"{recorded}; resume on the same data"
+            )
         if self.num_classes != len(classes):
-            raise ConfigError(f"num_classes={self.num_classes}, but {spec!r} has {len(classes)} classes "
-                              f"({', '.join(map(str, classes[:12]))}{', ...' if len(classes) > 12 else ''}): "
-                              f"use -c num_classes={len(classes)}")
+            raise ConfigError(
+                f"num_classes={self.num_classes}, but {spec!r} has {len(classes)} classes "
+                f"({', '.join(map(str, classes[:12]))}{', ...' if len(classes) > 12 else ''}): "
+                f"use -c num_classes={len(classes)}"
+            )
         return list(classes)
 
 
@@ -270,8 +278,10 @@ class Translation(Task):
             raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
         name = self.DIRECTIONS[direction]
         if name not in nets:
-            raise ValueError(f"this {variant} model translates one way only, A to B ('a2b'): it has no {name}; "
-                             f"train a model on the data with A and B swapped to go back")
+            raise ValueError(
+                f"this {variant} model translates one way only, A to B ('a2b'): it has no {name}; "
+                f"train a model on the data with A and B swapped to go back"
+            )
         return name
 
     def preview(self, model: Any, *, seed: int, n: int, inputs: Any = None) -> Preview | None:
@@ -290,7 +300,7 @@ TASKS: dict[str, type[Task]] = {"sample": Sampling, "translate": Translation}  #
 DATA_KIND_TASKS: dict[str, type[Task]] = {k: t for t in (Sampling, Points, Translation) for k in t.data_kinds}
 
 
-def task_class(variant: "Variant") -> type[Task]:
+def task_class(variant: Variant) -> type[Task]:
     """The Task class a variant registered: a built-in name, a Task subclass, or its "module:Class" reference."""
     from .registry import PluginError, resolve_ref
 
@@ -300,15 +310,19 @@ def task_class(variant: "Variant") -> type[Task]:
     try:
         cls = resolve_ref(ref)
     except Exception as exc:
-        raise PluginError(f"variant {variant.name!r} from plugin {variant.plugin!r}: its task {ref!r} is neither "
-                          f"{' nor '.join(repr(t) for t in TASKS)} nor a loadable Task class ({exc})") from exc
+        raise PluginError(
+            f"variant {variant.name!r} from plugin {variant.plugin!r}: its task {ref!r} is neither "
+            f"{' nor '.join(repr(t) for t in TASKS)} nor a loadable Task class ({exc})"
+        ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Task)):
-        raise PluginError(f"variant {variant.name!r} from plugin {variant.plugin!r}: its task {ref!r} must be "
-                          f"{' or '.join(repr(t) for t in TASKS)} or a ganzoo.tasks.Task subclass")
+        raise PluginError(
+            f"variant {variant.name!r} from plugin {variant.plugin!r}: its task {ref!r} must be "
+            f"{' or '.join(repr(t) for t in TASKS)} or a ganzoo.tasks.Task subclass"
+        )
     return cls
 
 
-def task_for(variant: "Variant", config: Any, classes: Any = None) -> Task:
+def task_for(variant: Variant, config: Any, classes: Any = None) -> Task:
     """The task of one model of ``variant`` with ``config`` (class names where the data had them)."""
     return task_class(variant).for_config(config, classes)
 

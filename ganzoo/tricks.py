@@ -29,8 +29,10 @@ def pack(x: torch.Tensor, m: int) -> torch.Tensor:
     Samples i*m ... i*m + m - 1 share the i-th D input; D scores the group as a whole (PacGAN).
     """
     if x.shape[0] % m:
-        raise ValueError(f"pack={m} needs a batch that is a multiple of {m}, but D got {x.shape[0]} samples: "
-                         f"set --batch-size to a multiple of {m}")
+        raise ValueError(
+            f"pack={m} needs a batch that is a multiple of {m}, but D got {x.shape[0]} samples: "
+            f"set --batch-size to a multiple of {m}"
+        )
     return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
 
 

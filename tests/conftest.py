@@ -52,17 +52,21 @@ def make_distribution(root: Path, dist: str, package: str, init_source: str, ent
     return root
 
 
-def run_ganzoo(*args: str, env_extra: dict | None = None, pythonpath: list[Path] | None = None,
-               timeout: float = 120) -> subprocess.CompletedProcess:
+def run_ganzoo(
+    *args: str, env_extra: dict | None = None, pythonpath: list[Path] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run the real `ganzoo` CLI in a subprocess (fresh interpreter, fresh plugin discovery); ``timeout``
     only guards against a hang, so it leaves room for a loaded machine."""
     env = dict(os.environ, **(env_extra or {}))
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
-    return subprocess.run([sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "ganzoo", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 # ---- a loopback Hugging Face Hub for hub tests ------------------------------------------------------
+
 
 @pytest.fixture
 def hf_env(tmp_path, monkeypatch):
@@ -99,5 +103,3 @@ def hub(hf_env):
     # tqdm's process-wide monitor thread (started by any tqdm, even a disabled one) is not ours.
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.name != "tqdm_monitor"]
     assert not leftover, leftover
-
-

@@ -319,8 +319,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             data = body or b""
         # Header values must be latin-1 and single-line.
-        headers = {k: str(v).replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
-                   for k, v in headers.items()}
+        headers = {
+            k: str(v).replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")
+            for k, v in headers.items()
+        }
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -470,8 +472,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _whoami(self, hub: FakeHub):
         if hub.token is not None and not self._authorized(hub):
             raise HubError(401, "Invalid credentials in Authorization header")
-        return 200, {}, {"type": "user", "id": "0" * 24, "name": USER, "fullname": "Fake User", "orgs": [],
-                         "auth": {"type": "access_token", "accessToken": {"displayName": "fake", "role": "write"}}}
+        return (
+            200,
+            {},
+            {
+                "type": "user",
+                "id": "0" * 24,
+                "name": USER,
+                "fullname": "Fake User",
+                "orgs": [],
+                "auth": {"type": "access_token", "accessToken": {"displayName": "fake", "role": "write"}},
+            },
+        )
 
     def _info(self, hub: FakeHub, repo: _Repo, revision: str):
         commit = self._get_commit(repo, revision)
@@ -605,20 +617,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 raise HubError(400, f"Unknown commit operation {key!r}")
         commit = hub._new_commit(repo, head, files, header.get("summary") or "", header.get("description") or "")
         repo.branches[branch] = commit.sha
-        return 200, {}, {
-            "success": True,
-            "commitOid": commit.sha,
-            "commitUrl": f"{hub._repo_url(repo)}/commit/{commit.sha}",
-            "pullRequestUrl": None,
-            "hookOutput": "",
-        }
+        return (
+            200,
+            {},
+            {
+                "success": True,
+                "commitOid": commit.sha,
+                "commitUrl": f"{hub._repo_url(repo)}/commit/{commit.sha}",
+                "pullRequestUrl": None,
+                "hookOutput": "",
+            },
+        )
 
     # ------------------------------------------------------------------ history and refs
     def _list_commits(self, repo: _Repo, revision: str):
         commit, out = self._get_commit(repo, revision), []
         while commit is not None:
-            out.append({"id": commit.sha, "title": commit.message, "message": commit.description,
-                        "date": commit.date, "authors": [{"user": USER, "avatar": None}]})
+            out.append(
+                {
+                    "id": commit.sha,
+                    "title": commit.message,
+                    "message": commit.description,
+                    "date": commit.date,
+                    "authors": [{"user": USER, "avatar": None}],
+                }
+            )
             commit = repo.commit(commit.parent) if commit.parent else None
         return 200, {}, out
 
@@ -663,12 +686,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers = {"X-Repo-Commit": commit.sha}
         if data is None:
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound", headers=headers)
-        headers.update({
-            "ETag": f'"{git_blob_sha(data)}"',
-            "Content-Type": "application/octet-stream",
-            "Accept-Ranges": "bytes",
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
-        })
+        headers.update(
+            {
+                "ETag": f'"{git_blob_sha(data)}"',
+                "Content-Type": "application/octet-stream",
+                "Accept-Ranges": "bytes",
+                "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
+            }
+        )
         status, body = 200, data
         rng = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", "").strip())
         if rng and (rng.group(1) or rng.group(2)):

@@ -80,8 +80,20 @@ def test_dcgan_step_shows_d_only_augmented_images(tmp_path, monkeypatch, policy)
     monkeypatch.setattr(ganzoo.tricks, "diff_augment", spy)
     monkeypatch.setattr(dcgan_models, "build", build_and_watch)
     probe = NetworkProbe(monkeypatch, dcgan_step.DCGANStep)
-    ganzoo.train("dcgan", "mnist-5k", steps=2, out=tmp_path / "run", batch_size=8, progress="off", sample_every=0,
-                 augment=policy, image_size=16, channels=1, ngf=8, ndf=8)
+    ganzoo.train(
+        "dcgan",
+        "mnist-5k",
+        steps=2,
+        out=tmp_path / "run",
+        batch_size=8,
+        progress="off",
+        sample_every=0,
+        augment=policy,
+        image_size=16,
+        channels=1,
+        ngf=8,
+        ndf=8,
+    )
     given_to_d = [c.inputs for c in probe.of("D")]
     assert len(given_to_d) == 6  # real, fake for D, fake for G: three D passes per step
     if not policy:

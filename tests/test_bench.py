@@ -17,17 +17,52 @@ from ganzoo.registry import MetricSpec, UnknownNameError
 
 from .conftest import run_ganzoo
 
-TOY = ["-c", "vanilla.g_hidden=[16,16]", "-c", "vanilla.d_hidden=[16,16]", "-c", "wgan-gp.hidden=16", "-c", "wgan-gp.n_critic=2"]
+TOY = [
+    "-c",
+    "vanilla.g_hidden=[16,16]",
+    "-c",
+    "vanilla.d_hidden=[16,16]",
+    "-c",
+    "wgan-gp.hidden=16",
+    "-c",
+    "wgan-gp.n_critic=2",
+]
 
 
 def test_bench_writes_the_three_files(tmp_path):
     out = tmp_path / "bench"
-    done = run_ganzoo("bench", "vanilla", "wgan-gp", "--data", "ring8", "--steps", "20", "--evals", "2", "--seeds", "2",
-                      "--batch-size", "32", *TOY, "--ema", "0.9", "--threshold", "modes.hq_fraction>=0.5", "--out", str(out),
-                      env_extra={"OMP_NUM_THREADS": "1"}, timeout=600)  # four trainings in their own processes: about
-    assert done.returncode == 0, done.stderr[-3000:]                       # a minute alone, past two on a loaded machine
+    done = run_ganzoo(
+        "bench",
+        "vanilla",
+        "wgan-gp",
+        "--data",
+        "ring8",
+        "--steps",
+        "20",
+        "--evals",
+        "2",
+        "--seeds",
+        "2",
+        "--batch-size",
+        "32",
+        *TOY,
+        "--ema",
+        "0.9",
+        "--threshold",
+        "modes.hq_fraction>=0.5",
+        "--out",
+        str(out),
+        env_extra={"OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )  # four trainings in their own processes: about
+    assert done.returncode == 0, done.stderr[-3000:]  # a minute alone, past two on a loaded machine
     result = json.loads((out / "results.json").read_text())
-    assert [(r["variant"], r["seed"]) for r in result["runs"]] == [("vanilla", 0), ("vanilla", 1), ("wgan-gp", 0), ("wgan-gp", 1)]
+    assert [(r["variant"], r["seed"]) for r in result["runs"]] == [
+        ("vanilla", 0),
+        ("vanilla", 1),
+        ("wgan-gp", 0),
+        ("wgan-gp", 1),
+    ]
     assert result["ema"] == 0.9
     for run in result["runs"]:
         assert json.loads((Path(run["run"]) / "config.json").read_text())["engine"]["ema"] == 0.9
@@ -44,14 +79,20 @@ def test_bench_writes_the_three_files(tmp_path):
     for name in ("vanilla", "wgan-gp"):
         runs = [r for r in result["runs"] if r["variant"] == name]
         # the first evaluation at which hq_fraction reached 0.5, read off the curves by hand
-        expected = [next((p["train_seconds"] for p in r["curve"] if p["metrics"]["modes"]["values"]["hq_fraction"] >= 0.5),
-                         None) for r in runs]
+        expected = [
+            next(
+                (p["train_seconds"] for p in r["curve"] if p["metrics"]["modes"]["values"]["hq_fraction"] >= 0.5), None
+            )
+            for r in runs
+        ]
         assert result["summary"][name]["time_to_threshold"] == expected
         hq = [r["curve"][-1]["metrics"]["modes"]["values"]["hq_fraction"] for r in runs]
         assert result["summary"][name]["final"]["modes.hq_fraction"]["sd"] == pytest.approx(statistics.stdev(hq))
         for r in runs:  # 20 steps may teach nothing: then every evaluation gives the same numbers and the run says so
             values = [p["metrics"]["modes"]["values"] for p in r["curve"]]
-            assert any("identical numbers" in note for note in r["degenerate"]) == all(v == values[0] for v in values), r
+            assert any("identical numbers" in note for note in r["degenerate"]) == all(
+                v == values[0] for v in values
+            ), r
         assert (f"| {name} (degenerate, see notes) |" in table) == any(r["degenerate"] for r in runs)
         times = ", ".join("never" if t is None else f"{t:.0f}" for t in expected)
         row = rf"^\| {re.escape(name)}( \(degenerate, see notes\))? \|.* \| {re.escape(times)} \|$"  # the last column
@@ -67,19 +108,35 @@ class SpreadMetric:
 
     @ganzoo.hookimpl
     def ganzoo_register_metrics(self, register):
-        register(MetricSpec("spread", "sd of the samples", compute=lambda samples, reference, *, extractor=None, seed=0:
-                            {"spread": float(samples.std())}, data_kind="points"))
+        register(
+            MetricSpec(
+                "spread",
+                "sd of the samples",
+                compute=lambda samples, reference, *, extractor=None, seed=0: {"spread": float(samples.std())},
+                data_kind="points",
+            )
+        )
 
 
 def test_bench_marks_a_model_that_learnt_nothing(tmp_path):
     plugins.register_plugin(SpreadMetric(), "spread")
     # lr 1e-30: Adam's steps vanish against the weights, so G ends each segment bit-for-bit as it began
-    result = run_bench(["vanilla"], "ring8", tmp_path / "bench", steps=4, evals=2, seeds=1, batch_size=16,
-                       metrics=["modes", "spread"], config={"vanilla": {"g_hidden": [16], "d_hidden": [16], "lr": 1e-30}})
+    result = run_bench(
+        ["vanilla"],
+        "ring8",
+        tmp_path / "bench",
+        steps=4,
+        evals=2,
+        seeds=1,
+        batch_size=16,
+        metrics=["modes", "spread"],
+        config={"vanilla": {"g_hidden": [16], "d_hidden": [16], "lr": 1e-30}},
+    )
     run = result["runs"][0]
     assert [p["step"] for p in run["curve"]] == [2, 4] and run["curve"][0]["metrics"]["spread"]["value"] > 0
     assert len(run["degenerate"]) == 1 and run["degenerate"][0].startswith(
-        "all 2 evaluations (steps 2, 4) gave identical numbers to the last digit")
+        "all 2 evaluations (steps 2, 4) gave identical numbers to the last digit"
+    )
     summary = result["summary"]["vanilla"]
     assert summary["degenerate"] == [f"seed 0: {run['degenerate'][0]}"]
     assert all(stat["sd"] is None for stat in summary["final"].values())  # one seed: no spread to report
@@ -94,14 +151,23 @@ def test_bench_marks_a_model_that_learnt_nothing(tmp_path):
 def test_degenerate_notes_read_the_curve():
     def point(step, spread, note=None):
         record = {"value": spread, "values": {"spread": spread}, "protocol": {}}
-        return {"step": step, "train_seconds": step, "metrics": {"spread": {**record, **({"degenerate": note} if note else {})}}}
+        return {
+            "step": step,
+            "train_seconds": step,
+            "metrics": {"spread": {**record, **({"degenerate": note} if note else {})}},
+        }
 
     assert degenerate_notes([point(10, 0.5), point(20, 0.25)]) == []
     assert degenerate_notes([point(10, 0.5)]) == []  # one evaluation: nothing to compare
     same = degenerate_notes([point(10, 0.5), point(20, 0.5), point(30, 0.5)])
     assert len(same) == 1 and same[0].startswith("all 3 evaluations (steps 10, 20, 30) gave identical numbers")
-    flagged = degenerate_notes([point(10, 0.5, "all 9 generated samples are the same"), point(20, 0.25),
-                                point(30, 0.125, "all 9 generated samples are the same")])
+    flagged = degenerate_notes(
+        [
+            point(10, 0.5, "all 9 generated samples are the same"),
+            point(20, 0.25),
+            point(30, 0.125, "all 9 generated samples are the same"),
+        ]
+    )
     assert flagged == ["spread: all 9 generated samples are the same (at steps 10, 30)"]
 
 
@@ -124,6 +190,7 @@ EXTRACTORS = {}  # metric name -> the FeatureExtractor its compute uses (set by 
 def _feature_metric(name):
     def compute(samples, reference, *, extractor=None, seed=0):
         return {name: float(EXTRACTORS[name](samples).sum())}
+
     return MetricSpec(name, "sum of test features", compute=compute)
 
 
@@ -147,7 +214,8 @@ def test_evaluate_flags_numbers_that_cannot_tell_samples_apart():
     assert result["metrics"]["dead"]["degenerate"] == (
         "all 100 generated samples give the same test:dead features, so the numbers cannot tell them apart and will "
         "not move until the samples look different to that network (typical of a generator that has learnt nothing "
-        "yet: noise or a flat grey)")
+        "yet: noise or a flat grey)"
+    )
     assert "degenerate" not in result["metrics"]["live"]
     table = format_table(result)
     assert table.splitlines()[-1] == f"degenerate dead: {result['metrics']['dead']['degenerate']}"
@@ -212,10 +280,20 @@ def test_bench_scores_conditional_metrics_on_conditional_variants_only():
 
 
 def test_bench_runs_stylegan2_and_dcgan_side_by_side(tmp_path):
-    config = {"stylegan2": dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16),
-              "dcgan": dict(ngf=8, ndf=8)}
-    result = run_bench(["stylegan2", "dcgan"], "mnist-5k", tmp_path / "bench", steps=4, evals=1, batch_size=8,
-                       config=config, num_samples=200)
+    config = {
+        "stylegan2": dict(z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16),
+        "dcgan": dict(ngf=8, ndf=8),
+    }
+    result = run_bench(
+        ["stylegan2", "dcgan"],
+        "mnist-5k",
+        tmp_path / "bench",
+        steps=4,
+        evals=1,
+        batch_size=8,
+        config=config,
+        num_samples=200,
+    )
     assert [r["variant"] for r in result["runs"]] == ["stylegan2", "dcgan"]
     for run in result["runs"]:
         final = run["curve"][-1]["metrics"]["mnist_digits"]

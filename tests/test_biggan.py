@@ -46,8 +46,11 @@ def _count(monkeypatch, **config) -> tuple[int, int]:
 REFERENCE_COUNTS = [
     # BigGAN-PyTorch's CIFAR-10 run (scripts/launch_cifar_ema.sh over utils.py's defaults: G_ch = D_ch = 64,
     # dim_z 128, no shared embedding, no hierarchical z, G_attn = D_attn = "0", 10 classes): BigGAN.py
-    (dict(image_size=32, g_ch=64, d_ch=64, nz=128, shared_dim=0, hier=False, attn=0, num_classes=10),
-     4_304_387, 4_207_361),
+    (
+        dict(image_size=32, g_ch=64, d_ch=64, nz=128, shared_dim=0, hier=False, attn=0, num_classes=10),
+        4_304_387,
+        4_207_361,
+    ),
     # BigGAN-PyTorch's ImageNet 128x128 run (scripts/launch_BigGAN_bs256x8.sh: G_ch = D_ch = 96, dim_z 120,
     # shared_dim 128, hier, attention at 64): BigGAN.py; the paper's Table 4 rounds them to 70.4M and 88.0M
     (dict(image_size=128, num_classes=1000), 70_433_988, 87_982_370),
@@ -79,7 +82,15 @@ TINY = dict(image_size=32, channels=1, g_ch=4, d_ch=4, num_classes=10)
 @pytest.mark.parametrize("arch", ["resnet", "deep"])
 def test_biggan_passes_the_conformance_kit(tmp_path, arch):
     assert testing.run_all("biggan", tmp_path, sizes=((32, 1), (32, 3)), arch=arch, **TINY) == [
-        "registration", "import-is-light", "networks", "sampling", "training", "save/load", "export", "resume"]
+        "registration",
+        "import-is-light",
+        "networks",
+        "sampling",
+        "training",
+        "save/load",
+        "export",
+        "resume",
+    ]
 
 
 def test_config_refuses_what_cannot_be_built():
@@ -95,7 +106,15 @@ def test_config_refuses_what_cannot_be_built():
         BigGANConfig(num_classes=0)
     paper = BigGANConfig(image_size=128)  # the paper's 128x128 BigGAN
     assert (paper.nz, paper.g_ch, paper.d_ch, paper.attn, paper.n_dis, paper.lr, paper.lr_d, paper.betas) == (
-        120, 96, 96, 64, 2, 5e-5, 2e-4, (0.0, 0.999))
+        120,
+        96,
+        96,
+        64,
+        2,
+        5e-5,
+        2e-4,
+        (0.0, 0.999),
+    )
     assert (BigGANConfig(arch="deep", image_size=256).nz, BigGANConfig(image_size=256).nz) == (128, 140)
 
 
@@ -180,12 +199,48 @@ def test_the_imagenet_class_names_are_torchvisions_in_upstreams_index_order():
 # convert_tf_to_pytorch.py's BigGAN128/256/512 layers: (up-sample?, in, out) in units of channel_width;
 # attention_layer_position=8 in all three (the attention module sits before GenBlock 8 in the layer list)
 UPSTREAM_LAYERS = {
-    128: [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 4), (False, 4, 4),
-          (True, 4, 2), (False, 2, 2), (True, 2, 1)],
-    256: [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 8), (False, 8, 8),
-          (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1)],
-    512: [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 8), (False, 8, 8),
-          (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1), (False, 1, 1), (True, 1, 1)],
+    128: [
+        (False, 16, 16),
+        (True, 16, 16),
+        (False, 16, 16),
+        (True, 16, 8),
+        (False, 8, 8),
+        (True, 8, 4),
+        (False, 4, 4),
+        (True, 4, 2),
+        (False, 2, 2),
+        (True, 2, 1),
+    ],
+    256: [
+        (False, 16, 16),
+        (True, 16, 16),
+        (False, 16, 16),
+        (True, 16, 8),
+        (False, 8, 8),
+        (True, 8, 8),
+        (False, 8, 8),
+        (True, 8, 4),
+        (False, 4, 4),
+        (True, 4, 2),
+        (False, 2, 2),
+        (True, 2, 1),
+    ],
+    512: [
+        (False, 16, 16),
+        (True, 16, 16),
+        (False, 16, 16),
+        (True, 16, 8),
+        (False, 8, 8),
+        (True, 8, 8),
+        (False, 8, 8),
+        (True, 8, 4),
+        (False, 4, 4),
+        (True, 4, 2),
+        (False, 2, 2),
+        (True, 2, 1),
+        (False, 1, 1),
+        (True, 1, 1),
+    ],
 }
 ATTENTION_POSITION, N_STATS, EPS = 8, 51, 1e-4
 CH, Z_DIM, CLASSES = 4, 8, 5  # a small channel_width, z_dim (= class_embed_dim) and class count
@@ -245,6 +300,7 @@ def upstream_forward(sd, size, z, y, truncation, record=False):
     BigGANBatchNorm's statistics picked by modf(truncation / step) as it does; TF's (4, 4, C) gen_z layout.
     ``record``: first store each batch norm's statistics of this batch (varied a little per truncation) in ``sd``,
     so that the random network's activations stay in range."""
+
     def weight(p):
         w = sd[f"{p}.weight_orig"]
         return w / torch.dot(sd[f"{p}.weight_u"], w.flatten(1) @ sd[f"{p}.weight_v"])
@@ -257,16 +313,19 @@ def upstream_forward(sd, size, z, y, truncation, record=False):
         coef, start = math.modf(truncation / (1.0 / (N_STATS - 1)))
         means, variances, start = sd[f"{p}.running_means"], sd[f"{p}.running_vars"], int(start)
         if coef != 0.0:
-            return (means[start] * coef + means[start + 1] * (1 - coef),
-                    variances[start] * coef + variances[start + 1] * (1 - coef))
+            return (
+                means[start] * coef + means[start + 1] * (1 - coef),
+                variances[start] * coef + variances[start + 1] * (1 - coef),
+            )
         return means[start], variances[start]
 
     def cbn(x, p, cond):
         mean, var = stats(p, x)
         gain = 1 + cond @ weight(f"{p}.scale").t()  # (B, C)
         bias = cond @ weight(f"{p}.offset").t()
-        return (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + EPS) * gain[:, :, None, None] \
-            + bias[:, :, None, None]
+        return (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + EPS) * gain[
+            :, :, None, None
+        ] + bias[:, :, None, None]
 
     def conv(x, p, padding=0, bias=True):
         return F.conv2d(x, weight(p), sd[f"{p}.bias"] if bias else None, padding=padding)
@@ -295,7 +354,7 @@ def upstream_forward(sd, size, z, y, truncation, record=False):
         h = conv(F.interpolate(h, scale_factor=2, mode="nearest") if up else h, f"{p}.conv_1", padding=1)
         h = conv(F.relu(cbn(h, f"{p}.bn_2", cond)), f"{p}.conv_2", padding=1)
         h = conv(F.relu(cbn(h, f"{p}.bn_3", cond)), f"{p}.conv_3")
-        x0 = x0[:, :x0.shape[1] // 2] if a != b else x0
+        x0 = x0[:, : x0.shape[1] // 2] if a != b else x0
         h = h + (F.interpolate(x0, scale_factor=2, mode="nearest") if up else x0)
         index += 1
     mean, var = stats("generator.bn", h)
@@ -313,9 +372,14 @@ def test_the_catalog_entries_read_upstreams_full_size_layouts(size):
     assert converted.config == ganzoo.info(f"biggan-deep-{size}").config
     buffers = ("weight_u", "weight_v", "running_means", "running_vars")
     assert sum(v.numel() for k, v in sd.items() if not k.endswith(buffers)) == DEEP[size][0]
-    assert sum(v.numel() for k, v in converted.tensors.items()
-               if not k.endswith(("._u", "._v", "running_mean", "running_var", "num_batches_tracked", "_by_truncation"))
-               ) == DEEP[size][0]
+    assert (
+        sum(
+            v.numel()
+            for k, v in converted.tensors.items()
+            if not k.endswith(("._u", "._v", "running_mean", "running_var", "num_batches_tracked", "_by_truncation"))
+        )
+        == DEEP[size][0]
+    )
     assert converted.data["classes"][207] == "golden retriever"
 
 
@@ -359,17 +423,41 @@ def _serve_and_register(folder, base, size, name, classes=CLASSES):
     path = folder / f"biggan-deep-{size}-pytorch_model.bin"
     torch.save(sd, path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    config = {"arch": "deep", "image_size": size, "g_ch": CH, "nz": Z_DIM, "shared_dim": Z_DIM, "num_classes": classes,
-              "rgb_ch": CH, "n_stats": N_STATS, "attn": 64, "bn_eps": EPS, "sn_eps": EPS}
+    config = {
+        "arch": "deep",
+        "image_size": size,
+        "g_ch": CH,
+        "nz": Z_DIM,
+        "shared_dim": Z_DIM,
+        "num_classes": classes,
+        "rgb_ch": CH,
+        "n_stats": N_STATS,
+        "attn": 64,
+        "bn_eps": EPS,
+        "sn_eps": EPS,
+    }
 
     class Entry:
         @ganzoo.hookimpl
         def ganzoo_register_models(register):
-            register(ganzoo.ModelCard(
-                name=name, variant="biggan", summary="test import", weights="import", dataset="folder:ROOT",
-                recipe="-", config=config, license="Apache-2.0",
-                source={"importer": "pretrained-biggan-deep", "url": f"{base}/{path.name}", "sha256": sha,
-                        **({} if classes == 1000 else {"classes": FISH[:classes]})}))
+            register(
+                ganzoo.ModelCard(
+                    name=name,
+                    variant="biggan",
+                    summary="test import",
+                    weights="import",
+                    dataset="folder:ROOT",
+                    recipe="-",
+                    config=config,
+                    license="Apache-2.0",
+                    source={
+                        "importer": "pretrained-biggan-deep",
+                        "url": f"{base}/{path.name}",
+                        "sha256": sha,
+                        **({} if classes == 1000 else {"classes": FISH[:classes]}),
+                    },
+                )
+            )
 
     plugins.register_plugin(Entry, f"test-{name}")
     return sd, path
@@ -406,8 +494,11 @@ def test_a_file_with_another_hash_is_refused_before_it_is_unpickled(http_files, 
     folder, base = http_files
     _, path = _serve_and_register(folder, base, 128, "biggan-deep-tiny-tampered")
     torch.save(upstream_state(128, calibrate=False), path)  # other weights behind the pinned URL
-    with pytest.raises(WeightsError, match=r"has sha256 [0-9a-f]{16,64}\.\.\., not the pinned [0-9a-f]{64}: it is not the "
-                                           r"published file \(tampered or corrupt\), so it was not opened"):
+    with pytest.raises(
+        WeightsError,
+        match=r"has sha256 [0-9a-f]{16,64}\.\.\., not the pinned [0-9a-f]{64}: it is not the "
+        r"published file \(tampered or corrupt\), so it was not opened",
+    ):
         ganzoo.load("biggan-deep-tiny-tampered")
     assert load_spy == []  # never unpickled
 
@@ -424,14 +515,23 @@ def _reshape(sd, key):
     sd[key] = torch.zeros(sd[key].shape[0] + 1, *sd[key].shape[1:])
 
 
-@pytest.mark.parametrize("edit, key, message", [
-    (_drop, "generator.layers.3.bn_2.scale.weight_v", "lacks tensor 'generator.layers.3.bn_2.scale.weight_v'"),
-    (_drop, "generator.bn.running_vars", "lacks tensor 'generator.bn.running_vars'"),
-    (_add, "generator.layers.0.bn_0.running_mean", "has unexpected tensor 'generator.layers.0.bn_0.running_mean'"),
-    (_reshape, "generator.layers.2.conv_1.bias", ("tensor 'generator.layers.2.conv_1.bias' gives G.blocks.2.c2.bias "
-                                                  r"of shape \(17,\), but .* needs \(16,\)")),
-    (_drop, "generator.layers.8.gamma", r"layers .* with attention at \[\]"),
-])
+@pytest.mark.parametrize(
+    "edit, key, message",
+    [
+        (_drop, "generator.layers.3.bn_2.scale.weight_v", "lacks tensor 'generator.layers.3.bn_2.scale.weight_v'"),
+        (_drop, "generator.bn.running_vars", "lacks tensor 'generator.bn.running_vars'"),
+        (_add, "generator.layers.0.bn_0.running_mean", "has unexpected tensor 'generator.layers.0.bn_0.running_mean'"),
+        (
+            _reshape,
+            "generator.layers.2.conv_1.bias",
+            (
+                "tensor 'generator.layers.2.conv_1.bias' gives G.blocks.2.c2.bias "
+                r"of shape \(17,\), but .* needs \(16,\)"
+            ),
+        ),
+        (_drop, "generator.layers.8.gamma", r"layers .* with attention at \[\]"),
+    ],
+)
 def test_conversion_is_strict_and_names_the_upstream_tensor(edit, key, message):
     torch.manual_seed(0)
     sd = upstream_state(128)
@@ -454,8 +554,13 @@ def test_the_catalog_entries_need_no_download_to_describe(monkeypatch):
     assert all(name in listed.output for name in ("biggan", "biggan-deep-128", "biggan-deep-256", "biggan-deep-512"))
     shown = CliRunner().invoke(cli, ["info", "biggan-deep-256"])
     assert shown.exit_code == 0, shown.output
-    for text in ("Apache-2.0", "55880833", "biggan-deep-256-pytorch_model.bin", "measured by open-mmlab/mmagic on this very converted file",
-                 "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5"):
+    for text in (
+        "Apache-2.0",
+        "55880833",
+        "biggan-deep-256-pytorch_model.bin",
+        "measured by open-mmlab/mmagic on this very converted file",
+        "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5",
+    ):
         assert text in shown.output, text
 
 
@@ -468,8 +573,21 @@ def test_sample_command_draws_a_named_imagenet_class_from_an_imported_file(tmp_p
     folder, base = http_files
     _serve_and_register(folder, base, 128, "biggan-deep-tiny-imagenet", classes=1000)
     out = tmp_path / "retrievers.png"
-    result = CliRunner().invoke(cli, ["sample", "biggan-deep-tiny-imagenet", "--label", "golden retriever",
-                                      "--truncation", "0.4", "-n", "4", "-o", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "sample",
+            "biggan-deep-tiny-imagenet",
+            "--label",
+            "golden retriever",
+            "--truncation",
+            "0.4",
+            "-n",
+            "4",
+            "-o",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert Image.open(out).size[0] > 2 * 128  # a grid of 4 128x128 images
     model = ganzoo.load("biggan-deep-tiny-imagenet")  # from the cache now
@@ -480,8 +598,9 @@ def test_sample_command_draws_a_named_imagenet_class_from_an_imported_file(tmp_p
 # ---- PyTorch-StudioGAN's BigGAN (big_resnet, CIFAR-10's 32x32 layout) from the loopback Hub --------------------
 
 STUDIOGAN_REPO = "Mingguksky/PyTorch-StudioGAN"
-STUDIOGAN_FILE = ("studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-BigGAN-train-TINY/"
-                  "model=G_ema-best-weights-step=8.pth")
+STUDIOGAN_FILE = (
+    "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-BigGAN-train-TINY/model=G_ema-best-weights-step=8.pth"
+)
 SG_DIM, SG_CHUNK, SG_SHARED, SG_CLASSES = 4, 5, 8, 3  # g_conv_dim (widths 4x it at 32x32), z chunk, shared_dim, K
 
 
@@ -494,8 +613,12 @@ def studiogan_state():
     for i in range(4):
         p = f"blocks.{i}.0"
         if i == 2:  # attn_g_loc [2]: after the second GenBlock
-            shapes = (("theta", (width // 8, width)), ("phi", (width // 8, width)), ("g", (width // 2, width)),
-                      ("attn", (width, width // 2)))
+            shapes = (
+                ("theta", (width // 8, width)),
+                ("phi", (width // 8, width)),
+                ("g", (width // 2, width)),
+                ("attn", (width, width // 2)),
+            )
             for name, shape in shapes:
                 _sn(sd, f"{p}.conv1x1_{name}", torch.randn(*shape, 1, 1))
             sd[f"{p}.sigma"] = torch.tensor([0.5])
@@ -521,6 +644,7 @@ def studiogan_state():
 def studiogan_forward(sd, z, y, record=False):
     """big_resnet.Generator.forward in eval mode on the raw state dict (ops.ConditionalBatchNorm2d, SelfAttention);
     ``record``: first store each batch norm's statistics of this batch as its running ones (activations in range)."""
+
     def stats(x, p):
         if record:
             sd[f"{p}.running_mean"], sd[f"{p}.running_var"] = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3))
@@ -571,17 +695,37 @@ def test_studiogan_biggan_from_the_hub_computes_the_upstream_function(tmp_path, 
     api = HfApi(endpoint=hub.endpoint, token=False)
     api.create_repo(STUDIOGAN_REPO)
     api.upload_file(path_or_fileobj=str(path), path_in_repo=STUDIOGAN_FILE, repo_id=STUDIOGAN_REPO)
-    config = {"image_size": 32, "g_ch": SG_DIM, "nz": 4 * SG_CHUNK, "shared_dim": SG_SHARED, "num_classes": SG_CLASSES,
-              "attn": 16, "bn_eps": 1e-4}
+    config = {
+        "image_size": 32,
+        "g_ch": SG_DIM,
+        "nz": 4 * SG_CHUNK,
+        "shared_dim": SG_SHARED,
+        "num_classes": SG_CLASSES,
+        "attn": 16,
+        "bn_eps": 1e-4,
+    }
 
     class Entry:
         @ganzoo.hookimpl
         def ganzoo_register_models(register):
-            register(ganzoo.ModelCard(
-                name="biggan-tiny-studiogan", variant="biggan", summary="test import", weights="import",
-                dataset="cifar10:ROOT", recipe="-", config=config,
-                source={"importer": "studiogan-biggan", "hub": STUDIOGAN_REPO, "file": STUDIOGAN_FILE,
-                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "classes": ["a", "b", "c"]}))
+            register(
+                ganzoo.ModelCard(
+                    name="biggan-tiny-studiogan",
+                    variant="biggan",
+                    summary="test import",
+                    weights="import",
+                    dataset="cifar10:ROOT",
+                    recipe="-",
+                    config=config,
+                    source={
+                        "importer": "studiogan-biggan",
+                        "hub": STUDIOGAN_REPO,
+                        "file": STUDIOGAN_FILE,
+                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                        "classes": ["a", "b", "c"],
+                    },
+                )
+            )
 
     plugins.register_plugin(Entry, "test-biggan-tiny-studiogan")
     model = ganzoo.load("biggan-tiny-studiogan")
@@ -595,9 +739,11 @@ def test_studiogan_biggan_from_the_hub_computes_the_upstream_function(tmp_path, 
 
 def test_studiogan_biggan_conversion_is_strict():
     torch.manual_seed(0)
-    for edit, key, message in ((_drop, "blocks.3.0.bn2.gain.weight_u", "lacks tensor 'blocks.3.0.bn2.gain.weight_u'"),
-                               (_add, "blocks.0.0.bn1.extra", "has unexpected tensor 'blocks.0.0.bn1.extra'"),
-                               (_reshape, "blocks.1.0.conv2d1.bias", "gives G.blocks.1.c1.bias of shape")):
+    for edit, key, message in (
+        (_drop, "blocks.3.0.bn2.gain.weight_u", "lacks tensor 'blocks.3.0.bn2.gain.weight_u'"),
+        (_add, "blocks.0.0.bn1.extra", "has unexpected tensor 'blocks.0.0.bn1.extra'"),
+        (_reshape, "blocks.1.0.conv2d1.bias", "gives G.blocks.1.c1.bias of shape"),
+    ):
         sd = studiogan_state()
         edit(sd, key)
         with pytest.raises(WeightsError, match=message):

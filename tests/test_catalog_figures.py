@@ -12,11 +12,19 @@ from ganzoo.metrics.translation import translation_scores
 
 # card metric -> the key of ganzoo.metrics.translation.translation_scores it publishes
 TRANSLATION_CARDS = {
-    "pix2pix-mnist-thick": ("thick", {"a2b_mae": "a2b_mae", "a2b_label_kept": "a2b_label_kept",
-                                      "true_target_label_kept": "true_target_label_kept",
-                                      "identity_mae": "identity_mae"}),
-    "cyclegan-mnist-inverted": ("inverted", {"a2b_mae": "a2b_mae", "b2a_label_accuracy": "b2a_label_kept",
-                                             "cycle_mae": "cycle_mae"}),
+    "pix2pix-mnist-thick": (
+        "thick",
+        {
+            "a2b_mae": "a2b_mae",
+            "a2b_label_kept": "a2b_label_kept",
+            "true_target_label_kept": "true_target_label_kept",
+            "identity_mae": "identity_mae",
+        },
+    ),
+    "cyclegan-mnist-inverted": (
+        "inverted",
+        {"a2b_mae": "a2b_mae", "b2a_label_accuracy": "b2a_label_kept", "cycle_mae": "cycle_mae"},
+    ),
 }
 
 

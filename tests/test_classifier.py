@@ -48,11 +48,20 @@ def test_bundled_weights_are_small_and_load_strictly(classifier):
 
 def test_metadata_records_the_recipe_and_the_judge_report():
     meta = classifier_metadata()
-    for part in ("cross-entropy over 11 classes", "pixel-shuffled digits", "blends of two training digits of different classes",
-                 "random strokes", "noise", "22 epochs", "resolution augmentation"):
+    for part in (
+        "cross-entropy over 11 classes",
+        "pixel-shuffled digits",
+        "blends of two training digits of different classes",
+        "random strokes",
+        "noise",
+        "22 epochs",
+        "resolution augmentation",
+    ):
         assert part in meta["recipe"]
     report = json.loads(meta["judge_report"])
-    assert report["held-out digits"]["recognisable"] == pytest.approx(real_digits_reference())  # the two stored fields agree
+    assert report["held-out digits"]["recognisable"] == pytest.approx(
+        real_digits_reference()
+    )  # the two stored fields agree
     fresh = digit_scores(load_mnist5k(None, image_size=32, channels=1).tensor[torch.from_numpy(mnist5k_split()[1])])
     assert fresh["recognisable"] == pytest.approx(real_digits_reference(), abs=0.003)  # and a fresh reading agrees
     by_size = json.loads(meta["heldout_recognisable_by_size"])
@@ -74,6 +83,7 @@ def test_the_stored_report_is_reproduced():
     for name, row in stored.items():
         for key, value in row.items():
             assert measured[name][key] == pytest.approx(value, abs=0.003), (name, key, measured[name][key], value)
+
 
 def test_held_out_accuracy(classifier, held_out):
     x, y = held_out
@@ -151,7 +161,7 @@ def test_blends_pair_different_classes(held_out):
     pure = blends(x, y, 200, torch.Generator().manual_seed(0), ratio=(1.0, 1.0))  # all weight on the first digit
     assert all(any(torch.equal(image, real) for real in x) for image in pure[:20])
     mixed = blends(x, y, 200, torch.Generator().manual_seed(0))
-    second = (2 * mixed - pure)  # the partner digit, recovered exactly
+    second = 2 * mixed - pure  # the partner digit, recovered exactly
     nearest = torch.cdist(second.flatten(1), x.flatten(1)).argmin(dim=1)
     first = torch.cdist(pure.flatten(1), x.flatten(1)).argmin(dim=1)
     assert (y[nearest] != y[first]).all()
@@ -200,8 +210,11 @@ def test_a_ten_class_file_is_refused_with_the_fix(tmp_path):
     state["head.weight"], state["head.bias"] = state["head.weight"][:10], state["head.bias"][:10]
     old = tmp_path / "ten_classes.safetensors"
     save_file(state, str(old))
-    with pytest.raises(ValueError, match="ten_classes.safetensors is a ten-class MNIST classifier without the "
-                                         "'not a digit' class; retrain it with benchmarks/train_classifier.py"):
+    with pytest.raises(
+        ValueError,
+        match="ten_classes.safetensors is a ten-class MNIST classifier without the "
+        "'not a digit' class; retrain it with benchmarks/train_classifier.py",
+    ):
         load_mnist_classifier(weights=old)
 
 

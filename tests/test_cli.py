@@ -29,15 +29,23 @@ def test_info_unknown_name_fails_with_a_suggestion():
     assert "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("args,line", [
-    (["info", "DCGAN"], "Error: no variant or model called 'DCGAN'; did you mean 'dcgan'"),
-    (["info", "Dcgan-MNIST"], "Error: no variant or model called 'Dcgan-MNIST'; did you mean 'dcgan-mnist'"),
-    (["train", "WGAN-GP", "--data", "mnist-5k", "--steps", "1", "--out", "{out}"],
-     "Error: unknown variant 'WGAN-GP'; did you mean 'wgan-gp'?"),
-    (["train", "dcgan", "--data", "MNIST-5K", "--steps", "1", "--out", "{out}"],
-     "Error: unknown data set 'MNIST-5K'; did you mean 'mnist-5k'"),
-    (["eval", "dcgan-mnist", "--data", "RING8"], "Error: unknown data set 'RING8'; did you mean 'ring8'?"),
-], ids=["variant", "model", "train-variant", "train-data", "eval-data"])
+@pytest.mark.parametrize(
+    "args,line",
+    [
+        (["info", "DCGAN"], "Error: no variant or model called 'DCGAN'; did you mean 'dcgan'"),
+        (["info", "Dcgan-MNIST"], "Error: no variant or model called 'Dcgan-MNIST'; did you mean 'dcgan-mnist'"),
+        (
+            ["train", "WGAN-GP", "--data", "mnist-5k", "--steps", "1", "--out", "{out}"],
+            "Error: unknown variant 'WGAN-GP'; did you mean 'wgan-gp'?",
+        ),
+        (
+            ["train", "dcgan", "--data", "MNIST-5K", "--steps", "1", "--out", "{out}"],
+            "Error: unknown data set 'MNIST-5K'; did you mean 'mnist-5k'",
+        ),
+        (["eval", "dcgan-mnist", "--data", "RING8"], "Error: unknown data set 'RING8'; did you mean 'ring8'?"),
+    ],
+    ids=["variant", "model", "train-variant", "train-data", "eval-data"],
+)
 def test_suggestions_ignore_case(tmp_path, args, line):
     out = run_ganzoo(*(a.format(out=tmp_path / "run") for a in args))
     assert out.returncode == 1 and out.stderr.startswith(line), out.stderr
@@ -74,7 +82,8 @@ for args, code, shows in ((["--help"], 0, "Usage:"), (["list"], 0, "wgan-gp"), (
                           (["info", "dcgan-mnist"], 0, "mnist-5k"), (["info", "dcgan", "--json"], 0, '"nz": 100'),
                           (["plugins"], 0, "ganzoo_register_variants"), (["info", "dcgn"], 1, "did you mean 'dcgan'?")):
     result = runner.invoke(cli, args)
-    assert result.exit_code == code and shows in result.output, (args, result.exit_code, result.output, result.exception)
+    assert result.exit_code == code and shows in result.output, (
+        args, result.exit_code, result.output, result.exception)
     assert code == 0 or type(result.exception) is SystemExit, (args, result.exception)  # a refusal, not a crash
 heavy = sorted(m for m in ("torch", "torchvision", "timm", "numpy") if m in sys.modules)
 print(",".join(heavy) or "clean")

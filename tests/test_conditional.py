@@ -35,9 +35,15 @@ class CondConfig:
 class CondG(nn.Module):
     def __init__(self, c: CondConfig):
         super().__init__()
-        self.latent_shape, self.num_classes, self.shape = (c.nz,), c.num_classes, (c.channels, c.image_size, c.image_size)
+        self.latent_shape, self.num_classes, self.shape = (
+            (c.nz,),
+            c.num_classes,
+            (c.channels, c.image_size, c.image_size),
+        )
         self.embed = nn.Embedding(max(c.num_classes, 1), c.nz)
-        self.net = nn.Sequential(nn.Linear(c.nz, c.hidden), nn.ReLU(), nn.Linear(c.hidden, int(np.prod(self.shape))), nn.Tanh())
+        self.net = nn.Sequential(
+            nn.Linear(c.nz, c.hidden), nn.ReLU(), nn.Linear(c.hidden, int(np.prod(self.shape))), nn.Tanh()
+        )
 
     def forward(self, z, y=None):
         h = z if y is None else z * self.embed(y)  # (B, nz)
@@ -47,7 +53,7 @@ class CondG(nn.Module):
 class CondD(nn.Module):
     def __init__(self, c: CondConfig):
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(c.channels * c.image_size ** 2, c.hidden), nn.LeakyReLU(0.2))
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(c.channels * c.image_size**2, c.hidden), nn.LeakyReLU(0.2))
         self.out = nn.Linear(c.hidden, 1)
         self.embed = nn.Embedding(max(c.num_classes, 1), c.hidden)  # the projection term
 
@@ -74,7 +80,9 @@ class CondStep(Step):
         G, D = ctx.models["G"], ctx.models["D"]
         fake_y = ctx.fake_labels(real.shape[0])
         fake = G(ctx.noise(real.shape[0]), fake_y)
-        loss_d = nn.functional.softplus(-D(real, labels)).mean() + nn.functional.softplus(D(fake.detach(), fake_y)).mean()
+        loss_d = (
+            nn.functional.softplus(-D(real, labels)).mean() + nn.functional.softplus(D(fake.detach(), fake_y)).mean()
+        )
         ctx.backward(loss_d)
         ctx.step("D")
         loss_g = nn.functional.softplus(-D(fake, fake_y)).mean()
@@ -87,8 +95,16 @@ class CondStep(Step):
 class CondPlugin:
     @ganzoo.hookimpl
     def ganzoo_register_variants(self, register):
-        register(ganzoo.Variant(name="cond-mlp", summary="A small conditional MLP GAN for tests", paper="none (a test)",
-                                config=CondConfig, build=build, step=CondStep))
+        register(
+            ganzoo.Variant(
+                name="cond-mlp",
+                summary="A small conditional MLP GAN for tests",
+                paper="none (a test)",
+                config=CondConfig,
+                build=build,
+                step=CondStep,
+            )
+        )
 
 
 @pytest.fixture
@@ -146,7 +162,9 @@ def test_conditional_runs_refuse_data_without_labels_or_with_other_classes(cond,
         Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / "flat" / f"{i}.png")
     with pytest.raises(ConfigError, match=r"needs class labels, and .*flat' has none .*-c num_classes=0"):
         ganzoo.train(cond, str(tmp_path / "flat"), steps=1, out=tmp_path / "b", **TINY)
-    with pytest.raises(ConfigError, match=r"num_classes=3, but 'mnist-5k' has 10 classes \(0, 1, .*\): use -c num_classes=10"):
+    with pytest.raises(
+        ConfigError, match=r"num_classes=3, but 'mnist-5k' has 10 classes \(0, 1, .*\): use -c num_classes=10"
+    ):
         ganzoo.train(cond, "mnist-5k", steps=1, out=tmp_path / "c", **{**TINY, "num_classes": 3})
     assert not any((tmp_path / d).exists() for d in "abc")
 
@@ -154,7 +172,11 @@ def test_conditional_runs_refuse_data_without_labels_or_with_other_classes(cond,
 def test_sample_labels_are_checked(cond):
     model = ganzoo.create(cond, num_classes=4)
     assert model.sample(5, seed=1, labels=[0, 1, 2, 3, 0]).shape == (5, 1, 16, 16)
-    for bad, message in ((4, r"in 0\.\.3"), ([0, 1], r"exactly n=5 labels"), ("cat", r"class indices 0\.\.3 or class names")):
+    for bad, message in (
+        (4, r"in 0\.\.3"),
+        ([0, 1], r"exactly n=5 labels"),
+        ("cat", r"class indices 0\.\.3 or class names"),
+    ):
         with pytest.raises(ValueError, match=message):
             model.sample(5, seed=1, labels=bad)
     plain = ganzoo.create("dcgan", image_size=16, channels=1, ngf=8, ndf=8)
@@ -204,7 +226,9 @@ def test_sample_command_draws_a_class_or_one_row_per_class(cond, tmp_path):
     assert Image.open(tmp_path / "grid.png").size == (3 * 18 + 2, 10 * 18 + 2)  # 3 per row, 10 rows, 2 px padding
     model = ganzoo.load(str(run))
     for label in ("7", "seven"):
-        done = runner.invoke(cli, ["sample", str(run), "--label", label, "-n", "4", "-o", str(tmp_path / f"{label}.png")])
+        done = runner.invoke(
+            cli, ["sample", str(run), "--label", label, "-n", "4", "-o", str(tmp_path / f"{label}.png")]
+        )
         if label == "7":
             assert done.exit_code == 0, done.output
             expected = model.sample(4, seed=0, labels=7).add(1).div(2).mul(255).round()

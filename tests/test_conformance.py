@@ -7,17 +7,17 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from torch import nn
-
-import ganzoo
-from ganzoo import plugins, testing
-from ganzoo.losses import d_loss_bce, g_loss_nonsaturating
 from ganzoo_dcgan.config import DCGANConfig
 from ganzoo_dcgan.models import build as dcgan_build
 from ganzoo_dcgan.step import DCGANStep
 from ganzoo_sngan.config import SNGANConfig
 from ganzoo_sngan.models import build as sngan_build
 from ganzoo_sngan.step import SNGANStep
+from torch import nn
+
+import ganzoo
+from ganzoo import plugins, testing
+from ganzoo.losses import d_loss_bce, g_loss_nonsaturating
 
 from .conftest import make_distribution
 
@@ -28,10 +28,26 @@ TINY = {
     "wgan-gp": dict(image_size=16, channels=1, ngf=8, ndf=8, hidden=32),
     "cyclegan": dict(image_size=32, channels=1, ngf=4, ndf=4),
     "pix2pix": dict(image_size=32, channels=1, ngf=4, ndf=4),
-    "sngan": dict(image_size=32, channels=1, g_ch=8, d_ch=8, n_dis=2, num_classes=10,  # conditional, its default
-                  decay_start=1.0),  # a rate decaying from the start depends on --steps, which the resume check changes
-    "stylegan2": dict(image_size=16, channels=1, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=16,
-                      r1_interval=2, pl_interval=2),  # both lazy penalties run within the kit's few steps
+    "sngan": dict(
+        image_size=32,
+        channels=1,
+        g_ch=8,
+        d_ch=8,
+        n_dis=2,
+        num_classes=10,  # conditional, its default
+        decay_start=1.0,
+    ),  # a rate decaying from the start depends on --steps, which the resume check changes
+    "stylegan2": dict(
+        image_size=16,
+        channels=1,
+        z_dim=32,
+        w_dim=32,
+        mapping_layers=2,
+        channel_base=256,
+        channel_max=16,
+        r1_interval=2,
+        pl_interval=2,
+    ),  # both lazy penalties run within the kit's few steps
 }
 SIZES = {
     "vanilla": ((8, 1), (8, 3)),
@@ -108,6 +124,7 @@ def wrapping(cls: type):
         nets = dcgan_build(config)
         nets["G"] = cls(nets["G"])
         return nets
+
     return build
 
 
@@ -162,7 +179,9 @@ def test_unknown_variant():
 
 def test_config_field_without_default_fails_registration():
     register_variant("no-default", config=NoDefaultConfig)
-    with pytest.raises(AssertionError, match=r"'no-default' fails registration: config field\(s\) image_size have no default"):
+    with pytest.raises(
+        AssertionError, match=r"'no-default' fails registration: config field\(s\) image_size have no default"
+    ):
         testing.check_registration("no-default")
 
 
@@ -180,8 +199,11 @@ def test_unresolvable_reference_fails_registration():
 
 def test_generator_outside_the_image_range_fails_networks():
     register_variant("unbounded", build=wrapping(UnboundedGenerator))
-    with pytest.raises(AssertionError, match=r"'unbounded' fails networks: G\(z\) for image data \(1, 16, 16\) spans "
-                                             r"\[.*\], outside the image range \[-1, 1\]; end the generator with tanh"):
+    with pytest.raises(
+        AssertionError,
+        match=r"'unbounded' fails networks: G\(z\) for image data \(1, 16, 16\) spans "
+        r"\[.*\], outside the image range \[-1, 1\]; end the generator with tanh",
+    ):
         testing.check_networks("unbounded", sizes=((16, 1),), **DCGAN_TINY)
 
 
@@ -216,23 +238,32 @@ def test_conditional_generator_that_ignores_its_labels_fails_sampling():
 
 def test_step_that_never_updates_the_generator_fails_training(tmp_path):
     register_variant("lazy-g", step=DiscriminatorOnlyStep)
-    with pytest.raises(AssertionError, match=r"'lazy-g' fails training: 3 steps on mnist-5k left G unchanged; "
-                                             r"does the step call ctx.step\('G'\)"):
+    with pytest.raises(
+        AssertionError,
+        match=r"'lazy-g' fails training: 3 steps on mnist-5k left G unchanged; "
+        r"does the step call ctx.step\('G'\)",
+    ):
         testing.check_training("lazy-g", tmp_path, **DCGAN_TINY)
 
 
 def test_state_outside_the_state_dict_fails_save_load(tmp_path):
     register_variant("hidden-state", build=wrapping(HiddenStateGenerator))
-    with pytest.raises(AssertionError, match=r"'hidden-state' fails save/load: outputs differ after the round trip "
-                                             r"although the saved tensors match"):
+    with pytest.raises(
+        AssertionError,
+        match=r"'hidden-state' fails save/load: outputs differ after the round trip "
+        r"although the saved tensors match",
+    ):
         testing.check_save_load("hidden-state", tmp_path, **DCGAN_TINY)
 
 
 def test_step_with_its_own_random_generator_fails_resume(tmp_path):
     register_variant("own-rng", step=OwnGeneratorStep)
     testing.check_training("own-rng", tmp_path, **DCGAN_TINY)  # it trains fine
-    with pytest.raises(AssertionError, match=r"'own-rng' fails resume: after 2 \+ 2 resumed steps on mnist-5k, "
-                                             r"net\.\S+ .*differ from 4 straight steps"):
+    with pytest.raises(
+        AssertionError,
+        match=r"'own-rng' fails resume: after 2 \+ 2 resumed steps on mnist-5k, "
+        r"net\.\S+ .*differ from 4 straight steps",
+    ):
         testing.check_resume("own-rng", tmp_path, **DCGAN_TINY)
 
 
@@ -254,7 +285,9 @@ def test_plugin_that_imports_torch_on_listing_fails_import_check(tmp_path, monke
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
     plugins.reset()
     testing.check_registration("heavy")
-    with pytest.raises(AssertionError, match=r"'heavy' fails import-is-light: importing the plugin package imports torch"):
+    with pytest.raises(
+        AssertionError, match=r"'heavy' fails import-is-light: importing the plugin package imports torch"
+    ):
         testing.check_import_is_light("heavy")
 
 

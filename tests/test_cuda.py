@@ -40,8 +40,18 @@ def test_channels_last_and_compile_on_cuda(tmp_path, monkeypatch):
 
     probe = NetworkProbe(monkeypatch, WGANGPStep)
     counters.clear()
-    run = ganzoo.train("wgan-gp", "mnist-5k", steps=3, out=tmp_path / "c", precision="bf16", channels_last=True,
-                       compile=True, n_critic=2, **QUIET, **SMALL)
+    run = ganzoo.train(
+        "wgan-gp",
+        "mnist-5k",
+        steps=3,
+        out=tmp_path / "c",
+        precision="bf16",
+        channels_last=True,
+        compile=True,
+        n_critic=2,
+        **QUIET,
+        **SMALL,
+    )
     assert len(probe.of("D")) == 3 * 5 and len(probe.of("G")) == 3 * 3  # per step: 2 critic updates, then G
     assert all(c.output.is_cuda for c in probe.calls)
     assert_options_applied(probe, dtype=torch.bfloat16, channels_last=True, compiled=True)
@@ -66,8 +76,17 @@ def test_sampling_on_cuda_matches_cpu():
 
 
 def test_cyclegan_translates_on_cuda(tmp_path):
-    run = ganzoo.train("cyclegan", "mnist-5k-inverted", steps=2, out=tmp_path / "cg", image_size=32, channels=1,
-                       ngf=8, ndf=8, **{**QUIET, "batch_size": 4})
+    run = ganzoo.train(
+        "cyclegan",
+        "mnist-5k-inverted",
+        steps=2,
+        out=tmp_path / "cg",
+        image_size=32,
+        channels=1,
+        ngf=8,
+        ndf=8,
+        **{**QUIET, "batch_size": 4},
+    )
     model = ganzoo.load(str(run), device="cuda")
     x = torch.rand(2, 1, 32, 32, device="cuda") * 2 - 1
     assert model.translate(x).shape == x.shape

@@ -5,12 +5,12 @@ import json
 
 import pytest
 import torch
+from ganzoo_cyclegan.config import CycleGANConfig
+from ganzoo_cyclegan.models import build
 
 import ganzoo
 from ganzoo.config import config_to_dict, make_config
 from ganzoo.networks import PatchDiscriminator, count_parameters
-from ganzoo_cyclegan.config import CycleGANConfig
-from ganzoo_cyclegan.models import build
 
 # (ngf, ndf, ResNet blocks, PatchGAN layers, lambda_identity) that CycleGANConfig(image_size=size) resolves to
 SIZE_RULE = {32: (8, 8, 6, 3, 0.0), 64: (16, 16, 6, 3, 0.0), 128: (64, 64, 6, 3, 0.5), 256: (64, 64, 9, 3, 0.5)}
@@ -31,7 +31,13 @@ def test_paper_defaults_at_256():
     c = CycleGANConfig()
     assert (c.image_size, c.channels, c.ngf, c.ndf, c.resnet_blocks, c.n_layers_d) == (256, 3, 64, 64, 9, 3)
     assert (c.lambda_cycle, c.lambda_identity, c.pool_size, c.lr, c.betas, c.decay_start) == (
-        10.0, 0.5, 50, 2e-4, (0.5, 0.999), 0.5)
+        10.0,
+        0.5,
+        50,
+        2e-4,
+        (0.5, 0.999),
+        0.5,
+    )
     nets = build(c)
     assert count_parameters(nets["G_AB"]) == 11_378_179 and count_parameters(nets["D_A"]) == 2_764_737
 
@@ -42,7 +48,9 @@ def test_explicit_values_win_over_the_rule():
     assert CycleGANConfig(lambda_identity=0.0).lambda_identity == 0.0  # 0 is "off", not "by size", at 256px too
     with pytest.raises(ValueError, match="ngf"):
         CycleGANConfig(image_size=32, ngf=-8)
-    with pytest.raises(ValueError, match=r"lambda_identity must be >= 0 \(0 = no identity loss\) or -1 \(by image size\), got -0.5"):
+    with pytest.raises(
+        ValueError, match=r"lambda_identity must be >= 0 \(0 = no identity loss\) or -1 \(by image size\), got -0.5"
+    ):
         CycleGANConfig(image_size=32, lambda_identity=-0.5)
 
 
@@ -56,8 +64,15 @@ OLD_RECORDS = [
 
 @pytest.mark.parametrize("record,g_params,d_params", OLD_RECORDS)
 def test_old_config_json_builds_the_same_networks(record, g_params, d_params):
-    old = {**record, "lambda_cycle": 10.0, "lambda_identity": 0.5, "pool_size": 50, "lr": 0.0002,
-           "betas": [0.5, 0.999], "decay_start": 0.5}
+    old = {
+        **record,
+        "lambda_cycle": 10.0,
+        "lambda_identity": 0.5,
+        "pool_size": 50,
+        "lr": 0.0002,
+        "betas": [0.5, 0.999],
+        "decay_start": 0.5,
+    }
     config = make_config(CycleGANConfig, json.loads(json.dumps(old)), variant="cyclegan")
     assert config.lambda_identity == 0.5  # the loss it was trained with, whatever the size rule says now
     nets = build(config)
@@ -81,8 +96,16 @@ def test_training_with_defaults_writes_resolved_values(tmp_path):
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [row["loss_idt"] for row in logged if "loss_idt" in row] == [0.0, 0.0]  # no identity loss at 32px
 
-    ganzoo.train("cyclegan", "mnist-5k-thick", steps=1, out=tmp_path / "idt", batch_size=2, progress="off",
-                 log_every=1, lambda_identity=0.5)
+    ganzoo.train(
+        "cyclegan",
+        "mnist-5k-thick",
+        steps=1,
+        out=tmp_path / "idt",
+        batch_size=2,
+        progress="off",
+        log_every=1,
+        lambda_identity=0.5,
+    )
     logged = [json.loads(line) for line in (tmp_path / "idt" / "metrics.jsonl").read_text().splitlines()]
     assert [row["loss_idt"] > 0 for row in logged if "loss_idt" in row] == [True]
 

@@ -160,7 +160,9 @@ def test_folder_truncated_image_named_on_access(tmp_path):
 @pytest.mark.parametrize("size, channels", [(32, 1), (16, 1), (16, 3)])
 def test_folder_16bit_png_matches_its_8bit_equivalent(tmp_path, size, channels):
     rng = np.random.default_rng(0)
-    eight = np.add.outer(np.arange(32), np.arange(32)).astype(np.uint8) * 4 + rng.integers(0, 4, (32, 32), dtype=np.uint8)
+    eight = np.add.outer(np.arange(32), np.arange(32)).astype(np.uint8) * 4 + rng.integers(
+        0, 4, (32, 32), dtype=np.uint8
+    )
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     Image.fromarray(eight).save(tmp_path / "a" / "g.png")
@@ -190,13 +192,17 @@ def test_folder_images_of_unknown_range_are_refused_naming_file_and_mode(tmp_pat
     (tmp_path / "i").mkdir()
     wide = tmp_path / "i" / "wide.tif"
     Image.fromarray(np.arange(16, dtype=np.int32).reshape(4, 4) * 100_000).save(wide)
-    with pytest.raises(ImageReadError, match=rf"cannot read image {wide}: mode I image \(32-bit integers\) has no known value range"):
+    with pytest.raises(
+        ImageReadError, match=rf"cannot read image {wide}: mode I image \(32-bit integers\) has no known value range"
+    ):
         load_folder(str(tmp_path / "i"), image_size=4, channels=1)
     (tmp_path / "f").mkdir()
     hot = tmp_path / "f" / "hot.tif"
     Image.fromarray(np.full((4, 4), 3.5, dtype=np.float32)).save(hot)
     ds = load_folder(str(tmp_path / "f"), image_size=4, channels=1)
-    with pytest.raises(ImageReadError, match=rf"cannot read image {hot}: mode F image holds values in \[3.5, 3.5\], outside \[0, 1\]"):
+    with pytest.raises(
+        ImageReadError, match=rf"cannot read image {hot}: mode F image holds values in \[3.5, 3.5\], outside \[0, 1\]"
+    ):
         ds[0]
 
 
@@ -265,7 +271,11 @@ def test_mnist_root_with_files(tmp_path):
 def test_a_spec_without_its_argument_says_what_the_argument_is():
     from ganzoo.data import parse_spec
 
-    for spec, usage in (("hf", "hf:ORG/NAME[@REVISION][:SPLIT]"), ("folder", "folder:PATH"), ("cifar10", "cifar10:ROOT")):
+    for spec, usage in (
+        ("hf", "hf:ORG/NAME[@REVISION][:SPLIT]"),
+        ("folder", "folder:PATH"),
+        ("cifar10", "cifar10:ROOT"),
+    ):
         with pytest.raises(ValueError, match=re.escape(f"needs an argument: --data {usage}")):
             parse_spec(spec)
 

@@ -45,8 +45,19 @@ def test_untrained_generator_draws_no_digits():
 
 @pytest.mark.slow
 def test_short_dcgan_run_draws_recognisable_digits(tmp_path):
-    run = ganzoo.train("dcgan", "mnist-5k", steps=STEPS, out=tmp_path / "run", device="cpu", batch_size=64,
-                       seed=0, progress="off", sample_every=0, checkpoint_every=0, **CONFIG)
+    run = ganzoo.train(
+        "dcgan",
+        "mnist-5k",
+        steps=STEPS,
+        out=tmp_path / "run",
+        device="cpu",
+        batch_size=64,
+        seed=0,
+        progress="off",
+        sample_every=0,
+        checkpoint_every=0,
+        **CONFIG,
+    )
     scores = digit_scores(load_generator(Path(run)).sample(SAMPLES, seed=1))
     classes = sum(f >= 0.02 for f in scores["class_fractions"])
     assert scores["recognisable"] >= relative_bar(MIN_RECOGNISABLE), scores

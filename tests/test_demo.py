@@ -23,8 +23,15 @@ from ganzoo.demo import card_markdown, demo_command, space_files
 from ganzoo.demo_app import Explorer, grid_image, image_tensor
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -33,8 +40,13 @@ def _tiles(picture: Image.Image, size: int, grid: int) -> torch.Tensor:
     in [-1, 1]."""
     pixels = torch.from_numpy(np.asarray(picture.convert("L"), dtype="float32")) / 127.5 - 1  # (H, W)
     step, first = size + 2, 2 if grid > 1 else 0
-    return torch.stack([pixels[first + r * step:first + r * step + size, first + c * step:first + c * step + size]
-                        for r in range(grid) for c in range(grid)])[:, None]
+    return torch.stack(
+        [
+            pixels[first + r * step : first + r * step + size, first + c * step : first + c * step + size]
+            for r in range(grid)
+            for c in range(grid)
+        ]
+    )[:, None]
 
 
 def _digit_png(path: Path) -> Path:
@@ -47,6 +59,7 @@ def _digit_png(path: Path) -> Path:
 
 
 # ---- the page's callbacks, without a browser ----
+
 
 def test_samples_repeat_by_seed_and_follow_the_class_asked():
     explorer = Explorer(ganzoo.load("sngan-mnist"))
@@ -110,6 +123,7 @@ def test_write_space_writes_an_app_that_loads_the_hub_model(tmp_path):
 
 # ---- the page in a real headless browser ----
 
+
 def _browser_missing() -> str | None:
     for module, extra in (("gradio", "demo"), ("playwright", "playwright")):
         try:
@@ -138,8 +152,13 @@ def serve():
     def start(name: str) -> str:
         port = _free_port()
         env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-        proc = subprocess.Popen([sys.executable, "-m", "ganzoo.demo", name, "--port", str(port)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ganzoo.demo", name, "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 180  # a loaded 2-core machine imports torch and Gradio slowly
@@ -177,8 +196,11 @@ def _open(browser, url: str):
 
 def _image_after(page, selector: str, old_src: str | None = None) -> tuple[str, Image.Image]:
     """The src and picture of the image in ``selector`` once it shows (and differs from ``old_src``)."""
-    page.wait_for_function("([sel, old]) => { const i = document.querySelector(sel + ' img');"
-                           " return i && i.src && i.src !== old; }", arg=[selector, old_src or ""], timeout=120_000)
+    page.wait_for_function(
+        "([sel, old]) => { const i = document.querySelector(sel + ' img'); return i && i.src && i.src !== old; }",
+        arg=[selector, old_src or ""],
+        timeout=120_000,
+    )
     src = page.locator(f"{selector} img").first.get_attribute("src")
     body = page.request.get(src).body()
     return src, Image.open(io.BytesIO(body))
@@ -256,8 +278,22 @@ def test_demo_binds_loopback_by_default_and_share_passes_through(monkeypatch):
 
 
 def test_card_of_a_run_folder_names_family_and_data(tmp_path):
-    run = ganzoo.train("dcgan", "mnist-5k", steps=2, out=str(tmp_path / "run"), device="cpu", progress="off",
-                       sample_every=0, log_every=1, batch_size=4, image_size=16, channels=1, nz=8, ngf=8, ndf=8)
+    run = ganzoo.train(
+        "dcgan",
+        "mnist-5k",
+        steps=2,
+        out=str(tmp_path / "run"),
+        device="cpu",
+        progress="off",
+        sample_every=0,
+        log_every=1,
+        batch_size=4,
+        image_size=16,
+        channels=1,
+        nz=8,
+        ngf=8,
+        ndf=8,
+    )
     card = card_markdown(ganzoo.load(str(run)), str(run))
     assert "**Family**: dcgan" in card and "mnist-5k" in card and "not measured" in card
     assert Explorer(ganzoo.load(str(run))).samples(0, 2).size == (2 * 18 + 2,) * 2

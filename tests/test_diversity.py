@@ -22,7 +22,8 @@ def test_real_digits_are_as_varied_as_real_digits(held):
     images, labels = held
     scored = conditional_diversity(images, labels)  # the held-out digits as if drawn: the same reading
     assert scored["spread_ratio"] == pytest.approx(real["spread_ratio"]) and scored["intra_fd"] == pytest.approx(
-        real["intra_fd"]), scored
+        real["intra_fd"]
+    ), scored
     assert scored["real_intra_fd_reference"] == pytest.approx(real["intra_fd"])
 
 
@@ -32,7 +33,9 @@ def test_prototypes_fail_the_spread_bar(held):
     proto_labels = torch.arange(10).repeat_interleave(20)
     prototypes = one[proto_labels]  # 20 copies of each: every digit drawn right, no variety
     score = conditional_diversity(prototypes, proto_labels)
-    assert score["spread_ratio"] == pytest.approx(0.0, abs=1e-6) and score["intra_fd"] > 5 * real_reference()["intra_fd"]
+    assert (
+        score["spread_ratio"] == pytest.approx(0.0, abs=1e-6) and score["intra_fd"] > 5 * real_reference()["intra_fd"]
+    )
     few = torch.cat([images[labels == c][:3] for c in range(10)])  # three real digits per class, repeated
     few_labels = torch.arange(10).repeat_interleave(3)
     score = conditional_diversity(few.repeat(7, 1, 1, 1), few_labels.repeat(7))
@@ -61,7 +64,10 @@ def test_the_bundled_conditional_models_published_diversity_reproduces(sngan_sco
     assert sngan_score["intra_fd"] == pytest.approx(108.7, abs=3), sngan_score
 
 
-@pytest.mark.xfail(strict=True, reason="sngan-mnist's digits are less varied than real ones: judge-feature spread "
-                                       "74% of real digits' (bar 90%), intra-FD 109 against real-vs-real 38")
+@pytest.mark.xfail(
+    strict=True,
+    reason="sngan-mnist's digits are less varied than real ones: judge-feature spread "
+    "74% of real digits' (bar 90%), intra-FD 109 against real-vs-real 38",
+)
 def test_the_bundled_conditional_model_is_as_varied_as_real_digits(sngan_score):
     assert sngan_score["spread_ratio"] >= SPREAD_BAR, sngan_score

@@ -31,10 +31,20 @@ def test_an_update_finds_gradients_only_on_the_networks_it_steps(tmp_path, monke
 
     def step(ctx: StepContext, opt_name: str) -> None:
         own = {id(p) for group in ctx.optimizers[opt_name].param_groups for p in group["params"]}
-        others = sorted({net_name for net_name, net in ctx.raw_models.items() for p in net.parameters()
-                         if id(p) not in own and p.grad is not None})
-        mine = all(p.grad is not None for group in ctx.optimizers[opt_name].param_groups for p in group["params"]
-                   if p.requires_grad)
+        others = sorted(
+            {
+                net_name
+                for net_name, net in ctx.raw_models.items()
+                for p in net.parameters()
+                if id(p) not in own and p.grad is not None
+            }
+        )
+        mine = all(
+            p.grad is not None
+            for group in ctx.optimizers[opt_name].param_groups
+            for p in group["params"]
+            if p.requires_grad
+        )
         seen.append((opt_name, others, mine))
         nets.update(ctx.raw_models)
         original(ctx, opt_name)
@@ -65,7 +75,7 @@ def test_frozen_keeps_input_gradients_restores_on_error_and_names_unknown_networ
     assert g.weight.grad is not None and g.weight.grad.abs().sum() > 0  # the input gradient reached G
     assert all(p.requires_grad for p in d.parameters())
     with pytest.raises(ZeroDivisionError), ctx.frozen("D"):
-        1 / 0
+        raise ZeroDivisionError("an error inside frozen()")  # frozen() must still restore requires_grad
     assert all(p.requires_grad for p in d.parameters())
     with pytest.raises(KeyError, match=r"frozen\(\) got \['C'\]; the networks are \['D', 'G'\]"), ctx.frozen("C"):
         pass
@@ -73,8 +83,11 @@ def test_frozen_keeps_input_gradients_restores_on_error_and_names_unknown_networ
 
 def test_optimizers_get_fused_kernels_unless_the_step_chose():
     net = torch.nn.Linear(3, 3)
-    adam, chosen, rms = (torch.optim.Adam(net.parameters()), torch.optim.Adam(net.parameters(), foreach=False),
-                         torch.optim.RMSprop(net.parameters()))
+    adam, chosen, rms = (
+        torch.optim.Adam(net.parameters()),
+        torch.optim.Adam(net.parameters(), foreach=False),
+        torch.optim.RMSprop(net.parameters()),
+    )
     for opt in (adam, chosen, rms):
         use_fast_kernels(opt)
     assert adam.param_groups[0]["fused"] is True

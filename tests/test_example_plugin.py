@@ -43,22 +43,23 @@ def _python() -> str:
 
 def pip(*args: str) -> subprocess.CompletedProcess:
     """pip of the throwaway interpreter, offline (no index, no version check)."""
-    return subprocess.run([_python(), "-m", "pip", "--disable-pip-version-check", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [_python(), "-m", "pip", "--disable-pip-version-check", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def run_ganzoo(*args: str, env_extra: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real `ganzoo` CLI in a fresh throwaway interpreter (fresh plugin discovery)."""
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.run([_python(), "-m", "ganzoo", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    return subprocess.run([_python(), "-m", "ganzoo", *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def python_in_subprocess(code: str, *args: str) -> subprocess.CompletedProcess:
     """Run ``code`` (dedented) in a fresh throwaway interpreter with ``args`` as sys.argv[1:]."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([_python(), "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [_python(), "-c", textwrap.dedent(code), *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +70,16 @@ def plugin_python(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("plugin-venv") / "venv"
     venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
     python = root / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     ours = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
     (Path(purelib) / "ganzoo_host_site.pth").write_text(
-        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n")
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n"
+    )
     PYTHON = python
     yield python
     PYTHON = None
@@ -83,17 +89,22 @@ def plugin_python(tmp_path_factory) -> Path:
 def installed_lsgan(plugin_python):
     """`ganzoo install -e examples/ganzoo-lsgan` (pip, offline) in the throwaway interpreter, uninstalled afterwards."""
     if pip("--version").returncode != 0:
-        pytest.fail(f"pip is not available to {sys.executable}; this test installs a plugin with it "
-                    f"(python -m ensurepip installs it)")
+        pytest.fail(
+            f"pip is not available to {sys.executable}; this test installs a plugin with it "
+            f"(python -m ensurepip installs it)"
+        )
     if importlib.util.find_spec("setuptools") is None:
-        pytest.fail(f"setuptools is not installed in {sys.executable}; --no-build-isolation builds the example "
-                    f"with this interpreter's setuptools (>= 77)")
+        pytest.fail(
+            f"setuptools is not installed in {sys.executable}; --no-build-isolation builds the example "
+            f"with this interpreter's setuptools (>= 77)"
+        )
     done = run_ganzoo("install", "-e", str(EXAMPLE), env_extra=OFFLINE_BUILD)  # as a user installs it
     try:
         assert done.returncode == 0, f"ganzoo install -e {EXAMPLE} failed:\n{done.stdout}\n{done.stderr}"
         assert "ganzoo-lsgan: plugin lsgan installed" in done.stdout
-        host = subprocess.run([sys.executable, "-m", "ganzoo", "list", "lsgan"], capture_output=True, text=True,
-                              timeout=300)
+        host = subprocess.run(
+            [sys.executable, "-m", "ganzoo", "list", "lsgan"], capture_output=True, text=True, timeout=300
+        )
         assert "lsgan" not in host.stdout, "the install reached the interpreter that runs the tests"
         yield EXAMPLE
     finally:
@@ -107,9 +118,30 @@ def installed_lsgan(plugin_python):
 def lsgan_run(installed_lsgan, tmp_path_factory) -> Path:
     """A 3-step lsgan run trained by `python -m ganzoo train` (tiny networks on mnist-5k)."""
     run = tmp_path_factory.mktemp("lsgan") / "run"
-    done = subprocess.run([_python(), "-m", "ganzoo", "train", "lsgan", "--data", "mnist-5k", *TINY_CLI,
-                           "--steps", "3", "--batch-size", "8", "--progress", "off", "--out", str(run)],
-                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    done = subprocess.run(
+        [
+            _python(),
+            "-m",
+            "ganzoo",
+            "train",
+            "lsgan",
+            "--data",
+            "mnist-5k",
+            *TINY_CLI,
+            "--steps",
+            "3",
+            "--batch-size",
+            "8",
+            "--progress",
+            "off",
+            "--out",
+            str(run),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return run
 
@@ -142,7 +174,8 @@ def test_trains_on_the_engine(lsgan_run):
 
 
 def test_save_load_round_trip(lsgan_run, tmp_path):
-    done = python_in_subprocess("""
+    done = python_in_subprocess(
+        """
         import sys
         import torch
         import ganzoo
@@ -156,15 +189,23 @@ def test_save_load_round_trip(lsgan_run, tmp_path):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
         assert torch.equal(model.sample(4, seed=0), loaded.sample(4, seed=0))
         print("round trip ok", tuple(loaded.sample(2, seed=1).shape))
-    """, str(lsgan_run), str(tmp_path / "lsgan-mnist"))
+    """,
+        str(lsgan_run),
+        str(tmp_path / "lsgan-mnist"),
+    )
     assert done.returncode == 0, done.stderr
     assert "round trip ok (2, 1, 16, 16)" in done.stdout
 
 
 def test_the_example_passes_its_own_test_suite(installed_lsgan):
-    done = subprocess.run([_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                          cwd=installed_lsgan, capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    done = subprocess.run(
+        [_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=installed_lsgan,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^3 passed(,| in )", done.stdout, re.M), done.stdout  # exactly 3: "13 passed" is no match
 
@@ -174,23 +215,57 @@ def test_published_to_the_hub_and_loaded_back(lsgan_run, hub, hf_env, tmp_path):
     pushed = run_ganzoo("push", str(lsgan_run), "zoo/lsgan-tiny", env_extra=env)
     assert pushed.returncode == 0, pushed.stderr[-2000:]
     assert json.loads(hub.files("zoo/lsgan-tiny")["config.json"])["variant"] == "lsgan"
-    same = python_in_subprocess("""
+    same = python_in_subprocess(
+        """
         import os, sys, torch, ganzoo
         os.environ["HF_ENDPOINT"] = sys.argv[2]
         a = ganzoo.load(sys.argv[1]).sample(4, seed=5)
         b = ganzoo.load("hf-hub:zoo/lsgan-tiny").sample(4, seed=5)
         print(torch.equal(a, b), ganzoo.load("hf-hub:zoo/lsgan-tiny").variant.plugin)
-    """, str(lsgan_run), hub.endpoint)
+    """,
+        str(lsgan_run),
+        hub.endpoint,
+    )
     assert same.returncode == 0, same.stderr[-2000:]
     assert same.stdout.split() == ["True", "lsgan"]
 
 
 def test_benchmarked_beside_a_builtin(installed_lsgan, tmp_path):
     out = tmp_path / "bench"
-    done = run_ganzoo("bench", "lsgan", "dcgan", "--data", "mnist-5k", "--steps", "4", "--evals", "1", "--batch-size", "8",
-                      "-c", "lsgan.image_size=16", "-c", "lsgan.ngf=8", "-c", "lsgan.ndf=8", "-c", "lsgan.channels=1",
-                      "-c", "dcgan.image_size=16", "-c", "dcgan.ngf=8", "-c", "dcgan.ndf=8", "-c", "dcgan.channels=1",
-                      "-n", "200", "--out", str(out), env_extra={"OMP_NUM_THREADS": "1"})
+    done = run_ganzoo(
+        "bench",
+        "lsgan",
+        "dcgan",
+        "--data",
+        "mnist-5k",
+        "--steps",
+        "4",
+        "--evals",
+        "1",
+        "--batch-size",
+        "8",
+        "-c",
+        "lsgan.image_size=16",
+        "-c",
+        "lsgan.ngf=8",
+        "-c",
+        "lsgan.ndf=8",
+        "-c",
+        "lsgan.channels=1",
+        "-c",
+        "dcgan.image_size=16",
+        "-c",
+        "dcgan.ngf=8",
+        "-c",
+        "dcgan.ndf=8",
+        "-c",
+        "dcgan.channels=1",
+        "-n",
+        "200",
+        "--out",
+        str(out),
+        env_extra={"OMP_NUM_THREADS": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "results.json").read_text())["summary"]
     assert set(summary) == {"lsgan", "dcgan"}

@@ -27,8 +27,9 @@ TINY = {  # one small model per family, built with ganzoo.create
     "dcgan": dict(image_size=16, channels=1, nz=8, ngf=8, ndf=8),
     "wgan-gp": dict(image_size=16, channels=3, nz=8, ngf=8, ndf=8),
     "sngan": dict(image_size=32, channels=1, num_classes=10, g_ch=8, d_ch=8, nz=16),
-    "stylegan2": dict(image_size=16, channels=1, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256,
-                      channel_max=16),
+    "stylegan2": dict(
+        image_size=16, channels=1, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16
+    ),
     "biggan": dict(image_size=32, channels=1, g_ch=4, d_ch=4, num_classes=10, attn=16),  # attention, SN in G
     "biggan-deep": dict(image_size=32, channels=3, g_ch=4, d_ch=4, num_classes=10, arch="deep"),
     "cyclegan": dict(image_size=32, channels=1, ngf=4, ndf=4, n_blocks=1),
@@ -172,8 +173,9 @@ def test_metadata_carries_name_variant_config_card_and_opset(stylegan2_mnist):
     assert meta["name"] == "stylegan2-mnist" and meta["variant"] == "stylegan2"
     assert json.loads(meta["config"]) == json.loads(json.dumps(model.config_dict(), default=str))
     assert "mnist-5k" in meta["card"] and "recognisable" in meta["card"] and "MIT" in meta["card"]
-    assert meta["opset"] == "18" and any(o.domain in ("", "ai.onnx") and o.version == 18
-                                         for o in onnx.load(str(path)).opset_import)
+    assert meta["opset"] == "18" and any(
+        o.domain in ("", "ai.onnx") and o.version == 18 for o in onnx.load(str(path)).opset_import
+    )
     assert json.loads(meta["inputs"]) == {"z": ["batch", 128], "truncation": []}
     assert meta["output_range"] == "[-1, 1]"
 
@@ -245,8 +247,22 @@ def test_export_command_refuses_clearly(tmp_path):
 
 
 def test_export_command_on_a_run_folder_at_another_opset(tmp_path):
-    run = ganzoo.train("dcgan", "mnist-5k", steps=2, out=str(tmp_path / "run"), device="cpu", progress="off",
-                       sample_every=0, log_every=1, batch_size=4, image_size=16, channels=1, nz=8, ngf=8, ndf=8)
+    run = ganzoo.train(
+        "dcgan",
+        "mnist-5k",
+        steps=2,
+        out=str(tmp_path / "run"),
+        device="cpu",
+        progress="off",
+        sample_every=0,
+        log_every=1,
+        batch_size=4,
+        image_size=16,
+        channels=1,
+        nz=8,
+        ngf=8,
+        ndf=8,
+    )
     out = tmp_path / "run.onnx"
     result = CliRunner().invoke(export_command, [str(run), "-o", str(out), "--opset", "20"])
     assert result.exit_code == 0, result.output
@@ -291,8 +307,10 @@ def test_the_commands_import_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from ganzoo.export import export_command; from ganzoo.demo import demo_command; "
-            "print(sorted(m for m in ('torch', 'onnx', 'gradio', 'numpy') if m in sys.modules) or 'clean')")
+    code = (
+        "import sys; from ganzoo.export import export_command; from ganzoo.demo import demo_command; "
+        "print(sorted(m for m in ('torch', 'onnx', 'gradio', 'numpy') if m in sys.modules) or 'clean')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "clean"

@@ -31,8 +31,10 @@ def _random_inception_state(seed: int = 0) -> dict[str, torch.Tensor]:
     """The FID Inception's tensors, He-initialised so activations stay O(1) through the 94 layers."""
     import torch_fidelity.feature_extractor_inceptionv3 as fx
 
-    with mock.patch.object(fx, "load_state_dict_from_url", lambda *a, **k: None), \
-            mock.patch.object(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None):
+    with (
+        mock.patch.object(fx, "load_state_dict_from_url", lambda *a, **k: None),
+        mock.patch.object(torch.nn.Module, "load_state_dict", lambda self, *a, **k: None),
+    ):
         skeleton = fx.FeatureExtractorInceptionV3("skeleton", ["2048"])
     g = torch.Generator().manual_seed(seed)
     state = {}
@@ -90,20 +92,41 @@ def test_fid_kid_is_precision_recall_equal_torch_fidelity(weights, folders):
     safetensors_file, pth_file = weights
     generated, real = folders
     theirs = torch_fidelity.calculate_metrics(
-        input1=str(generated), input2=str(real), cuda=False, fid=True, kid=True, isc=True, prc=True,
-        feature_extractor="inception-v3-compat", feature_layer_prc="2048",  # its PR default is VGG-16
-        feature_extractor_weights_path=str(pth_file), kid_subset_size=8, isc_splits=2, rng_seed=0,
-        verbose=False, cache=False, save_cpu_ram=True)
-    ours = evaluate(str(generated), str(real), ["fid", "kid", "is", "precision_recall"], features="inception",
-                    inception_weights=safetensors_file, options={"kid": {"subset_size": 8}, "is": {"splits": 2}},
-                    device="cpu")["metrics"]
-    pairs = {"frechet_inception_distance": ours["fid"]["values"]["fid"],
-             "kernel_inception_distance_mean": ours["kid"]["values"]["kid_mean"],
-             "kernel_inception_distance_std": ours["kid"]["values"]["kid_std"],
-             "inception_score_mean": ours["is"]["values"]["is_mean"],
-             "inception_score_std": ours["is"]["values"]["is_std"],
-             "precision": ours["precision_recall"]["values"]["precision"],
-             "recall": ours["precision_recall"]["values"]["recall"]}
+        input1=str(generated),
+        input2=str(real),
+        cuda=False,
+        fid=True,
+        kid=True,
+        isc=True,
+        prc=True,
+        feature_extractor="inception-v3-compat",
+        feature_layer_prc="2048",  # its PR default is VGG-16
+        feature_extractor_weights_path=str(pth_file),
+        kid_subset_size=8,
+        isc_splits=2,
+        rng_seed=0,
+        verbose=False,
+        cache=False,
+        save_cpu_ram=True,
+    )
+    ours = evaluate(
+        str(generated),
+        str(real),
+        ["fid", "kid", "is", "precision_recall"],
+        features="inception",
+        inception_weights=safetensors_file,
+        options={"kid": {"subset_size": 8}, "is": {"splits": 2}},
+        device="cpu",
+    )["metrics"]
+    pairs = {
+        "frechet_inception_distance": ours["fid"]["values"]["fid"],
+        "kernel_inception_distance_mean": ours["kid"]["values"]["kid_mean"],
+        "kernel_inception_distance_std": ours["kid"]["values"]["kid_std"],
+        "inception_score_mean": ours["is"]["values"]["is_mean"],
+        "inception_score_std": ours["is"]["values"]["is_std"],
+        "precision": ours["precision_recall"]["values"]["precision"],
+        "recall": ours["precision_recall"]["values"]["recall"],
+    }
     for key, value in pairs.items():
         assert value == pytest.approx(theirs[key], rel=1e-4, abs=1e-9), key
     assert ours["fid"]["value"] > 0 and ours["is"]["value"] > 1.0  # the random network still tells the sets apart
@@ -122,11 +145,30 @@ def test_mnist_judge_is_a_torch_fidelity_extractor(tmp_path):
     generated = _image_folder(tmp_path / "g", 60, seed=3, channels=1)
     real = _image_folder(tmp_path / "r", 60, seed=4, channels=1, shift=0.15)
     theirs = torch_fidelity.calculate_metrics(
-        input1=str(generated), input2=str(real), cuda=False, fid=True, kid=True, prc=True,
-        feature_extractor="ganzoo-mnist-classifier", feature_layer_fid="features", feature_layer_kid="features",
-        feature_layer_prc="features", kid_subset_size=30, rng_seed=5, verbose=False, cache=False, save_cpu_ram=True)
-    ours = evaluate(str(generated), str(real), ["fid", "kid", "precision_recall"], features="mnist-classifier",
-                    seed=5, options={"kid": {"subset_size": 30}})["metrics"]
+        input1=str(generated),
+        input2=str(real),
+        cuda=False,
+        fid=True,
+        kid=True,
+        prc=True,
+        feature_extractor="ganzoo-mnist-classifier",
+        feature_layer_fid="features",
+        feature_layer_kid="features",
+        feature_layer_prc="features",
+        kid_subset_size=30,
+        rng_seed=5,
+        verbose=False,
+        cache=False,
+        save_cpu_ram=True,
+    )
+    ours = evaluate(
+        str(generated),
+        str(real),
+        ["fid", "kid", "precision_recall"],
+        features="mnist-classifier",
+        seed=5,
+        options={"kid": {"subset_size": 30}},
+    )["metrics"]
     assert ours["fid"]["value"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-4)
     assert ours["kid"]["value"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-4)
     assert ours["precision_recall"]["values"]["recall"] == pytest.approx(theirs["recall"], rel=1e-4)
@@ -135,6 +177,7 @@ def test_mnist_judge_is_a_torch_fidelity_extractor(tmp_path):
 
 def _brute_force(fake: np.ndarray, real: np.ndarray, k_pr: int = 3, k_dc: int = 5) -> dict[str, float]:
     """The papers' definitions, loop by loop."""
+
     def dist(a, b):
         return math.sqrt(((a - b) ** 2).sum())
 
@@ -157,8 +200,10 @@ def test_precision_recall_density_coverage_equal_the_papers_formulas():
     real = g.normal(size=(40, 3))
     fake = g.normal(size=(30, 3)) * 1.3 + 0.4  # (30, 3): wider and shifted
     want = _brute_force(fake, real)
-    got = {**fidelity.precision_recall(torch.tensor(fake), torch.tensor(real)),
-           **fidelity.density_coverage(torch.tensor(fake), torch.tensor(real))}
+    got = {
+        **fidelity.precision_recall(torch.tensor(fake), torch.tensor(real)),
+        **fidelity.density_coverage(torch.tensor(fake), torch.tensor(real)),
+    }
     for key in want:
         assert got[key] == pytest.approx(want[key], abs=1e-6), key  # torch-fidelity averages in float32
     assert 0 < got["precision"] < 1 and 0 < got["coverage"] < 1
@@ -244,13 +289,16 @@ def test_weights_of_another_network_are_refused(tmp_path):
 
 def _digits(tmp_path, n: int = 300, offset: int = 0):
     """n mnist-5k digits drawn at random (seed ``offset``), saved as PNGs: a folder of 'generated' images."""
-    from ganzoo.data import load_dataset
     from torchvision.utils import save_image
+
+    from ganzoo.data import load_dataset
 
     dataset, _ = load_dataset("mnist-5k", image_size=32, channels=1)
     folder = tmp_path / f"digits{offset}"
     folder.mkdir()
-    pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(offset))[:n]  # mnist-5k is sorted by digit
+    pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(offset))[
+        :n
+    ]  # mnist-5k is sorted by digit
     for i, index in enumerate(pick.tolist()):
         save_image((dataset[index] + 1) / 2, str(folder / f"{i:05d}.png"))
     return folder
@@ -265,8 +313,9 @@ def test_reference_features_are_cached_and_reused(tmp_path):
     assert len(cached) == 1
     from ganzoo.metrics.features import MnistClassifierFeatures
 
-    with mock.patch.object(MnistClassifierFeatures, "forward", autospec=True,
-                           side_effect=MnistClassifierFeatures.forward) as forward:
+    with mock.patch.object(
+        MnistClassifierFeatures, "forward", autospec=True, side_effect=MnistClassifierFeatures.forward
+    ) as forward:
         second = evaluate(str(folder), "mnist-5k", ["fid", "kid"], **kw)["metrics"]
     assert second["fid"]["protocol"]["reference"]["features_from"] == f"cache {cached[0]}"
     assert second["fid"]["value"] == first["fid"]["value"] and second["kid"]["value"] == first["kid"]["value"]
@@ -286,7 +335,9 @@ def test_reference_statistics_file_replaces_the_data(tmp_path):
     stats_file = next((tmp_path / "cache" / "reference-features").glob("*.npz"))  # ganzoo's cache is a stats file
     with_file = evaluate(str(folder), None, ["fid"], ref_stats=stats_file, features="mnist-classifier")
     assert with_file["metrics"]["fid"]["value"] == pytest.approx(with_data["value"], rel=1e-9)
-    assert with_file["metrics"]["fid"]["protocol"]["reference"]["features_from"].startswith(f"statistics file {stats_file}")
+    assert with_file["metrics"]["fid"]["protocol"]["reference"]["features_from"].startswith(
+        f"statistics file {stats_file}"
+    )
 
     with np.load(stats_file) as data:
         mu, sigma = data["mu"], data["sigma"]
@@ -302,8 +353,11 @@ def test_reference_statistics_file_replaces_the_data(tmp_path):
         evaluate(str(folder), None, ["fid"], ref_stats=narrow, features="mnist-classifier")
     other = tmp_path / "other.npz"
     np.savez(other, mu=mu, sigma=sigma, meta=np.array(json.dumps({"extractor": "inception-v3-compat"})))
-    with pytest.raises(StatsFileError, match="statistics of inception-v3-compat features, but this evaluation uses "
-                                             "mnist-classifier: pass --features inception-v3-compat"):
+    with pytest.raises(
+        StatsFileError,
+        match="statistics of inception-v3-compat features, but this evaluation uses "
+        "mnist-classifier: pass --features inception-v3-compat",
+    ):
         evaluate(str(folder), None, ["fid"], ref_stats=other, features="mnist-classifier")
     pickled = tmp_path / "pickled.npz"
     np.savez(pickled, mu=np.array([object()], dtype=object), sigma=sigma)
@@ -328,28 +382,49 @@ def test_protocols_pin_counts_and_are_recorded(tmp_path):
 def test_eval_cli_scores_an_image_folder_with_the_protocol_beside_every_number(tmp_path):
     folder = _digits(tmp_path, 100, offset=4500)
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(cli, ["eval", str(folder), "--data", "mnist-5k", "--metrics", "fid,kid,density_coverage",
-                                      "--features", "mnist-classifier", "--num-reference", "300",
-                                      "-o", "kid.subset_size=50", "--json", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            str(folder),
+            "--data",
+            "mnist-5k",
+            "--metrics",
+            "fid,kid,density_coverage",
+            "--features",
+            "mnist-classifier",
+            "--num-reference",
+            "300",
+            "-o",
+            "kid.subset_size=50",
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     for row in ("fid ", "kid.kid_std", "density_coverage.coverage"):
-        line = next(l for l in lines if l.startswith(row))
+        line = next(text for text in lines if text.startswith(row))
         assert "100" in line and "mnist-5k (300)" in line and "mnist-classifier" in line
-    assert any(l.startswith("protocol custom:") for l in lines)
-    assert any(l.startswith("warning fid: FID from 100 samples of 128-d features") for l in lines)
+    assert any(text.startswith("protocol custom:") for text in lines)
+    assert any(text.startswith("warning fid: FID from 100 samples of 128-d features") for text in lines)
     saved = json.loads(out.read_text())
     assert saved["metrics"]["kid"]["protocol"]["options"]["subset_size"] == 50
     assert 0 < saved["metrics"]["density_coverage"]["values"]["coverage"] <= 1.0
-    bad = CliRunner().invoke(cli, ["eval", str(folder), "--data", "mnist-5k", "--features", "mnist-classifier",
-                                   "--metrics", "is"])
+    bad = CliRunner().invoke(
+        cli, ["eval", str(folder), "--data", "mnist-5k", "--features", "mnist-classifier", "--metrics", "is"]
+    )
     assert bad.exit_code != 0 and "use --features inception" in bad.output
 
 
 def test_a_model_and_a_folder_of_its_saved_samples_score_the_same(tmp_path):
-    """Samples are quantised to 8 bits as a PNG is, so `ganzoo sample` + `ganzoo eval FOLDER` equals `ganzoo eval MODEL`."""
-    import ganzoo
+    """Samples are quantised to 8 bits as a PNG is.
+
+    So `ganzoo sample` + `ganzoo eval FOLDER` equals `ganzoo eval MODEL`.
+    """
     from torchvision.utils import save_image
+
+    import ganzoo
 
     model = ganzoo.load("dcgan-mnist")
     samples = model.sample(120, seed=0)
@@ -375,13 +450,19 @@ def test_junk_scores_far_worse_than_real_images(tmp_path):
     assert junk["density_coverage"]["values"]["coverage"] < 0.1 < good["density_coverage"]["values"]["coverage"]
 
 
-
 def test_model_card_quotes_the_protocol_beside_every_number(tmp_path):
     import ganzoo
 
     model = ganzoo.load("dcgan-mnist")
-    result = evaluate(model, "mnist-5k", ["fid", "kid"], num_samples=200, num_reference=300,
-                      features="mnist-classifier", options={"kid": {"subset_size": 100}})
+    result = evaluate(
+        model,
+        "mnist-5k",
+        ["fid", "kid"],
+        num_samples=200,
+        num_reference=300,
+        features="mnist-classifier",
+        options={"kid": {"subset_size": 100}},
+    )
     folder = model.save_pretrained(tmp_path / "m", metrics=result, name="dcgan-test", samples=False)
     card = (folder / "README.md").read_text()
     assert "Protocol `custom`: the counts and extractor given by the flags." in card
@@ -402,7 +483,9 @@ def test_intra_fid_tells_right_labels_from_wrong_ones():
     pick = torch.randperm(5000, generator=torch.Generator().manual_seed(1))[:600]
     samples, own = dataset.tensor[pick], dataset.labels[pick]  # (600, 1, 32, 32), (600,)
     right = intra_fid(samples, real, extractor="mnist-classifier", sample_labels=own, reference_labels=labels)
-    wrong = intra_fid(samples, real, extractor="mnist-classifier", sample_labels=(own + 1) % 10, reference_labels=labels)
+    wrong = intra_fid(
+        samples, real, extractor="mnist-classifier", sample_labels=(own + 1) % 10, reference_labels=labels
+    )
     assert right["classes"] == 10 and right["intra_fid_worst"] >= right["intra_fid"]
     assert wrong["intra_fid"] > 5 * right["intra_fid"]
     with pytest.raises(ValueError, match="scores a class-conditional model"):
@@ -413,8 +496,9 @@ def test_intra_fid_through_evaluate_for_a_conditional_model():
     import ganzoo
 
     model = ganzoo.create("sngan", image_size=32, channels=1, num_classes=10, g_ch=16, d_ch=16)
-    result = evaluate(model, "mnist-5k", ["intra_fid", "fid"], num_samples=200, num_reference=1000,
-                      features="mnist-classifier")["metrics"]
+    result = evaluate(
+        model, "mnist-5k", ["intra_fid", "fid"], num_samples=200, num_reference=1000, features="mnist-classifier"
+    )["metrics"]
     assert result["intra_fid"]["values"]["classes"] == 10 and result["intra_fid"]["value"] > 0
     assert result["intra_fid"]["protocol"]["labels"] == "sample i asks for class i mod 10"
     unconditional = ganzoo.create("dcgan", image_size=32, channels=1)
@@ -423,11 +507,13 @@ def test_intra_fid_through_evaluate_for_a_conditional_model():
 
 
 def test_eval_cli_on_a_bundled_model_prints_the_protocol():
-    result = CliRunner().invoke(cli, ["eval", "dcgan-mnist", "--data", "mnist-5k", "-n", "200", "--num-reference", "500"])
+    result = CliRunner().invoke(
+        cli, ["eval", "dcgan-mnist", "--data", "mnist-5k", "-n", "200", "--num-reference", "500"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "dcgan-mnist on mnist-5k, seed 0"
-    row = next(l for l in lines if l.startswith("mnist_digits.recognisable"))
+    row = next(text for text in lines if text.startswith("mnist_digits.recognisable"))
     assert "200" in row and "mnist-5k (500)" in row
-    assert any(l.startswith("protocol custom: the counts and extractor given by the flags") for l in lines)
-    assert any(l.startswith("reference features: computed, cached as ") for l in lines)
+    assert any(text.startswith("protocol custom: the counts and extractor given by the flags") for text in lines)
+    assert any(text.startswith("reference features: computed, cached as ") for text in lines)

@@ -66,16 +66,22 @@ def real_builds(monkeypatch):
 
 def test_huge_image_size_is_refused_before_any_network_is_built(published, real_builds):
     _edit_config(published, config={"image_size": 2048})
-    with pytest.raises(WeightsError, match=r"model.safetensors lacks tensor 'G\.main\.\d+\.\w+' and \d+ more: "
-                                           r"the file does not match variant 'dcgan' with this config"):
+    with pytest.raises(
+        WeightsError,
+        match=r"model.safetensors lacks tensor 'G\.main\.\d+\.\w+' and \d+ more: "
+        r"the file does not match variant 'dcgan' with this config",
+    ):
         load_folder(published)
     assert real_builds == []  # refused on the meta device: nothing allocated
 
 
 def test_networks_absent_from_the_file_cannot_be_made_huge(published, real_builds):
     _edit_config(published, config={"ndf": 2048})  # G still matches the file; D (not in it) would be 0.5 GB
-    with pytest.raises(WeightsError, match=r"config.json describes networks of [\d,]+ MiB, out of proportion with "
-                                           r"the [\d.]+ MiB of .*model.safetensors"):
+    with pytest.raises(
+        WeightsError,
+        match=r"config.json describes networks of [\d,]+ MiB, out of proportion with "
+        r"the [\d.]+ MiB of .*model.safetensors",
+    ):
         load_folder(published)
     assert real_builds == []
 
@@ -106,8 +112,9 @@ def test_loading_does_not_import_torchs_compiler_stack(published):
     import subprocess
     import sys
 
-    code = (f"import sys, ganzoo; ganzoo.load({str(published)!r}).sample(2, seed=0); "
-            f"print('torch._dynamo' in sys.modules)")
+    code = (
+        f"import sys, ganzoo; ganzoo.load({str(published)!r}).sample(2, seed=0); print('torch._dynamo' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
 
@@ -123,8 +130,16 @@ def test_a_builder_that_needs_real_tensors_still_loads(tmp_path):
     class MetaShy:
         @ganzoo.hookimpl
         def ganzoo_register_variants(self, register):
-            register(ganzoo.Variant("meta-shy", "needs real tensors", "-", config="ganzoo_dcgan.config:DCGANConfig",
-                                    build=build, step="ganzoo_dcgan.step:DCGANStep"))
+            register(
+                ganzoo.Variant(
+                    "meta-shy",
+                    "needs real tensors",
+                    "-",
+                    config="ganzoo_dcgan.config:DCGANConfig",
+                    build=build,
+                    step="ganzoo_dcgan.step:DCGANStep",
+                )
+            )
 
     plugins.register_plugin(MetaShy(), "meta-shy")
     torch.manual_seed(3)
@@ -133,8 +148,11 @@ def test_a_builder_that_needs_real_tensors_still_loads(tmp_path):
     loaded = ganzoo.load(str(folder))
     assert torch.equal(loaded.nets["G"].main[0].weight, model.nets["G"].main[0].weight)
     _edit_config(folder, config={"ngf": 16})  # checked once built, all the same
-    with pytest.raises(WeightsError, match=r"tensor 'G.main.0.weight' .* has shape \(100, 16, 4, 4\) but 'meta-shy' "
-                                           r"with this config expects \(100, 32, 4, 4\)"):
+    with pytest.raises(
+        WeightsError,
+        match=r"tensor 'G.main.0.weight' .* has shape \(100, 16, 4, 4\) but 'meta-shy' "
+        r"with this config expects \(100, 32, 4, 4\)",
+    ):
         load_folder(folder)
 
 
@@ -147,8 +165,11 @@ def test_weights_that_are_not_real_floats_are_refused(published, dtype):
     tensors["G.main.0.weight"] = tensors["G.main.0.weight"].to(dtype)
     save_file(tensors, published / "model.safetensors")
     name = str(dtype).removeprefix("torch.")
-    with pytest.raises(WeightsError, match=rf"tensor 'G.main.0.weight' in .*model.safetensors is {name}, but 'dcgan' "
-                                           rf"holds float32 or float16 or bfloat16 or float64 there"):
+    with pytest.raises(
+        WeightsError,
+        match=rf"tensor 'G.main.0.weight' in .*model.safetensors is {name}, but 'dcgan' "
+        rf"holds float32 or float16 or bfloat16 or float64 there",
+    ):
         load_folder(published)
 
 
@@ -176,20 +197,26 @@ def test_non_finite_weights_are_refused(published, key, value):
 # ---- one line, exit 1, no traceback ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"config": "abc"}, "config.json: 'config' must be a JSON object of config values, got \"abc\""),
-    ({"networks": 5}, "config.json: 'networks' must be a list of network names such as [\"G\"], got 5"),
-    ({"networks": ["G", "Z"]}, "model.safetensors holds networks ['Z'] that variant 'dcgan' does not have"),
-    ({"config": {"ngf": "wide"}}, "config.json has a config that 'dcgan' refuses"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"config": "abc"}, "config.json: 'config' must be a JSON object of config values, got \"abc\""),
+        ({"networks": 5}, "config.json: 'networks' must be a list of network names such as [\"G\"], got 5"),
+        ({"networks": ["G", "Z"]}, "model.safetensors holds networks ['Z'] that variant 'dcgan' does not have"),
+        ({"config": {"ngf": "wide"}}, "config.json has a config that 'dcgan' refuses"),
+    ],
+)
 def test_malformed_config_json_is_one_line_naming_the_file(published, changes, message):
     _edit_config(published, **changes)
     line = _fails_cleanly("sample", str(published), "-o", str(published.parent / "x.png"))
     assert message in line and str(published) in line
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000, "\xff\xfe not utf-8", "{\"variant\": 3}"],
-                         ids=["deeply-nested", "not-utf8", "variant-not-a-string"])
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000, "\xff\xfe not utf-8", '{"variant": 3}'],
+    ids=["deeply-nested", "not-utf8", "variant-not-a-string"],
+)
 def test_broken_config_json_names_the_file(published, text):
     (published / "config.json").write_bytes(text.encode("latin-1"))
     line = _fails_cleanly("sample", str(published), "-o", str(published.parent / "x.png"))
@@ -207,7 +234,12 @@ def _run_folder(tmp_path: Path) -> Path:
     model = ganzoo.create("dcgan", **SMALL)
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    record = {"variant": "dcgan", "config": model.config_dict(), "data": {"spec": "mnist-5k", "kind": "image"}, "engine": {}}
+    record = {
+        "variant": "dcgan",
+        "config": model.config_dict(),
+        "data": {"spec": "mnist-5k", "kind": "image"},
+        "engine": {},
+    }
     (run / "config.json").write_text(json.dumps(record))
     tensors = {f"net.{n}.{k}": v for n, net in model.nets.items() for k, v in net.state_dict().items()}
     save_file(tensors, run / "checkpoints" / "step-000000002.safetensors", metadata={"ganzoo": "{}"})
@@ -232,7 +264,9 @@ def test_a_checkpoint_that_fails_its_own_checks_is_reported_naming_it(tmp_path, 
         raise ValueError("checksum mismatch in tensor 'net.G.main.0.weight'\nmore detail")
 
     monkeypatch.setattr(checkpoint, "read_checkpoint", failing)
-    with pytest.raises(WeightsError, match=r"step-000000002.safetensors: checksum mismatch in tensor 'net.G.main.0.weight'$"):
+    with pytest.raises(
+        WeightsError, match=r"step-000000002.safetensors: checksum mismatch in tensor 'net.G.main.0.weight'$"
+    ):
         ganzoo.load(str(run))
     assert "checksum mismatch" in _fails_cleanly("sample", str(run), "-o", str(tmp_path / "x.png"))
 
@@ -241,17 +275,28 @@ def _plugin_with_build(build) -> None:
     class Odd:
         @ganzoo.hookimpl
         def ganzoo_register_variants(self, register):
-            register(ganzoo.Variant("odd", "odd builder", "-", config="ganzoo_dcgan.config:DCGANConfig",
-                                    build=build, step="ganzoo_dcgan.step:DCGANStep"))
+            register(
+                ganzoo.Variant(
+                    "odd",
+                    "odd builder",
+                    "-",
+                    config="ganzoo_dcgan.config:DCGANConfig",
+                    build=build,
+                    step="ganzoo_dcgan.step:DCGANStep",
+                )
+            )
 
     plugins.register_plugin(Odd(), "odd-plugin")
 
 
-@pytest.mark.parametrize("returned, shown", [
-    (lambda: [torch.nn.Linear(1, 1)], "returned list"),
-    (lambda: {"G": "not a module"}, "returned {'G': str}"),
-    (lambda: {}, "returned {}"),
-])
+@pytest.mark.parametrize(
+    "returned, shown",
+    [
+        (lambda: [torch.nn.Linear(1, 1)], "returned list"),
+        (lambda: {"G": "not a module"}, "returned {'G': str}"),
+        (lambda: {}, "returned {}"),
+    ],
+)
 def test_a_builder_returning_no_networks_is_that_plugins_error(published, returned, shown):
     _plugin_with_build(lambda config: returned())
     _edit_config(published, variant="odd")
@@ -259,8 +304,10 @@ def test_a_builder_returning_no_networks_is_that_plugins_error(published, return
     assert f"variant 'odd' from plugin 'odd-plugin': its build(config) {shown}, not a dict of torch.nn.Module" in line
 
 
-@pytest.mark.parametrize("ref, error", [("no_such_module_xyz:build", "ModuleNotFoundError"),
-                                        ("ganzoo_dcgan.models:no_such_build", "AttributeError")])
+@pytest.mark.parametrize(
+    "ref, error",
+    [("no_such_module_xyz:build", "ModuleNotFoundError"), ("ganzoo_dcgan.models:no_such_build", "AttributeError")],
+)
 def test_an_unresolvable_reference_names_the_plugin_and_the_reference(published, ref, error):
     _plugin_with_build(ref)
     _edit_config(published, variant="odd")
@@ -284,8 +331,11 @@ def test_a_builder_that_exits_is_that_plugins_error(published):
 def test_a_bare_catalog_name_means_the_catalog_even_beside_a_folder_of_that_name(published, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     published.rename(tmp_path / "dcgan-mnist")  # a 16x16 model where the catalog's is 32x32
-    with pytest.warns(UserWarning, match=r"'dcgan-mnist' is loaded from the catalog; a folder of that name is also "
-                                         r"here: load it as './dcgan-mnist'"):
+    with pytest.warns(
+        UserWarning,
+        match=r"'dcgan-mnist' is loaded from the catalog; a folder of that name is also "
+        r"here: load it as './dcgan-mnist'",
+    ):
         assert ganzoo.load("dcgan-mnist").config.image_size == 32
     assert ganzoo.load("./dcgan-mnist").config.image_size == 16
     assert ganzoo.load(Path("dcgan-mnist")).config.image_size == 16
@@ -294,9 +344,20 @@ def test_a_bare_catalog_name_means_the_catalog_even_beside_a_folder_of_that_name
     assert result.exit_code == 0 and "warning: 'dcgan-mnist' is loaded from the catalog" in result.stderr
 
 
-@pytest.mark.parametrize("name", ["hf-hub:../x", "hf-hub:org/../../x", "hf-hub:", "hf-hub:org/a b",
-                                  "hf-hub:org/repo@../../../etc", "hf-hub:org/repo@/abs", "hf-hub:org/repo@a\\b",
-                                  "hf-hub:org/repo@main/..", "hf-hub:org/repo@x;rm"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hf-hub:../x",
+        "hf-hub:org/../../x",
+        "hf-hub:",
+        "hf-hub:org/a b",
+        "hf-hub:org/repo@../../../etc",
+        "hf-hub:org/repo@/abs",
+        "hf-hub:org/repo@a\\b",
+        "hf-hub:org/repo@main/..",
+        "hf-hub:org/repo@x;rm",
+    ],
+)
 def test_invalid_hub_names_are_refused_before_any_use(name, monkeypatch):
     import huggingface_hub
 
@@ -309,8 +370,16 @@ def test_invalid_hub_names_are_refused_before_any_use(name, monkeypatch):
     assert "is not a valid Hub" in _fails_cleanly("sample", name, "-o", "x.png")
 
 
-@pytest.mark.parametrize("repo_id, revision", [("org/model", "main"), ("gpt2", None), ("org/m.v2", "refs/pr/1"),
-                                               ("org/m", "0123456789abcdef0123456789abcdef01234567"), ("org/m", "v1.0")])
+@pytest.mark.parametrize(
+    "repo_id, revision",
+    [
+        ("org/model", "main"),
+        ("gpt2", None),
+        ("org/m.v2", "refs/pr/1"),
+        ("org/m", "0123456789abcdef0123456789abcdef01234567"),
+        ("org/m", "v1.0"),
+    ],
+)
 def test_valid_hub_names_pass(repo_id, revision):
     check_hub_name(repo_id, revision)
 
@@ -331,8 +400,10 @@ def test_sample_needs_at_least_one(published, tmp_path):
     assert "Invalid value for '-n' / '--num': 0 is not in the range x>=1" in result.output
 
 
-@pytest.mark.parametrize("suffix, fmt", [(".jpg", "JPEG"), (".jpeg", "JPEG"), (".png", "PNG"), (".webp", "WEBP"),
-                                         (".bmp", "BMP"), (".tif", "TIFF")])
+@pytest.mark.parametrize(
+    "suffix, fmt",
+    [(".jpg", "JPEG"), (".jpeg", "JPEG"), (".png", "PNG"), (".webp", "WEBP"), (".bmp", "BMP"), (".tif", "TIFF")],
+)
 def test_sample_writes_the_format_its_suffix_names(published, tmp_path, suffix, fmt):
     from PIL import Image
 
@@ -351,7 +422,8 @@ def test_sample_refuses_unknown_suffixes_and_files_it_did_not_write(published, t
     notes = tmp_path / "notes.png"
     notes.write_text("my notes, not an image")
     assert "notes.png exists and is not an image; ganzoo will not overwrite it" in _fails_cleanly(
-        "sample", str(published), "-o", str(notes))
+        "sample", str(published), "-o", str(notes)
+    )
     assert notes.read_text() == "my notes, not an image"
     plain = tmp_path / "plain"
     plain.write_text("a file, not a folder")
@@ -359,7 +431,9 @@ def test_sample_refuses_unknown_suffixes_and_files_it_did_not_write(published, t
     folder = tmp_path / "many"
     folder.mkdir()
     (folder / "00001.png").write_text("keep me")
-    assert "00001.png exists and is not an image" in _fails_cleanly("sample", str(published), "-n", "3", "-o", str(folder))
+    assert "00001.png exists and is not an image" in _fails_cleanly(
+        "sample", str(published), "-n", "3", "-o", str(folder)
+    )
     assert (folder / "00001.png").read_text() == "keep me" and not (folder / "00000.png").exists()
 
 

@@ -58,13 +58,13 @@ def family_branches(source: str) -> list[tuple[int, str]]:
 
 
 def test_the_rule_finds_the_branches_it_forbids():
-    bad = '''
+    bad = """
 if model.variant.task != "sample": pass
 n = 64 if kind != "points" else 2500
 if model.num_classes: pass
 labels = [y for y in ys if cfg.num_classes > 0]
 nets = {"a2b": "G_AB"}
-'''
+"""
     assert [line for line, _ in family_branches(bad)] == [2, 3, 4, 5, 6]
     fine = '''
 """The task says "points" or "G_AB" here, in a docstring."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
+import datasets  # noqa: E402  (the dev extra installs it)
 import numpy as np
 import pytest
 import torch
@@ -17,13 +18,22 @@ from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
 
 from .conftest import run_ganzoo
 
-import datasets  # noqa: E402  (the dev extra installs it)
-
 REPO = "zoo/blocks"
 CLASSES = ["circle", "cross", "dot", "square"]
 # a small conditional SN-GAN: one critic step per generator step, narrow nets, no decay (its schedule follows --steps)
-SNGAN = dict(image_size=32, channels=1, g_ch=8, d_ch=8, n_dis=1, num_classes=4, decay_start=1.0, batch_size=8,
-             progress="off", sample_every=0, checkpoint_every=0)
+SNGAN = dict(
+    image_size=32,
+    channels=1,
+    g_ch=8,
+    d_ch=8,
+    n_dis=1,
+    num_classes=4,
+    decay_start=1.0,
+    batch_size=8,
+    progress="off",
+    sample_every=0,
+    checkpoint_every=0,
+)
 
 
 @pytest.fixture
@@ -36,8 +46,9 @@ def api(hub, hf_env, monkeypatch):
     return HfApi(endpoint=hub.endpoint, token=False)
 
 
-def push(api, tmp_path, repo: str, n: int, seed: int, *, columns: str = "image", unlabelled: int = 0,
-         split: str = "train") -> str:
+def push(
+    api, tmp_path, repo: str, n: int, seed: int, *, columns: str = "image", unlabelled: int = 0, split: str = "train"
+) -> str:
     """Upload n random 8x8 gray images (column "image") with a ClassLabel "label" as one parquet file; the commit sha.
 
     columns="numbers" pushes no images at all; columns="strings" names the images "pixels" and
@@ -63,8 +74,12 @@ def push(api, tmp_path, repo: str, n: int, seed: int, *, columns: str = "image",
     path = tmp_path / f"{repo.replace('/', '-')}-{seed}.parquet"
     Dataset.from_dict(rows, features=features).to_parquet(str(path))
     api.create_repo(repo, repo_type="dataset", exist_ok=True)
-    info = api.upload_file(path_or_fileobj=str(path), path_in_repo=f"data/{split}-00000-of-00001.parquet",
-                           repo_id=repo, repo_type="dataset")
+    info = api.upload_file(
+        path_or_fileobj=str(path),
+        path_in_repo=f"data/{split}-00000-of-00001.parquet",
+        repo_id=repo,
+        repo_type="dataset",
+    )
     return info.oid
 
 
@@ -77,9 +92,12 @@ def test_labelled_training_exact_resume_on_the_recorded_commit_and_offline(tmp_p
     first = push(api, tmp_path, REPO, 40, seed=1)
     straight = ganzoo.train("sngan", f"hf:{REPO}", steps=6, out=tmp_path / "straight", **SNGAN)
     record = json.loads((straight / "config.json").read_text())["data"]
-    assert record == {"spec": f"hf:{REPO}", "kind": "image", "classes": CLASSES,
-                      "source": {"repo": REPO, "revision": first, "split": "train", "image_column": "image",
-                                 "label_column": "label"}}
+    assert record == {
+        "spec": f"hf:{REPO}",
+        "kind": "image",
+        "classes": CLASSES,
+        "source": {"repo": REPO, "revision": first, "split": "train", "image_column": "image", "label_column": "label"},
+    }
     ganzoo.train("sngan", f"hf:{REPO}", steps=3, out=tmp_path / "resumed", **SNGAN)
 
     second = push(api, tmp_path, REPO, 48, seed=2)  # main moves on: other images, more of them
@@ -95,16 +113,42 @@ def test_labelled_training_exact_resume_on_the_recorded_commit_and_offline(tmp_p
 
     # offline (HF_HUB_OFFLINE=1, the Hub gone), the CLI reads main's cached commit, with the columns named
     hub.stop()
-    out = run_ganzoo("train", "dcgan", "--data", f"hf:{REPO}", "--image-column", "image", "--label-column", "label",
-                     "--image-size", "16", "--channels", "1", "-c", "ngf=8", "-c", "ndf=8", "--steps", "2",
-                     "--batch-size", "8", "--progress", "off", "--out", str(tmp_path / "offline"),
-                     env_extra={"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"})
+    out = run_ganzoo(
+        "train",
+        "dcgan",
+        "--data",
+        f"hf:{REPO}",
+        "--image-column",
+        "image",
+        "--label-column",
+        "label",
+        "--image-size",
+        "16",
+        "--channels",
+        "1",
+        "-c",
+        "ngf=8",
+        "-c",
+        "ndf=8",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--progress",
+        "off",
+        "--out",
+        str(tmp_path / "offline"),
+        env_extra={"HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     source = json.loads((tmp_path / "offline" / "config.json").read_text())["data"]["source"]
     assert source["revision"] == second and source["image_column"] == "image"
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(FileNotFoundError, match=r"^hf:zoo/never@main is not in the Hub cache and the Hub cannot be "
-                                                r"reached \(offline: HF_HUB_OFFLINE is set"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"^hf:zoo/never@main is not in the Hub cache and the Hub cannot be "
+        r"reached \(offline: HF_HUB_OFFLINE is set",
+    ):
         load_dataset("hf:zoo/never")
 
 
@@ -134,11 +178,17 @@ def test_unknown_repo_split_and_image_column_are_clear_errors(tmp_path, api, mon
         load_dataset("hf:zoo/missing")
     with pytest.raises(FileNotFoundError, match=rf"^Hub data set '{REPO}' has no revision 'nope'$"):
         load_dataset(f"hf:{REPO}@nope")
-    with pytest.raises(ValueError, match=rf"^hf:{REPO}@\w{{12}} has no split 'test'; its splits: train \(name one as "
-                                         rf"hf:{REPO}:SPLIT\)$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^hf:{REPO}@\w{{12}} has no split 'test'; its splits: train \(name one as "
+        rf"hf:{REPO}:SPLIT\)$",
+    ):
         load_dataset(f"hf:{REPO}:test")
-    with pytest.raises(ValueError, match=r"^hf:zoo/numbers@\w{12} has no image column; its columns: x \(Value\), "
-                                         r"label \(ClassLabel\): name the images with --image-column$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^hf:zoo/numbers@\w{12} has no image column; its columns: x \(Value\), "
+        r"label \(ClassLabel\): name the images with --image-column$",
+    ):
         load_dataset("hf:zoo/numbers")
     with pytest.raises(ValueError, match=r"has no column 'img'; its columns: image \(Image\), label \(ClassLabel\)"):
         load_dataset(f"hf:{REPO}", options={"image_column": "img"})
@@ -150,12 +200,17 @@ def test_unknown_repo_split_and_image_column_are_clear_errors(tmp_path, api, mon
     with pytest.raises(ValueError, match=r"^hf:not a repo does not name a Hub data set"):
         load_dataset("hf:not a repo")
     monkeypatch.setitem(sys.modules, "datasets", None)  # as if the extra were not installed
-    with pytest.raises(ValueError, match=r'need the datasets library, which is not installed: '
-                                         r'pip install "torch-ganzoo\[hub-data\]"$'):
+    with pytest.raises(
+        ValueError,
+        match=r"need the datasets library, which is not installed: "
+        r'pip install "torch-ganzoo\[hub-data\]"$',
+    ):
         load_dataset(f"hf:{REPO}")
 
 
 def test_column_options_are_refused_where_the_spec_takes_none(tmp_path):
     out = run_ganzoo("train", "dcgan", "--data", "mnist-5k", "--image-column", "img", "--out", str(tmp_path / "r"))
     assert out.returncode == 1 and not (tmp_path / "r").exists()
-    assert out.stderr.strip().splitlines() == ["Error: data spec 'mnist-5k' takes no --image-column option (image_column)"]
+    assert out.stderr.strip().splitlines() == [
+        "Error: data spec 'mnist-5k' takes no --image-column option (image_column)"
+    ]

@@ -56,9 +56,13 @@ def test_round_trip_for_every_variant(tmp_path, variant):
 
 def test_with_discriminator_and_card(tmp_path):
     model = _perturbed("dcgan")
-    folder = model.save_pretrained(tmp_path / "m", with_discriminator=True, name="my-dcgan",
-                                   metrics={"recognisable": {"value": 0.9, "protocol": "1,000 samples, seed 0"}},
-                                   recipe="ganzoo train dcgan --data mnist-5k --steps 10 --out runs/x")
+    folder = model.save_pretrained(
+        tmp_path / "m",
+        with_discriminator=True,
+        name="my-dcgan",
+        metrics={"recognisable": {"value": 0.9, "protocol": "1,000 samples, seed 0"}},
+        recipe="ganzoo train dcgan --data mnist-5k --steps 10 --out runs/x",
+    )
     assert set(load_file(folder / "model.safetensors")) >= {"G.main.0.weight", "D.main.0.weight"}
     assert torch.equal(ganzoo.load(str(folder)).nets["D"].main[0].weight, model.nets["D"].main[0].weight)
     card = (folder / "README.md").read_text()
@@ -83,8 +87,14 @@ def test_truncated_weights_are_refused(published):
 
 def test_weights_from_another_architecture_are_refused(published, tmp_path):
     other = ganzoo.create("dcgan", image_size=16, channels=1, ngf=16, ndf=8)  # wider generator
-    shutil.copy(other.save_pretrained(tmp_path / "other", samples=False) / "model.safetensors", published / "model.safetensors")
-    with pytest.raises(WeightsError, match=r"tensor 'G.main.0.weight' .* has shape \(100, 32, 4, 4\) but 'dcgan' with this config expects \(100, 16, 4, 4\)"):
+    shutil.copy(
+        other.save_pretrained(tmp_path / "other", samples=False) / "model.safetensors", published / "model.safetensors"
+    )
+    with pytest.raises(
+        WeightsError,
+        match=r"tensor 'G.main.0.weight' .* has shape \(100, 32, 4, 4\) "
+        r"but 'dcgan' with this config expects \(100, 16, 4, 4\)",
+    ):
         load_folder(published)
 
 
@@ -117,7 +127,11 @@ def test_config_naming_an_unknown_variant_says_which_plugin_to_install(published
     record = json.loads((published / "config.json").read_text())
     record["variant"] = "stylegan9"
     (published / "config.json").write_text(json.dumps(record))
-    with pytest.raises(ganzoo.UnknownNameError, match="names variant 'stylegan9', which no installed plugin provides: install the plugin that provides 'stylegan9'"):
+    with pytest.raises(
+        ganzoo.UnknownNameError,
+        match="names variant 'stylegan9', which no installed plugin provides: "
+        "install the plugin that provides 'stylegan9'",
+    ):
         load_folder(published)
 
 
@@ -153,14 +167,30 @@ def test_cli_sample_writes_a_grid_and_a_folder(published, tmp_path):
 
     assert Image.open(tmp_path / "grid.png").size == (3 * 16 + 4 * 2, 3 * 16 + 4 * 2)
     out = run_ganzoo("sample", str(published), "-n", "3", "-o", str(tmp_path / "many"))
-    assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "many").iterdir()) == ["00000.png", "00001.png", "00002.png"]
+    assert out.returncode == 0 and sorted(p.name for p in (tmp_path / "many").iterdir()) == [
+        "00000.png",
+        "00001.png",
+        "00002.png",
+    ]
     bad = run_ganzoo("sample", "dcgan-mnst", "-o", str(tmp_path / "x.png"))
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 
 
 def test_run_folder_loads_its_ema_generator(tmp_path):
-    run = ganzoo.train("dcgan", "mnist-5k", steps=3, out=tmp_path / "run", batch_size=16, ema=0.5, progress="off",
-                       sample_every=0, image_size=16, channels=1, ngf=8, ndf=8)
+    run = ganzoo.train(
+        "dcgan",
+        "mnist-5k",
+        steps=3,
+        out=tmp_path / "run",
+        batch_size=16,
+        ema=0.5,
+        progress="off",
+        sample_every=0,
+        image_size=16,
+        channels=1,
+        ngf=8,
+        ndf=8,
+    )
     from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
 
     tensors, _ = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
@@ -173,9 +203,21 @@ def test_recipe_of_an_hf_run_pins_the_commit_and_columns():
     from ganzoo.pretrained.card import recipe_command
 
     commit = "0123456789abcdef0123456789abcdef01234567"
-    record = {"variant": "dcgan", "config": {}, "engine": {},
-              "data": {"spec": "hf:org/faces", "source": {"repo": "org/faces", "revision": commit, "split": "train",
-                                                          "image_column": "img", "label_column": None}}}
+    record = {
+        "variant": "dcgan",
+        "config": {},
+        "engine": {},
+        "data": {
+            "spec": "hf:org/faces",
+            "source": {
+                "repo": "org/faces",
+                "revision": commit,
+                "split": "train",
+                "image_column": "img",
+                "label_column": None,
+            },
+        },
+    }
     recipe = recipe_command(record)
     assert f"--data hf:org/faces@{commit}:train --image-column img --out" in recipe
     assert "--label-column" not in recipe

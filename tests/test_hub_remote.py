@@ -21,7 +21,9 @@ def endpoint(hub, monkeypatch):
 
 
 def _train(out, steps):
-    return ganzoo.train("dcgan", "mnist-5k", steps=steps, out=out, batch_size=16, progress="off", sample_every=0, **TINY)
+    return ganzoo.train(
+        "dcgan", "mnist-5k", steps=steps, out=out, batch_size=16, progress="off", sample_every=0, **TINY
+    )
 
 
 def test_push_load_revisions_and_offline_cache(tmp_path, hub, endpoint, monkeypatch):
@@ -38,13 +40,17 @@ def test_push_load_revisions_and_offline_cache(tmp_path, hub, endpoint, monkeypa
     assert torch.equal(ganzoo.load(f"hf-hub:{REPO}").sample(6, seed=11), second.sample(6, seed=11))
     old = ganzoo.load(f"hf-hub:{REPO}@{sha1}")  # a pinned revision still gives the old weights
     assert torch.equal(old.sample(6, seed=11), first.sample(6, seed=11))
-    assert torch.equal(ganzoo.load(f"hf-hub:{REPO}", revision=sha1).nets["G"].main[0].weight, first.nets["G"].main[0].weight)
+    assert torch.equal(
+        ganzoo.load(f"hf-hub:{REPO}", revision=sha1).nets["G"].main[0].weight, first.nets["G"].main[0].weight
+    )
 
     hub.stop()
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     assert torch.equal(ganzoo.load(f"hf-hub:{REPO}@{sha1}").sample(3, seed=1), first.sample(3, seed=1))
     assert torch.equal(ganzoo.load(f"hf-hub:{REPO}").sample(3, seed=1), second.sample(3, seed=1))
-    with pytest.raises(FileNotFoundError, match=r"zoo/never-downloaded@main is not in the Hub cache and the Hub cannot be reached"):
+    with pytest.raises(
+        FileNotFoundError, match=r"zoo/never-downloaded@main is not in the Hub cache and the Hub cannot be reached"
+    ):
         ganzoo.load("hf-hub:zoo/never-downloaded")
 
 
@@ -69,14 +75,24 @@ def test_push_command_publishes_a_run_with_its_recipe(tmp_path, hub, endpoint, h
     files = hub.files("zoo/from-cli")
     card = files["README.md"].decode()
     assert "library_name: ganzoo" in card and "datasets:\n- mnist" in card
-    assert "ganzoo train dcgan --data mnist-5k -c image_size=16 -c channels=1 -c ngf=8 -c ndf=8 --steps 4 --batch-size 16" in card
+    assert (
+        "ganzoo train dcgan --data mnist-5k -c image_size=16 -c channels=1 -c ngf=8 -c ndf=8 --steps 4 --batch-size 16"
+        in card
+    )
     assert json.loads(files["config.json"])["data"] == {"spec": "mnist-5k", "kind": "image"}
     # and the CLI samples from it by name, then offline from the cache
     grid, offline_grid, local_grid = tmp_path / "grid.png", tmp_path / "offline.png", tmp_path / "local.png"
     assert run_ganzoo("sample", "hf-hub:zoo/from-cli", "-n", "4", "-o", str(grid), env_extra=env).returncode == 0
     hub.stop()
-    offline = run_ganzoo("sample", f"hf-hub:zoo/from-cli@{sha}", "-n", "4", "-o", str(offline_grid),
-                         env_extra={**env, "HF_HUB_OFFLINE": "1"})
+    offline = run_ganzoo(
+        "sample",
+        f"hf-hub:zoo/from-cli@{sha}",
+        "-n",
+        "4",
+        "-o",
+        str(offline_grid),
+        env_extra={**env, "HF_HUB_OFFLINE": "1"},
+    )
     assert offline.returncode == 0, offline.stderr[-2000:]
     import numpy as np
     from PIL import Image

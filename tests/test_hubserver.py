@@ -226,11 +226,13 @@ def test_commit_api_without_xet(hub, monkeypatch, tmp_path):
 def test_dataset_repos(hub, hf_env):
     api = HfApi(endpoint=hub.endpoint, token=False)
     api.create_repo("ganzoo/toy-data", repo_type="dataset")
-    sha = api.upload_file(path_or_fileobj=b"a,b\n", path_in_repo="train.csv", repo_id="ganzoo/toy-data",
-                          repo_type="dataset").oid
+    sha = api.upload_file(
+        path_or_fileobj=b"a,b\n", path_in_repo="train.csv", repo_id="ganzoo/toy-data", repo_type="dataset"
+    ).oid
     assert hub.commits("ganzoo/toy-data", repo_type="dataset")[-1] == sha
-    p = hf_hub_download("ganzoo/toy-data", "train.csv", repo_type="dataset", endpoint=hub.endpoint,
-                        cache_dir=hf_env, token=False)
+    p = hf_hub_download(
+        "ganzoo/toy-data", "train.csv", repo_type="dataset", endpoint=hub.endpoint, cache_dir=hf_env, token=False
+    )
     assert Path(p).read_bytes() == b"a,b\n" and "datasets--ganzoo--toy-data" in p
     with pytest.raises(RepositoryNotFoundError):  # same id, wrong type
         api.model_info("ganzoo/toy-data")

@@ -13,16 +13,19 @@ def _project(root, name: str, entry_point: bool):
     root.mkdir()
     package = name.replace("-", "_")
     (root / package).mkdir()
-    (root / package / "__init__.py").write_text(textwrap.dedent("""
+    (root / package / "__init__.py").write_text(
+        textwrap.dedent("""
         import ganzoo
 
         @ganzoo.hookimpl
         def ganzoo_register_variants(register):
             register(ganzoo.Variant("tiny-gan", "a tiny test variant", "-", config="ganzoo_dcgan.config:DCGANConfig",
                                     build="ganzoo_dcgan.models:build", step="ganzoo_dcgan.step:DCGANStep"))
-    """))
+    """)
+    )
     eps = f'\n[project.entry-points.ganzoo]\ntiny = "{package}"\n' if entry_point else ""
-    (root / "pyproject.toml").write_text(textwrap.dedent(f"""
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
         [build-system]
         requires = ["setuptools"]
         build-backend = "setuptools.build_meta"
@@ -30,7 +33,9 @@ def _project(root, name: str, entry_point: bool):
         [project]
         name = "{name}"
         version = "0.0.1"
-        """) + eps)
+        """)
+        + eps
+    )
     return root
 
 
@@ -53,7 +58,10 @@ def test_installing_a_package_that_is_not_a_plugin_says_so(tmp_path):
     try:
         done = run_ganzoo("install", "-e", str(project), env_extra=OFFLINE_BUILD)
         assert done.returncode != 0
-        assert "not-a-ganzoo-plugin installed, but is not a ganzoo plugin: it declares no entry point in the 'ganzoo' group" in done.stderr
+        assert (
+            "not-a-ganzoo-plugin installed, but is not a ganzoo plugin: "
+            "it declares no entry point in the 'ganzoo' group" in done.stderr
+        )
     finally:
         run_ganzoo("uninstall", "not-a-ganzoo-plugin")
 

@@ -19,20 +19,44 @@ ROOT = Path(__file__).resolve().parent.parent / "ganzoo"
 # ("ganzoo" alone is the package's __init__: the public names, served lazily from the layers above)
 LAYERS = {
     # foundations: names, configs, hooks, tensor helpers, Hub transfer (repos and files, no models)
-    "ganzoo.registry": 0, "ganzoo.config": 0, "ganzoo.hookspecs": 0, "ganzoo.augment": 0, "ganzoo.losses": 0,
-    "ganzoo.latent": 0, "ganzoo.networks": 0, "ganzoo.hf": 0, "ganzoo.output_targets": 0,
+    "ganzoo.registry": 0,
+    "ganzoo.config": 0,
+    "ganzoo.hookspecs": 0,
+    "ganzoo.augment": 0,
+    "ganzoo.losses": 0,
+    "ganzoo.latent": 0,
+    "ganzoo.networks": 0,
+    "ganzoo.hf": 0,
+    "ganzoo.output_targets": 0,
     # plugins, tasks, building networks, the model object
-    "ganzoo": 1, "ganzoo.plugins": 1, "ganzoo.core_plugin": 1, "ganzoo.plugin_install": 1, "ganzoo.tasks": 1, "ganzoo.tricks": 1,
-    "ganzoo.building": 1, "ganzoo.model": 1,
+    "ganzoo": 1,
+    "ganzoo.plugins": 1,
+    "ganzoo.core_plugin": 1,
+    "ganzoo.plugin_install": 1,
+    "ganzoo.tasks": 1,
+    "ganzoo.tricks": 1,
+    "ganzoo.building": 1,
+    "ganzoo.model": 1,
     "ganzoo.data": 2,
     "ganzoo.metrics": 3,
     "ganzoo.engine": 4,
     # published folders; importers write them; name resolution loads any of them
-    "ganzoo.pretrained": 5, "ganzoo.importers": 6, "ganzoo.pretrained.names": 7,
-    "ganzoo.api": 8, "ganzoo.hub": 8,  # hub: compatibility names for users, imported by no ganzoo module
-    "ganzoo.eval_report": 9, "ganzoo.evaluate": 9, "ganzoo.export": 9, "ganzoo.export_graphs": 9, "ganzoo.demo": 9,
-    "ganzoo.demo_app": 9, "ganzoo.bench": 9, "ganzoo.testing": 9,
-    "ganzoo.cli": 10, "ganzoo.scaffold": 10, "ganzoo.__main__": 10,
+    "ganzoo.pretrained": 5,
+    "ganzoo.importers": 6,
+    "ganzoo.pretrained.names": 7,
+    "ganzoo.api": 8,
+    "ganzoo.hub": 8,  # hub: compatibility names for users, imported by no ganzoo module
+    "ganzoo.eval_report": 9,
+    "ganzoo.evaluate": 9,
+    "ganzoo.export": 9,
+    "ganzoo.export_graphs": 9,
+    "ganzoo.demo": 9,
+    "ganzoo.demo_app": 9,
+    "ganzoo.bench": 9,
+    "ganzoo.testing": 9,
+    "ganzoo.cli": 10,
+    "ganzoo.scaffold": 10,
+    "ganzoo.__main__": 10,
 }
 
 # Upward imports that are the design: GanModel's save_pretrained / push_to_hub / from_pretrained hand the
@@ -142,8 +166,9 @@ def test_every_module_has_a_layer():
 def test_lower_layers_never_import_higher_ones():
     found = upward()
     new = sorted(found - PENDING)
-    assert not new, "upward imports:\n" + "\n".join(f"  {a} (layer {layer_of(a)}) imports {b} (layer {layer_of(b)})"
-                                                    for a, b in new)
+    assert not new, "upward imports:\n" + "\n".join(
+        f"  {a} (layer {layer_of(a)}) imports {b} (layer {layer_of(b)})" for a, b in new
+    )
     fixed = sorted(PENDING - found)
     assert not fixed, f"fixed, remove from PENDING: {fixed}"
 

@@ -11,9 +11,10 @@ import torch
 import ganzoo
 from ganzoo import plugins
 from ganzoo.metrics.features import WeightsNotCachedError, canonical_spec, load_extractor, to_uint8
-from ganzoo.metrics.inception import InceptionWeightsError
 from ganzoo.metrics.fidelity import FewSamplesWarning, fid_from_stats, kid, precision_recall, stats
+from ganzoo.metrics.inception import InceptionWeightsError
 from ganzoo.registry import UnknownNameError
+
 
 @pytest.fixture
 def metrics_registered():
@@ -53,7 +54,7 @@ def test_frechet_is_zero_for_a_set_against_itself_and_grows_with_a_shift():
     assert fid_from_stats(stats(f), stats(f)) == pytest.approx(0.0, abs=1e-6)
     values = [fid_from_stats(stats(f), stats(f + shift)) for shift in (0.1, 0.5, 1.0, 2.0)]
     assert values == sorted(values)
-    assert values[-1] == pytest.approx(8 * 2.0 ** 2, rel=1e-4)  # same covariance: only |mu1 - mu2|^2 is left
+    assert values[-1] == pytest.approx(8 * 2.0**2, rel=1e-4)  # same covariance: only |mu1 - mu2|^2 is left
 
 
 def test_frechet_rejects_bad_input_and_warns_on_few_samples():
@@ -201,16 +202,27 @@ def test_evaluate_mnist_classifier_features(metrics_registered, tmp_path):
     from ganzoo.evaluate import evaluate, format_table, write_results
 
     model = ganzoo.create("dcgan", image_size=32, channels=1)
-    result = evaluate(model, "mnist-5k", ["fid", "kid", "precision_recall", "mnist_digits"], num_samples=120,
-                      num_reference=300, features="mnist-classifier",
-                      options={"kid": {"subset_size": 100, "n_subsets": 5}})
+    result = evaluate(
+        model,
+        "mnist-5k",
+        ["fid", "kid", "precision_recall", "mnist_digits"],
+        num_samples=120,
+        num_reference=300,
+        features="mnist-classifier",
+        options={"kid": {"subset_size": 100, "n_subsets": 5}},
+    )
     assert result["model"] == "dcgan" and result["data"] == "mnist-5k"
     metrics = result["metrics"]
     assert set(metrics) == {"fid", "kid", "precision_recall", "mnist_digits"}
     assert set(metrics["kid"]["values"]) == {"kid_mean", "kid_std"}
-    assert list(metrics["mnist_digits"]["values"]) == ["mnist_fd", "recognisable", "min_class_fraction",
-                                                      "classes_covered", "rejected"]
-    for name, entry in metrics.items():
+    assert list(metrics["mnist_digits"]["values"]) == [
+        "mnist_fd",
+        "recognisable",
+        "min_class_fraction",
+        "classes_covered",
+        "rejected",
+    ]
+    for entry in metrics.values():
         p = entry["protocol"]
         assert entry["value"] == next(iter(entry["values"].values()))
         assert p["num_samples"] == 120 and p["seed"] == 0 and p["protocol"] == "custom"

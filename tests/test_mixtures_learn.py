@@ -26,8 +26,20 @@ MIN_HQ = 0.15  # the short run reached 34% to 56% on seeds 0 to 3; points spread
 
 
 def test_wgan_gp_learns_the_ring_in_seconds(tmp_path):
-    run = ganzoo.train("wgan-gp", "ring8", steps=QUICK_STEPS, out=tmp_path / "run", device="cpu", seed=0,
-                       batch_size=64, progress="off", sample_every=0, checkpoint_every=0, log_every=500, **QUICK)
+    run = ganzoo.train(
+        "wgan-gp",
+        "ring8",
+        steps=QUICK_STEPS,
+        out=tmp_path / "run",
+        device="cpu",
+        seed=0,
+        batch_size=64,
+        progress="off",
+        sample_every=0,
+        checkpoint_every=0,
+        log_every=500,
+        **QUICK,
+    )
     tensors, _ = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
     torch.manual_seed(0)
     trained, untrained = (ganzoo.create("wgan-gp", dim=2, **QUICK) for _ in range(2))

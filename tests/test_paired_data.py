@@ -42,8 +42,14 @@ def test_paired_training_digits_exclude_the_held_out_ones():
 
 
 def test_paired_specs_are_registered_as_paired_and_refused_by_unpaired_variants(tmp_path):
-    for spec in ("paired:a,b", "aligned:d", "aligned-btoa:d", "mnist-5k-inverted-paired",
-                 "mnist-5k-thick-paired", "mnist-5k-rot90-paired"):
+    for spec in (
+        "paired:a,b",
+        "aligned:d",
+        "aligned-btoa:d",
+        "mnist-5k-inverted-paired",
+        "mnist-5k-thick-paired",
+        "mnist-5k-rot90-paired",
+    ):
         assert parse_spec(spec)[0].kind == "paired", spec
     with pytest.raises(ganzoo.ConfigError, match="'cyclegan' trains on unpaired data, but the data spec gives paired"):
         ganzoo.train("cyclegan", "mnist-5k-thick-paired", steps=1, out=tmp_path / "c", **QUIET)
@@ -100,13 +106,17 @@ def test_large_folders_pair_through_the_prepared_cache(tmp_path):
 def test_a_name_on_one_side_only_is_refused_naming_it_and_the_matches(tmp_path):
     dir_a, dir_b = _pair_folders(tmp_path, ["x", "y", "z"])
     _gray(dir_a / "lonely.png", _pattern(9))
-    message = (f"paired data: 1 image(s) of {dir_a} have no partner of the same name in {dir_b} (first: 'lonely'); "
-               f"3 name(s) matched")
+    message = (
+        f"paired data: 1 image(s) of {dir_a} have no partner of the same name in {dir_b} (first: 'lonely'); "
+        f"3 name(s) matched"
+    )
     with pytest.raises(ValueError, match=re.escape(message)):
         load_dataset(f"paired:{dir_a},{dir_b}", image_size=8, channels=1)
     (dir_a / "lonely.png").unlink()
     _gray(dir_b / "extra.png", _pattern(9))
-    with pytest.raises(ValueError, match=re.escape(f"of {dir_b} have no partner of the same name in {dir_a} (first: 'extra')")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"of {dir_b} have no partner of the same name in {dir_a} (first: 'extra')")
+    ):
         load_dataset(f"paired:{dir_a},{dir_b}", image_size=8, channels=1)
 
 
@@ -138,6 +148,10 @@ def test_side_by_side_images_split_into_a_left_and_b_right(tmp_path):
 def test_an_odd_width_side_by_side_image_is_refused_naming_it(tmp_path):
     _gray(tmp_path / "0.png", np.zeros((8, 16)))
     _gray(tmp_path / "1.png", np.zeros((8, 15)))
-    with pytest.raises(ValueError, match=re.escape(f"{tmp_path / '1.png'} is 15x8: an aligned image holds A and B "
-                                                   f"side by side, so its width must be even")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{tmp_path / '1.png'} is 15x8: an aligned image holds A and B side by side, so its width must be even"
+        ),
+    ):
         load_dataset(f"aligned:{tmp_path}", image_size=8, channels=1)

@@ -1,4 +1,5 @@
-"""pix2pix: the U-Net and conditional PatchGAN, the cGAN + L1 step, one-way translation, the content metric, learning."""
+"""pix2pix: the U-Net and conditional PatchGAN, the cGAN + L1 step, one-way translation, the content metric,
+learning."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 
 import pytest
 import torch
+from ganzoo_pix2pix.config import Pix2PixConfig
+from ganzoo_pix2pix.step import Pix2PixStep
 from torch import nn
 
 import ganzoo
@@ -15,8 +18,6 @@ from ganzoo.evaluate import evaluate
 from ganzoo.metrics.translation import task_of_spec, translation_scores
 from ganzoo.model import GanModel
 from ganzoo.networks import count_parameters
-from ganzoo_pix2pix.config import Pix2PixConfig
-from ganzoo_pix2pix.step import Pix2PixStep
 
 from .test_engine import QUIET
 
@@ -51,13 +52,21 @@ def test_unet_halves_down_to_1x1_and_patchgan_scores_patches(size, downs, patche
 
 
 def test_sizes_the_unet_cannot_halve_are_refused():
-    with pytest.raises(ganzoo.ConfigError, match=re.escape(
+    with pytest.raises(
+        ganzoo.ConfigError,
+        match=re.escape(
             "the U-Net halves images at least 3 times, but 36px halves to a whole size only 2 times: "
-            "use an image_size that is a multiple of 8 (e.g. 32, 64 or 256)")):
+            "use an image_size that is a multiple of 8 (e.g. 32, 64 or 256)"
+        ),
+    ):
         ganzoo.create("pix2pix", image_size=36)
-    with pytest.raises(ganzoo.ConfigError, match=re.escape(
+    with pytest.raises(
+        ganzoo.ConfigError,
+        match=re.escape(
             "the U-Net cannot halve 96px images 6 times (96 halves to a whole size only 5 times): use an image_size "
-            "that is a multiple of 64, or n_downs <= 5")):
+            "that is a multiple of 64, or n_downs <= 5"
+        ),
+    ):
         ganzoo.create("pix2pix", image_size=96, n_downs=6)
     assert ganzoo.create("pix2pix", image_size=96, ngf=4, ndf=4).config.unet_downs == 5  # 96 -> 3x3 bottleneck
     with pytest.raises(ValueError, match=r"sides must be multiples of 32, got \(48, 48\)"):
@@ -118,8 +127,10 @@ def test_step_losses_are_the_papers(gan_loss):
         loss = nn.functional.mse_loss
     assert ctx.logged["loss_l1"] == pytest.approx(7.0 * float((fake - b).abs().mean()), rel=1e-5)
     assert ctx.logged["loss_gan"] == pytest.approx(float(loss(fake_logits, torch.ones_like(fake_logits))), rel=1e-5)
-    assert ctx.logged["loss_d"] == pytest.approx(0.5 * float(loss(real_logits, torch.ones_like(real_logits))
-                                                             + loss(fake_logits, torch.zeros_like(fake_logits))), rel=1e-5)
+    assert ctx.logged["loss_d"] == pytest.approx(
+        0.5 * float(loss(real_logits, torch.ones_like(real_logits)) + loss(fake_logits, torch.zeros_like(fake_logits))),
+        rel=1e-5,
+    )
     assert ctx.logged["loss_g"] == pytest.approx(ctx.logged["loss_gan"] + ctx.logged["loss_l1"], rel=1e-6)
 
 
@@ -128,8 +139,9 @@ def test_translate_goes_a_to_b_only():
     x = torch.rand(3, 1, 32, 32) * 2 - 1
     assert model.translate(x, "a2b").shape == (3, 1, 32, 32)
     assert torch.equal(model.translate(x), model.translate(x, "a2b", batch_size=1))  # eval mode: no dropout
-    with pytest.raises(ValueError, match=re.escape("this pix2pix model translates one way only, A to B ('a2b'): "
-                                                   "it has no G_BA")):
+    with pytest.raises(
+        ValueError, match=re.escape("this pix2pix model translates one way only, A to B ('a2b'): it has no G_BA")
+    ):
         model.translate(x, "b2a")
 
 
@@ -169,11 +181,20 @@ def test_content_metric_of_the_oracle_and_the_identity():
 
 
 def test_content_metric_names_the_specs_it_scores():
-    assert [task_of_spec(s) for s in ("thick", "mnist-5k-thick", "mnist-5k-rot90-paired", "mnist-5k-inverted")] == \
-        ["thick", "thick", "rot90", "inverted"]
-    with pytest.raises(ValueError, match=re.escape(f"'mnist-5k' is no mnist-5k translation task with a known true "
-                                                   f"target; the content metric scores models on the tasks "
-                                                   f"{', '.join(sorted(TASKS))} (data specs such as mnist-5k-thick")):
+    assert [task_of_spec(s) for s in ("thick", "mnist-5k-thick", "mnist-5k-rot90-paired", "mnist-5k-inverted")] == [
+        "thick",
+        "thick",
+        "rot90",
+        "inverted",
+    ]
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"'mnist-5k' is no mnist-5k translation task with a known true "
+            f"target; the content metric scores models on the tasks "
+            f"{', '.join(sorted(TASKS))} (data specs such as mnist-5k-thick"
+        ),
+    ):
         task_of_spec("mnist-5k")
 
 
@@ -183,7 +204,9 @@ def test_eval_scores_a_translation_model_and_refuses_a_sampler():
     entry = result["metrics"]["translation"]
     assert entry["value"] == entry["values"]["a2b_label_kept"] == entry["values"]["true_target_label_kept"]
     assert entry["values"]["a2b_mae"] == 0 and entry["protocol"]["num_samples"] == 500
-    with pytest.raises(ValueError, match="metric 'fid' needs image data, but 'mnist-5k-thick-paired' gives paired data"):
+    with pytest.raises(
+        ValueError, match="metric 'fid' needs image data, but 'mnist-5k-thick-paired' gives paired data"
+    ):
         evaluate(_model(task.forward), "mnist-5k-thick-paired", ["fid"], device="cpu")
     sampler = ganzoo.create("dcgan", image_size=32, channels=1, ngf=4, ndf=4)
     with pytest.raises(ValueError, match="samples from noise \\(dcgan\\), but 'mnist-5k-thick' is translation data"):
@@ -195,8 +218,17 @@ def test_eval_scores_a_translation_model_and_refuses_a_sampler():
 
 def test_pix2pix_learns_thick_strokes_from_pairs(tmp_path):
     """CI-sized: 200 steps of a narrow pix2pix on mnist-5k-thick-paired beat the identity map by far."""
-    run = ganzoo.train("pix2pix", "mnist-5k-thick-paired", steps=200, out=tmp_path / "run", batch_size=16,
-                       ngf=8, ndf=8, lr=1e-3, **QUIET)
+    run = ganzoo.train(
+        "pix2pix",
+        "mnist-5k-thick-paired",
+        steps=200,
+        out=tmp_path / "run",
+        batch_size=16,
+        ngf=8,
+        ndf=8,
+        lr=1e-3,
+        **QUIET,
+    )
     scores = translation_scores(ganzoo.load(str(run)), "thick")
     assert scores["a2b_mae"] < 0.5 * scores["identity_mae"], scores  # measured: 0.028 against 0.111
     assert scores["a2b_label_kept"] >= 0.8, scores  # measured: 0.936 (true targets: 0.908)

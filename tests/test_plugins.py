@@ -70,7 +70,9 @@ def test_broken_plugins_are_reported_and_the_rest_work(site):
     assert any("import failed: RuntimeError: this plugin is broken on purpose" in e for e in infos["broken"].errors)
     # a taken name: refused naming both plugins, the plugin's other entries still land
     assert ganzoo.info("dcgan").plugin == "dcgan"
-    assert any("'dcgan' from plugin 'copycat' is already registered by plugin 'dcgan'" in e for e in infos["copycat"].errors)
+    assert any(
+        "'dcgan' from plugin 'copycat' is already registered by plugin 'dcgan'" in e for e in infos["copycat"].errors
+    )
     # a hook that raises registers nothing from that call
     assert "half-done" not in names
     assert any("ganzoo_register_variants failed: ValueError: hook blew up" in e for e in infos["raiser"].errors)
@@ -145,13 +147,19 @@ def test_command_hook_adds_a_subcommand_and_failures_are_isolated(tmp_path, monk
                 click.echo("hello from a plugin")
     """
     make_distribution(tmp_path, "ganzoo-hello", "ganzoo_hello", source, entry_name="hello")
-    make_distribution(tmp_path, "ganzoo-badcmd", "ganzoo_badcmd", """
+    make_distribution(
+        tmp_path,
+        "ganzoo-badcmd",
+        "ganzoo_badcmd",
+        """
         import ganzoo
 
         @ganzoo.hookimpl
         def ganzoo_register_commands(cli):
             raise RuntimeError("no commands today")
-    """, entry_name="badcmd")
+    """,
+        entry_name="badcmd",
+    )
     out = run_ganzoo("hello", pythonpath=[tmp_path])
     assert out.returncode == 0 and out.stdout.strip() == "hello from a plugin", out.stderr
     shown = run_ganzoo("plugins", pythonpath=[tmp_path])
@@ -169,7 +177,11 @@ def test_every_hook_is_in_the_plugin_docs():
 def test_a_variant_whose_build_fails_is_reported_with_its_plugin(tmp_path):
     from ganzoo.api import PluginError
 
-    make_distribution(tmp_path, "ganzoo-badbuild", "ganzoo_badbuild", """
+    make_distribution(
+        tmp_path,
+        "ganzoo-badbuild",
+        "ganzoo_badbuild",
+        """
         import ganzoo
 
         def build(config):
@@ -179,19 +191,28 @@ def test_a_variant_whose_build_fails_is_reported_with_its_plugin(tmp_path):
         def ganzoo_register_variants(register):
             register(ganzoo.Variant("bad-build", "never builds", "-", config="ganzoo_dcgan.config:DCGANConfig",
                                     build="ganzoo_badbuild:build", step="ganzoo_dcgan.step:DCGANStep"))
-    """, entry_name="badbuild")
+    """,
+        entry_name="badbuild",
+    )
     import sys
 
     sys.path.insert(0, str(tmp_path))
     try:
         plugins.reset()
-        with pytest.raises(PluginError, match="variant 'bad-build' from plugin 'badbuild' failed to build its networks: ValueError: out of ideas"):
+        with pytest.raises(
+            PluginError,
+            match="variant 'bad-build' from plugin 'badbuild' failed to build its networks: ValueError: out of ideas",
+        ):
             ganzoo.create("bad-build")
         assert ganzoo.create("dcgan", image_size=16, ngf=4, ndf=4).nets  # the rest keep working
     finally:
         sys.path.remove(str(tmp_path))
-    out = run_ganzoo("train", "bad-build", "--data", "mnist-5k", "--steps", "1", "--out", str(tmp_path / "r"), pythonpath=[tmp_path])
-    assert out.returncode != 0 and "from plugin 'badbuild' failed to build" in out.stderr and "Traceback" not in out.stderr
+    out = run_ganzoo(
+        "train", "bad-build", "--data", "mnist-5k", "--steps", "1", "--out", str(tmp_path / "r"), pythonpath=[tmp_path]
+    )
+    assert (
+        out.returncode != 0 and "from plugin 'badbuild' failed to build" in out.stderr and "Traceback" not in out.stderr
+    )
 
 
 GRABBER = """
@@ -216,7 +237,9 @@ def test_trylast_does_not_let_a_third_party_plugin_take_built_in_names(tmp_path,
     assert state.datasets.get("mnist-5k").plugin == "ganzoo"
     errors = state.infos["grabber"].errors
     assert any("variant 'dcgan' from plugin 'grabber' is already registered by plugin 'dcgan'" in e for e in errors)
-    assert any("data set 'mnist-5k' from plugin 'grabber' is already registered by plugin 'ganzoo'" in e for e in errors)
+    assert any(
+        "data set 'mnist-5k' from plugin 'grabber' is already registered by plugin 'ganzoo'" in e for e in errors
+    )
     assert state.infos["dcgan"].errors == [] and state.infos["ganzoo"].errors == []
 
 
@@ -263,8 +286,11 @@ def test_a_plugin_that_exits_is_reported_and_the_rest_work(exiting):
     infos = plugins.get_state().infos
     assert infos["exit-import"].errors == ["import failed: SystemExit: this plugin exits on import (__init__.py:4)"]
     assert infos["exit-hook"].errors == ["ganzoo_register_variants failed: SystemExit: 2 (__init__.py:8)"]
-    with pytest.raises(PluginError, match=r"variant 'lazy-exit' from plugin 'lazyexit': its config 'ganzoo_lazyexit.bad:Config' "
-                                          r"cannot be loaded \(ImportError: importing 'ganzoo_lazyexit.bad' raised SystemExit\(1\)\)"):
+    with pytest.raises(
+        PluginError,
+        match=r"variant 'lazy-exit' from plugin 'lazyexit': its config 'ganzoo_lazyexit.bad:Config' "
+        r"cannot be loaded \(ImportError: importing 'ganzoo_lazyexit.bad' raised SystemExit\(1\)\)",
+    ):
         ganzoo.create("lazy-exit")
     assert ganzoo.create("dcgan", image_size=16, ngf=4, ndf=4).nets  # the rest keep working
 
@@ -280,7 +306,10 @@ def test_cli_survives_plugins_that_exit(exiting):
     assert shown.exit_code == 0 and "error = \"variant 'lazy-exit' from plugin 'lazyexit'" in shown.output
     failed = CliRunner().invoke(cli, ["train", "lazy-exit", "--data", "mnist-5k", "--out", str(exiting / "run")])
     assert failed.exit_code == 1 and isinstance(failed.exception, SystemExit)
-    assert failed.output.startswith("Error: variant 'lazy-exit' from plugin 'lazyexit': its config") and not (exiting / "run").exists()
+    assert (
+        failed.output.startswith("Error: variant 'lazy-exit' from plugin 'lazyexit': its config")
+        and not (exiting / "run").exists()
+    )
 
 
 def test_a_plugin_command_cannot_replace_an_existing_one():
@@ -308,4 +337,6 @@ def test_a_plugin_command_cannot_replace_an_existing_one():
     plugins.get_state().call_command_hooks(group)
     assert CliRunner().invoke(group, ["sample"]).output == "real\n"
     assert CliRunner().invoke(group, ["extra"]).output == "extra\n"  # new names are fine
-    assert plugins.get_state().infos["hijack"].errors == ["command 'sample' already exists; plugin 'hijack' cannot replace it"]
+    assert plugins.get_state().infos["hijack"].errors == [
+        "command 'sample' already exists; plugin 'hijack' cannot replace it"
+    ]

@@ -113,8 +113,19 @@ def test_training_reads_a_prepared_folder(tmp_path, cache):
     import ganzoo
 
     folder = _folder(tmp_path / "imgs")
-    run = ganzoo.train("dcgan", str(folder), steps=2, out=tmp_path / "run", batch_size=8, image_size=16, channels=3,
-                       ngf=8, ndf=8, progress="off", sample_every=0)
+    run = ganzoo.train(
+        "dcgan",
+        str(folder),
+        steps=2,
+        out=tmp_path / "run",
+        batch_size=8,
+        image_size=16,
+        channels=3,
+        ngf=8,
+        ndf=8,
+        progress="off",
+        sample_every=0,
+    )
     assert len(cache) == 1 and (run / "metrics.jsonl").exists()
 
 

@@ -34,7 +34,9 @@ def test_unknown_name_suggests_close_matches():
 def test_duplicate_names_are_refused_naming_both_plugins():
     reg = Registry("variant")
     reg.add(_variant("dcgan"), plugin="dcgan")
-    with pytest.raises(DuplicateNameError, match="'dcgan' from plugin 'copycat' is already registered by plugin 'dcgan'"):
+    with pytest.raises(
+        DuplicateNameError, match="'dcgan' from plugin 'copycat' is already registered by plugin 'dcgan'"
+    ):
         reg.add(_variant("dcgan"), plugin="copycat")
     assert reg.get("dcgan").plugin == "dcgan"
 
@@ -45,7 +47,16 @@ def test_entries_record_their_plugin():
 
 
 def test_builtin_variants_are_listed():
-    assert ganzoo.list_variants() == ["biggan", "cyclegan", "dcgan", "pix2pix", "sngan", "stylegan2", "vanilla", "wgan-gp"]
+    assert ganzoo.list_variants() == [
+        "biggan",
+        "cyclegan",
+        "dcgan",
+        "pix2pix",
+        "sngan",
+        "stylegan2",
+        "vanilla",
+        "wgan-gp",
+    ]
     assert ganzoo.list_variants("*gan") == ["biggan", "cyclegan", "dcgan", "sngan"]
 
 

@@ -51,8 +51,11 @@ def test_an_edited_or_damaged_config_json_is_named_on_resume(tmp_path):
     good = json.loads(path.read_text())
 
     path.write_text(json.dumps({**good, "config": {**good["config"], "g_hidden": [64, 64]}}))
-    with pytest.raises(ValueError, match=r"step-000000002\.safetensors (lacks|has|holds) .*config\.json no longer "
-                                         r"describes the networks it saved \(was it edited\?\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"step-000000002\.safetensors (lacks|has|holds) .*config\.json no longer "
+        r"describes the networks it saved \(was it edited\?\)",
+    ):
         ganzoo.train(out=run, steps=4, resume=True)
 
     path.write_text(json.dumps({k: v for k, v in good.items() if k != "data"}))
@@ -66,7 +69,9 @@ def test_an_edited_or_damaged_config_json_is_named_on_resume(tmp_path):
 
 def test_a_resume_already_past_its_steps_says_so_and_writes_nothing(tmp_path, capsys):
     run = ganzoo.train("vanilla", "ring8", steps=6, out=tmp_path / "r", **SMALL)
-    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".ganzoo.lock"}  # the lock names its holder
+    before = {
+        p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".ganzoo.lock"
+    }  # the lock names its holder
     capsys.readouterr()
     ganzoo.train(out=run, steps=4, resume=True, progress="off")
     err = capsys.readouterr().err
@@ -74,7 +79,9 @@ def test_a_resume_already_past_its_steps_says_so_and_writes_nothing(tmp_path, ca
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".ganzoo.lock"} == before
 
 
-def test_off_a_terminal_a_run_prints_a_start_line_progress_lines_and_where_its_outputs_are(tmp_path, capsys, monkeypatch):
+def test_off_a_terminal_a_run_prints_a_start_line_progress_lines_and_where_its_outputs_are(
+    tmp_path, capsys, monkeypatch
+):
     monkeypatch.setattr(progress_module, "LINE_SECONDS", 0.0)  # a line at every log step
     run = tmp_path / "r"
     ganzoo.train("vanilla", "ring8", steps=6, out=run, log_every=2, **{**SMALL, "progress": "auto"})
@@ -83,8 +90,10 @@ def test_off_a_terminal_a_run_prints_a_start_line_progress_lines_and_where_its_o
     steps = [line for line in lines if line.startswith("step ")]
     assert [s.split()[1] for s in steps] == ["2/6", "4/6", "6/6"]
     assert all("loss_d" in s and "loss_g" in s and "steps/s" in s and "eta" in s for s in steps)
-    assert lines[-1] == (f"finished at step 6: {run} holds config.json, metrics.jsonl, checkpoints/ "
-                         f"(latest step-000000006.safetensors) and samples/step-000006.png")
+    assert lines[-1] == (
+        f"finished at step 6: {run} holds config.json, metrics.jsonl, checkpoints/ "
+        f"(latest step-000000006.safetensors) and samples/step-000006.png"
+    )
 
 
 def test_progress_off_prints_nothing(tmp_path, capsys):
@@ -105,7 +114,9 @@ def test_lines_are_spaced_in_time_and_the_bar_moves_every_step():
         bar.step(it)
         assert bar.bar.n == it
     bar.close()
-    assert progress_module.Progress("on", enabled=False, start=0, until=5, stream=io.StringIO()).bar is None  # not rank 0
+    assert (
+        progress_module.Progress("on", enabled=False, start=0, until=5, stream=io.StringIO()).bar is None
+    )  # not rank 0
 
 
 ERRORS = [
@@ -121,11 +132,17 @@ ERRORS = [
 
 @pytest.mark.parametrize("args, message", ERRORS, ids=[e[1].split(";")[0][:30] for e in ERRORS])
 def test_train_command_errors_come_before_torch_is_imported(tmp_path, args, message):
-    script = ("import sys\nfrom ganzoo.cli import main\nsys.argv = ['ganzoo', *sys.argv[1:]]\n"
-              "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-              "print('torch imported' if 'torch' in sys.modules else 'torch not imported', code)\n")
-    done = subprocess.run([sys.executable, "-c", script, *(a.format(tmp=tmp_path) for a in args)],
-                          capture_output=True, text=True, timeout=120)
+    script = (
+        "import sys\nfrom ganzoo.cli import main\nsys.argv = ['ganzoo', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print('torch imported' if 'torch' in sys.modules else 'torch not imported', code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *(a.format(tmp=tmp_path) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.stdout.strip().splitlines()[-1] == "torch not imported 1", (done.stdout, done.stderr)
     assert done.stderr.startswith("Error: ") and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "a").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from ganzoo_dcgan.step import DCGANStep
 
 import ganzoo
 from ganzoo import plugins
@@ -20,13 +21,32 @@ from ganzoo.engine import NonFiniteLossError, Trainer, TrainOptions
 from ganzoo.engine.checkpoint import CorruptCheckpointError, list_checkpoints, read_checkpoint
 from ganzoo.engine.errors import TrainingDataError
 from ganzoo.engine.runfolder import LOCK_NAME, NotARunFolderError, RunFolderInUseError, RunLock
-from ganzoo_dcgan.step import DCGANStep
 
 TINY = dict(image_size=16, channels=1, ngf=8, ndf=8)  # a few milliseconds per step
 QUIET = dict(progress="off", sample_every=0)
-CLI_TRAIN = [sys.executable, "-m", "ganzoo", "train", "dcgan", "--data", "mnist-5k", "--image-size", "16",
-             "--channels", "1", "-c", "ngf=8", "-c", "ndf=8", "--batch-size", "16", "--sample-every", "0",
-             "--progress", "off"]
+CLI_TRAIN = [
+    sys.executable,
+    "-m",
+    "ganzoo",
+    "train",
+    "dcgan",
+    "--data",
+    "mnist-5k",
+    "--image-size",
+    "16",
+    "--channels",
+    "1",
+    "-c",
+    "ngf=8",
+    "-c",
+    "ndf=8",
+    "--batch-size",
+    "16",
+    "--sample-every",
+    "0",
+    "--progress",
+    "off",
+]
 
 
 def tiny_run(out: Path, steps: int = 6, **options) -> Path:
@@ -36,8 +56,11 @@ def tiny_run(out: Path, steps: int = 6, **options) -> Path:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file's bytes, but the lock file's (each run that takes the lock writes its pid there)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-            and p.name != LOCK_NAME}
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != LOCK_NAME
+    }
 
 
 def dead_pid() -> int:
@@ -51,21 +74,29 @@ def dead_pid() -> int:
 
 def test_a_second_process_is_refused_while_a_run_holds_the_folder(tmp_path):
     run = tmp_path / "run"
-    first = subprocess.Popen([*CLI_TRAIN, "--steps", "100000", "--checkpoint-every", "5", "--out", str(run)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [*CLI_TRAIN, "--steps", "100000", "--checkpoint-every", "5", "--out", str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 120
         while not list_checkpoints(run / "checkpoints"):
             assert first.poll() is None and time.time() < deadline, first.stderr.read()
             time.sleep(0.05)
         config = (run / "config.json").read_bytes()
-        second = subprocess.run([*CLI_TRAIN, "-c", "ngf=4", "--steps", "10", "--out", str(run)],
-                                capture_output=True, text=True, timeout=120)
+        second = subprocess.run(
+            [*CLI_TRAIN, "-c", "ngf=4", "--steps", "10", "--out", str(run)], capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == 1
-        assert (f"Error: run folder {run} is in use by process {first.pid} on " in second.stderr
-                and "; wait for it to finish or choose another --out" in second.stderr), second.stderr
-        resumed = subprocess.run([*CLI_TRAIN[:4], "--resume", str(run), "--steps", "10"], capture_output=True,
-                                 text=True, timeout=120)
+        assert (
+            f"Error: run folder {run} is in use by process {first.pid} on " in second.stderr
+            and "; wait for it to finish or choose another --out" in second.stderr
+        ), second.stderr
+        resumed = subprocess.run(
+            [*CLI_TRAIN[:4], "--resume", str(run), "--steps", "10"], capture_output=True, text=True, timeout=120
+        )
         assert resumed.returncode == 1 and f"is in use by process {first.pid}" in resumed.stderr, resumed.stderr
         assert (run / "config.json").read_bytes() == config
     finally:
@@ -81,8 +112,11 @@ def test_a_lock_held_in_this_process_refuses_a_run_and_a_finished_run_releases_i
     run = tmp_path / "run"
     run.mkdir()
     lock = RunLock(run)
-    with pytest.raises(RunFolderInUseError, match=rf"run folder {run} is in use by process {os.getpid()} on .* \(started "
-                                                  rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d\); wait for it to finish"):
+    with pytest.raises(
+        RunFolderInUseError,
+        match=rf"run folder {run} is in use by process {os.getpid()} on .* \(started "
+        rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d\); wait for it to finish",
+    ):
         tiny_run(run)  # refused before the data loads
     with pytest.raises(RunFolderInUseError, match=rf"is in use by process {os.getpid()} "):  # and by the engine itself
         Trainer(ganzoo.create("dcgan", **TINY), None, {"spec": "mnist-5k", "kind": "image"}, run, TrainOptions(**QUIET))
@@ -98,10 +132,18 @@ def test_a_lock_held_in_this_process_refuses_a_run_and_a_finished_run_releases_i
 def test_a_lock_file_left_by_a_killed_process_does_not_block(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from ganzoo.engine.runfolder import RunLock; RunLock(Path(sys.argv[1])); "
-                               "print('locked', flush=True); time.sleep(120)", str(run)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from ganzoo.engine.runfolder import RunLock; RunLock(Path(sys.argv[1])); "
+            "print('locked', flush=True); time.sleep(120)",
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     with pytest.raises(RunFolderInUseError, match=f"in use by process {holder.pid} "):
         tiny_run(run)
@@ -122,8 +164,10 @@ def test_a_folder_of_the_users_files_is_refused_and_left_untouched(tmp_path):
     (mine / "notes.txt").write_text("do not lose this\n")
     (mine / "pictures" / "a.png").write_bytes(bytes(range(256)))
     before = snapshot(mine)
-    message = rf"--out {mine} is not empty \(config.json, notes.txt, pictures\) and is not a ganzoo run folder; ganzoo " \
-              r"writes only into a new or empty folder: choose another --out"
+    message = (
+        rf"--out {mine} is not empty \(config.json, notes.txt, pictures\) and is not a ganzoo run folder; ganzoo "
+        r"writes only into a new or empty folder: choose another --out"
+    )
     with pytest.raises(NotARunFolderError, match=message):
         tiny_run(mine)
     # the engine refuses it too, for callers that build a Trainer themselves
@@ -142,8 +186,11 @@ def test_a_run_that_stopped_before_its_first_checkpoint_is_refused_with_advice(t
     for path in list_checkpoints(run / "checkpoints"):
         path.unlink()  # as if it had crashed before writing one
     before = snapshot(run)
-    with pytest.raises(FileExistsError, match=rf"run folder {run} holds a run that stopped before its first "
-                                              r"checkpoint, so there is nothing to resume; delete the folder or choose"):
+    with pytest.raises(
+        FileExistsError,
+        match=rf"run folder {run} holds a run that stopped before its first "
+        r"checkpoint, so there is nothing to resume; delete the folder or choose",
+    ):
         tiny_run(run)
     with pytest.raises(FileNotFoundError, match=rf"nothing to resume in {run}: no checkpoints"):
         ganzoo.train(out=run, resume=True)
@@ -166,18 +213,39 @@ class BlowUpStep(DCGANStep):
 class BlowUpPlugin:
     @ganzoo.hookimpl
     def ganzoo_register_variants(self, register):
-        register(ganzoo.Variant("blowup-dcgan", "DCGAN that overflows", "-", config="ganzoo_dcgan.config:DCGANConfig",
-                                build="ganzoo_dcgan.models:build", step=BlowUpStep))
+        register(
+            ganzoo.Variant(
+                "blowup-dcgan",
+                "DCGAN that overflows",
+                "-",
+                config="ganzoo_dcgan.config:DCGANConfig",
+                build="ganzoo_dcgan.models:build",
+                step=BlowUpStep,
+            )
+        )
 
 
 def test_a_state_that_overflows_while_losses_stay_finite_stops_the_run(tmp_path):
     plugins.register_plugin(BlowUpPlugin(), "blowup")
     run = tmp_path / "run"
-    with pytest.raises(NonFiniteLossError, match=r"network '[GD]' holds (inf|nan) \(net\.[GD]\.main\.\d+\.running_var\) "
-                                                 r"at step 15, finite at step 10; the run stopped and the last good "
-                                                 rf"checkpoint is {run}/checkpoints/step-000000010\.safetensors") as err:
-        ganzoo.train("blowup-dcgan", "mnist-5k", steps=40, out=run, batch_size=16, log_every=5, checkpoint_every=5,
-                     keep_checkpoints=5, **QUIET, **TINY)
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"network '[GD]' holds (inf|nan) \(net\.[GD]\.main\.\d+\.running_var\) "
+        r"at step 15, finite at step 10; the run stopped and the last good "
+        rf"checkpoint is {run}/checkpoints/step-000000010\.safetensors",
+    ) as err:
+        ganzoo.train(
+            "blowup-dcgan",
+            "mnist-5k",
+            steps=40,
+            out=run,
+            batch_size=16,
+            log_every=5,
+            checkpoint_every=5,
+            keep_checkpoints=5,
+            **QUIET,
+            **TINY,
+        )
     named = Path(str(err.value).split("last good checkpoint is ")[1].split(";")[0])
     assert list_checkpoints(run / "checkpoints")[-1] == named  # nothing written after it
     tensors, header = read_checkpoint(named)
@@ -193,14 +261,22 @@ def test_a_checkpoint_holding_inf_is_never_written(tmp_path):
     from ganzoo.data import load_dataset
 
     dataset, _ = load_dataset("mnist-5k", image_size=16, channels=1)
-    trainer = Trainer(ganzoo.create("dcgan", **TINY), dataset, {"spec": "mnist-5k", "kind": "image"}, run,
-                      TrainOptions(steps=2, batch_size=16, ema=0.9, **QUIET))
+    trainer = Trainer(
+        ganzoo.create("dcgan", **TINY),
+        dataset,
+        {"spec": "mnist-5k", "kind": "image"},
+        run,
+        TrainOptions(steps=2, batch_size=16, ema=0.9, **QUIET),
+    )
     try:
         trainer.run()
         good = list_checkpoints(run / "checkpoints")
         trainer.optimizers["D"].state[trainer.raw["D"].main[0].weight]["exp_avg_sq"][0, 0, 0, 0] = float("inf")
-        with pytest.raises(NonFiniteLossError, match=r"the optimizer of 'D' holds inf \(optim\.D\.0\.exp_avg_sq\) at "
-                                                     r"step 2, .*last good checkpoint is .*step-000000002"):
+        with pytest.raises(
+            NonFiniteLossError,
+            match=r"the optimizer of 'D' holds inf \(optim\.D\.0\.exp_avg_sq\) at "
+            r"step 2, .*last good checkpoint is .*step-000000002",
+        ):
             trainer.save_checkpoint()
         trainer.iteration = 3
         with pytest.raises(NonFiniteLossError):
@@ -225,9 +301,12 @@ def test_a_corrupt_checkpoint_is_named_and_the_previous_good_one_offered(tmp_pat
     with pytest.raises(CorruptCheckpointError, match=rf"checkpoint {bad} is corrupt \(checksum mismatch"):
         read_checkpoint(bad)
     read_checkpoint(run / "checkpoints" / "step-000000004.safetensors")
-    with pytest.raises(CorruptCheckpointError, match=rf"checkpoint {bad} is corrupt \(checksum mismatch.*\); the previous "
-                                                     rf"checkpoint step-000000004.safetensors verifies: move {bad} out of "
-                                                     rf"{run}/checkpoints and run `ganzoo train --resume {run}` again"):
+    with pytest.raises(
+        CorruptCheckpointError,
+        match=rf"checkpoint {bad} is corrupt \(checksum mismatch.*\); the previous "
+        rf"checkpoint step-000000004.safetensors verifies: move {bad} out of "
+        rf"{run}/checkpoints and run `ganzoo train --resume {run}` again",
+    ):
         ganzoo.train(out=run, steps=8, resume=True, progress="off")
     bad.rename(tmp_path / bad.name)  # what the message says to do
     ganzoo.train(out=run, steps=8, resume=True, progress="off")
@@ -257,8 +336,11 @@ def test_stale_temp_files_of_dead_processes_are_removed_on_resume(tmp_path):
     run = tiny_run(tmp_path / "run", steps=2)
     dead = dead_pid()
     stale = [run / "checkpoints" / f".step-000000004.safetensors.tmp-{dead}", run / f".config.json.tmp-{dead}"]
-    kept = [run / "checkpoints" / f".step-000000004.safetensors.tmp-{os.getppid()}",  # a live process: not stale
-            run / "notes.tmp-1", run / "samples-by-hand" / f".x.tmp-{dead}"]  # not ganzoo's name / place
+    kept = [
+        run / "checkpoints" / f".step-000000004.safetensors.tmp-{os.getppid()}",  # a live process: not stale
+        run / "notes.tmp-1",
+        run / "samples-by-hand" / f".x.tmp-{dead}",
+    ]  # not ganzoo's name / place
     for path in stale + kept:
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(b"half a file")
@@ -278,8 +360,11 @@ def test_a_torn_last_metrics_line_is_dropped_and_damage_elsewhere_is_named(tmp_p
     lines = metrics.read_text().splitlines()
     metrics.write_text("\n".join([lines[0], "garbage", *lines[2:]]) + "\n")
     before = metrics.read_bytes()
-    with pytest.raises(ValueError, match=rf"{metrics} line 2 is not a metrics record \(JSONDecodeError: .*\); fix or "
-                                         r"delete that line, then resume again"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{metrics} line 2 is not a metrics record \(JSONDecodeError: .*\); fix or "
+        r"delete that line, then resume again",
+    ):
         ganzoo.train(out=run, steps=8, resume=True, progress="off")
     assert metrics.read_bytes() == before
 
@@ -333,18 +418,26 @@ def test_an_image_that_fails_mid_run_saves_the_last_step_and_resumes_exactly_onc
     victim.write_bytes(b"not a png any more")
     torch.manual_seed(0)  # as ganzoo.train seeds the initial weights
     run = tmp_path / "run"
-    trainer = Trainer(ganzoo.create("dcgan", **TINY), dataset, {"spec": str(folder), "kind": "image"}, run,
-                      TrainOptions(steps=8, **opts))
+    trainer = Trainer(
+        ganzoo.create("dcgan", **TINY),
+        dataset,
+        {"spec": str(folder), "kind": "image"},
+        run,
+        TrainOptions(steps=8, **opts),
+    )
     try:
         with pytest.raises(TrainingDataError) as err:
             trainer.run()
     finally:
         trainer.close()
     step = trainer.iteration
-    assert re.fullmatch(rf"reading the training data failed at step {step + 1}: .*cannot read image {re.escape(str(victim))}"
-                        rf": [^\n]*; saved {re.escape(str(run))}/checkpoints/step-{step:09d}\.safetensors at step {step}\. "
-                        rf"Fix or remove the file it names, then continue with `ganzoo train --resume "
-                        rf"{re.escape(str(run))}`", str(err.value)), str(err.value)
+    assert re.fullmatch(
+        rf"reading the training data failed at step {step + 1}: .*cannot read image {re.escape(str(victim))}"
+        rf": [^\n]*; saved {re.escape(str(run))}/checkpoints/step-{step:09d}\.safetensors at step {step}\. "
+        rf"Fix or remove the file it names, then continue with `ganzoo train --resume "
+        rf"{re.escape(str(run))}`",
+        str(err.value),
+    ), str(err.value)
     _, header = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
     assert header["iteration"] == step < 3  # 12 images / 4 = 3 batches: the bad one comes in the first epoch
 
@@ -377,9 +470,22 @@ def test_score_checkpoints_scores_every_step_and_publishes_the_latest(tmp_path):
     """benchmarks/score_checkpoints.py, which the GPU check runs on StyleGAN2: one row per checkpoint."""
     run = tiny_run(tmp_path / "run", steps=4)
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "score_checkpoints.py"
-    subprocess.run([sys.executable, str(script), str(run), "--json", str(tmp_path / "curve.json"), "--export",
-                    str(tmp_path / "out"), "--recipe", "ganzoo train dcgan ... --out {run}"], check=True,
-                   capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            str(run),
+            "--json",
+            str(tmp_path / "curve.json"),
+            "--export",
+            str(tmp_path / "out"),
+            "--recipe",
+            "ganzoo train dcgan ... --out {run}",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     rows = json.loads((tmp_path / "curve.json").read_text())["runs"][str(run)]
     assert [r["step"] for r in rows] == [2, 4]
     assert all(0 <= r["recognisable"] <= 1 and r["mnist_fd"] > 0 for r in rows)
@@ -431,8 +537,9 @@ def test_a_resume_records_its_changes_through_the_run_folder(tmp_path):
 
     run = RunFolder(tmp_path / "run")
     run.path.mkdir()
-    run.write_record({"ganzoo_version": "0", "variant": "dcgan", "config": {"lr": 1}, "data": {"spec": "x"},
-                      "engine": {"steps": 2}})
+    run.write_record(
+        {"ganzoo_version": "0", "variant": "dcgan", "config": {"lr": 1}, "data": {"spec": "x"}, "engine": {"steps": 2}}
+    )
     run.record_changes(2, {"config": {"lr": 0.5}}, {"lr": 0.5}, {"steps": 4})
     record = run.read_record()
     assert record["config"] == {"lr": 0.5} and record["engine"] == {"steps": 4}

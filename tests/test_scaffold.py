@@ -38,8 +38,14 @@ def test_generated_plugin_is_listed_and_passes_its_own_tests(tmp_path):
     project = new_plugin("my-variant", tmp_path)
     assert project == tmp_path / "ganzoo-my-variant"
     assert sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()) == [
-        "README.md", "ganzoo_my_variant/__init__.py", "ganzoo_my_variant/config.py", "ganzoo_my_variant/models.py",
-        "ganzoo_my_variant/step.py", "pyproject.toml", "tests/test_conformance.py"]
+        "README.md",
+        "ganzoo_my_variant/__init__.py",
+        "ganzoo_my_variant/config.py",
+        "ganzoo_my_variant/models.py",
+        "ganzoo_my_variant/step.py",
+        "pyproject.toml",
+        "tests/test_conformance.py",
+    ]
     meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert meta["name"] == "ganzoo-my-variant" and meta["entry-points"]["ganzoo"] == {"my-variant": "ganzoo_my_variant"}
     assert "torch-ganzoo>=0.1" in meta["dependencies"]
@@ -53,8 +59,14 @@ def test_generated_plugin_is_listed_and_passes_its_own_tests(tmp_path):
     assert "plugin   my-variant" in shown.stdout and "ngf = 64" in shown.stdout
 
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(map(str, path)))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=project,
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^1 passed(,| in )", done.stdout, re.M), done.stdout  # exactly 1: "11 passed" is no match
 

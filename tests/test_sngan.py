@@ -7,6 +7,9 @@ import json
 
 import pytest
 import torch
+from ganzoo_sngan.config import SNGANConfig
+from ganzoo_sngan.models import build
+from ganzoo_sngan.step import SNGANStep
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -15,9 +18,6 @@ from ganzoo.config import ConfigError
 from ganzoo.engine import StepContext
 from ganzoo.losses import d_loss_hinge, g_loss_hinge
 from ganzoo.networks import count_parameters
-from ganzoo_sngan.config import SNGANConfig
-from ganzoo_sngan.models import build
-from ganzoo_sngan.step import SNGANStep
 
 
 def nets(**config):
@@ -40,6 +40,7 @@ def test_shapes_at_each_size_in_both_modes(size, width, classes):
 def test_parameter_counts_match_the_reference_cifar10_nets():
     """The reference's conditional CIFAR-10 nets (gen_models/resnet_32.py, dis_models/snresnet_32.py with
     ch 256 / 128, dim_z 128, 10 classes), counted layer by layer from its source."""
+
     def conv(cin, cout, k):
         return cin * cout * k * k + cout  # weights and bias
 
@@ -47,10 +48,16 @@ def test_parameter_counts_match_the_reference_cifar10_nets():
     g_block = 2 * conv(ch, ch, 3) + conv(ch, ch, 1) + 2 * 2 * classes * ch  # two convs, shortcut, two CBNs
     ref_g = (128 * 16 * ch + 16 * ch) + 3 * g_block + 2 * ch + conv(ch, 3, 3)
     ch = 128
-    ref_d = (conv(3, ch, 3) + conv(ch, ch, 3) + conv(3, ch, 1)  # optimized block
-             + 2 * conv(ch, ch, 3) + conv(ch, ch, 1)  # down-sampling block with its 1x1 shortcut
-             + 2 * 2 * conv(ch, ch, 3)  # two blocks with identity shortcuts
-             + ch + classes * ch)  # linear without bias, projection embedding
+    ref_d = (
+        conv(3, ch, 3)
+        + conv(ch, ch, 3)
+        + conv(3, ch, 1)  # optimized block
+        + 2 * conv(ch, ch, 3)
+        + conv(ch, ch, 1)  # down-sampling block with its 1x1 shortcut
+        + 2 * 2 * conv(ch, ch, 3)  # two blocks with identity shortcuts
+        + ch
+        + classes * ch
+    )  # linear without bias, projection embedding
     model = ganzoo.create("sngan", num_classes=10)
     ours = {name: count_parameters(net) for name, net in model.nets.items()}
     print(f"sngan 32x32 conditional CIFAR-10: G {ours['G']:,}, D {ours['D']:,} parameters")
@@ -102,7 +109,9 @@ def test_conditional_batch_norm_makes_the_image_depend_on_the_label():
     x = G(z, torch.tensor([1, 1, 1, 4, 4, 4]))
     assert (x[:3] - x[3:]).abs().amax(dim=(1, 2, 3)).min() > 1e-3
     assert torch.allclose(G(z[:3], torch.tensor([1, 1, 1])), x[:3], atol=1e-5)  # the label alone made the change
-    with pytest.raises(ValueError, match=r"Generator is class-conditional \(10 classes\): pass labels y, a \(3,\) int64"):
+    with pytest.raises(
+        ValueError, match=r"Generator is class-conditional \(10 classes\): pass labels y, a \(3,\) int64"
+    ):
         G(z[:3])
     plain = nets(g_ch=8, d_ch=8, num_classes=0)["G"]
     with pytest.raises(ValueError, match=r"Generator is unconditional \(num_classes=0\)"):
@@ -138,8 +147,9 @@ def test_conditional_step_pairs_images_with_labels(monkeypatch):
     optimizers = step.optimizers(n)
     batches = [(torch.rand(5, 1, 32, 32) * 2 - 1, torch.tensor([i, i, i, i, (i + 1) % 4])) for i in range(3)]
     drawn = iter(batches[1:])
-    ctx = StepContext(models, n, optimizers, config, torch.device("cpu"), None, lambda: next(drawn),
-                      contextlib.nullcontext)
+    ctx = StepContext(
+        models, n, optimizers, config, torch.device("cpu"), None, lambda: next(drawn), contextlib.nullcontext
+    )
     fake_labels, draw = [], ctx.fake_labels
 
     def recorded(k):  # the engine's (k,) labels, uniform over the classes, noted as they are drawn
@@ -155,23 +165,36 @@ def test_conditional_step_pairs_images_with_labels(monkeypatch):
     for (b, y), (_, labels) in zip(real_calls, batches):
         assert b == 5 and torch.equal(y, labels)  # each real image scored with its own label
     assert len(fake_labels) == 4  # new labels for each D update's fakes and for G's update
-    for (b, y), labels in zip([*fake_calls, g_call], fake_labels):
+    for (_, y), labels in zip([*fake_calls, g_call], fake_labels):  # batch sizes: checked just below
         assert torch.equal(y, labels)  # each fake scored with the label it was generated for
     assert [b for b, _ in fake_calls] == [5, 5, 5] and g_call[0] == 10  # G's update: g_batch_factor x B
     assert all(int(y.min()) >= 0 and int(y.max()) < 4 for y in fake_labels)
     assert [optimizers[k].state[next(iter(n[k].parameters()))]["step"].item() for k in ("D", "G")] == [3, 1]
     assert [optimizers[k].param_groups[0]["betas"] for k in ("D", "G")] == [(0.0, 0.9)] * 2  # the papers' Adam
     assert any(not torch.equal(a, b) for a, b in zip(g_before, n["G"].parameters()))
-    (_, logged), = ctx.logged
+    ((_, logged),) = ctx.logged
     assert set(logged) == {"loss_d", "loss_g", "d_real", "d_fake"}
     assert all(torch.isfinite(v) for v in logged.values())
 
 
 @pytest.mark.parametrize("classes", [0, 10])
 def test_runs_train_on_mnist_in_both_modes(tmp_path, classes):
-    out = ganzoo.train("sngan", "mnist-5k", steps=3, out=tmp_path / "run", batch_size=8, progress="off",
-                       device="cpu", log_every=1, sample_every=0, checkpoint_every=0,
-                       num_classes=classes, g_ch=16, d_ch=16, n_dis=2)
+    out = ganzoo.train(
+        "sngan",
+        "mnist-5k",
+        steps=3,
+        out=tmp_path / "run",
+        batch_size=8,
+        progress="off",
+        device="cpu",
+        log_every=1,
+        sample_every=0,
+        checkpoint_every=0,
+        num_classes=classes,
+        g_ch=16,
+        d_ch=16,
+        n_dis=2,
+    )
     record = json.loads((out / "config.json").read_text())
     assert record["variant"] == "sngan"
     config = record["config"]
@@ -191,15 +214,18 @@ def test_papers_widths_follow_the_image_size():
     assert SNGANConfig(image_size=64, g_ch=32).g_ch == 32
 
 
-@pytest.mark.parametrize("bad,message", [
-    ({"image_size": 128}, r"image_size must be 32, 48 or 64 \(the papers' ResNets .*\), got 128"),
-    ({"g_ch": -8}, r"g_ch must be a whole number >= 0 \(0 = the papers' width for image_size\), got -8"),
-    ({"n_dis": 0}, r"n_dis must be a whole number >= 1, got 0"),
-    ({"n_dis": 2.5}, r"n_dis must be a whole number >= 1, got 2.5"),
-    ({"num_classes": -1}, r"num_classes must be a whole number >= 0 \(0 = unconditional\), got -1"),
-    ({"loss": "wasserstein"}, r"loss must be one of 'hinge', 'non-saturating', got 'wasserstein'"),
-    ({"betas": (0.0, 1.0)}, r"betas must be two numbers in \[0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"image_size": 128}, r"image_size must be 32, 48 or 64 \(the papers' ResNets .*\), got 128"),
+        ({"g_ch": -8}, r"g_ch must be a whole number >= 0 \(0 = the papers' width for image_size\), got -8"),
+        ({"n_dis": 0}, r"n_dis must be a whole number >= 1, got 0"),
+        ({"n_dis": 2.5}, r"n_dis must be a whole number >= 1, got 2.5"),
+        ({"num_classes": -1}, r"num_classes must be a whole number >= 0 \(0 = unconditional\), got -1"),
+        ({"loss": "wasserstein"}, r"loss must be one of 'hinge', 'non-saturating', got 'wasserstein'"),
+        ({"betas": (0.0, 1.0)}, r"betas must be two numbers in \[0, 1\)"),
+    ],
+)
 def test_bad_config_is_one_clear_error(bad, message):
     with pytest.raises(ConfigError, match=message):
         ganzoo.create("sngan", **bad)
@@ -217,10 +243,30 @@ def test_cli_trains_on_a_class_folder_and_refuses_a_flat_one(tmp_path):
         for i in range(6):
             pixels = (torch.rand(32, 32, generator=rng) * 255).to(torch.uint8).numpy()
             Image.fromarray(pixels).save(tmp_path / "shapes" / name / f"{i}.png")
-    args = ["train", "sngan", "--steps", "2", "--batch-size", "4", "--channels", "1", "-c", "g_ch=8", "-c", "d_ch=8",
-            "-c", "n_dis=1", "--progress", "off", "--sample-every", "0"]
+    args = [
+        "train",
+        "sngan",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--channels",
+        "1",
+        "-c",
+        "g_ch=8",
+        "-c",
+        "d_ch=8",
+        "-c",
+        "n_dis=1",
+        "--progress",
+        "off",
+        "--sample-every",
+        "0",
+    ]
     runner = CliRunner()
-    done = runner.invoke(cli, [*args, "--data", str(tmp_path / "shapes"), "-c", "num_classes=2", "--out", str(tmp_path / "run")])
+    done = runner.invoke(
+        cli, [*args, "--data", str(tmp_path / "shapes"), "-c", "num_classes=2", "--out", str(tmp_path / "run")]
+    )
     assert done.exit_code == 0, done.output
     record = json.loads((tmp_path / "run" / "config.json").read_text())
     assert record["data"]["classes"] == ["circle", "square"] and record["config"]["num_classes"] == 2
@@ -251,10 +297,10 @@ def test_a_short_conditional_run_learns_to_draw_the_class_asked_for(tmp_path):
             width = int(torch.randint(low, high, (1,), generator=rng))
             x0 = int(torch.randint(0, 33 - width, (1,), generator=rng))
             pixels = torch.zeros(32, 32, dtype=torch.uint8)
-            pixels[4:28, x0:x0 + width] = 255
+            pixels[4:28, x0 : x0 + width] = 255
             Image.fromarray(pixels.numpy()).save(tmp_path / "bars" / name / f"{i}.png")
     # mean pixel in [-1, 1] of a bar of the classes' mean widths (3 and 18 px), 24 px tall
-    ink = {name: -1 + 2 * 24 * (low + high - 1) / 2 / 32 ** 2 for name, (low, high) in widths.items()}
+    ink = {name: -1 + 2 * 24 * (low + high - 1) / 2 / 32**2 for name, (low, high) in widths.items()}
     middle = (ink["narrow"] + ink["wide"]) / 2
 
     def accuracy(model) -> float:  # share of samples on their own class's side of the middle
@@ -262,8 +308,22 @@ def test_a_short_conditional_run_learns_to_draw_the_class_asked_for(tmp_path):
         mean = model.sample(200, seed=0, labels=y).mean((1, 2, 3))  # (200,)
         return float(torch.where(y == 0, mean < middle, mean > middle).double().mean())
 
-    options = dict(batch_size=16, progress="off", device="cpu", sample_every=0, checkpoint_every=0, seed=0,
-                   channels=1, num_classes=2, g_ch=8, d_ch=8, n_dis=1, lr=1e-3, g_batch_factor=1, decay_start=1.0)
+    options = dict(
+        batch_size=16,
+        progress="off",
+        device="cpu",
+        sample_every=0,
+        checkpoint_every=0,
+        seed=0,
+        channels=1,
+        num_classes=2,
+        g_ch=8,
+        d_ch=8,
+        n_dis=1,
+        lr=1e-3,
+        g_batch_factor=1,
+        decay_start=1.0,
+    )
     untrained = ganzoo.create("sngan", image_size=32, channels=1, num_classes=2, g_ch=8, d_ch=8)
     assert abs(accuracy(untrained) - 0.5) < 0.1  # chance before training
     run = ganzoo.train("sngan", str(tmp_path / "bars"), steps=300, out=tmp_path / "run", **options)

@@ -56,8 +56,11 @@ def test_the_spec_is_reproducible_and_its_channels_are_the_drawn_digits(stacked)
 
 
 def test_the_spec_refuses_other_channel_counts_and_arguments():
-    with pytest.raises(ValueError, match=r"^stacked-mnist images have 3 channels \(one digit each\), not 1: train with "
-                                         r"--channels 3, or leave --channels out"):
+    with pytest.raises(
+        ValueError,
+        match=r"^stacked-mnist images have 3 channels \(one digit each\), not 1: train with "
+        r"--channels 3, or leave --channels out",
+    ):
         load_dataset("stacked-mnist", image_size=32, channels=1)
     with pytest.raises(ValueError, match="takes no argument"):
         load_dataset("stacked-mnist:/data", channels=3)
@@ -73,17 +76,23 @@ def test_real_triples_cover_the_modes_and_a_partial_generator_does_not(stacked):
     red_zero = torch.nonzero(stacked.digit_labels[:, 0] == 0).flatten()[:N]
     partial = stacked_mnist_modes(stacked.batch(red_zero), num_scored=N, per="drawn")
     assert partial["modes"] <= 100 and partial["modes"] < real["modes"] / 5, partial
-    assert partial["kl"] > math.log(10) - 0.1 and partial["kl"] > real["kl"] + 1.5, partial  # a tenth of the modes: log 10
+    assert partial["kl"] > math.log(10) - 0.1 and partial["kl"] > real["kl"] + 1.5, (
+        partial
+    )  # a tenth of the modes: log 10
 
 
 def test_tied_channels_fall_short_of_what_their_digits_would_cover_if_independent(stacked):
     """Joint collapse with even digits per channel: every sample's three channels show one digit (R = G = B), so
     10 modes, while the same per-channel digit histograms drawn independently would cover about 745."""
     real = stacked_mnist_modes(stacked.batch(torch.arange(N)), num_scored=N, per="drawn")
-    assert abs(real["modes_if_independent"] - real["modes"]) <= 15, real  # 678 against 685: real channels are independent
+    assert abs(real["modes_if_independent"] - real["modes"]) <= 15, (
+        real
+    )  # 678 against 685: real channels are independent
     tied = stacked_mnist_modes(stacked.batch(torch.arange(N))[:, :1].expand(N, 3, 32, 32), num_scored=N, per="drawn")
     assert tied["modes"] == 10 and tied["kl"] == pytest.approx(math.log(100), abs=0.05), tied
-    assert tied["modes_if_independent"] > 650, tied  # 745: the shortfall says the channels are tied, not the digits rare
+    assert tied["modes_if_independent"] > 650, (
+        tied
+    )  # 745: the shortfall says the channels are tied, not the digits rare
     assert modes_if_independent(torch.tensor([[2, 6, 9]] * 5)) == pytest.approx(1.0)
     assert modes_if_independent(torch.zeros(0, 3, dtype=torch.int64)) == 0.0
 
@@ -120,11 +129,17 @@ def test_per_assigned_scores_as_many_assigned_samples_as_num_scored_and_skips_wh
 
 
 def test_per_assigned_refuses_too_few_assigned_samples_and_says_how_many_to_draw(stacked):
-    with pytest.raises(ValueError, match=r"^per='assigned' scores the first 100 samples assigned a mode, but only 7\d of "
-                                         r"the 100 given were \(7\d\.0%\): draw about 14\d$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^per='assigned' scores the first 100 samples assigned a mode, but only 7\d of "
+        r"the 100 given were \(7\d\.0%\): draw about 14\d$",
+    ):
         stacked_mnist_modes(stacked.batch(torch.arange(100)), num_scored=100, per="assigned")
-    with pytest.raises(ValueError, match=r"only 0 of the 50 given were \(0\.0%\): the judge reads none of them as three "
-                                         r"digits, so no number of draws will do"):
+    with pytest.raises(
+        ValueError,
+        match=r"only 0 of the 50 given were \(0\.0%\): the judge reads none of them as three "
+        r"digits, so no number of draws will do",
+    ):
         stacked_mnist_modes(-torch.ones(50, 3, 32, 32), num_scored=10, per="assigned")
     with pytest.raises(ValueError, match=r"per must be 'argmax' .*, 'drawn' .* or 'assigned' .*, got 'accepted'"):
         stacked_mnist_modes(stacked.batch(torch.arange(10)), num_scored=10, per="accepted")
@@ -160,10 +175,15 @@ def test_the_metric_states_its_protocol_and_refuses_what_it_cannot_score(stacked
     assert compute is stacked_mnist_modes and spec.data_kind == "image"
     defaults = {k: p.default for k, p in inspect.signature(compute).parameters.items() if p.kind is p.KEYWORD_ONLY}
     assert defaults["confidence"] == 0.9 and defaults["num_scored"] == 26_000  # evaluate() records these
-    with pytest.raises(ValueError, match=r"^metric 'stacked_mnist_modes' scores 26,000 samples \(its protocol\), got "
-                                         r"100: draw 26000 or more"):
+    with pytest.raises(
+        ValueError,
+        match=r"^metric 'stacked_mnist_modes' scores 26,000 samples \(its protocol\), got "
+        r"100: draw 26000 or more",
+    ):
         stacked_mnist_modes(stacked.batch(torch.arange(100)))
-    with pytest.raises(ValueError, match=r"needs 3-channel images \(N, 3, H, W\), got samples of shape \(4, 1, 32, 32\)"):
+    with pytest.raises(
+        ValueError, match=r"needs 3-channel images \(N, 3, H, W\), got samples of shape \(4, 1, 32, 32\)"
+    ):
         stacked_mnist_modes(torch.zeros(4, 1, 32, 32), num_scored=4)
 
 
@@ -174,21 +194,27 @@ def test_the_benchmark_merges_seeds_run_as_separate_processes(tmp_path):
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "stacked_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "stacked_mnist.py")
+        "stacked_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "stacked_mnist.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     args = bench.parse_args(["--seeds", "1", "--steps", "50", "-c", "ngf=8", "--out", str(tmp_path)])
     folder = tmp_path / "dcgan-x"
     folder.mkdir()
-    earlier = {"settings": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "seeds": [0, 1]},
-               "results": [{"seed": 0, "modes": 7, "train_seconds": 10.0}, {"seed": 1, "modes": 8, "train_seconds": 20.0}]}
+    earlier = {
+        "settings": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "seeds": [0, 1]},
+        "results": [{"seed": 0, "modes": 7, "train_seconds": 10.0}, {"seed": 1, "modes": 8, "train_seconds": 20.0}],
+    }
     (folder / "result.json").write_text(json.dumps(earlier))
-    merged = bench.merge_earlier(folder, [{"seed": 1, "modes": 9, "train_seconds": None},
-                                          {"seed": 2, "modes": 5, "train_seconds": 30.0}], args)
+    merged = bench.merge_earlier(
+        folder, [{"seed": 1, "modes": 9, "train_seconds": None}, {"seed": 2, "modes": 5, "train_seconds": 30.0}], args
+    )
     assert [(r["seed"], r["modes"], r["train_seconds"]) for r in merged] == [(0, 7, 10.0), (1, 9, 20.0), (2, 5, 30.0)]
     earlier["settings"]["steps"] = 60
     (folder / "result.json").write_text(json.dumps(earlier))
-    assert [r["seed"] for r in bench.merge_earlier(folder, [{"seed": 2, "modes": 5, "train_seconds": 1.0}], args)] == [2]
+    assert [r["seed"] for r in bench.merge_earlier(folder, [{"seed": 2, "modes": 5, "train_seconds": 1.0}], args)] == [
+        2
+    ]
 
 
 def test_the_benchmark_draws_chunks_until_enough_samples_are_assigned(tmp_path, monkeypatch, stacked):
@@ -199,7 +225,8 @@ def test_the_benchmark_draws_chunks_until_enough_samples_are_assigned(tmp_path, 
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "stacked_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "stacked_mnist.py")
+        "stacked_bench", Path(__file__).resolve().parents[1] / "benchmarks" / "stacked_mnist.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     drawn_seeds = []

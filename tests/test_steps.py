@@ -4,18 +4,21 @@ import math
 
 import pytest
 import torch
+from ganzoo_cyclegan.step import CycleGANStep, ImagePool
 
 import ganzoo
 from ganzoo.data import load_dataset
 from ganzoo.engine.checkpoint import list_checkpoints, load_module, read_checkpoint
 from ganzoo.losses import d_loss_bce, g_loss_minimax, g_loss_nonsaturating, r1_penalty
-from ganzoo_cyclegan.step import CycleGANStep, ImagePool
 
 from .test_engine import QUIET, assert_identical, final_state
 
 SMALL = {
     "vanilla": ("ring8", dict(g_hidden=[32, 32], d_hidden=[32, 32])),
-    "dcgan": ("mnist-5k", dict(image_size=16, channels=1, ngf=8, ndf=8, r1=1.0)),  # the R1 pass (plain DCGAN: test_engine)
+    "dcgan": (
+        "mnist-5k",
+        dict(image_size=16, channels=1, ngf=8, ndf=8, r1=1.0),
+    ),  # the R1 pass (plain DCGAN: test_engine)
     "wgan-gp": ("mnist-5k", dict(image_size=16, channels=1, ngf=8, ndf=8, n_critic=3)),
     # decay_start=1: the schedule depends on the run's total steps, which the short first half can't know
     "cyclegan": ("mnist-5k-inverted", dict(image_size=32, channels=1, ngf=4, ndf=4, pool_size=6, decay_start=1.0)),
@@ -47,8 +50,9 @@ def test_dcgan_r1_flattens_the_discriminator_on_real_images(tmp_path):
     config = dict(image_size=16, channels=1, ngf=8, ndf=8)
     sharpness = {}
     for r1 in (0.0, 10.0):
-        run = ganzoo.train("dcgan", "mnist-5k", steps=40, out=tmp_path / f"r1-{r1}", batch_size=32, **QUIET,
-                           r1=r1, **config)
+        run = ganzoo.train(
+            "dcgan", "mnist-5k", steps=40, out=tmp_path / f"r1-{r1}", batch_size=32, **QUIET, r1=r1, **config
+        )
         D = ganzoo.create("dcgan", **config).nets["D"]
         load_module("net.D", D, read_checkpoint(list_checkpoints(run / "checkpoints")[-1])[0])
         _, penalty = r1_penalty(D, real)  # D in training mode (batch statistics), as the step sees it
@@ -97,8 +101,9 @@ def test_each_variant_resumes_exactly(tmp_path, variant):
 
 def test_engine_applies_the_step_learning_rate_schedule(tmp_path):
     data, config = SMALL["cyclegan"]
-    run = ganzoo.train("cyclegan", data, steps=6, out=tmp_path / "s", batch_size=4,
-                       **QUIET, **dict(config, decay_start=0.5))
+    run = ganzoo.train(
+        "cyclegan", data, steps=6, out=tmp_path / "s", batch_size=4, **QUIET, **dict(config, decay_start=0.5)
+    )
     _, header = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
     for name in ("G", "D"):
         group = header["optimizers"][name]["param_groups"][0]
@@ -112,16 +117,24 @@ def test_translation_variant_needs_unpaired_data(tmp_path):
 
 
 def test_shared_losses_match_their_formulas():
-    from ganzoo.losses import (bce_fake, bce_real, d_loss_logistic, d_loss_ls, g_loss_logistic, g_loss_ls, ls_fake,
-                               ls_real)
+    from ganzoo.losses import (
+        bce_fake,
+        bce_real,
+        d_loss_logistic,
+        d_loss_ls,
+        g_loss_logistic,
+        g_loss_ls,
+        ls_fake,
+        ls_real,
+    )
 
     real, fake = torch.tensor([-1.0, 0.5, 2.0]), torch.tensor([0.0, -3.0, 1.0])
     assert torch.equal(d_loss_bce(real, fake, 0.9), bce_real(real, 0.9) + bce_fake(fake))  # DCGAN's two halves
     assert torch.allclose(d_loss_logistic(real, fake), d_loss_bce(real, fake))  # StyleGAN2's softplus form
     assert torch.allclose(g_loss_logistic(fake), g_loss_nonsaturating(fake))
     assert torch.equal(d_loss_logistic(real, fake, 0.9), d_loss_bce(real, fake, 0.9))  # smoothing reaches it
-    assert torch.allclose(d_loss_ls(real, fake), ((real - 1) ** 2).mean() + (fake ** 2).mean())  # LSGAN, 0-1 coding
-    assert torch.equal(g_loss_ls(fake), ls_real(fake)) and torch.allclose(ls_fake(fake), (fake ** 2).mean())
+    assert torch.allclose(d_loss_ls(real, fake), ((real - 1) ** 2).mean() + (fake**2).mean())  # LSGAN, 0-1 coding
+    assert torch.equal(g_loss_ls(fake), ls_real(fake)) and torch.allclose(ls_fake(fake), (fake**2).mean())
 
 
 class _Recording:
@@ -157,8 +170,11 @@ def test_phases_run_on_their_intervals_with_the_lazy_loss_weighted():
         reg_interval: int = 3
 
     class LazyStep(AdamStep):
-        phases = (Phase("Gmain", "G", frozen=("D",)), Phase("Dmain", "D"),
-                  Phase("Dreg", "D", every="reg_interval", when="reg_weight"))
+        phases = (
+            Phase("Gmain", "G", frozen=("D",)),
+            Phase("Dmain", "D"),
+            Phase("Dreg", "D", every="reg_interval", when="reg_weight"),
+        )
 
         def Gmain(self, ctx, batch):
             return torch.tensor(1.0)

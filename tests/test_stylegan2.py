@@ -8,6 +8,9 @@ import math
 import pytest
 import torch
 from click.testing import CliRunner
+from ganzoo_stylegan2.config import StyleGAN2Config
+from ganzoo_stylegan2.models import MinibatchStd, build, modulated_conv
+from ganzoo_stylegan2.step import StyleGAN2Step
 from PIL import Image
 
 import ganzoo
@@ -16,9 +19,6 @@ from ganzoo.config import ConfigError
 from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
 from ganzoo.latent import draw_z, slerp
 from ganzoo.networks import count_parameters
-from ganzoo_stylegan2.config import StyleGAN2Config
-from ganzoo_stylegan2.models import MinibatchStd, build, modulated_conv
-from ganzoo_stylegan2.step import StyleGAN2Step
 
 TINY = dict(image_size=16, channels=1, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16)
 QUIET = dict(device="cpu", progress="off", sample_every=0, log_every=1, batch_size=4)
@@ -32,6 +32,7 @@ def nets(**config):
 def test_parameter_counts_match_the_official_cifar_config():
     """NVlabs/stylegan2-ada-pytorch, train.py cfg 'cifar' (fmaps=1: channel_base 32768, channel_max 512,
     map=2, z_dim = w_dim = 512, D architecture 'orig'), unconditional, counted from training/networks.py."""
+
     def fc(cin, cout):
         return cin * cout + cout
 
@@ -43,13 +44,28 @@ def test_parameter_counts_match_the_official_cifar_config():
     torgb = fc(w, ch) + conv(ch, rgb, 1)
     mapping = 2 * fc(512, w)
     ref_g = mapping + ch * 4 * 4 + 7 * layer + 4 * torgb  # const, 1 + 2 + 2 + 2 convs, a toRGB per resolution
-    ref_d = (conv(rgb, ch, 1) + 3 * 2 * conv(ch, ch, 3)  # fromRGB at 32, two convs at 32, 16, 8
-             + conv(ch + 1, ch, 3) + fc(ch * 16, ch) + fc(ch, 1))  # epilogue: mbstd conv, fc, out
-    model = ganzoo.create("stylegan2", image_size=32, channels=3, mapping_layers=2, channel_base=32768,
-                          channel_max=512, d_architecture="orig", mbstd=32)
+    ref_d = (
+        conv(rgb, ch, 1)
+        + 3 * 2 * conv(ch, ch, 3)  # fromRGB at 32, two convs at 32, 16, 8
+        + conv(ch + 1, ch, 3)
+        + fc(ch * 16, ch)
+        + fc(ch, 1)
+    )  # epilogue: mbstd conv, fc, out
+    model = ganzoo.create(
+        "stylegan2",
+        image_size=32,
+        channels=3,
+        mapping_layers=2,
+        channel_base=32768,
+        channel_max=512,
+        d_architecture="orig",
+        mbstd=32,
+    )
     ours = {name: count_parameters(net) for name, net in model.nets.items()}
     assert ours == {"G": ref_g, "D": ref_d} == {"G": 19_947_539, "D": 20_720_641}
-    resnet = ganzoo.create("stylegan2", image_size=32, channels=3, mapping_layers=2, channel_base=32768, channel_max=512)
+    resnet = ganzoo.create(
+        "stylegan2", image_size=32, channels=3, mapping_layers=2, channel_base=32768, channel_max=512
+    )
     assert count_parameters(resnet.nets["D"]) == ref_d + 3 * ch * ch  # the residual D adds a 1x1 shortcut per block
 
 
@@ -64,7 +80,9 @@ def test_any_power_of_two_size_and_channels(size, channels):
 
 
 def test_config_refuses_what_cannot_be_built():
-    with pytest.raises(ConfigError, match=r"image_size=24 cannot be made by this architecture: use a power of two >= 8"):
+    with pytest.raises(
+        ConfigError, match=r"image_size=24 cannot be made by this architecture: use a power of two >= 8"
+    ):
         StyleGAN2Config(image_size=24)
     with pytest.raises(ConfigError, match=r"channel_base=16 leaves the 32x32 block with no channels"):
         StyleGAN2Config(channel_base=16)
@@ -73,7 +91,10 @@ def test_config_refuses_what_cannot_be_built():
 
 
 def test_output_is_raw_in_training_and_clamped_in_samples():
-    """D trains on what G draws (a clamp there hid runaway pixels: raw values reached 1e7 in a run); samples are in [-1, 1]."""
+    """D trains on what G draws; samples are in [-1, 1].
+
+    A clamp in training would hide runaway pixels from D (docs/stylegan2.md, "Output range").
+    """
     G = nets()["G"]
     ws = G.mapping(torch.randn(2, 16)) * 50  # toRGB is not demodulated: large styles push pixels out of range
     torch.manual_seed(1)
@@ -166,14 +187,23 @@ class Counting:
 
     def frozen(self, *names):
         import contextlib
+
         return contextlib.nullcontext()
 
     def log(self, **values):
         self.logged.update(values)
 
 
-@pytest.mark.parametrize("iteration,updates", [(0, ["G", "G", "D", "D"]), (4, ["G", "G", "D"]), (8, ["G", "G", "D", "D"]),
-                                               (2, ["G", "D"]), (16, ["G", "G", "D", "D"])])
+@pytest.mark.parametrize(
+    "iteration,updates",
+    [
+        (0, ["G", "G", "D", "D"]),
+        (4, ["G", "G", "D"]),
+        (8, ["G", "G", "D", "D"]),
+        (2, ["G", "D"]),
+        (16, ["G", "G", "D", "D"]),
+    ],
+)
 def test_lazy_regularisation_runs_on_its_intervals(iteration, updates):
     config = StyleGAN2Config(**TINY, r1_interval=8, pl_interval=4)
     step = StyleGAN2Step(config)
@@ -200,12 +230,14 @@ def test_ema_follows_the_official_ramp_up(tmp_path):
     step = StyleGAN2Step(StyleGAN2Config(**TINY))
     assert step.ema_decay(0, 64, 0.999) == 0.0  # the first update copies G
     assert step.ema_decay(100, 64, 0.999) == pytest.approx(0.5 ** (64 / (100 * 64 * 0.05)))
-    assert step.ema_decay(10 ** 6, 64, 0.999) == pytest.approx(0.5 ** (64 / 10_000))  # ema_kimg=10 once ramped up
+    assert step.ema_decay(10**6, 64, 0.999) == pytest.approx(0.5 ** (64 / 10_000))  # ema_kimg=10 once ramped up
     assert StyleGAN2Step(StyleGAN2Config(**TINY, ema_kimg=0)).ema_decay(100, 64, 0.999) == 0.999
     run = ganzoo.train("stylegan2", "mnist-5k", steps=1, out=str(tmp_path / "run"), ema=0.999, **QUIET, **TINY)
     tensors, _ = read_checkpoint(list_checkpoints(run / "checkpoints")[-1])
-    weights = [k[len("net.G."):] for k in tensors if k.startswith("net.G.")]
-    assert weights and all(torch.equal(tensors[f"ema.{k}"], tensors[f"net.G.{k}"]) for k in weights)  # decay 0 at step 0
+    weights = [k[len("net.G.") :] for k in tensors if k.startswith("net.G.")]
+    assert weights and all(
+        torch.equal(tensors[f"ema.{k}"], tensors[f"net.G.{k}"]) for k in weights
+    )  # decay 0 at step 0
 
 
 def test_exact_resume_across_the_lazy_boundaries(tmp_path):
@@ -316,7 +348,9 @@ def test_cli_writes_walks_gif_and_mixing(tmp_path):
     with Image.open(mix) as grid:
         assert grid.size == (3 * 18 + 2, 3 * 18 + 2)
     trunc = tmp_path / "t.png"
-    assert runner.invoke(cli, ["sample", str(folder), "--truncation", "0.7", "-n", "4", "-o", str(trunc)]).exit_code == 0
+    assert (
+        runner.invoke(cli, ["sample", str(folder), "--truncation", "0.7", "-n", "4", "-o", str(trunc)]).exit_code == 0
+    )
     bad = runner.invoke(cli, ["sample", str(folder), "--truncation", "2", "-o", str(trunc)])
     assert bad.exit_code == 1 and "truncation must be a number in (0, 1]" in bad.output
     clash = runner.invoke(cli, ["sample", str(folder), "--mix", "--interpolate", "3", "-o", str(mix)])
@@ -341,8 +375,11 @@ def test_configs_with_the_old_trick_names_still_load(tmp_path):
     old = make_config(StyleGAN2Config, {**TINY, "r1_gamma": 1, "mbstd_group": 2}, variant="stylegan2")
     assert old == StyleGAN2Config(**TINY, r1=1.0, mbstd=2)
     assert make_config(StyleGAN2Config, {"r1_gamma": 1.0, "r1": 1.0}).r1 == 1.0  # both, agreeing: fine
-    with pytest.raises(ConfigError, match=r"got both 'r1_gamma'=1.0 and 'r1'=2.0; 'r1_gamma' is the old name of 'r1': "
-                                          r"give 'r1' only"):
+    with pytest.raises(
+        ConfigError,
+        match=r"got both 'r1_gamma'=1.0 and 'r1'=2.0; 'r1_gamma' is the old name of 'r1': "
+        r"give 'r1' only",
+    ):
         make_config(StyleGAN2Config, {"r1_gamma": 1.0, "r1": 2.0}, variant="stylegan2")
     bundled = resources.files("ganzoo_stylegan2") / "pretrained" / "stylegan2-mnist"
     folder = tmp_path / "old"
@@ -376,10 +413,37 @@ def test_stylegan2_takes_the_shared_tricks():
 def test_cli_trains_with_the_shared_trick_flags(tmp_path):
     out = tmp_path / "run"
     tiny = [f"{k}={v}" for k, v in TINY.items() if k not in ("image_size", "channels")]
-    args = ["train", "stylegan2", "--data", "mnist-5k", "--image-size", "16", "--channels", "1",
-            "-c", "r1=1", "-c", "augment=translation", "-c", "r1_interval=2", *[a for c in tiny for a in ("-c", c)],
-            "--steps", "4", "--batch-size", "4", "--progress", "off", "--sample-every", "0", "--log-every", "1",
-            "--device", "cpu", "--out", str(out)]
+    args = [
+        "train",
+        "stylegan2",
+        "--data",
+        "mnist-5k",
+        "--image-size",
+        "16",
+        "--channels",
+        "1",
+        "-c",
+        "r1=1",
+        "-c",
+        "augment=translation",
+        "-c",
+        "r1_interval=2",
+        *[a for c in tiny for a in ("-c", c)],
+        "--steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--progress",
+        "off",
+        "--sample-every",
+        "0",
+        "--log-every",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     import json

@@ -54,7 +54,9 @@ def test_a_packed_discriminator_scores_groups_with_a_widened_first_layer(variant
 
 def test_a_batch_that_does_not_split_into_packs_is_a_clear_error():
     D = ganzoo.create("dcgan", pack=4, **IMAGE).nets["D"]
-    with pytest.raises(ValueError, match="pack=4 needs a batch that is a multiple of 4, but D got 6 samples: set --batch-size"):
+    with pytest.raises(
+        ValueError, match="pack=4 needs a batch that is a multiple of 4, but D got 6 samples: set --batch-size"
+    ):
         D(torch.randn(6, 1, 16, 16))
 
 
@@ -65,7 +67,9 @@ def test_minibatch_std_appends_the_spread_of_each_group():
     # group {x0, x2} = {1, 5}: std 2; group {x1, x3} = {3, 5}: std 1 (population std, + 1e-8 inside the root)
     assert torch.allclose(y[:, 1].flatten(), torch.tensor([2.0, 1.0, 2.0, 1.0]))
     flat = MinibatchStd(group=4)(torch.tensor([[0.0, 2.0], [2.0, 2.0], [0.0, 2.0], [2.0, 2.0]]))
-    assert flat.shape == (4, 3) and torch.allclose(flat[:, 2], torch.full((4,), 0.5), atol=1e-4)  # channel stds 1, 0: mean 0.5
+    assert flat.shape == (4, 3) and torch.allclose(
+        flat[:, 2], torch.full((4,), 0.5), atol=1e-4
+    )  # channel stds 1, 0: mean 0.5
     same = MinibatchStd(group=4)(torch.ones(4, 3, 2, 2))
     assert torch.allclose(same[:, 3], torch.full((4, 2, 2), 1e-4))  # a collapsed batch shows no spread
 
@@ -101,7 +105,9 @@ def test_r1_and_label_smoothing_reach_the_loss(tmp_path, variant, monkeypatch):
 def test_tricks_a_variant_cannot_take_are_refused_with_the_reason():
     with pytest.raises(ConfigError, match="does not take the discriminator trick 'pack'.*docs/tricks.md"):
         ganzoo.create("cyclegan", pack=2)
-    with pytest.raises(ConfigError, match="pack=2 cannot be used here: a packed D input would mix samples of different labels"):
+    with pytest.raises(
+        ConfigError, match="pack=2 cannot be used here: a packed D input would mix samples of different labels"
+    ):
         ganzoo.create("sngan", pack=2, num_classes=10)
     with pytest.raises(ConfigError, match="real_label=0.9 cannot be used here: the hinge loss"):
         ganzoo.create("sngan", real_label=0.9)
@@ -137,8 +143,19 @@ def test_stylegan2_takes_r1_and_smoothing_through_the_shared_code(tmp_path, monk
         counted = lambda *a, _f=original, _n=name, **k: calls[_n].append(a) or _f(*a, **k)  # noqa: E731
         monkeypatch.setattr(ganzoo.losses, name, counted)
     tiny = dict(image_size=16, channels=1, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16)
-    ganzoo.train("stylegan2", "mnist-5k", steps=3, out=tmp_path / "run", batch_size=4, **QUIET, **tiny,
-                 r1=2.0, r1_interval=2, real_label=0.9, augment="translation")
+    ganzoo.train(
+        "stylegan2",
+        "mnist-5k",
+        steps=3,
+        out=tmp_path / "run",
+        batch_size=4,
+        **QUIET,
+        **tiny,
+        r1=2.0,
+        r1_interval=2,
+        real_label=0.9,
+        augment="translation",
+    )
     assert len(calls["r1_penalty"]) == 2  # iterations 0 and 2
     assert len(calls["d_loss_bce"]) == 3  # every D update, with the smoothed target
     with pytest.raises(ConfigError, match="real_label must be in"):

@@ -51,12 +51,15 @@ def test_wgan_gp_critic_has_no_batch_norm_and_a_linear_output():
     model = ganzoo.create("wgan-gp", image_size=32, channels=1, ngf=8, ndf=8)
     kinds = {type(m).__name__ for m in model.nets["D"].modules()}
     assert "BatchNorm2d" not in kinds and "GroupNorm" in kinds and "Sigmoid" not in kinds
-    assert "BatchNorm2d" not in {type(m).__name__ for m in ganzoo.create("wgan-gp", critic_norm="none").nets["D"].modules()}
+    assert "BatchNorm2d" not in {
+        type(m).__name__ for m in ganzoo.create("wgan-gp", critic_norm="none").nets["D"].modules()
+    }
     points = ganzoo.create("wgan-gp", dim=2)  # an MLP critic
     for critic, x in ((model.nets["D"], torch.randn(64, 1, 32, 32)), (points.nets["D"], torch.randn(64, 2))):
         last = [m for m in critic.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))][-1]
         seen = []
-        last.register_forward_hook(lambda module, args, out: seen.append(out))
+        # seen bound now: each iteration's hook appends to that iteration's list
+        last.register_forward_hook(lambda module, args, out, seen=seen: seen.append(out))
         with torch.no_grad():
             last.weight.mul_(1000)  # scores far from 0 either way: a squashing output would show
             scores = critic(x)
@@ -106,24 +109,27 @@ def test_sampling_is_seeded(variant):
     assert torch.allclose(model.sample(6, seed=123, batch_size=2), a, atol=1e-6)
 
 
-@pytest.mark.parametrize("variant,bad,message", [
-    ("dcgan", {"image_size": 48}, "image_size=48 cannot be made by this architecture"),
-    ("dcgan", {"image_size": -64}, "image_size must be a positive integer"),
-    ("dcgan", {"channels": 2}, "channels must be one of 1, 3"),
-    ("dcgan", {"nz": 0}, "nz must be a positive number"),
-    ("dcgan", {"decay_start": 1.5}, r"decay_start must be in \[0, 1\], got 1.5"),
-    ("dcgan", {"real_label": 0.4}, r"real_label must be in \(0.5, 1\]"),
-    ("dcgan", {"r1": -1.0}, r"r1 must be >= 0 \(0 = no penalty\), got -1.0"),
-    ("wgan-gp", {"gp_lambda": -1}, r"gp_lambda must be >= 0, got -1.0"),
-    ("cyclegan", {"pool_size": -1}, r"pool_size must be >= 0, got -1"),
-    ("vanilla", {"decay_start": -0.1}, r"decay_start must be in \[0, 1\]"),
-    ("vanilla", {"g_norm": "layer"}, "g_norm must be one of 'none', 'batch'"),
-    ("dcgan", {"imagesize": 32}, "unknown config key 'imagesize' for variant 'dcgan'; did you mean 'image_size'"),
-    ("wgan-gp", {"critic_norm": "batch"}, "critic_norm must be one of 'layer', 'none'"),
-    ("vanilla", {"loss": "hinge"}, "loss must be one of 'non-saturating', 'minimax'"),
-    ("cyclegan", {"image_size": 30}, "multiple of 4"),
-    ("cyclegan", {"betas": (0.5, 1.5)}, "betas must be two numbers in"),
-])
+@pytest.mark.parametrize(
+    "variant,bad,message",
+    [
+        ("dcgan", {"image_size": 48}, "image_size=48 cannot be made by this architecture"),
+        ("dcgan", {"image_size": -64}, "image_size must be a positive integer"),
+        ("dcgan", {"channels": 2}, "channels must be one of 1, 3"),
+        ("dcgan", {"nz": 0}, "nz must be a positive number"),
+        ("dcgan", {"decay_start": 1.5}, r"decay_start must be in \[0, 1\], got 1.5"),
+        ("dcgan", {"real_label": 0.4}, r"real_label must be in \(0.5, 1\]"),
+        ("dcgan", {"r1": -1.0}, r"r1 must be >= 0 \(0 = no penalty\), got -1.0"),
+        ("wgan-gp", {"gp_lambda": -1}, r"gp_lambda must be >= 0, got -1.0"),
+        ("cyclegan", {"pool_size": -1}, r"pool_size must be >= 0, got -1"),
+        ("vanilla", {"decay_start": -0.1}, r"decay_start must be in \[0, 1\]"),
+        ("vanilla", {"g_norm": "layer"}, "g_norm must be one of 'none', 'batch'"),
+        ("dcgan", {"imagesize": 32}, "unknown config key 'imagesize' for variant 'dcgan'; did you mean 'image_size'"),
+        ("wgan-gp", {"critic_norm": "batch"}, "critic_norm must be one of 'layer', 'none'"),
+        ("vanilla", {"loss": "hinge"}, "loss must be one of 'non-saturating', 'minimax'"),
+        ("cyclegan", {"image_size": 30}, "multiple of 4"),
+        ("cyclegan", {"betas": (0.5, 1.5)}, "betas must be two numbers in"),
+    ],
+)
 def test_bad_config_is_a_clear_error(variant, bad, message):
     with pytest.raises(ConfigError, match=message):
         ganzoo.create(variant, **bad)

@@ -20,16 +20,23 @@ def list_cmd(pattern: str, datasets: bool, metrics: bool, importers: bool) -> No
     """List variants and pretrained models whose name matches PATTERN (wildcards: * ? [])."""
     state = get_state()
     if importers:
-        table(["importer", "variant", "upstream", "plugin", "summary"],
-              [(i.name, i.variant, i.upstream, i.plugin, i.summary) for i in state.importers if match(i.name, pattern)])
+        table(
+            ["importer", "variant", "upstream", "plugin", "summary"],
+            [(i.name, i.variant, i.upstream, i.plugin, i.summary) for i in state.importers if match(i.name, pattern)],
+        )
         return
     if metrics:
-        table(["metric", "data", "plugin", "summary"],
-              [(m.name, m.data_kind, m.plugin, m.summary) for m in state.metrics if match(m.name, pattern)])
+        table(
+            ["metric", "data", "plugin", "summary"],
+            [(m.name, m.data_kind, m.plugin, m.summary) for m in state.metrics if match(m.name, pattern)],
+        )
         return
     if datasets:
-        rows = [(d.name + (":ARG" if d.needs_arg else ""), d.kind, d.plugin, d.summary)
-                for d in state.datasets if match(d.name, pattern)]
+        rows = [
+            (d.name + (":ARG" if d.needs_arg else ""), d.kind, d.plugin, d.summary)
+            for d in state.datasets
+            if match(d.name, pattern)
+        ]
         table(["data spec", "kind", "plugin", "summary"], rows)
         return
     variants = [(v.name, v.plugin, v.summary) for v in state.variants if match(v.name, pattern)]
@@ -88,15 +95,32 @@ def describe(entry: Variant | ModelCard) -> dict:
     """What `ganzoo info` shows of a variant or a catalog model, as one flat record."""
     if isinstance(entry, Variant):
         return _describe_variant(entry)
-    return {"model": entry.name, "summary": entry.summary, "variant": entry.variant, "weights": entry.weights,
-            "availability": entry.availability, "dataset": entry.dataset, "license": entry.license,
-            "recipe": entry.recipe, "plugin": entry.plugin, "config": entry.config, "metrics": entry.metrics,
-            **({"source": entry.source} if entry.source else {})}
+    return {
+        "model": entry.name,
+        "summary": entry.summary,
+        "variant": entry.variant,
+        "weights": entry.weights,
+        "availability": entry.availability,
+        "dataset": entry.dataset,
+        "license": entry.license,
+        "recipe": entry.recipe,
+        "plugin": entry.plugin,
+        "config": entry.config,
+        "metrics": entry.metrics,
+        **({"source": entry.source} if entry.source else {}),
+    }
 
 
 def _describe_variant(entry: Variant) -> dict:
-    record = {"variant": entry.name, "summary": entry.summary, "paper": entry.paper,
-              "data": entry.data_kind, "task": entry.task, "plugin": entry.plugin, "license": entry.license}
+    record = {
+        "variant": entry.name,
+        "summary": entry.summary,
+        "paper": entry.paper,
+        "data": entry.data_kind,
+        "task": entry.task,
+        "plugin": entry.plugin,
+        "license": entry.license,
+    }
     try:  # the config dataclass is plain Python: listing its defaults imports no torch
         import dataclasses
 

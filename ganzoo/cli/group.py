@@ -14,8 +14,15 @@ from ..registry import UnknownNameError
 
 # Errors that report bad input (a file, a name, a config) or a broken plugin rather than a bug in ganzoo;
 # matched by name, so that handling them imports nothing (ganzoo's own error types live beside torch code).
-USER_ERRORS = ("ConfigError", "WeightsError", "ModelNameError", "PluginError", "ImageReadError", "DuplicateNameError",
-               "HubDataError")
+USER_ERRORS = (
+    "ConfigError",
+    "WeightsError",
+    "ModelNameError",
+    "PluginError",
+    "ImageReadError",
+    "DuplicateNameError",
+    "HubDataError",
+)
 
 
 class GanzooGroup(click.Group):

@@ -14,21 +14,22 @@ from .group import cli
 @click.option("--private", is_flag=True, help="Create the repo as private.")
 @click.option("--token", envvar="HF_TOKEN", help="Hub token (or set HF_TOKEN).")
 @click.option("--with-discriminator", is_flag=True, help="Also publish the discriminators, for fine-tuning.")
-def push(run: str, repo_id: str, revision: str | None, private: bool, token: str | None,
-         with_discriminator: bool) -> None:
+def push(
+    run: str, repo_id: str, revision: str | None, private: bool, token: str | None, with_discriminator: bool
+) -> None:
     """Publish a training RUN folder to the Hub repo REPO_ID (EMA generator, card, samples)."""
     from ..pretrained.publish import push_run
 
-    sha = push_run(run, repo_id, revision=revision, private=private, token=token,
-                   with_discriminator=with_discriminator)
+    sha = push_run(run, repo_id, revision=revision, private=private, token=token, with_discriminator=with_discriminator)
     click.echo(f"pushed {run} to {repo_id} at commit {sha}; load it with ganzoo.load('hf-hub:{repo_id}@{sha}')")
 
 
 @cli.command("import")
 @click.argument("source")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the ganzoo model into.")
-@click.option("--sha256", help="The file's sha256 (or its published prefix, 8+ hex digits): checked before it is "
-                               "opened.")
+@click.option(
+    "--sha256", help="The file's sha256 (or its published prefix, 8+ hex digits): checked before it is opened."
+)
 @click.option("--revision", help="Hub revision (branch, tag or commit) of an hf-hub: file.")
 def import_cmd(source: str, out: str, sha256: str | None, revision: str | None) -> None:
     """Convert another library's checkpoint: SOURCE is IMPORTER:FILE, IMPORTER:URL or IMPORTER:hf-hub:ORG/REPO/PATH.
@@ -41,8 +42,11 @@ def import_cmd(source: str, out: str, sha256: str | None, revision: str | None) 
 
     importer, sep, location = source.partition(":")
     if not sep or not importer or not location:
-        raise click.BadParameter("write SOURCE as IMPORTER:FILE_OR_URL, e.g. mmagic-dcgan:model.pth "
-                                 "(`ganzoo list --importers` names the importers)", param_hint="SOURCE")
+        raise click.BadParameter(
+            "write SOURCE as IMPORTER:FILE_OR_URL, e.g. mmagic-dcgan:model.pth "
+            "(`ganzoo list --importers` names the importers)",
+            param_hint="SOURCE",
+        )
     try:
         folder, digest = import_checkpoint(importer, location, out, sha256=sha256, revision=revision)
     except (FileNotFoundError, FileExistsError) as exc:
@@ -52,8 +56,14 @@ def import_cmd(source: str, out: str, sha256: str | None, revision: str | None) 
 
 @cli.command()
 @click.argument("packages", nargs=-1)
-@click.option("-e", "--editable", "editables", multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="Install a local plugin project in development mode (repeatable).")
+@click.option(
+    "-e",
+    "--editable",
+    "editables",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Install a local plugin project in development mode (repeatable).",
+)
 @click.option("-U", "--upgrade", is_flag=True, help="Upgrade to the newest versions.")
 def install(packages: tuple[str, ...], editables: tuple[str, ...], upgrade: bool) -> None:
     """Install plugin PACKAGES with pip into the interpreter that runs ganzoo."""
@@ -68,9 +78,11 @@ def install(packages: tuple[str, ...], editables: tuple[str, ...], upgrade: bool
     for dist, names in sorted(done.added.items()):
         click.echo(f"{dist}: plugin {', '.join(names)} installed; `ganzoo plugins` shows it")
     if done.not_plugins:
-        raise click.ClickException(f"{', '.join(done.not_plugins)} installed, but is not a ganzoo plugin: it "
-                                   f"declares no entry point in the 'ganzoo' group (uninstall it with "
-                                   f"`ganzoo uninstall`)")
+        raise click.ClickException(
+            f"{', '.join(done.not_plugins)} installed, but is not a ganzoo plugin: it "
+            f"declares no entry point in the 'ganzoo' group (uninstall it with "
+            f"`ganzoo uninstall`)"
+        )
 
 
 @cli.command()

@@ -12,24 +12,52 @@ from .group import cli
 
 @cli.command()
 @click.argument("name")
-@click.option("-n", "--num", "n", type=click.IntRange(min=1),
-              help="How many samples (1 or more); with --class-grid, per class.  [default: 64, or 8 per class]")
-@click.option("-o", "--out", required=True, type=click.Path(),
-              help="An image file, one grid (.png, .jpg, .webp, .bmp, .tif), or a folder: one PNG per sample.")
+@click.option(
+    "-n",
+    "--num",
+    "n",
+    type=click.IntRange(min=1),
+    help="How many samples (1 or more); with --class-grid, per class.  [default: 64, or 8 per class]",
+)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(),
+    help="An image file, one grid (.png, .jpg, .webp, .bmp, .tif), or a folder: one PNG per sample.",
+)
 @click.option("--seed", type=int, default=0, help="Noise seed: the same seed gives the same images.")
 @click.option("--device", default="cpu", help="cpu, cuda, cuda:N.")
 @click.option("--revision", help="Hub revision (branch, tag or commit) to load.")
-@click.option("--label", help="Conditional models: the class to draw, by index or name "
-                              "(default: classes drawn uniformly).")
+@click.option(
+    "--label", help="Conditional models: the class to draw, by index or name (default: classes drawn uniformly)."
+)
 @click.option("--class-grid", is_flag=True, help="Conditional models: one row per class, -n samples each.")
-@click.option("--truncation", type=float, help="In (0, 1]: fewer odd samples, less variety (W space for stylegan2, "
-                                               "a truncated normal z for the others).")
-@click.option("--interpolate", type=click.IntRange(min=2), metavar="K",
-              help="Latent walks: -n rows of K steps (lerp in W, slerp in z) as a grid at -o and an animated GIF "
-                   "beside it.")
+@click.option(
+    "--truncation",
+    type=float,
+    help="In (0, 1]: fewer odd samples, less variety (W space for stylegan2, a truncated normal z for the others).",
+)
+@click.option(
+    "--interpolate",
+    type=click.IntRange(min=2),
+    metavar="K",
+    help="Latent walks: -n rows of K steps (lerp in W, slerp in z) as a grid at -o and an animated GIF beside it.",
+)
 @click.option("--mix", is_flag=True, help="Style-based models: a style-mixing table of -n sources by -n destinations.")
-def sample(name: str, n: int | None, out: str, seed: int, device: str, revision: str | None, label: str | None,
-           class_grid: bool, truncation: float | None, interpolate: int | None, mix: bool) -> None:
+def sample(
+    name: str,
+    n: int | None,
+    out: str,
+    seed: int,
+    device: str,
+    revision: str | None,
+    label: str | None,
+    class_grid: bool,
+    truncation: float | None,
+    interpolate: int | None,
+    mix: bool,
+) -> None:
     """Sample N images from NAME (catalog name, hf-hub:org/repo, ./model-folder or run folder).
 
     A bare catalog name always loads the catalog model; write a folder of the same name as ./NAME.
@@ -38,8 +66,16 @@ def sample(name: str, n: int | None, out: str, seed: int, device: str, revision:
 
     if label is not None and class_grid:
         raise click.UsageError("--label draws one class and --class-grid all of them: give one of the two")
-    picked = [flag for flag, on in (("--class-grid", class_grid), ("--interpolate", interpolate), ("--mix", mix),
-                                    ("--label", label is not None)) if on]
+    picked = [
+        flag
+        for flag, on in (
+            ("--class-grid", class_grid),
+            ("--interpolate", interpolate),
+            ("--mix", mix),
+            ("--label", label is not None),
+        )
+        if on
+    ]
     if len(picked) > 1:
         raise click.UsageError(f"{' and '.join(picked)} make different pictures: give one of them")
     n = n or (8 if class_grid or interpolate else 4 if mix else 64)
@@ -84,8 +120,10 @@ def _check_targets(target: Path, n: int, interpolate: int | None, mix: bool) -> 
     try:
         as_grid = grid_target(target, n)
         if (interpolate or mix) and not as_grid:
-            raise click.UsageError(f"--{'interpolate' if interpolate else 'mix'} writes one picture: give -o an "
-                                   f"image file such as walk.png, not the folder {target}")
+            raise click.UsageError(
+                f"--{'interpolate' if interpolate else 'mix'} writes one picture: give -o an "
+                f"image file such as walk.png, not the folder {target}"
+            )
         if interpolate:
             refuse_non_image(gif)
     except BadTargetName as exc:
@@ -115,6 +153,7 @@ def _load_sampler(name: str, device: str, revision: str | None) -> Any:
     for warning in caught:
         click.echo(f"warning: {warning.message}", err=True)
     if not model.task.samples:
-        raise click.ClickException(f"{name} is a {model.variant.name} translation model: "
-                                   f"use model.translate(x) in Python")
+        raise click.ClickException(
+            f"{name} is a {model.variant.name} translation model: use model.translate(x) in Python"
+        )
     return model

@@ -11,16 +11,28 @@ from .group import cli, parse_sets
 
 @cli.command()
 @click.argument("variant", required=False)
-@click.option("--data", help="Data spec: mnist-5k, ring8, grid25, cifar10:ROOT, hf:ORG/NAME, a folder, ... "
-                             "(`ganzoo list --datasets`).")
+@click.option(
+    "--data",
+    help="Data spec: mnist-5k, ring8, grid25, cifar10:ROOT, hf:ORG/NAME, a folder, ... (`ganzoo list --datasets`).",
+)
 @click.option("--steps", type=int, help="Total iterations (generator updates).  [default: 1000]")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder to write (or to resume).")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False),
-              help="Continue the run in this folder from its latest checkpoint.")
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False),
+    help="Continue the run in this folder from its latest checkpoint.",
+)
 @click.option("--image-size", type=int, help="Config shortcut: image side in pixels.")
 @click.option("--channels", type=int, help="Config shortcut: 1 (grayscale) or 3 (RGB).")
-@click.option("-c", "--config", "config_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Variant config override (repeatable), e.g. -c lr=1e-4.")
+@click.option(
+    "-c",
+    "--config",
+    "config_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Variant config override (repeatable), e.g. -c lr=1e-4.",
+)
 @click.option("--batch-size", type=int, help="Real images per iteration and process.  [default: 64]")
 @click.option("--budget", type=float, help="Wall-clock seconds for this invocation (0 = no limit).")
 @click.option("--device", help="cpu, cuda, cuda:N or auto.  [default: auto]")
@@ -37,8 +49,9 @@ from .group import cli, parse_sets
 @click.option("--progress", type=click.Choice(["auto", "on", "off"]), help="Progress bar.  [default: auto]")
 @click.option("--image-column", help="hf: data: the column of images.  [default: its one Image column]")
 @click.option("--label-column", help="hf: data: the column of class labels.  [default: its first ClassLabel column]")
-def train(variant, data, steps, out, resume_dir, image_size, channels, config_pairs, image_column, label_column,
-          **engine) -> None:
+def train(
+    variant, data, steps, out, resume_dir, image_size, channels, config_pairs, image_column, label_column, **engine
+) -> None:
     """Train VARIANT on --data into the run folder --out (or continue one with --resume DIR).
 
     \b
@@ -62,8 +75,16 @@ def train(variant, data, steps, out, resume_dir, image_size, channels, config_pa
     elif not (variant and data and out):
         raise click.UsageError("give VARIANT, --data and --out (or --resume DIR)")
     try:
-        run = api_train(variant, data, steps=steps, out=out, resume=bool(resume_dir), config=overrides,
-                        data_options={"image_column": image_column, "label_column": label_column}, **engine)
+        run = api_train(
+            variant,
+            data,
+            steps=steps,
+            out=out,
+            resume=bool(resume_dir),
+            config=overrides,
+            data_options={"image_column": image_column, "label_column": label_column},
+            **engine,
+        )
     except TrainingInterrupted as exc:
         click.echo(f"\n{exc}", err=True)
         sys.exit(130)

@@ -30,12 +30,15 @@ def parse_spec(spec: str) -> tuple[DatasetSpec, str | None]:
         if UNPAIRED_FOLDER in datasets and _looks_unpaired(spec):
             return datasets.get(UNPAIRED_FOLDER), spec
         return datasets.get("folder"), spec
-    raise UnknownNameError(datasets.unknown_message(name).replace("`ganzoo list`", "`ganzoo list --datasets`")
-                           + "; a folder of images can be given by its path")
+    raise UnknownNameError(
+        datasets.unknown_message(name).replace("`ganzoo list`", "`ganzoo list --datasets`")
+        + "; a folder of images can be given by its path"
+    )
 
 
-def load_dataset(spec: str, *, image_size: int = 32, channels: int = 1,
-                 options: dict[str, Any] | None = None) -> tuple[Any, DatasetSpec]:
+def load_dataset(
+    spec: str, *, image_size: int = 32, channels: int = 1, options: dict[str, Any] | None = None
+) -> tuple[Any, DatasetSpec]:
     """The torch Dataset that ``spec`` names, at ``image_size`` and ``channels``, and its spec entry.
 
     ``options`` are further keywords for the spec's load, among those its entry lists (an hf: data

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import torch
 
-from .image_files import (IMAGE_EXTENSIONS, FolderImageDataset, ImageReadError, find_images, pil_to_model_range,
-                          pil_to_pixels)
+from .image_files import (
+    IMAGE_EXTENSIONS,
+    FolderImageDataset,
+    ImageReadError,
+    find_images,
+    pil_to_model_range,
+    pil_to_pixels,
+)
 from .prepared import PreparedFolderDataset, prepared_pixels
 
 __all__ = [
@@ -30,7 +36,12 @@ MIN_PREPARED = 100  # folders from this size on are prepared once into a uint8 c
 
 
 def load_folder(
-    arg: str | None, *, image_size: int, channels: int, crop: int | None = None, verify: bool | None = None,
+    arg: str | None,
+    *,
+    image_size: int,
+    channels: int,
+    crop: int | None = None,
+    verify: bool | None = None,
     prepare: bool = True,
 ) -> FolderImageDataset:
     """The spec "folder:PATH" (or a bare path): every image under PATH, recursively.

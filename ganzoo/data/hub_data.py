@@ -32,7 +32,7 @@ class HubDataError(ValueError):
 
 
 def parse_hub_arg(arg: str | None) -> tuple[str, str | None, str | None]:
-    """"ORG/NAME[@REVISION][:SPLIT]" -> (repo, revision or None, split or None); repo and revision are checked."""
+    """ "ORG/NAME[@REVISION][:SPLIT]" -> (repo, revision or None, split or None); repo and revision are checked."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
@@ -45,16 +45,26 @@ def parse_hub_arg(arg: str | None) -> tuple[str, str | None, str | None]:
     try:
         validate_repo_id(repo)
     except HFValidationError:
-        raise HubDataError(f"{PREFIX}{arg} does not name a Hub data set: write it as hf:ORG/NAME[@REVISION][:SPLIT] "
-                           f"(letters, digits, '-', '_', '.')") from None
+        raise HubDataError(
+            f"{PREFIX}{arg} does not name a Hub data set: write it as hf:ORG/NAME[@REVISION][:SPLIT] "
+            f"(letters, digits, '-', '_', '.')"
+        ) from None
     if revision and not (REVISION.fullmatch(revision) and ".." not in revision and not revision.endswith("/")):
         raise HubDataError(f"{revision!r} is not a valid Hub revision: give a branch, a tag or a commit sha")
     return repo, revision or None, split or None
 
 
-def load_hub_data(arg: str | None, *, image_size: int, channels: int, repo: str | None = None,
-                  revision: str | None = None, split: str | None = None, image_column: str | None = None,
-                  label_column: str | None = None) -> HubImageDataset:
+def load_hub_data(
+    arg: str | None,
+    *,
+    image_size: int,
+    channels: int,
+    repo: str | None = None,
+    revision: str | None = None,
+    split: str | None = None,
+    image_column: str | None = None,
+    label_column: str | None = None,
+) -> HubImageDataset:
     """The spec "hf:ORG/NAME[@REVISION][:SPLIT]" (arg is what follows "hf:").
 
     The keywords complete the spec: ``revision`` pins a commit over the spec's branch (a resumed run
@@ -72,28 +82,48 @@ def load_hub_data(arg: str | None, *, image_size: int, channels: int, repo: str 
     try:
         builder = datasets.load_dataset_builder(str(folder))
     except FileNotFoundError as exc:  # datasets' EmptyDatasetError among them
-        raise HubDataError(f"{where} holds no data files that datasets can read (parquet, arrow, csv, json, "
-                           f"or image files): {exc}") from None
+        raise HubDataError(
+            f"{where} holds no data files that datasets can read (parquet, arrow, csv, json, or image files): {exc}"
+        ) from None
     splits = sorted(str(s) for s in (builder.config.data_files or {}))  # names, not datasets' NamedSplit
     split = split or spec_split or (DEFAULT_SPLIT if DEFAULT_SPLIT in splits or len(splits) != 1 else splits[0])
     if split not in splits:
-        raise HubDataError(f"{where} has no split {split!r}; its splits: {', '.join(splits) or 'none'} "
-                           f"(name one as hf:{name}:SPLIT)")
+        raise HubDataError(
+            f"{where} has no split {split!r}; its splits: {', '.join(splits) or 'none'} (name one as hf:{name}:SPLIT)"
+        )
     builder.download_and_prepare()  # local files into the arrow cache, once per commit
     table = builder.as_dataset(split=split)
     image_column = _image_column(table, image_column, where)
     labels, classes, label_column = _labels(table, label_column, where)
-    source = {"repo": name, "revision": folder.name, "split": split, "image_column": image_column,
-              "label_column": label_column}
-    return HubImageDataset(table, image_column, image_size=image_size, channels=channels, labels=labels,
-                           classes=classes, source=source)
+    source = {
+        "repo": name,
+        "revision": folder.name,
+        "split": split,
+        "image_column": image_column,
+        "label_column": label_column,
+    }
+    return HubImageDataset(
+        table, image_column, image_size=image_size, channels=channels, labels=labels, classes=classes, source=source
+    )
 
 
 class HubImageDataset(Dataset):
-    """Rows of a memory-mapped ``datasets.Dataset`` decoded on access; item i is (C, image_size, image_size) in [-1, 1]."""
+    """Rows of a memory-mapped ``datasets.Dataset`` decoded on access.
 
-    def __init__(self, table: Any, column: str, *, image_size: int, channels: int, labels: torch.Tensor | None = None,
-                 classes: list[str] | None = None, source: dict[str, Any] | None = None) -> None:
+    Item i is (C, image_size, image_size) in [-1, 1].
+    """
+
+    def __init__(
+        self,
+        table: Any,
+        column: str,
+        *,
+        image_size: int,
+        channels: int,
+        labels: torch.Tensor | None = None,
+        classes: list[str] | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> None:
         from datasets import Image as ImageFeature
 
         self.rows = table.select_columns([column]).cast_column(column, ImageFeature(decode=False))  # bytes, not PIL

@@ -17,8 +17,14 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
-__all__ = ["IMAGE_EXTENSIONS", "FolderImageDataset", "ImageReadError", "find_images", "pil_to_model_range",
-           "pil_to_pixels"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "FolderImageDataset",
+    "ImageReadError",
+    "find_images",
+    "pil_to_model_range",
+    "pil_to_pixels",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 VERIFY_LIMIT = 20_000  # folders up to this size have every file checked when the data set is built
@@ -89,8 +95,10 @@ def _value_range(img: Image.Image) -> float | None:
     if img.mode == "I":  # 32-bit integers: PNG uses it for 16-bit gray, TIFF says its bit depth
         bits = 16 if img.format == "PNG" else (getattr(img, "tag_v2", None) or {}).get(258, (0,))[0]
         if bits not in (8, 16):
-            raise ValueError(f"mode I image ({bits or 'unknown'}-bit integers) has no known value range: "
-                             f"save it as an 8- or 16-bit PNG")
+            raise ValueError(
+                f"mode I image ({bits or 'unknown'}-bit integers) has no known value range: "
+                f"save it as an 8- or 16-bit PNG"
+            )
         return float(2**bits - 1)
     if img.mode == "F":
         return 1.0  # float images are read as values in [0, 1]
@@ -102,8 +110,10 @@ def _on_8bit_scale(img: Image.Image, top: float) -> Image.Image:
     (a 16-bit PNG came out white). Values outside [0, top] are refused."""
     values = np.asarray(img, dtype=np.float64)  # (H, W)
     if values.size and not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= top):
-        raise ValueError(f"mode {img.mode} image holds values in [{values.min():g}, {values.max():g}], outside "
-                         f"[0, {top:g}]: save it as an 8- or 16-bit PNG")
+        raise ValueError(
+            f"mode {img.mode} image holds values in [{values.min():g}, {values.max():g}], outside "
+            f"[0, {top:g}]: save it as an 8- or 16-bit PNG"
+        )
     return Image.fromarray((values * (255.0 / top)).astype(np.float32))
 
 

@@ -20,7 +20,9 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 class ImageTensorDataset(Dataset):
     """In-memory images; item i is the (C, H, W) image alone (labels and class names stay on the side)."""
 
-    def __init__(self, tensor: torch.Tensor, labels: torch.Tensor | None = None, classes: list[str] | None = None) -> None:
+    def __init__(
+        self, tensor: torch.Tensor, labels: torch.Tensor | None = None, classes: list[str] | None = None
+    ) -> None:
         if tensor.dim() != 4 or tensor.dtype != torch.float32:
             raise ValueError(f"expected float32 images (N, C, H, W), got {tuple(tensor.shape)} {tensor.dtype}")
         if labels is not None and labels.shape != (tensor.shape[0],):

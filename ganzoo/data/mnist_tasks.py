@@ -16,8 +16,8 @@ training digit with its own T(x). The 500 held-out digits stay out of both for e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -88,7 +88,9 @@ def _train_digits(image_size: int, channels: int) -> tuple[torch.Tensor, torch.T
     return images[idx], idx
 
 
-def holdout_pairs(task: str, image_size: int = 32, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def holdout_pairs(
+    task: str, image_size: int = 32, channels: int = 1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(A, T(A), labels) for the 500 held-out digits that no task spec trains on."""
     from .mnist import load_mnist5k, mnist5k_split
 
@@ -114,14 +116,18 @@ def load_task_paired(task: str, image_size: int = 32, channels: int = 1) -> Pair
 
 def spec_loader(task: str, paired: bool) -> Callable:
     """The load(arg, *, image_size, channels) of the spec for ``task``."""
+
     def load(arg: str | None = None, *, image_size: int = 32, channels: int = 1):
         if arg is not None:
             raise ValueError(f"mnist-5k-{task}{'-paired' if paired else ''} takes no argument")
         return (load_task_paired if paired else load_task_unpaired)(task, image_size, channels)
+
     return load
 
 
 load_thick, load_thick_paired = spec_loader("thick", False), spec_loader("thick", True)
 load_rot90, load_rot90_paired = spec_loader("rot90", False), spec_loader("rot90", True)
 load_shift = spec_loader("shift", False)
-load_inverted_paired = spec_loader("inverted", True)  # unpaired: ganzoo.data.unpaired.load_mnist_inverted, the same halves
+load_inverted_paired = spec_loader(
+    "inverted", True
+)  # unpaired: ganzoo.data.unpaired.load_mnist_inverted, the same halves

@@ -48,8 +48,10 @@ def _keys(root: Path, files: list[Path]) -> dict[str, int]:
     for i, path in enumerate(files):
         key = _name(path, root)
         if key in keys:
-            raise ValueError(f"paired data: {files[keys[key]]} and {path} have the same name {key!r}; "
-                             f"keep one file per name so each pairs with exactly one partner")
+            raise ValueError(
+                f"paired data: {files[keys[key]]} and {path} have the same name {key!r}; "
+                f"keep one file per name so each pairs with exactly one partner"
+            )
         keys[key] = i
     return keys
 
@@ -63,9 +65,11 @@ def match_by_name(dir_a: str | Path, dir_b: str | Path) -> tuple[list[Path], lis
     for here, there, root, other in ((keys_a, keys_b, root_a, root_b), (keys_b, keys_a, root_b, root_a)):
         alone = sorted(here.keys() - there.keys())
         if alone:
-            raise ValueError(f"paired data: {len(alone)} image(s) of {root} have no partner of the same name in "
-                             f"{other} (first: {alone[0]!r}); {len(both)} name(s) matched. Give both folders the "
-                             f"same file names, or remove the unpaired images")
+            raise ValueError(
+                f"paired data: {len(alone)} image(s) of {root} have no partner of the same name in "
+                f"{other} (first: {alone[0]!r}); {len(both)} name(s) matched. Give both folders the "
+                f"same file names, or remove the unpaired images"
+            )
     return [files_a[keys_a[k]] for k in both], [files_b[keys_b[k]] for k in both]
 
 
@@ -83,12 +87,15 @@ def _stack_files(root: Path, files: list[Path], image_size: int, channels: int) 
 def load_paired(arg: str | None, *, image_size: int = 256, channels: int = 3) -> PairedTensorDataset:
     """The spec "paired:A_DIR,B_DIR": images of two folders paired by file name (decoded into memory)."""
     if not arg or "," not in arg:
-        raise ValueError(f"paired data needs two folders: paired:A_DIR,B_DIR (got {arg!r}); for side-by-side A|B "
-                         f"images use aligned:DIR")
+        raise ValueError(
+            f"paired data needs two folders: paired:A_DIR,B_DIR (got {arg!r}); for side-by-side A|B "
+            f"images use aligned:DIR"
+        )
     dir_a, dir_b = (Path(p.strip()).expanduser() for p in arg.split(",", 1))
     files_a, files_b = match_by_name(dir_a, dir_b)
-    return PairedTensorDataset(_stack_files(dir_a, files_a, image_size, channels),
-                               _stack_files(dir_b, files_b, image_size, channels))
+    return PairedTensorDataset(
+        _stack_files(dir_a, files_a, image_size, channels), _stack_files(dir_b, files_b, image_size, channels)
+    )
 
 
 def _split(path: Path, image_size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,11 +109,15 @@ def _split(path: Path, image_size: int, channels: int) -> tuple[torch.Tensor, to
                 return pil_to_model_range(left, image_size, channels), pil_to_model_range(right, image_size, channels)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
-    raise ValueError(f"{path} is {w}x{h}: an aligned image holds A and B side by side, so its width must be even "
-                     f"(two {h}x{h} halves in the pix2pix sets)")
+    raise ValueError(
+        f"{path} is {w}x{h}: an aligned image holds A and B side by side, so its width must be even "
+        f"(two {h}x{h} halves in the pix2pix sets)"
+    )
 
 
-def load_aligned(arg: str | None, *, image_size: int = 256, channels: int = 3, btoa: bool = False) -> PairedTensorDataset:
+def load_aligned(
+    arg: str | None, *, image_size: int = 256, channels: int = 3, btoa: bool = False
+) -> PairedTensorDataset:
     """The spec "aligned:DIR": every image under DIR is A | B side by side (A left; right with ``btoa``)."""
     if not arg:
         raise ValueError("aligned data needs a folder of side-by-side A|B images: aligned:DIR (e.g. facades/train)")
@@ -118,5 +129,7 @@ def load_aligned(arg: str | None, *, image_size: int = 256, channels: int = 3, b
 def load_aligned_btoa(arg: str | None, *, image_size: int = 256, channels: int = 3) -> PairedTensorDataset:
     """The spec "aligned-btoa:DIR": side-by-side images read as B | A (A is the right half)."""
     if not arg:
-        raise ValueError("aligned data needs a folder of side-by-side A|B images: aligned-btoa:DIR (e.g. facades/train)")
+        raise ValueError(
+            "aligned data needs a folder of side-by-side A|B images: aligned-btoa:DIR (e.g. facades/train)"
+        )
     return load_aligned(arg, image_size=image_size, channels=channels, btoa=True)

@@ -88,8 +88,14 @@ def _prepare(folder: Path, key: str, files: list[Path], shape: tuple[int, ...], 
             out[i] = pixels
         out.flush()
         del out
-        header = {"format": FORMAT, "key": key, "shape": list(shape), "dtype": "uint8", "sha256": _sha256(tmp),
-                  "source": os.path.commonpath([os.path.abspath(f) for f in files])}
+        header = {
+            "format": FORMAT,
+            "key": key,
+            "shape": list(shape),
+            "dtype": "uint8",
+            "sha256": _sha256(tmp),
+            "source": os.path.commonpath([os.path.abspath(f) for f in files]),
+        }
         os.replace(tmp, folder / "images.npy")
         tmp_header = folder / f"header.json.tmp-{os.getpid()}"
         tmp_header.write_text(json.dumps(header, indent=2) + "\n")
@@ -110,8 +116,9 @@ def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: 
     except FileNotFoundError:
         pass
     except (ValueError, OSError) as exc:  # never used half-right: refused, then prepared again
-        warnings.warn(f"prepared images in {folder} refused ({exc}); preparing them again", RuntimeWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"prepared images in {folder} refused ({exc}); preparing them again", RuntimeWarning, stacklevel=3
+        )
     if not _prepare(folder, key, files, shape, crop):
         return None
     return _open(folder, key, shape)
@@ -120,8 +127,9 @@ def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: 
 class PreparedFolderDataset(FolderImageDataset):
     """A FolderImageDataset whose items come from prepared uint8 pixels instead of decoding each file."""
 
-    def __init__(self, files: list[Path], pixels: np.ndarray, *, image_size: int, channels: int,
-                 crop: int | None = None) -> None:
+    def __init__(
+        self, files: list[Path], pixels: np.ndarray, *, image_size: int, channels: int, crop: int | None = None
+    ) -> None:
         super().__init__(files, image_size=image_size, channels=channels, crop=crop, verify=False)
         self.pixels = pixels  # (N, C, H, W) uint8, memory-mapped
 

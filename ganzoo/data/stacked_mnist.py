@@ -58,11 +58,15 @@ class StackedMnist(Dataset):
 def load_stacked_mnist(arg: str | None = None, *, image_size: int = 32, channels: int = 3) -> StackedMnist:
     """The spec "stacked-mnist": 50,000 digit triples as 3-channel images of side ``image_size``."""
     if arg is not None:
-        raise ValueError(f"stacked-mnist is made from the bundled digits and takes no argument; use the spec "
-                         f"'stacked-mnist', not 'stacked-mnist:{arg}'")
+        raise ValueError(
+            f"stacked-mnist is made from the bundled digits and takes no argument; use the spec "
+            f"'stacked-mnist', not 'stacked-mnist:{arg}'"
+        )
     if channels != 3:
-        raise ValueError(f"stacked-mnist images have 3 channels (one digit each), not {channels}: train with "
-                         f"--channels 3, or leave --channels out: the spec suggests 3")
+        raise ValueError(
+            f"stacked-mnist images have 3 channels (one digit each), not {channels}: train with "
+            f"--channels 3, or leave --channels out: the spec suggests 3"
+        )
     images, labels = mnist5k_arrays()
     digits = to_model_range(images, image_size, 1)  # (5000, 1, S, S)
     return StackedMnist(digits, torch.from_numpy(labels.astype(np.int64)), stacked_indices())

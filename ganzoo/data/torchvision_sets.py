@@ -33,7 +33,7 @@ def _root(arg: str | None, spec: str) -> Path:
 def _missing(name: str, root: Path, layout: str, cls: str) -> FileNotFoundError:
     return FileNotFoundError(
         f"{name} not found under {root}: expected {layout}. ganzoo never downloads; to fetch it once, run\n"
-        f"    python -c \"import torchvision; torchvision.datasets.{cls}({str(root)!r}, download=True)\""
+        f'    python -c "import torchvision; torchvision.datasets.{cls}({str(root)!r}, download=True)"'
     )
 
 
@@ -52,8 +52,11 @@ def _open(make: Any, name: str, root: Path, layout: str, cls: str) -> Dataset:
 def _in_memory(base: Any, images: Any, image_size: int, channels: int) -> ImageTensorDataset:
     """The whole set decoded once into memory, (N, C, S, S) in [-1, 1], with its labels and class names:
     no per-item decoding in the training loop (the path mnist-5k and hf: data take)."""
-    return ImageTensorDataset(to_model_range(images, image_size, channels),
-                              torch.as_tensor(base.targets, dtype=torch.int64), classes=list(base.classes))
+    return ImageTensorDataset(
+        to_model_range(images, image_size, channels),
+        torch.as_tensor(base.targets, dtype=torch.int64),
+        classes=list(base.classes),
+    )
 
 
 def load_mnist(arg: str | None, *, image_size: int = 32, channels: int = 1) -> ImageTensorDataset:

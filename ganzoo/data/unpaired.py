@@ -43,7 +43,7 @@ def _stack(folder: str, image_size: int, channels: int) -> torch.Tensor:
 
 
 def load_unpaired(arg: str | None, *, image_size: int = 256, channels: int = 3) -> UnpairedTensorDataset:
-    """"unpaired:A_DIR,B_DIR" or a folder with trainA/ and trainB/ (decoded into memory)."""
+    """ "unpaired:A_DIR,B_DIR" or a folder with trainA/ and trainB/ (decoded into memory)."""
     if not arg:
         raise ValueError("unpaired data needs folders: unpaired:A_DIR,B_DIR or a folder with trainA/ and trainB/")
     if "," in arg:

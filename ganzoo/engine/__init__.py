@@ -26,9 +26,23 @@ _LAZY = {
     "end_finished_rank": "ganzoo.engine.distributed:end_finished_rank",
 }
 
-__all__ = ["Step", "StepContext", "Phase", "AdamStep", "LinearDecayStep", "adam", "adam_per_network", "linear_decay",
-           "TrainOptions", "Trainer", "TrainingInterrupted", "NonFiniteLossError", "RunFolder", "resolve_device",
-           "end_finished_rank"]
+__all__ = [
+    "Step",
+    "StepContext",
+    "Phase",
+    "AdamStep",
+    "LinearDecayStep",
+    "adam",
+    "adam_per_network",
+    "linear_decay",
+    "TrainOptions",
+    "Trainer",
+    "TrainingInterrupted",
+    "NonFiniteLossError",
+    "RunFolder",
+    "resolve_device",
+    "end_finished_rank",
+]
 
 
 def __getattr__(name: str) -> Any:

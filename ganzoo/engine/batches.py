@@ -9,7 +9,8 @@ conditional run passes the data set's labels and gets (images, labels) batches.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -18,12 +19,16 @@ from torch.utils.data import DataLoader, Dataset
 class IndexStream:
     """Endless batches of dataset indices: per-epoch permutations, rank-sharded, last partial batch dropped."""
 
-    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
-                 epoch: int = 0, offset: int = 0):
+    def __init__(
+        self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1, epoch: int = 0, offset: int = 0
+    ):
         per_rank = size // world
         if per_rank < batch_size:
-            raise ValueError(f"the data set has {size} items: too few for batch size {batch_size}"
-                             + (f" on each of {world} processes" if world > 1 else "") + "; use a smaller --batch-size")
+            raise ValueError(
+                f"the data set has {size} items: too few for batch size {batch_size}"
+                + (f" on each of {world} processes" if world > 1 else "")
+                + "; use a smaller --batch-size"
+            )
         self.size, self.batch_size, self.seed, self.rank, self.world = size, batch_size, seed, rank, world
         self.batches_per_epoch = per_rank // batch_size
         self.epoch, self.offset = epoch, offset  # offset counts batches within the epoch
@@ -31,7 +36,7 @@ class IndexStream:
     def _shard(self, epoch: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         perm = torch.randperm(self.size, generator=g)
-        return perm[self.rank: self.world * (self.size // self.world): self.world]  # equal shards
+        return perm[self.rank : self.world * (self.size // self.world) : self.world]  # equal shards
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         while True:
@@ -39,7 +44,7 @@ class IndexStream:
             while self.offset < self.batches_per_epoch:
                 start = self.offset * self.batch_size
                 self.offset += 1
-                yield shard[start: start + self.batch_size]
+                yield shard[start : start + self.batch_size]
             self.epoch, self.offset = self.epoch + 1, 0
 
     def position(self) -> dict[str, int]:
@@ -50,8 +55,9 @@ class _Replay:
     """A batch sampler that yields what an IndexStream yields, starting where it stands now."""
 
     def __init__(self, stream: IndexStream):
-        self.stream = IndexStream(stream.size, stream.batch_size, stream.seed, stream.rank, stream.world,
-                                  stream.epoch, stream.offset)
+        self.stream = IndexStream(
+            stream.size, stream.batch_size, stream.seed, stream.rank, stream.world, stream.epoch, stream.offset
+        )
 
     def __iter__(self):
         for idx in self.stream:
@@ -64,9 +70,20 @@ class Batches:
     With ``labels`` (N,) each batch is ``(images, labels)``: the labels of exactly those images.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device, *, rank: int = 0,
-                 world: int = 1, workers: int = 0, channels_last: bool = False, position: dict | None = None,
-                 labels: torch.Tensor | None = None):
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+        *,
+        rank: int = 0,
+        world: int = 1,
+        workers: int = 0,
+        channels_last: bool = False,
+        position: dict | None = None,
+        labels: torch.Tensor | None = None,
+    ):
         pos = position or {"epoch": 0, "offset": 0}
         self.labels = labels
         self.stream = IndexStream(len(dataset), batch_size, seed, rank, world, pos["epoch"], pos["offset"])
@@ -77,9 +94,14 @@ class Batches:
         if whole_batch is not None:  # in memory: index a batch at once, no loader
             self._it: Iterator[Any] = (self._labelled(whole_batch(idx), idx) for idx in self.stream)
         else:
-            loader = DataLoader(dataset, batch_sampler=_Replay(self.stream), num_workers=workers,
-                                pin_memory=device.type == "cuda", persistent_workers=workers > 0,
-                                generator=torch.Generator().manual_seed(seed))  # not the global RNG: resume stays exact
+            loader = DataLoader(
+                dataset,
+                batch_sampler=_Replay(self.stream),
+                num_workers=workers,
+                pin_memory=device.type == "cuda",
+                persistent_workers=workers > 0,
+                generator=torch.Generator().manual_seed(seed),
+            )  # not the global RNG: resume stays exact
             self._it = self._track(iter(loader))
 
     def _track(self, it: Iterator[Any]) -> Iterator[Any]:

@@ -21,10 +21,28 @@ from safetensors.torch import save_file
 
 from .files import checkpoint_name, list_checkpoints, temp_path
 
-__all__ = ["CorruptCheckpointError", "checkpoint_path", "list_checkpoints", "save_checkpoint", "read_checkpoint",
-           "read_latest", "first_nonfinite", "prune", "state_tensors", "load_state", "describe_key", "ema_net_of",
-           "read_ema_net", "network_weights", "module_tensors", "load_module", "optimizer_state", "load_optimizer",
-           "rng_state", "load_rng"]
+__all__ = [
+    "CorruptCheckpointError",
+    "checkpoint_path",
+    "list_checkpoints",
+    "save_checkpoint",
+    "read_checkpoint",
+    "read_latest",
+    "first_nonfinite",
+    "prune",
+    "state_tensors",
+    "load_state",
+    "describe_key",
+    "ema_net_of",
+    "read_ema_net",
+    "network_weights",
+    "module_tensors",
+    "load_module",
+    "optimizer_state",
+    "load_optimizer",
+    "rng_state",
+    "load_rng",
+]
 
 HEADER_KEY = "ganzoo"
 CHECKSUM_KEY = "ganzoo_sha256"  # hex digest of the header text and every tensor (absent in older checkpoints)
@@ -69,8 +87,9 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         raise CorruptCheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     expected = metadata.get(CHECKSUM_KEY)
     if expected is not None and checksum(metadata[HEADER_KEY], tensors) != expected:
-        raise CorruptCheckpointError(f"checkpoint {path} is corrupt (checksum mismatch: its bytes changed after "
-                                     f"ganzoo wrote it)")
+        raise CorruptCheckpointError(
+            f"checkpoint {path} is corrupt (checksum mismatch: its bytes changed after ganzoo wrote it)"
+        )
     return tensors, header
 
 
@@ -92,10 +111,13 @@ def read_latest(folder: Path, resume_command: str) -> tuple[Path, dict[str, torc
             read_checkpoint(earlier)
         except CorruptCheckpointError:
             continue
-        raise CorruptCheckpointError(f"{problem}; the previous checkpoint {earlier.name} verifies: move "
-                                     f"{found[-1]} out of {folder} and run `{resume_command}` again")
-    raise CorruptCheckpointError(f"{problem}; no earlier checkpoint in {folder} verifies either, so this run "
-                                 f"cannot be resumed: start a new run")
+        raise CorruptCheckpointError(
+            f"{problem}; the previous checkpoint {earlier.name} verifies: move "
+            f"{found[-1]} out of {folder} and run `{resume_command}` again"
+        )
+    raise CorruptCheckpointError(
+        f"{problem}; no earlier checkpoint in {folder} verifies either, so this run cannot be resumed: start a new run"
+    )
 
 
 def first_nonfinite(tensors: dict[str, torch.Tensor]) -> str | None:
@@ -123,9 +145,12 @@ def prune(folder: Path, keep: int) -> None:
 LEGACY_EMA_NET = "G"  # the network an older checkpoint's "ema." keys average (before headers named it)
 
 
-def state_tensors(nets: dict[str, torch.nn.Module], ema: torch.nn.Module | None,
-                  optimizers: dict[str, torch.optim.Optimizer],
-                  step_state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def state_tensors(
+    nets: dict[str, torch.nn.Module],
+    ema: torch.nn.Module | None,
+    optimizers: dict[str, torch.optim.Optimizer],
+    step_state: dict[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """A training state as checkpoint tensors, and the header entries (optimizers, rng) that are not tensors."""
     tensors: dict[str, torch.Tensor] = {}
     for name, net in nets.items():
@@ -142,9 +167,15 @@ def state_tensors(nets: dict[str, torch.nn.Module], ema: torch.nn.Module | None,
     return tensors, {"optimizers": optim_meta, "rng": rng_meta}
 
 
-def load_state(tensors: dict[str, torch.Tensor], header: dict[str, Any], source: Any,
-               nets: dict[str, torch.nn.Module], ema: torch.nn.Module | None,
-               optimizers: dict[str, torch.optim.Optimizer], ema_option: Any = None) -> dict[str, torch.Tensor]:
+def load_state(
+    tensors: dict[str, torch.Tensor],
+    header: dict[str, Any],
+    source: Any,
+    nets: dict[str, torch.nn.Module],
+    ema: torch.nn.Module | None,
+    optimizers: dict[str, torch.optim.Optimizer],
+    ema_option: Any = None,
+) -> dict[str, torch.Tensor]:
     """Load networks, EMA, optimizers and RNG from a checkpoint; returns the step's own state tensors.
 
     The optimizers keep their current settings (lr, betas, ...): the config decides them, so a resume may
@@ -162,14 +193,18 @@ def load_state(tensors: dict[str, torch.Tensor], header: dict[str, Any], source:
         for group, fresh in zip(opt.param_groups, settings):
             group.update(fresh)
     load_rng(tensors, header["rng"])
-    return {k[len("step."):]: v for k, v in tensors.items() if k.startswith("step.")}
+    return {k[len("step.") :]: v for k, v in tensors.items() if k.startswith("step.")}
 
 
 def describe_key(key: str) -> str:
     """What part of a training state a checkpoint key belongs to, in words: "network 'G'", "the EMA network", ..."""
     part, name = (key.split(".", 2) + [""])[:2]
-    return {"net": f"network {name!r}", "ema": "the EMA network", "optim": f"the optimizer of {name!r}",
-            "step": "the step's own state"}.get(part, key)
+    return {
+        "net": f"network {name!r}",
+        "ema": "the EMA network",
+        "optim": f"the optimizer of {name!r}",
+        "step": "the step's own state",
+    }.get(part, key)
 
 
 def ema_net_of(header: dict[str, Any], keys: Any) -> str | None:
@@ -198,10 +233,10 @@ def network_weights(items: dict[str, Any], ema_net: str | None, *, ema: bool = T
     weights: dict[str, dict[str, Any]] = {}
     for key, value in items.items():
         if key.startswith("net."):
-            net, name = key[len("net."):].split(".", 1)
+            net, name = key[len("net.") :].split(".", 1)
             weights.setdefault(net, {})[name] = value
     if ema and ema_net is not None and any(k.startswith("ema.") for k in items):
-        weights[ema_net] = {k[len("ema."):]: v for k, v in items.items() if k.startswith("ema.")}
+        weights[ema_net] = {k[len("ema.") :]: v for k, v in items.items() if k.startswith("ema.")}
     return weights
 
 
@@ -212,20 +247,30 @@ def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tens
     return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
 
 
-def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor],
-                source: Any = "the checkpoint") -> None:
+def load_module(
+    prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Any = "the checkpoint"
+) -> None:
     """Load ``prefix.*`` tensors strictly; a name or shape that differs is one clear ValueError, nothing loaded."""
     start = prefix + "."
-    found = {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
+    found = {k[len(start) :]: v for k, v in tensors.items() if k.startswith(start)}
     expected = module.state_dict()
     problem = next((f"lacks tensor {prefix}.{k}" for k in expected if k not in found), None)
-    problem = problem or next((f"has tensor {prefix}.{k} that the network does not" for k in found
-                               if k not in expected), None)
-    problem = problem or next((f"holds {prefix}.{k} of shape {tuple(found[k].shape)} where the network has "
-                               f"{tuple(v.shape)}" for k, v in expected.items() if found[k].shape != v.shape), None)
+    problem = problem or next(
+        (f"has tensor {prefix}.{k} that the network does not" for k in found if k not in expected), None
+    )
+    problem = problem or next(
+        (
+            f"holds {prefix}.{k} of shape {tuple(found[k].shape)} where the network has {tuple(v.shape)}"
+            for k, v in expected.items()
+            if found[k].shape != v.shape
+        ),
+        None,
+    )
     if problem:
-        raise ValueError(f"{source} {problem}: the run's config.json no longer describes the networks it saved "
-                         f"(was it edited?); restore config.json, or start a new run")
+        raise ValueError(
+            f"{source} {problem}: the run's config.json no longer describes the networks it saved "
+            f"(was it edited?); restore config.json, or start a new run"
+        )
     module.load_state_dict(found, strict=True)
 
 
@@ -243,13 +288,14 @@ def optimizer_state(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, 
     return tensors, {"param_groups": sd["param_groups"], "plain": plain}
 
 
-def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                   meta: dict[str, Any]) -> None:
+def load_optimizer(
+    prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> None:
     state: dict[int, dict[str, Any]] = {}
     start = prefix + "."
     for name, value in tensors.items():
         if name.startswith(start):
-            index, key = name[len(start):].split(".", 1)
+            index, key = name[len(start) :].split(".", 1)
             state.setdefault(int(index), {})[key] = value
     for index, entry in meta["plain"].items():
         state.setdefault(int(index), {}).update(entry)

@@ -43,8 +43,9 @@ def use_fast_kernels(opt: torch.optim.Optimizer) -> None:
     for group in opt.param_groups:
         if group.get("foreach") is not None or group.get("fused") or group.get("differentiable"):
             continue
-        if "fused" in group and all(p.is_floating_point() and p.is_contiguous() and p.device.type in fused_devices
-                                    for p in group["params"]):
+        if "fused" in group and all(
+            p.is_floating_point() and p.is_contiguous() and p.device.type in fused_devices for p in group["params"]
+        ):
             group["fused"] = True  # Adam, AdamW, SGD, Adagrad
         elif "foreach" in group:
             group["foreach"] = True

@@ -28,8 +28,9 @@ class EMA:
             b_ema.copy_(b)
 
     @torch.no_grad()
-    def refresh_statistics(self, task: Any, *, seed: int, batch_size: int, device: torch.device,
-                           iteration: int) -> None:
+    def refresh_statistics(
+        self, task: Any, *, seed: int, batch_size: int, device: torch.device, iteration: int
+    ) -> None:
         """Recompute the averaged generator's batch-norm statistics from its own outputs ("standing statistics").
 
         Each step copies the trained generator's running statistics, which fit its weights, not the
@@ -38,8 +39,9 @@ class EMA:
         draws (all classes alike for a conditional one). Fixed noise keeps this deterministic; training
         never reads these buffers, so resume stays exact.
         """
-        norms = [m for m in self.net.modules()
-                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        norms = [
+            m for m in self.net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+        ]
         latent_shape = getattr(self.net, "latent_shape", None)
         if not norms or not task.samples or latent_shape is None or self._statistics_at == iteration:
             return

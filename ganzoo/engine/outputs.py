@@ -57,8 +57,10 @@ class MetricsLog:
             except (ValueError, KeyError, TypeError) as exc:
                 if number == lines[-1][0]:
                     break  # the last line only: a crash mid-write leaves exactly this
-                raise ValueError(f"{self.path} line {number} is not a metrics record ({type(exc).__name__}: {exc}); "
-                                 f"fix or delete that line, then resume again") from None
+                raise ValueError(
+                    f"{self.path} line {number} is not a metrics record ({type(exc).__name__}: {exc}); "
+                    f"fix or delete that line, then resume again"
+                ) from None
             records.append((line, record))
         return records
 

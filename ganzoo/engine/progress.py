@@ -64,8 +64,10 @@ class Progress:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self.until - iteration) / rate if rate > 0 else float("nan")
         shown = "  ".join(f"{k} {v:.3g}" for k, v in values.items())
-        return (f"step {iteration}/{self.until} ({100 * iteration / max(self.until, 1):.0f}%)  {shown}  "
-                f"{rate:.2f} steps/s  eta {_duration(eta)}")
+        return (
+            f"step {iteration}/{self.until} ({100 * iteration / max(self.until, 1):.0f}%)  {shown}  "
+            f"{rate:.2f} steps/s  eta {_duration(eta)}"
+        )
 
     def close(self) -> None:
         if self.bar is not None:

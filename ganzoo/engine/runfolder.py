@@ -35,9 +35,22 @@ LOCK_NAME = ".ganzoo.lock"
 RECORD_NAME = "config.json"
 RECORD_SHAPES = {"variant": str, "config": dict, "data": dict, "engine": dict}  # what a resume needs
 
-__all__ = ["RunFolder", "RunLock", "RunFolderInUseError", "NotARunFolderError", "claim", "check_before_start",
-           "is_run_folder", "has_checkpoints", "remove_stale_temp_files", "atomic_write_text", "temp_path",
-           "CHECKPOINT_NAME", "TEMP_NAME", "LOCK_NAME"]
+__all__ = [
+    "RunFolder",
+    "RunLock",
+    "RunFolderInUseError",
+    "NotARunFolderError",
+    "claim",
+    "check_before_start",
+    "is_run_folder",
+    "has_checkpoints",
+    "remove_stale_temp_files",
+    "atomic_write_text",
+    "temp_path",
+    "CHECKPOINT_NAME",
+    "TEMP_NAME",
+    "LOCK_NAME",
+]
 
 
 class RunFolder:
@@ -74,7 +87,7 @@ class RunFolder:
         """The quick checks that need no lock and write nothing (foreign folder, folder in use)."""
         check_before_start(self.path, resume=resume)
 
-    def claim(self, *, resume: bool) -> "RunLock":
+    def claim(self, *, resume: bool) -> RunLock:
         """Lock the folder for this process, check what it holds, and remove stale temp files (see ``claim``)."""
         return claim(self.path, resume=resume)
 
@@ -96,19 +109,23 @@ class RunFolder:
         for key, kind in RECORD_SHAPES.items():
             if not isinstance(record.get(key), kind):
                 what = "is missing" if key not in record else f"is not a {kind.__name__}"
-                raise ConfigError(f"{path}: key {key!r} {what}; the file was edited or damaged: restore it from a "
-                                  f"copy (ganzoo writes it when a run starts) or start a new run")
+                raise ConfigError(
+                    f"{path}: key {key!r} {what}; the file was edited or damaged: restore it from a "
+                    f"copy (ganzoo writes it when a run starts) or start a new run"
+                )
         if not isinstance(record["data"].get("spec"), str):
-            raise ConfigError(f"{path}: 'data' has no 'spec' (the --data the run trains on); restore it or start "
-                              f"a new run")
+            raise ConfigError(
+                f"{path}: 'data' has no 'spec' (the --data the run trains on); restore it or start a new run"
+            )
         return record
 
     def write_record(self, record: dict[str, Any]) -> None:
         """Write config.json atomically."""
         atomic_write_text(self.config_path, json.dumps(record, indent=2) + "\n")
 
-    def record_changes(self, step: int, changes: dict[str, Any], config_dict: dict[str, Any],
-                       engine_dict: dict[str, Any]) -> None:
+    def record_changes(
+        self, step: int, changes: dict[str, Any], config_dict: dict[str, Any], engine_dict: dict[str, Any]
+    ) -> None:
         """On a resume with new settings: config.json takes them, and keeps a history of what changed when."""
         record = json.loads(self.config_path.read_text())
         record["config"] = config_dict
@@ -127,12 +144,15 @@ class RunFolder:
             return found[-1]
         matches = [p for p in found if p.name == Path(checkpoint).name]
         if not matches:
-            raise FileNotFoundError(f"{checkpoint} is not a complete checkpoint of run {self.path}; it has "
-                                    f"{', '.join(p.name for p in found)}")
+            raise FileNotFoundError(
+                f"{checkpoint} is not a complete checkpoint of run {self.path}; it has "
+                f"{', '.join(p.name for p in found)}"
+            )
         return matches[0]
 
-    def read_weights(self, checkpoint: str | Path | None = None, *,
-                     ema: bool = True) -> tuple[Path, dict[str, dict[str, "torch.Tensor"]]]:
+    def read_weights(
+        self, checkpoint: str | Path | None = None, *, ema: bool = True
+    ) -> tuple[Path, dict[str, dict[str, torch.Tensor]]]:
         """The networks' weights {net: state_dict} of the given or newest checkpoint (checksum verified),
         with the EMA copy in place of the network it averages unless ``ema=False``."""
         from .checkpoint import ema_net_of, network_weights, read_checkpoint
@@ -141,14 +161,13 @@ class RunFolder:
         tensors, header = read_checkpoint(path)
         return path, network_weights(tensors, ema_net_of(header, tensors), ema=ema)
 
-    def read_latest(self) -> tuple[Path, dict[str, "torch.Tensor"], dict[str, Any]]:
+    def read_latest(self) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
         """The newest checkpoint's tensors and header, for a resume; a corrupt one names the previous good one."""
         from .checkpoint import read_latest
 
         return read_latest(self.checkpoints_dir, f"ganzoo train --resume {self.path}")
 
-    def save_checkpoint(self, step: int, tensors: dict[str, "torch.Tensor"], header: dict[str, Any],
-                        keep: int) -> Path:
+    def save_checkpoint(self, step: int, tensors: dict[str, torch.Tensor], header: dict[str, Any], keep: int) -> Path:
         """Write the checkpoint at ``step`` atomically, then keep only the newest ``keep`` (0: all)."""
         from .checkpoint import prune, save_checkpoint
 
@@ -185,8 +204,9 @@ def check_not_foreign(folder: str | Path, *, resume: bool) -> None:
     folder = Path(folder)
     if resume:
         if not is_run_folder(folder):
-            raise FileNotFoundError(f"cannot resume {folder}: it has no ganzoo config.json (is it a ganzoo run "
-                                    f"folder?)")
+            raise FileNotFoundError(
+                f"cannot resume {folder}: it has no ganzoo config.json (is it a ganzoo run folder?)"
+            )
         return
     if folder.exists() and not folder.is_dir():
         raise NotARunFolderError(f"--out {folder} is a file, not a folder; choose another --out")
@@ -195,8 +215,10 @@ def check_not_foreign(folder: str | Path, *, resume: bool) -> None:
     others = [p for p in folder.iterdir() if p.name != LOCK_NAME and not TEMP_NAME.match(p.name)]
     if others:
         shown = ", ".join(sorted(p.name for p in others)[:3]) + (", ..." if len(others) > 3 else "")
-        raise NotARunFolderError(f"--out {folder} is not empty ({shown}) and is not a ganzoo run folder; ganzoo "
-                                 f"writes only into a new or empty folder: choose another --out")
+        raise NotARunFolderError(
+            f"--out {folder} is not empty ({shown}) and is not a ganzoo run folder; ganzoo "
+            f"writes only into a new or empty folder: choose another --out"
+        )
 
 
 def check_before_start(folder: str | Path, *, resume: bool) -> None:
@@ -210,10 +232,14 @@ def check_new_run(folder: Path) -> None:
     check_not_foreign(folder, resume=False)
     if is_run_folder(folder):
         if has_checkpoints(folder):
-            raise FileExistsError(f"run folder {folder} already has checkpoints; resume it with "
-                                  f"`ganzoo train --resume {folder}` or choose a new --out")
-        raise FileExistsError(f"run folder {folder} holds a run that stopped before its first checkpoint, so there "
-                              f"is nothing to resume; delete the folder or choose a new --out")
+            raise FileExistsError(
+                f"run folder {folder} already has checkpoints; resume it with "
+                f"`ganzoo train --resume {folder}` or choose a new --out"
+            )
+        raise FileExistsError(
+            f"run folder {folder} holds a run that stopped before its first checkpoint, so there "
+            f"is nothing to resume; delete the folder or choose a new --out"
+        )
 
 
 def check_resume(folder: Path) -> None:
@@ -269,8 +295,9 @@ class RunLock:
 
 def _in_use(folder: Path, fd: int) -> RunFolderInUseError:
     holder = os.read(fd, 4096).decode(errors="replace")
-    return RunFolderInUseError(f"run folder {folder} is in use by {_describe(holder)}; wait for it to finish or "
-                               f"choose another --out")
+    return RunFolderInUseError(
+        f"run folder {folder} is in use by {_describe(holder)}; wait for it to finish or choose another --out"
+    )
 
 
 def _describe(holder: str) -> str:

@@ -64,20 +64,29 @@ class TrainingState:
     def refresh_ema(self, iteration: int) -> None:
         """Give the EMA (when there is one) batch-norm statistics of its own outputs, for sampling and checkpoints."""
         if self.ema is not None:
-            self.ema.refresh_statistics(self._task, seed=self._seed, batch_size=self._batch_size, device=self._device,
-                                        iteration=iteration)
+            self.ema.refresh_statistics(
+                self._task, seed=self._seed, batch_size=self._batch_size, device=self._device, iteration=iteration
+            )
 
     def capture(self, iteration: int, train_seconds: float, position: dict[str, int]) -> tuple[dict, dict]:
         """The checkpoint's tensors and header at ``iteration``, with the data ``position``."""
         ema = self.ema.net if self.ema is not None else None
         tensors, parts = ckpt.state_tensors(self.nets, ema, self.optimizers, self.step.state_tensors())
-        header = {"iteration": iteration, "train_seconds": train_seconds, "data": position, **parts,
-                  "scaler": self.scaler.state_dict() if self.scaler else None, "variant": self.variant,
-                  "ganzoo_version": __version__, "ema_net": self.ema.name if self.ema is not None else None}
+        header = {
+            "iteration": iteration,
+            "train_seconds": train_seconds,
+            "data": position,
+            **parts,
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "variant": self.variant,
+            "ganzoo_version": __version__,
+            "ema_net": self.ema.name if self.ema is not None else None,
+        }
         return tensors, header
 
-    def restore(self, path: Path, tensors: dict[str, torch.Tensor], header: dict[str, Any],
-                device: torch.device) -> None:
+    def restore(
+        self, path: Path, tensors: dict[str, torch.Tensor], header: dict[str, Any], device: torch.device
+    ) -> None:
         """Load a checkpoint (read and verified by the run folder) into the pieces; the header says where it stood."""
         if header.get("variant") != self.variant:
             raise ValueError(f"checkpoint {path} is of variant {header.get('variant')!r}, not {self.variant!r}")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -60,7 +61,7 @@ class Phase:
         return self.active(config) and iteration % self.interval(config) == 0
 
 
-def run_phases(step: "AdamStep", ctx: "StepContext", batch: Any) -> None:
+def run_phases(step: AdamStep, ctx: StepContext, batch: Any) -> None:
     """One iteration of a step that declares phases: each phase due at ``ctx.iteration``, in order."""
     for phase in step.phases:
         if not phase.due(step.config, ctx.iteration):
@@ -83,8 +84,9 @@ def lazy_ratios(phases: tuple[Phase, ...], config: Any) -> dict[str, float]:
     return ratios
 
 
-def adam(nets: dict[str, nn.Module], groups: dict[str, tuple[str, ...]], config: Any,
-         ratios: dict[str, float] | None = None) -> dict[str, torch.optim.Optimizer]:
+def adam(
+    nets: dict[str, nn.Module], groups: dict[str, tuple[str, ...]], config: Any, ratios: dict[str, float] | None = None
+) -> dict[str, torch.optim.Optimizer]:
     """One Adam optimizer per name in ``groups`` over the parameters of its networks, in order.
 
     The rate is the config's ``lr``; a field ``lr_d`` (``lr_g``) above 0 gives optimizer D (G) its own
@@ -95,14 +97,15 @@ def adam(nets: dict[str, nn.Module], groups: dict[str, tuple[str, ...]], config:
     for name, members in groups.items():
         ratio = (ratios or {}).get(name, 1.0)
         rate = getattr(config, f"lr_{name.lower()}", 0.0) or config.lr
-        betas = tuple(config.betas) if ratio == 1 else tuple(b ** ratio for b in config.betas)
+        betas = tuple(config.betas) if ratio == 1 else tuple(b**ratio for b in config.betas)
         params = itertools.chain.from_iterable(nets[n].parameters() for n in members)
         out[name] = torch.optim.Adam(params, lr=rate * ratio, betas=betas)
     return out
 
 
-def adam_per_network(nets: dict[str, nn.Module], names: tuple[str, ...],
-                     config: Any) -> dict[str, torch.optim.Optimizer]:
+def adam_per_network(
+    nets: dict[str, nn.Module], names: tuple[str, ...], config: Any
+) -> dict[str, torch.optim.Optimizer]:
     """One Adam optimizer per named network, named after it (``adam`` with a network per optimizer)."""
     return adam(nets, {n: (n,) for n in names}, config)
 
@@ -130,7 +133,7 @@ class Step:
         """The optimizers, by name, over the (unwrapped) networks; built from the config."""
         raise NotImplementedError
 
-    def __call__(self, ctx: "StepContext", batch: Any) -> None:
+    def __call__(self, ctx: StepContext, batch: Any) -> None:
         """One training iteration on ``batch`` (one generator update, however many D updates)."""
         raise NotImplementedError
 
@@ -162,7 +165,7 @@ class AdamStep(Step):
         """One Adam per entry of ``optimizer_networks``, at the config's rates and betas."""
         return adam(nets, self.optimizer_networks, self.config, lazy_ratios(self.phases, self.config))
 
-    def __call__(self, ctx: "StepContext", batch: Any) -> None:
+    def __call__(self, ctx: StepContext, batch: Any) -> None:
         """The phases due at ``ctx.iteration`` (run_phases)."""
         if not self.phases:
             raise NotImplementedError(f"{type(self).__name__} neither declares phases nor writes __call__")
@@ -180,13 +183,24 @@ class LinearDecayStep(AdamStep):
 class StepContext:
     """What a step sees: networks, optimizers, backward/step that honour precision, and logging."""
 
-    def __init__(self, models: dict[str, nn.Module], raw_models: dict[str, nn.Module],
-                 optimizers: dict[str, torch.optim.Optimizer], config: Any, device: torch.device,
-                 scaler: torch.amp.GradScaler | None, next_batch: Callable[[], Any], autocast: Callable[[], Any],
-                 task: Any = None):
+    def __init__(
+        self,
+        models: dict[str, nn.Module],
+        raw_models: dict[str, nn.Module],
+        optimizers: dict[str, torch.optim.Optimizer],
+        config: Any,
+        device: torch.device,
+        scaler: torch.amp.GradScaler | None,
+        next_batch: Callable[[], Any],
+        autocast: Callable[[], Any],
+        task: Any = None,
+    ):
         self.models = models  # for forward passes: compiled and/or DDP-wrapped as the run asks
-        self._ddp = {name: getattr(net, "_orig_mod", net) for name, net in models.items()
-                     if isinstance(getattr(net, "_orig_mod", net), DistributedDataParallel)}
+        self._ddp = {
+            name: getattr(net, "_orig_mod", net)
+            for name, net in models.items()
+            if isinstance(getattr(net, "_orig_mod", net), DistributedDataParallel)
+        }
         self.raw_models = raw_models  # the plain modules (e.g. for a gradient penalty in eager mode)
         self.optimizers = optimizers
         self.config = config
@@ -244,8 +258,9 @@ class StepContext:
 
     def log(self, **values: torch.Tensor | float) -> None:
         """Record scalars for this iteration; the engine averages them per log interval."""
-        self.logged.append((self.iteration, {k: v.detach() if isinstance(v, torch.Tensor) else v
-                                             for k, v in values.items()}))
+        self.logged.append(
+            (self.iteration, {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in values.items()})
+        )
 
     def noise(self, n: int) -> torch.Tensor:
         """Latent vectors for the generator: (n, *latent_shape) ~ N(0, 1) on the run's device."""

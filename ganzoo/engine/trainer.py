@@ -38,8 +38,17 @@ class Trainer:
     process group of a torchrun launch on every rank together.
     """
 
-    def __init__(self, model: GanModel, dataset: Any, data: dict[str, Any], out: str | Path,
-                 options: TrainOptions, *, resume: bool = False, changes: dict[str, dict] | None = None):
+    def __init__(
+        self,
+        model: GanModel,
+        dataset: Any,
+        data: dict[str, Any],
+        out: str | Path,
+        options: TrainOptions,
+        *,
+        resume: bool = False,
+        changes: dict[str, dict] | None = None,
+    ):
         self.model, self.dataset, self.options, self.data = model, dataset, options, data
         self.changes = changes or {}  # on resume: config and engine values that differ from config.json
         self.folder = RunFolder(out)
@@ -50,8 +59,9 @@ class Trainer:
         self.is_main = self.dist.is_main
         self.log = None
         # rank 0 locks and checks the folder before anything is written (close() releases it); a refusal stops all
-        self._lock: RunLock | None = self.dist.on_main(lambda: self.folder.claim(resume=resume),
-                                                       f"the run folder {self.out}")
+        self._lock: RunLock | None = self.dist.on_main(
+            lambda: self.folder.claim(resume=resume), f"the run folder {self.out}"
+        )
         try:
             self._setup(resume)
         except BaseException:
@@ -62,8 +72,13 @@ class Trainer:
         model, options, task = self.model, self.options, self.model.task
         self.state = TrainingState(model, options, self.device)
         state = self.state  # the pieces by name: raw (unwrapped) networks, step, optimizers, EMA, fp16 scaler
-        self.raw, self.step_fn, self.optimizers, self.ema, self.scaler = (state.nets, state.step, state.optimizers,
-                                                                          state.ema, state.scaler)
+        self.raw, self.step_fn, self.optimizers, self.ema, self.scaler = (
+            state.nets,
+            state.step,
+            state.optimizers,
+            state.ema,
+            state.scaler,
+        )
         self.models = {name: self._wrap(net) for name, net in self.raw.items()}
         self.iteration = 0
         self.train_seconds = 0.0  # wall time spent in the loop, carried across resumes
@@ -74,13 +89,31 @@ class Trainer:
             torch.manual_seed(options.seed + 7919 * self.dist.rank)  # different noise per rank
             random.seed(options.seed + self.dist.rank)
         labels = task.batch_labels(self.dataset, self.data.get("spec"))  # (images, labels) batches, or images
-        self.batches = Batches(self.dataset, options.batch_size, options.seed, self.device, rank=self.dist.rank,
-                               world=self.dist.world, workers=options.workers,
-                               channels_last=options.channels_last, position=position, labels=labels)
+        self.batches = Batches(
+            self.dataset,
+            options.batch_size,
+            options.seed,
+            self.device,
+            rank=self.dist.rank,
+            world=self.dist.world,
+            workers=options.workers,
+            channels_last=options.channels_last,
+            position=position,
+            labels=labels,
+        )
         self.batches_drawn = 0
         self._data_error: Exception | None = None  # what the last failed read of a batch raised
-        self.ctx = StepContext(self.models, self.raw, self.optimizers, model.config, self.device, self.scaler,
-                               self._next_batch, self._autocast, task=model.task)
+        self.ctx = StepContext(
+            self.models,
+            self.raw,
+            self.optimizers,
+            model.config,
+            self.device,
+            self.scaler,
+            self._next_batch,
+            self._autocast,
+            task=model.task,
+        )
         if self.is_main:
             if not resume:
                 self.folder.write_record(self._record())
@@ -104,9 +137,16 @@ class Trainer:
 
     def _record(self) -> dict[str, Any]:
         """The run record that config.json holds: what a resume rebuilds the run from."""
-        return {"ganzoo_version": __version__, "variant": self.model.variant.name, "plugin": self.model.variant.plugin,
-                "config": self.model.config_dict(), "networks": list(self.raw), "data": self.data,
-                "engine": asdict(self.options), "world_size": self.dist.world}
+        return {
+            "ganzoo_version": __version__,
+            "variant": self.model.variant.name,
+            "plugin": self.model.variant.plugin,
+            "config": self.model.config_dict(),
+            "networks": list(self.raw),
+            "data": self.data,
+            "engine": asdict(self.options),
+            "world_size": self.dist.world,
+        }
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
@@ -121,8 +161,9 @@ class Trainer:
         self.state.refresh_ema(self.iteration)
         tensors, header = self._state()
         self.guard.check_state(tensors, self.iteration)  # never write (and call good) a NaN or Inf
-        self.guard.last_good = self.folder.save_checkpoint(self.iteration, tensors, header,
-                                                           self.options.keep_checkpoints)
+        self.guard.last_good = self.folder.save_checkpoint(
+            self.iteration, tensors, header, self.options.keep_checkpoints
+        )
         return self.guard.last_good
 
     def _restore(self) -> tuple[Path, dict[str, int]]:
@@ -147,8 +188,10 @@ class Trainer:
         progress = Progress(opts.progress, enabled=self.is_main, start=self.iteration, until=until)
         if finish and self.iteration >= until:
             progress.enabled = self.is_main  # even with progress off: a run that does nothing says why
-            progress.say(f"{self.out} is already at step {self.iteration}, at or past steps={until}: nothing to "
-                         f"train (resume with a larger --steps to continue)")
+            progress.say(
+                f"{self.out} is already at step {self.iteration}, at or past steps={until}: nothing to "
+                f"train (resume with a larger --steps to continue)"
+            )
             progress.close()
             return self.out
         if self.changes and self.is_main:  # only a resume that trains records what it changed
@@ -156,8 +199,10 @@ class Trainer:
             self.changes = {}
         if finish:
             verb = f"resuming {self.out} at step {self.iteration}" if self.iteration else f"training into {self.out}"
-            progress.say(f"{verb}: {self.model.variant.name} on {self.data.get('spec')}, {self.device} "
-                         f"{opts.precision}, batch {opts.batch_size}, to step {until}")
+            progress.say(
+                f"{verb}: {self.model.variant.name} on {self.data.get('spec')}, {self.device} "
+                f"{opts.precision}, batch {opts.batch_size}, to step {until}"
+            )
         start = self._mark = time.perf_counter()
         self._mark_batches = self.batches_drawn
         with Signals() as signals:
@@ -190,9 +235,11 @@ class Trainer:
         if self.iteration > 0 and self.guard.last_good != self.folder.checkpoint_path(self.iteration):
             self.save_checkpoint()
         grid = self.write_samples()
-        progress.say(f"finished at step {self.iteration}: {self.out} holds config.json, metrics.jsonl, "
-                     f"checkpoints/ (latest {self.guard.last_good.name if self.guard.last_good else 'none'})"
-                     + (f" and {grid.relative_to(self.out)}" if grid else ""))
+        progress.say(
+            f"finished at step {self.iteration}: {self.out} holds config.json, metrics.jsonl, "
+            f"checkpoints/ (latest {self.guard.last_good.name if self.guard.last_good else 'none'})"
+            + (f" and {grid.relative_to(self.out)}" if grid else "")
+        )
 
     def _one_iteration(self, total: int) -> None:
         self.state.start_iteration(self.iteration, total)
@@ -264,8 +311,13 @@ class Trainer:
             return None
         model = self.sampling_model()
         inputs = next(Batches(self.dataset, 8, self.options.seed, self.device)) if model.task.translates else None
-        return write_preview(model, self.folder.sample_path(self.iteration), seed=self.options.seed,
-                             n=self.options.num_samples, inputs=inputs)
+        return write_preview(
+            model,
+            self.folder.sample_path(self.iteration),
+            seed=self.options.seed,
+            n=self.options.num_samples,
+            inputs=inputs,
+        )
 
     # ---- the end --------------------------------------------------------------------------------
 
@@ -278,7 +330,7 @@ class Trainer:
             self._lock.release()
             self._lock = None
 
-    def __enter__(self) -> "Trainer":
+    def __enter__(self) -> Trainer:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -291,5 +343,12 @@ class Trainer:
             self.dist.shutdown()
 
 
-__all__ = ["Trainer", "TrainOptions", "TrainingInterrupted", "NonFiniteLossError", "resolve_device",
-           "use_fast_kernels", "Distributed"]
+__all__ = [
+    "Trainer",
+    "TrainOptions",
+    "TrainingInterrupted",
+    "NonFiniteLossError",
+    "resolve_device",
+    "use_fast_kernels",
+    "Distributed",
+]

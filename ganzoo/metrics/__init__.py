@@ -2,19 +2,29 @@
 
 # The protocol behind every "recognisable" number on a bundled model card (kept torch-free: plugins
 # quote it at registration, which must not import torch).
-DIGITS_PROTOCOL = ("1,000 samples, seed 0, bundled MNIST judge with a not-a-digit class, trained at 12-64 px (held-out "
-                   "accuracy 94.8%; real held-out digits score 87.0% at 32 px, 84.2-90.2% at 16-64 px), top class a "
-                   "digit with probability >= 0.9")
+DIGITS_PROTOCOL = (
+    "1,000 samples, seed 0, bundled MNIST judge with a not-a-digit class, trained at 12-64 px (held-out "
+    "accuracy 94.8%; real held-out digits score 87.0% at 32 px, 84.2-90.2% at 16-64 px), top class a "
+    "digit with probability >= 0.9"
+)
 # A conditional digit model's "requested" figures: the same samples, each asked for a digit.
-REQUESTED_PROTOCOL = (f"{DIGITS_PROTOCOL}; sample i asks for digit i mod 10 (100 per digit), and counts when its top "
-                      "class is that digit with probability >= 0.9 (real held-out digits with their true labels: 87.0%)")
+REQUESTED_PROTOCOL = (
+    f"{DIGITS_PROTOCOL}; sample i asks for digit i mod 10 (100 per digit), and counts when its top "
+    "class is that digit with probability >= 0.9 (real held-out digits with their true labels: 87.0%)"
+)
 # The judge used until 2026-11-30; figures measured with it stay on the cards as history.
-PREVIOUS_JUDGE = ("the previous judge (10-class MNIST classifier without a not-a-digit class, held-out accuracy "
-                  "97.4%; real held-out digits 95.8%), used until 2026-11-30")
+PREVIOUS_JUDGE = (
+    "the previous judge (10-class MNIST classifier without a not-a-digit class, held-out accuracy "
+    "97.4%; real held-out digits 95.8%), used until 2026-11-30"
+)
 PREVIOUS_DIGITS_PROTOCOL = f"the same 1,000 samples under {PREVIOUS_JUDGE}"
 # CIFAR-10 figures that PyTorch-StudioGAN reports for the nets ganzoo can import; each card adds which run it was.
-STUDIOGAN_PROTOCOL = ("reported by PyTorch-StudioGAN (README benchmark table, CIFAR-10, TensorFlow InceptionV3), not "
-                      "re-measured by ganzoo; 50,000 generated images against the 50,000 training images, batch-norm "
-                      "statistics re-estimated before sampling (-std_stat)")
-TRANSLATION_PROTOCOL = ("500 held-out mnist-5k digits (never trained on), true target T(x) of the task; MAE in [0, 1] "
-                        "pixel units; labels by the bundled digit judge (argmax of 11 classes) on upright(translation)")
+STUDIOGAN_PROTOCOL = (
+    "reported by PyTorch-StudioGAN (README benchmark table, CIFAR-10, TensorFlow InceptionV3), not "
+    "re-measured by ganzoo; 50,000 generated images against the 50,000 training images, batch-norm "
+    "statistics re-estimated before sampling (-std_stat)"
+)
+TRANSLATION_PROTOCOL = (
+    "500 held-out mnist-5k digits (never trained on), true target T(x) of the task; MAE in [0, 1] "
+    "pixel units; labels by the bundled digit judge (argmax of 11 classes) on upright(translation)"
+)

@@ -20,9 +20,18 @@ from torch.utils.data import Dataset
 
 from .features import MNIST_SPEC
 
-__all__ = ["fid", "kid", "inception_score", "precision_recall", "density_coverage", "intra_fid", "mnist_digits",
-           "modes", "as_images", "reference_labels"]
-
+__all__ = [
+    "fid",
+    "kid",
+    "inception_score",
+    "precision_recall",
+    "density_coverage",
+    "intra_fid",
+    "mnist_digits",
+    "modes",
+    "as_images",
+    "reference_labels",
+]
 
 
 def as_images(reference: torch.Tensor | Dataset, *, limit: int | None = None, seed: int = 0) -> torch.Tensor:
@@ -44,8 +53,9 @@ def as_images(reference: torch.Tensor | Dataset, *, limit: int | None = None, se
     return images.float()
 
 
-def reference_labels(reference: Dataset, *, limit: int | None = None,
-                     seed: int = 0) -> tuple[torch.Tensor, list[str] | None] | None:
+def reference_labels(
+    reference: Dataset, *, limit: int | None = None, seed: int = 0
+) -> tuple[torch.Tensor, list[str] | None] | None:
     """The labels (N,) and class names of the images as_images() returns for the same arguments; None
     when the data set has no labels."""
     labels = getattr(reference, "labels", None)
@@ -78,12 +88,15 @@ def _check_counts(metric: str, samples: torch.Tensor, real: torch.Tensor, least:
     """Say so before any feature pass when a set is too small for the metric's options."""
     for what, count in (("generated samples", samples.shape[0]), ("reference images", real.shape[0])):
         if 0 < count < least or (count == 0 and what == "generated samples"):
-            raise ValueError(f"{metric} needs at least {least} {what} ({option}), got {count}: draw more "
-                             f"(num_samples / num_reference) or lower {option.split(' ')[0]}")
+            raise ValueError(
+                f"{metric} needs at least {least} {what} ({option}), got {count}: draw more "
+                f"(num_samples / num_reference) or lower {option.split(' ')[0]}"
+            )
 
 
-def fid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None,
-        seed: int = 0) -> dict[str, float | int]:
+def fid(
+    samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None, seed: int = 0
+) -> dict[str, float | int]:
     """Fréchet Inception Distance (Heusel et al. 2017), torch-fidelity's formula; the reference's statistics
     may come from a published file."""
     from .fidelity import fid_from_stats
@@ -93,8 +106,15 @@ def fid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: 
     return {"fid": fid_from_stats(fx.stats(samples), fx.stats(as_images(reference)))}
 
 
-def kid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None,
-        seed: int = 0, n_subsets: int = 100, subset_size: int = 1000) -> dict[str, float | int]:
+def kid(
+    samples: torch.Tensor,
+    reference: torch.Tensor | Dataset,
+    *,
+    extractor: Any = None,
+    seed: int = 0,
+    n_subsets: int = 100,
+    subset_size: int = 1000,
+) -> dict[str, float | int]:
     """Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD^2, cubic kernel, mean over subsets."""
     from .fidelity import kid as score
 
@@ -104,8 +124,9 @@ def kid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: 
     return score(fx(samples), fx(real), subsets=n_subsets, subset_size=subset_size, seed=seed)
 
 
-def inception_score(samples: torch.Tensor, reference: Any = None, *, extractor: Any = None,
-                    seed: int = 0, splits: int = 10) -> dict[str, float | int]:
+def inception_score(
+    samples: torch.Tensor, reference: Any = None, *, extractor: Any = None, seed: int = 0, splits: int = 10
+) -> dict[str, float | int]:
     """Inception Score (Salimans et al. 2016) of the samples alone, from the FID Inception's logits."""
     from .features import INCEPTION_SPEC
     from .fidelity import inception_score as score
@@ -113,13 +134,16 @@ def inception_score(samples: torch.Tensor, reference: Any = None, *, extractor: 
     _check_images(samples, "is")
     fx = _cached(extractor)
     if fx.spec != INCEPTION_SPEC:
-        raise ValueError(f"metric 'is' is defined on the FID Inception's 1,008 ImageNet classes: use --features "
-                         f"inception, not {fx.spec}")
+        raise ValueError(
+            f"metric 'is' is defined on the FID Inception's 1,008 ImageNet classes: use --features "
+            f"inception, not {fx.spec}"
+        )
     return score(fx.extract(samples)["logits_unbiased"], splits=splits, seed=seed)
 
 
-def precision_recall(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
-                     extractor: Any = None, seed: int = 0, k: int = 3) -> dict[str, float | int]:
+def precision_recall(
+    samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None, seed: int = 0, k: int = 3
+) -> dict[str, float | int]:
     """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN manifolds in feature space."""
     from .fidelity import precision_recall as score
 
@@ -129,8 +153,9 @@ def precision_recall(samples: torch.Tensor, reference: torch.Tensor | Dataset, *
     return score(fx(samples), fx(real), k=k)
 
 
-def density_coverage(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
-                     extractor: Any = None, seed: int = 0, k: int = 5) -> dict[str, float | int]:
+def density_coverage(
+    samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None, seed: int = 0, k: int = 5
+) -> dict[str, float | int]:
     """Density and coverage (Naeem et al. 2020): how crowded, and how much of the real data, the samples are."""
     from .fidelity import density_coverage as score
 
@@ -140,9 +165,15 @@ def density_coverage(samples: torch.Tensor, reference: torch.Tensor | Dataset, *
     return score(fx(samples), fx(real), k=k)
 
 
-def intra_fid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extractor: Any = None, seed: int = 0,
-              sample_labels: torch.Tensor | None = None,
-              reference_labels: torch.Tensor | None = None) -> dict[str, float | int]:
+def intra_fid(
+    samples: torch.Tensor,
+    reference: torch.Tensor | Dataset,
+    *,
+    extractor: Any = None,
+    seed: int = 0,
+    sample_labels: torch.Tensor | None = None,
+    reference_labels: torch.Tensor | None = None,
+) -> dict[str, float | int]:
     """FID within each class (Miyato and Koyama 2018), of a conditional model against a labelled reference:
     the mean over classes, the worst class, and how many classes were scored."""
     from .fidelity import fid_from_stats, stats
@@ -151,24 +182,37 @@ def intra_fid(samples: torch.Tensor, reference: torch.Tensor | Dataset, *, extra
     if sample_labels is None:
         raise ValueError("intra_fid scores a class-conditional model: this one takes no labels")
     if reference_labels is None:
-        raise ValueError("intra_fid needs a labelled reference set (mnist-5k, cifar10:ROOT, an ImageFolder layout, "
-                         "hf: with a label column)")
+        raise ValueError(
+            "intra_fid needs a labelled reference set (mnist-5k, cifar10:ROOT, an ImageFolder layout, "
+            "hf: with a label column)"
+        )
     fx, real = _cached(extractor), as_images(reference)
     fake_features, real_features = fx(samples), fx(real)  # (N, D), (M, D): one pass each, shared with fid
     values = []
     for c in sorted(set(sample_labels.tolist())):
         mine, theirs = sample_labels == c, reference_labels == c
         if int(theirs.sum()) < 2 or int(mine.sum()) < 2:
-            raise ValueError(f"intra_fid: class {c} has {int(mine.sum())} samples and {int(theirs.sum())} reference "
-                             f"images; each class needs at least 2 of both (draw more)")
+            raise ValueError(
+                f"intra_fid: class {c} has {int(mine.sum())} samples and {int(theirs.sum())} reference "
+                f"images; each class needs at least 2 of both (draw more)"
+            )
         values.append(fid_from_stats(stats(fake_features[mine]), stats(real_features[theirs])))
-    return {"intra_fid": float(sum(values) / len(values)), "intra_fid_worst": float(max(values)),
-            "classes": len(values)}
+    return {
+        "intra_fid": float(sum(values) / len(values)),
+        "intra_fid_worst": float(max(values)),
+        "classes": len(values),
+    }
 
 
-def mnist_digits(samples: torch.Tensor, reference: torch.Tensor | Dataset, *,
-                 extractor: Any = None, seed: int = 0,
-                 confidence: float = 0.9, labels: torch.Tensor | None = None) -> dict[str, float | int]:
+def mnist_digits(
+    samples: torch.Tensor,
+    reference: torch.Tensor | Dataset,
+    *,
+    extractor: Any = None,
+    seed: int = 0,
+    confidence: float = 0.9,
+    labels: torch.Tensor | None = None,
+) -> dict[str, float | int]:
     """Scores from the bundled MNIST classifier; ``extractor`` is not used (it has its own network).
 
     mnist_fd: Fréchet distance between samples and reference in the classifier's 128-d features.
@@ -201,8 +245,9 @@ def _judge_features(extractor: Any) -> Any:
     """A CachedExtractor of the judge's features on evaluate()'s device, sharing its reference (and so its cache)."""
     from .features import CachedExtractor
 
-    mnist = CachedExtractor(MNIST_SPEC, batch_size=getattr(extractor, "batch_size", 64),
-                            device=getattr(extractor, "device", None))
+    mnist = CachedExtractor(
+        MNIST_SPEC, batch_size=getattr(extractor, "batch_size", 64), device=getattr(extractor, "device", None)
+    )
     mnist.reference = getattr(extractor, "reference", None)
     return mnist
 
@@ -214,8 +259,9 @@ def _requested(samples: torch.Tensor, labels: torch.Tensor, confidence: float) -
     return {"requested": scores["requested"], "min_requested": scores["min_requested"]}
 
 
-def modes(samples: torch.Tensor, reference: Any, *, extractor: Any = None, seed: int = 0,
-          hq_sigmas: float = 3.0) -> dict[str, float | int]:
+def modes(
+    samples: torch.Tensor, reference: Any, *, extractor: Any = None, seed: int = 0, hq_sigmas: float = 3.0
+) -> dict[str, float | int]:
     """Mode coverage of a 2D Gaussian mixture (VEEGAN/PacGAN protocol); reference carries .means, .std."""
     from .modes import mode_coverage
 

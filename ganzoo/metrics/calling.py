@@ -37,8 +37,11 @@ def check_options(options: dict[str, dict[str, Any]], computes: dict[str, Any]) 
 
 def tunable(compute: Any) -> dict[str, Any]:
     """A compute function's keyword options and their defaults (the core arguments left out)."""
-    return {n: p.default for n, p in inspect.signature(compute).parameters.items()
-            if p.kind is p.KEYWORD_ONLY and n not in CORE_ARGS}
+    return {
+        n: p.default
+        for n, p in inspect.signature(compute).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and n not in CORE_ARGS
+    }
 
 
 def options_in_force(compute: Any, given: dict[str, Any]) -> dict[str, Any]:

@@ -91,8 +91,10 @@ def load_mnist_classifier(device: str | torch.device = "cpu", *, weights: str | 
     model = MnistClassifier()
     state = load_file(str(weights or WEIGHTS_PATH))
     if "head.bias" in state and state["head.bias"].shape == (REJECT,):
-        raise ValueError(f"{weights or WEIGHTS_PATH} is a ten-class MNIST classifier without the 'not a digit' class; "
-                         "retrain it with benchmarks/train_classifier.py")
+        raise ValueError(
+            f"{weights or WEIGHTS_PATH} is a ten-class MNIST classifier without the 'not a digit' class; "
+            "retrain it with benchmarks/train_classifier.py"
+        )
     model.load_state_dict(state, strict=True)
     return model.eval().to(device)
 
@@ -159,7 +161,11 @@ def digit_scores(
 
 
 def requested_digit_scores(
-    images: torch.Tensor, labels: torch.Tensor, *, confidence: float = 0.9, classifier: MnistClassifier | None = None,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    confidence: float = 0.9,
+    classifier: MnistClassifier | None = None,
     batch_size: int = 500,
 ) -> dict[str, Any]:
     """How well a conditional generator draws the digits it is asked for: images (N, C, H, W) made for
@@ -171,8 +177,9 @@ def requested_digit_scores(
     """
     labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
     if images.shape[0] == 0 or labels.shape != (images.shape[0],):
-        raise ValueError(f"requested_digit_scores needs one label per image, got {tuple(labels.shape)} for "
-                         f"{images.shape[0]} images")
+        raise ValueError(
+            f"requested_digit_scores needs one label per image, got {tuple(labels.shape)} for {images.shape[0]} images"
+        )
     if bool(((labels < 0) | (labels >= REJECT)).any()):
         raise ValueError(f"requested digits must be in 0..9, got {sorted(set(labels.tolist()))[:12]}")
     probs = _run(images, classifier, batch_size, "logits").softmax(dim=1)  # (N, 11)
@@ -180,8 +187,12 @@ def requested_digit_scores(
     hit = ((predicted == labels) & (top >= confidence)).double()  # (N,)
     per_class = [float(hit[labels == d].mean()) if bool((labels == d).any()) else float("nan") for d in range(REJECT)]
     asked = [v for v in per_class if v == v]
-    return {"requested": float(hit.mean()), "requested_per_class": per_class, "min_requested": min(asked),
-            "num_samples": int(images.shape[0])}
+    return {
+        "requested": float(hit.mean()),
+        "requested_per_class": per_class,
+        "min_requested": min(asked),
+        "num_samples": int(images.shape[0]),
+    }
 
 
 @functools.lru_cache(maxsize=4)
@@ -204,8 +215,10 @@ def real_digits_reference(weights: str | Path | None = None) -> float:
     """
     meta = classifier_metadata(weights)
     if "heldout_recognisable" not in meta:
-        raise ValueError(f"{weights or WEIGHTS_PATH} has no heldout_recognisable in its metadata: "
-                         "retrain it with benchmarks/train_classifier.py")
+        raise ValueError(
+            f"{weights or WEIGHTS_PATH} has no heldout_recognisable in its metadata: "
+            "retrain it with benchmarks/train_classifier.py"
+        )
     return float(meta["heldout_recognisable"])
 
 

@@ -20,20 +20,25 @@ def all_same(x: torch.Tensor) -> bool:
     return bool((flat - flat[:1]).abs().max() <= 1e-6 * max(1.0, float(flat.abs().max())))
 
 
-def degenerate_note(samples: torch.Tensor, used: list, extractor: Any, same_samples: bool,
-                    same_features: dict[int, bool]) -> str | None:
+def degenerate_note(
+    samples: torch.Tensor, used: list, extractor: Any, same_samples: bool, same_features: dict[int, bool]
+) -> str | None:
     """Why a metric's numbers cannot tell these samples apart, or None when nothing says so."""
     n = samples.shape[0]
     if same_samples:
-        return (f"all {n:,} generated samples are the same, so the numbers score one sample, not the generator's "
-                f"spread (it ignores its noise: collapsed, or never trained)")
+        return (
+            f"all {n:,} generated samples are the same, so the numbers score one sample, not the generator's "
+            f"spread (it ignores its noise: collapsed, or never trained)"
+        )
     for e in used:
         if id(e) not in same_features:
             same_features[id(e)] = features_all_same(samples, e, extractor)
         if same_features[id(e)]:
-            return (f"all {n:,} generated samples give the same {e.spec} features, so the numbers cannot tell "
-                    f"them apart and will not move until the samples look different to that network "
-                    f"(typical of a generator that has learnt nothing yet: noise or a flat grey)")
+            return (
+                f"all {n:,} generated samples give the same {e.spec} features, so the numbers cannot tell "
+                f"them apart and will not move until the samples look different to that network "
+                f"(typical of a generator that has learnt nothing yet: noise or a flat grey)"
+            )
     return None
 
 

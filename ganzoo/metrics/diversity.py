@@ -54,8 +54,12 @@ def _real_features() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Te
 
     data = load_mnist5k(None, image_size=INPUT_SIZE, channels=1)
     train, held = (torch.from_numpy(part) for part in mnist5k_split())
-    return (classifier_features(data.tensor[train]), data.labels[train],
-            classifier_features(data.tensor[held]), data.labels[held])
+    return (
+        classifier_features(data.tensor[train]),
+        data.labels[train],
+        classifier_features(data.tensor[held]),
+        data.labels[held],
+    )
 
 
 def score_features(features: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -70,9 +74,14 @@ def score_features(features: torch.Tensor, labels: torch.Tensor) -> dict[str, fl
     ratios = [mine[c] / theirs[c] for c in classes]
     counts = {c: int((held_labels == c).sum()) for c in classes}  # what real-vs-real rests on, per class
     distances = [_fd(features[labels == c][: counts[c]], real[real_labels == c]) for c in classes]
-    return {"spread_ratio": sum(ratios) / len(ratios), "spread_ratio_min": min(ratios),
-            "intra_fd": sum(distances) / len(distances), "intra_fd_worst": max(distances),
-            "real_intra_fd_reference": real_reference()["intra_fd"], "classes": len(classes)}
+    return {
+        "spread_ratio": sum(ratios) / len(ratios),
+        "spread_ratio_min": min(ratios),
+        "intra_fd": sum(distances) / len(distances),
+        "intra_fd_worst": max(distances),
+        "real_intra_fd_reference": real_reference()["intra_fd"],
+        "classes": len(classes),
+    }
 
 
 def conditional_diversity(samples: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -90,12 +99,22 @@ def real_reference() -> dict[str, float]:
     classes = sorted(mine)
     ratios = [mine[c] / theirs[c] for c in classes]
     distances = [_fd(held[held_labels == c], real[real_labels == c]) for c in classes]
-    return {"spread_ratio": sum(ratios) / len(ratios), "spread_ratio_min": min(ratios),
-            "intra_fd": sum(distances) / len(distances), "intra_fd_worst": max(distances)}
+    return {
+        "spread_ratio": sum(ratios) / len(ratios),
+        "spread_ratio_min": min(ratios),
+        "intra_fd": sum(distances) / len(distances),
+        "intra_fd_worst": max(distances),
+    }
 
 
-def class_diversity(samples: torch.Tensor, reference: object = None, *, extractor: object = None, seed: int = 0,
-                    sample_labels: torch.Tensor | None = None) -> dict[str, float]:
+def class_diversity(
+    samples: torch.Tensor,
+    reference: object = None,
+    *,
+    extractor: object = None,
+    seed: int = 0,
+    sample_labels: torch.Tensor | None = None,
+) -> dict[str, float]:
     """The metric ``class_diversity`` (``ganzoo eval``, ``ganzoo bench``): spread ratio first, as its headline.
 
     Digits only: the judge and the real reference are fixed (mnist-5k), so ``reference`` and ``extractor`` are

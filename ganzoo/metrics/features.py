@@ -26,8 +26,8 @@ import difflib
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -91,12 +91,19 @@ class FeatureExtractor:
         return self._dims[self.layer]
 
     @torch.no_grad()
-    def extract(self, images: torch.Tensor, *, batch_size: int = 64, device: str | torch.device | None = None,
-                desc: str | None = None) -> dict[str, torch.Tensor]:
+    def extract(
+        self,
+        images: torch.Tensor,
+        *,
+        batch_size: int = 64,
+        device: str | torch.device | None = None,
+        desc: str | None = None,
+    ) -> dict[str, torch.Tensor]:
         """(N, C, H, W) in [-1, 1] (or uint8) -> {layer: (N, D) float32 on the CPU}."""
         if images.dim() != 4 or images.shape[1] not in (1, 3):
-            raise ValueError(f"feature extractor {self.spec!r} needs 1- or 3-channel images (N, C, H, W), "
-                             f"got {tuple(images.shape)}")
+            raise ValueError(
+                f"feature extractor {self.spec!r} needs 1- or 3-channel images (N, C, H, W), got {tuple(images.shape)}"
+            )
         used = _recording.get()
         if used is not None and self not in used:
             used.append(self)
@@ -112,8 +119,9 @@ class FeatureExtractor:
                 bar.update(chunk.shape[0])
         return {name: torch.cat(v) if v else torch.empty(0, 0) for name, v in parts.items()}
 
-    def __call__(self, images: torch.Tensor, *, batch_size: int = 64,
-                 device: str | torch.device | None = None) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, *, batch_size: int = 64, device: str | torch.device | None = None
+    ) -> torch.Tensor:
         """The main layer's features (N, D)."""
         return self.extract(images, batch_size=batch_size, device=device)[self.layer]
 
@@ -134,8 +142,14 @@ class CachedExtractor:
     ganzoo.metrics.reference), registered with ``set_reference``.
     """
 
-    def __init__(self, spec: str, *, batch_size: int = 64, device: str | torch.device | None = None,
-                 inception_weights: str | None = None):
+    def __init__(
+        self,
+        spec: str,
+        *,
+        batch_size: int = 64,
+        device: str | torch.device | None = None,
+        inception_weights: str | None = None,
+    ):
         self.spec = canonical_spec(spec)
         self.batch_size = batch_size
         self.device = device
@@ -189,7 +203,7 @@ def record_features() -> Iterator[list[FeatureExtractor]]:
 
 
 def canonical_spec(spec: str) -> str:
-    """"inception" -> "inception-v3-compat"; "timm:NAME" gains its default pretrained tag."""
+    """ "inception" -> "inception-v3-compat"; "timm:NAME" gains its default pretrained tag."""
     spec = spec.strip()
     base, sep, path = spec.partition("@")
     base = ALIASES.get(base, base)
@@ -198,10 +212,12 @@ def canonical_spec(spec: str) -> str:
             hint = "--inception-weights FILE" if base == INCEPTION_SPEC else "its bundled weights"
             raise ValueError(f"{base!r} takes no '@file'; use {hint}")
         return base
-    if not base.startswith("timm:") or not base[len("timm:"):]:
-        raise ValueError(f"unknown feature extractor {spec!r}: use 'inception', 'mnist-classifier', "
-                         f"'timm:MODEL' or 'timm:MODEL@/path/to/weights.safetensors'")
-    name = _check_timm_name(base[len("timm:"):])
+    if not base.startswith("timm:") or not base[len("timm:") :]:
+        raise ValueError(
+            f"unknown feature extractor {spec!r}: use 'inception', 'mnist-classifier', "
+            f"'timm:MODEL' or 'timm:MODEL@/path/to/weights.safetensors'"
+        )
+    name = _check_timm_name(base[len("timm:") :])
     if sep:
         if not path:
             raise ValueError(f"feature spec {spec!r} has '@' but no file after it")
@@ -219,7 +235,7 @@ def load_extractor(spec: str, *, inception_weights: str | None = None) -> Featur
 
         file = str(inception_weights_file(inception_weights))
         return _load_cached(spec, file, os.stat(file).st_mtime_ns)
-    name, _, path = spec[len("timm:"):].partition("@")
+    name, _, path = spec[len("timm:") :].partition("@")
     if path and not os.path.isfile(path):
         raise FileNotFoundError(f"feature weights file {path} does not exist (from --features {spec})")
     file = path or _cached_weights(name)  # resolved now, so a changed cache or file is noticed
@@ -231,14 +247,15 @@ def _load_cached(spec: str, file: str | None, stamp: int) -> FeatureExtractor:
     if spec == MNIST_SPEC:
         from .classifier import WEIGHTS_PATH
 
-        return FeatureExtractor(spec, MnistClassifierFeatures("ganzoo-mnist-classifier", ["features"]),
-                                sha256_file(WEIGHTS_PATH)[:16])
+        return FeatureExtractor(
+            spec, MnistClassifierFeatures("ganzoo-mnist-classifier", ["features"]), sha256_file(WEIGHTS_PATH)[:16]
+        )
     if spec == INCEPTION_SPEC:
         from .inception import load_inception
 
         module, digest = load_inception(file)
         return FeatureExtractor(spec, module, digest[:16])
-    return _timm_extractor(spec, spec[len("timm:"):].partition("@")[0], file)
+    return _timm_extractor(spec, spec[len("timm:") :].partition("@")[0], file)
 
 
 # ---- ganzoo's networks as torch-fidelity extractors -----------------------------------------------
@@ -247,8 +264,9 @@ def _load_cached(spec: str, file: str | None, stamp: int) -> FeatureExtractor:
 class ModelRangeFeatures(FeatureExtractorBase):
     """A network on images in [-1, 1] as a torch-fidelity extractor with one layer, "features"."""
 
-    def __init__(self, name: str, features_list: list[str], net: nn.Module,
-                 prepare: Callable[[torch.Tensor], torch.Tensor]):
+    def __init__(
+        self, name: str, features_list: list[str], net: nn.Module, prepare: Callable[[torch.Tensor], torch.Tensor]
+    ):
         super().__init__(name, features_list)
         self.net = net.eval().requires_grad_(False)
         self.prepare = prepare  # (B, 3, H, W) in [-1, 1] -> the network's input
@@ -324,8 +342,9 @@ def _check_timm_name(name: str) -> str:
     except RuntimeError:  # timm's "Invalid pretrained tag"
         cfg = None
     if cfg is None:
-        raise ValueError(f"timm model {arch!r} has no pretrained tag {tag!r}; "
-                         f"timm.list_pretrained('{arch}*') lists them")
+        raise ValueError(
+            f"timm model {arch!r} has no pretrained tag {tag!r}; timm.list_pretrained('{arch}*') lists them"
+        )
     return f"{arch}.{cfg.tag}" if not tag and cfg.tag else name
 
 
@@ -357,7 +376,7 @@ def _cached_weights(name: str) -> str:
     cfg = get_pretrained_cfg(name)
     cache = _hub_cache_dir()
     if cfg.hf_hub_id:
-        for filename in ([cfg.hf_hub_filename] if cfg.hf_hub_filename else HUB_FILENAMES):
+        for filename in [cfg.hf_hub_filename] if cfg.hf_hub_filename else HUB_FILENAMES:
             found = try_to_load_from_cache(cfg.hf_hub_id, filename, cache_dir=cache)
             if isinstance(found, str):
                 return found
@@ -367,10 +386,12 @@ def _cached_weights(name: str) -> str:
             return str(local)
     raise WeightsNotCachedError(
         f"the weights of timm model {name!r} are not cached (looked in {cache}"
-        + (f" for {cfg.hf_hub_id}" if cfg.hf_hub_id else "") + "), and ganzoo never downloads feature "
+        + (f" for {cfg.hf_hub_id}" if cfg.hf_hub_id else "")
+        + "), and ganzoo never downloads feature "
         f"weights silently. Either fetch them once while online:\n"
         f"  python -c \"import timm; timm.create_model('{name}', pretrained=True)\"\n"
-        f"or pass a local file: --features timm:{name}@/path/to/model.safetensors")
+        f"or pass a local file: --features timm:{name}@/path/to/model.safetensors"
+    )
 
 
 def _hub_cache_dir() -> str:
@@ -394,6 +415,7 @@ def _check_all_loaded(net: nn.Module, file: str, name: str) -> None:
         keys = set(load_state_dict(file))
     missing = [k for k in net.state_dict() if k not in keys and not k.endswith("num_batches_tracked")]
     if missing:
-        raise ValueError(f"{file} lacks {len(missing)} tensors of timm model {name!r} (first: {missing[0]!r}); "
-                         f"it holds weights of another model")
-
+        raise ValueError(
+            f"{file} lacks {len(missing)} tensors of timm model {name!r} (first: {missing[0]!r}); "
+            f"it holds weights of another model"
+        )

@@ -14,8 +14,15 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["stats", "fid_from_stats", "kid", "inception_score", "precision_recall", "density_coverage",
-           "FewSamplesWarning"]
+__all__ = [
+    "stats",
+    "fid_from_stats",
+    "kid",
+    "inception_score",
+    "precision_recall",
+    "density_coverage",
+    "FewSamplesWarning",
+]
 
 
 class FewSamplesWarning(UserWarning):
@@ -31,9 +38,12 @@ def stats(features: torch.Tensor) -> dict[str, np.ndarray]:
     if n < 2:
         raise ValueError(f"FID needs at least 2 samples to estimate a covariance, got {n}")
     if n <= d:
-        warnings.warn(f"FID from {n:,} samples of {d}-d features: the covariance is singular and the value is dominated "
-                      f"by the sample count, not the generator (use well over {d:,} samples; papers use 10k-50k)",
-                      FewSamplesWarning, stacklevel=3)
+        warnings.warn(
+            f"FID from {n:,} samples of {d}-d features: the covariance is singular and the value is dominated "
+            f"by the sample count, not the generator (use well over {d:,} samples; papers use 10k-50k)",
+            FewSamplesWarning,
+            stacklevel=3,
+        )
     return fid_features_to_statistics(features.detach().cpu().float())
 
 
@@ -42,26 +52,42 @@ def fid_from_stats(fake: dict[str, np.ndarray], real: dict[str, np.ndarray]) -> 
     from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
 
     if fake["mu"].shape != real["mu"].shape or fake["sigma"].shape != real["sigma"].shape:
-        raise ValueError(f"statistics of different dimensions: {fake['mu'].shape[0]} and {real['mu'].shape[0]} "
-                         f"features; both must come from the same extractor layer")
+        raise ValueError(
+            f"statistics of different dimensions: {fake['mu'].shape[0]} and {real['mu'].shape[0]} "
+            f"features; both must come from the same extractor layer"
+        )
     if fake["mu"].dtype != real["mu"].dtype or fake["sigma"].dtype != real["sigma"].dtype:
-        fake, real = ({k: np.asarray(v, np.float64) for k, v in s.items() if k in ("mu", "sigma")} for s in (fake, real))
+        fake, real = (
+            {k: np.asarray(v, np.float64) for k, v in s.items() if k in ("mu", "sigma")} for s in (fake, real)
+        )
     return float(fid_statistics_to_metric(fake, real, verbose=False)[KEY_METRIC_FID])
 
 
-def kid(fake: torch.Tensor, real: torch.Tensor, *, subsets: int = 100, subset_size: int = 1000,
-        seed: int = 0) -> dict[str, float]:
+def kid(
+    fake: torch.Tensor, real: torch.Tensor, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> dict[str, float]:
     """{"kid_mean", "kid_std"} over ``subsets`` random subsets of ``subset_size`` from each set."""
     from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
     _check(fake, "generated features"), _check(real, "reference features")
     for what, count in (("generated samples", fake.shape[0]), ("reference images", real.shape[0])):
         if subset_size > count:
-            raise ValueError(f"kid subset_size {subset_size} is larger than the {count:,} {what}: use at least "
-                             f"{subset_size} or a smaller subset_size option")
-    out = kid_features_to_metric(fake.cpu(), real.cpu(), kid_subsets=subsets, kid_subset_size=subset_size,
-                                 rng_seed=seed, verbose=False, kid_kernel="poly", kid_kernel_poly_degree=3,
-                                 kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1)
+            raise ValueError(
+                f"kid subset_size {subset_size} is larger than the {count:,} {what}: use at least "
+                f"{subset_size} or a smaller subset_size option"
+            )
+    out = kid_features_to_metric(
+        fake.cpu(),
+        real.cpu(),
+        kid_subsets=subsets,
+        kid_subset_size=subset_size,
+        rng_seed=seed,
+        verbose=False,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
+        kid_kernel_poly_coef0=1,
+    )
     return {"kid_mean": out[KEY_METRIC_KID_MEAN], "kid_std": out[KEY_METRIC_KID_STD]}
 
 
@@ -71,7 +97,9 @@ def inception_score(logits: torch.Tensor, *, splits: int = 10, seed: int = 0) ->
 
     _check(logits, "logits")
     if not 1 <= splits <= logits.shape[0]:
-        raise ValueError(f"the Inception Score needs 1 <= splits <= samples, got {splits} splits of {logits.shape[0]:,}")
+        raise ValueError(
+            f"the Inception Score needs 1 <= splits <= samples, got {splits} splits of {logits.shape[0]:,}"
+        )
     out = isc_features_to_metric(logits.cpu(), splits=splits, shuffle=True, rng_seed=seed)
     return {"is_mean": out[KEY_METRIC_ISC_MEAN], "is_std": out[KEY_METRIC_ISC_STD]}
 
@@ -81,8 +109,9 @@ def precision_recall(fake: torch.Tensor, real: torch.Tensor, *, k: int = 3) -> d
     from torch_fidelity.metric_prc import prc_features_to_metric
 
     _check_knn(fake, real, k, "precision_recall")
-    out = prc_features_to_metric(fake.cpu(), real.cpu(), prc_neighborhood=k, prc_batch_size=10_000,
-                                 save_cpu_ram=True, verbose=False)
+    out = prc_features_to_metric(
+        fake.cpu(), real.cpu(), prc_neighborhood=k, prc_batch_size=10_000, save_cpu_ram=True, verbose=False
+    )
     return {"precision": out["precision"], "recall": out["recall"], "f_score": out["f_score"]}
 
 

@@ -25,13 +25,21 @@ import io
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
-__all__ = ["INCEPTION_FILE", "INCEPTION_URL", "INCEPTION_SHA256_PREFIX", "InceptionWeightsError",
-           "inception_weights_file", "load_inception", "read_inception_state", "sha256_file"]
+__all__ = [
+    "INCEPTION_FILE",
+    "INCEPTION_URL",
+    "INCEPTION_SHA256_PREFIX",
+    "InceptionWeightsError",
+    "inception_weights_file",
+    "load_inception",
+    "read_inception_state",
+    "sha256_file",
+]
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
@@ -74,13 +82,17 @@ def inception_weights_file(path: str | Path | None = None) -> Path:
 
 
 def _offline() -> bool:
-    return any(os.environ.get(name, "").lower() in ("1", "true", "yes", "on") for name in ("HF_HUB_OFFLINE", "GANZOO_OFFLINE"))
+    return any(
+        os.environ.get(name, "").lower() in ("1", "true", "yes", "on") for name in ("HF_HUB_OFFLINE", "GANZOO_OFFLINE")
+    )
 
 
 def _missing_message(cached: Path, why: str) -> str:
-    return (f"the FID Inception weights {INCEPTION_FILE} are not cached and {why}. Supply them either way:\n"
-            f"  - download {INCEPTION_URL}\n    into {cached}\n"
-            f"  - or pass --inception-weights /path/to/{INCEPTION_FILE} (or a .safetensors of the same tensors)")
+    return (
+        f"the FID Inception weights {INCEPTION_FILE} are not cached and {why}. Supply them either way:\n"
+        f"  - download {INCEPTION_URL}\n    into {cached}\n"
+        f"  - or pass --inception-weights /path/to/{INCEPTION_FILE} (or a .safetensors of the same tensors)"
+    )
 
 
 def _download(cached: Path) -> Path:
@@ -89,11 +101,13 @@ def _download(cached: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=cached.parent) as tmp:
         part = Path(tmp) / INCEPTION_FILE
         try:
-            torch.hub.download_url_to_file(INCEPTION_URL, str(part), hash_prefix=INCEPTION_SHA256_PREFIX,
-                                           progress=sys.stderr.isatty())
+            torch.hub.download_url_to_file(
+                INCEPTION_URL, str(part), hash_prefix=INCEPTION_SHA256_PREFIX, progress=sys.stderr.isatty()
+            )
         except RuntimeError as exc:  # torch.hub's "invalid hash value"
-            raise InceptionWeightsError(f"the download of {INCEPTION_URL} does not match its sha256 prefix "
-                                        f"{INCEPTION_SHA256_PREFIX}: {exc}") from None
+            raise InceptionWeightsError(
+                f"the download of {INCEPTION_URL} does not match its sha256 prefix {INCEPTION_SHA256_PREFIX}: {exc}"
+            ) from None
         except OSError as exc:  # no network, firewall, DNS
             raise InceptionWeightsError(_missing_message(cached, f"the download failed ({exc})")) from None
         os.replace(part, cached)
@@ -114,10 +128,12 @@ def read_inception_state(path: str | Path) -> tuple[dict[str, torch.Tensor], str
             raise InceptionWeightsError(f"{path} is not a readable .safetensors file: {exc}") from None
     if not digest.startswith(INCEPTION_SHA256_PREFIX):
         raise InceptionWeightsError(
-            f"{path} is not the published {INCEPTION_FILE} (sha256 {digest[:16]}..., expected {INCEPTION_SHA256_PREFIX}...), "
+            f"{path} is not the published {INCEPTION_FILE} "
+            f"(sha256 {digest[:16]}..., expected {INCEPTION_SHA256_PREFIX}...), "
             f"and ganzoo unpickles no other .pth. Give other weights as .safetensors:\n"
             f"  python -c \"import torch, safetensors.torch as s; s.save_file(torch.load('{path}', weights_only=True), "
-            f"'{path.with_suffix('.safetensors')}')\"")
+            f"'{path.with_suffix('.safetensors')}')\""
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated file, or one that holds more than tensors
@@ -155,4 +171,3 @@ def load_inception(path: str | Path | None = None) -> tuple[torch.nn.Module, str
         detail = " ".join(line.strip() for line in str(exc).splitlines()[:2])
         raise InceptionWeightsError(f"{file} does not hold the FID Inception's tensors: {detail[:300]}") from None
     return net, digest
-

@@ -18,8 +18,18 @@ import torch.nn.functional as F
 
 from .classifier import at_size, digit_scores, load_mnist_classifier
 
-__all__ = ["NOISE_KINDS", "noise", "shuffled", "blends", "strokes", "at_size", "judge_report", "REPORT_SEED",
-           "REPORT_SIZES", "PROBE_SIZES"]
+__all__ = [
+    "NOISE_KINDS",
+    "noise",
+    "shuffled",
+    "blends",
+    "strokes",
+    "at_size",
+    "judge_report",
+    "REPORT_SEED",
+    "REPORT_SIZES",
+    "PROBE_SIZES",
+]
 
 SIZE = 32
 NOISE_KINDS = ("uniform", "gaussian", "blobs", "flat")
@@ -49,8 +59,13 @@ def shuffled(digits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return flat.gather(1, order).view_as(digits)
 
 
-def blends(digits: torch.Tensor, labels: torch.Tensor, n: int, generator: torch.Generator,
-           ratio: tuple[float, float] = (0.5, 0.5)) -> torch.Tensor:
+def blends(
+    digits: torch.Tensor,
+    labels: torch.Tensor,
+    n: int,
+    generator: torch.Generator,
+    ratio: tuple[float, float] = (0.5, 0.5),
+) -> torch.Tensor:
     """n pixel blends w * a + (1 - w) * b of two digits of different classes, w uniform in ``ratio``."""
     first = torch.randint(0, len(digits), (n,), generator=generator)
     second = torch.randint(0, len(digits), (n,), generator=generator)
@@ -83,8 +98,9 @@ def strokes(n: int, generator: torch.Generator) -> torch.Tensor:
     walk = 16 + walk * (12 / walk.abs().amax(dim=(1, 2), keepdim=True).clamp(min=12))  # inside [4, 28]
 
     points = torch.where(torch.rand(n, 1, 1, generator=generator) < 0.5, curves.reshape(n, 128, 2), walk)
-    ys, xs = torch.meshgrid(torch.arange(SIZE, dtype=torch.float32), torch.arange(SIZE, dtype=torch.float32),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(SIZE, dtype=torch.float32), torch.arange(SIZE, dtype=torch.float32), indexing="ij"
+    )
     grid = torch.stack([xs, ys], dim=-1).view(1, SIZE * SIZE, 2).expand(n, -1, -1)  # (n, 1024, 2)
     exact = "donot_use_mm_for_euclid_dist"  # the direct formula: the same strokes as pairwise norms, 3x faster
     distance = torch.cdist(points, grid, compute_mode=exact).amin(dim=1)  # (n, 1024) to the nearest pen point
@@ -93,8 +109,9 @@ def strokes(n: int, generator: torch.Generator) -> torch.Tensor:
     return (ink * 2 - 1).view(n, 1, SIZE, SIZE)
 
 
-def judge_report(classifier: torch.nn.Module | None = None, *, n: int = 1000, seed: int = REPORT_SEED,
-                 confidence: float = 0.9) -> dict[str, dict[str, Any]]:
+def judge_report(
+    classifier: torch.nn.Module | None = None, *, n: int = 1000, seed: int = REPORT_SEED, confidence: float = 0.9
+) -> dict[str, dict[str, Any]]:
     """How the judge scores held-out digits and non-digit probes made from them (``n`` of each probe).
 
     Each row: recognisable (top class a digit with probability >= confidence) and rejected (top

@@ -22,14 +22,26 @@ class Protocol:
     features: str | None = "inception"  # None: --features decides
 
 
-PROTOCOLS = {p.name: p for p in (
-    Protocol("fid50k-full", "50,000 generated against the whole reference set, FID Inception (the FID paper's and "
-             "stylegan2-ada's fid50k_full; StudioGAN's CIFAR-10 protocol when the reference is the 50k training set)",
-             50_000, None),
-    Protocol("fid10k", "10,000 generated against up to 50,000 reference images (a seeded subset of larger sets), "
-             "FID Inception: quick, comparable only with other fid10k numbers", 10_000, 50_000),
-    Protocol("custom", "the counts and extractor given by the flags", None, None, None),
-)}
+PROTOCOLS = {
+    p.name: p
+    for p in (
+        Protocol(
+            "fid50k-full",
+            "50,000 generated against the whole reference set, FID Inception (the FID paper's and "
+            "stylegan2-ada's fid50k_full; StudioGAN's CIFAR-10 protocol when the reference is the 50k training set)",
+            50_000,
+            None,
+        ),
+        Protocol(
+            "fid10k",
+            "10,000 generated against up to 50,000 reference images (a seeded subset of larger sets), "
+            "FID Inception: quick, comparable only with other fid10k numbers",
+            10_000,
+            50_000,
+        ),
+        Protocol("custom", "the counts and extractor given by the flags", None, None, None),
+    )
+}
 
 
 def get_protocol(name: str) -> Protocol:

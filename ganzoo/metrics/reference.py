@@ -43,8 +43,14 @@ class Reference:
     stats_file: a published statistics file that replaces the images' FID statistics.
     """
 
-    def __init__(self, images: torch.Tensor, describe: dict[str, Any], *,
-                 stats_file: str | Path | None = None, cache: bool = True):
+    def __init__(
+        self,
+        images: torch.Tensor,
+        describe: dict[str, Any],
+        *,
+        stats_file: str | Path | None = None,
+        cache: bool = True,
+    ):
         self.images = images
         self.describe = describe
         self.stats_file = Path(stats_file).expanduser() if stats_file else None
@@ -65,8 +71,10 @@ class Reference:
     def features(self, extractor: Any, batch_size: int, device: Any) -> dict[str, torch.Tensor]:
         """The images' features: from the cache when a file for this key is there, else computed and cached."""
         if self.images.shape[0] == 0 and self.stats_file is not None:
-            raise ValueError(f"these metrics need the reference images' features, but only a statistics file "
-                             f"({self.stats_file}) was given: pass --data too")
+            raise ValueError(
+                f"these metrics need the reference images' features, but only a statistics file "
+                f"({self.stats_file}) was given: pass --data too"
+            )
         path = cache_dir() / f"{self.key(extractor)[:40]}.npz" if self.cache else None
         if path is not None and path.is_file():
             found = _read_cached(path, extractor, self.images.shape[0])
@@ -85,17 +93,23 @@ class Reference:
         stats, meta = read_stats_file(self.stats_file)
         recorded = meta.get("extractor")
         if recorded and recorded != extractor.spec:
-            raise StatsFileError(f"{self.stats_file} holds statistics of {recorded} features, but this evaluation "
-                                 f"uses {extractor.spec}: pass --features {recorded}, or statistics of "
-                                 f"{extractor.spec}")
+            raise StatsFileError(
+                f"{self.stats_file} holds statistics of {recorded} features, but this evaluation "
+                f"uses {extractor.spec}: pass --features {recorded}, or statistics of "
+                f"{extractor.spec}"
+            )
         if stats["mu"].shape[0] != extractor.dim:
-            raise StatsFileError(f"{self.stats_file} holds {stats['mu'].shape[0]}-d statistics, but {extractor.spec} "
-                                 f"gives {extractor.dim}-d features: the file belongs to another extractor or layer")
+            raise StatsFileError(
+                f"{self.stats_file} holds {stats['mu'].shape[0]}-d statistics, but {extractor.spec} "
+                f"gives {extractor.dim}-d features: the file belongs to another extractor or layer"
+            )
         if not recorded:
-            warnings.warn(f"{self.stats_file} does not say which network made it; ganzoo checked only its width "
-                          f"({extractor.dim}). It must come from the FID Inception (2015-12-05 graph) for FIDs "
-                          f"to compare",
-                          stacklevel=2)
+            warnings.warn(
+                f"{self.stats_file} does not say which network made it; ganzoo checked only its width "
+                f"({extractor.dim}). It must come from the FID Inception (2015-12-05 graph) for FIDs "
+                f"to compare",
+                stacklevel=2,
+            )
         self.source = f"statistics file {self.stats_file} (sha256 {_sha256(self.stats_file)[:16]})"
         return stats
 
@@ -112,8 +126,10 @@ def read_stats_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
         raise StatsFileError(f"{path} is not a readable .npz of plain arrays: {exc}") from None
     missing = [k for k in ("mu", "sigma") if k not in arrays]
     if missing:
-        raise StatsFileError(f"{path} has no {' or '.join(missing)} array (it holds {sorted(arrays) or 'nothing'}); "
-                             f"a statistics file holds the mean 'mu' (D,) and covariance 'sigma' (D, D) of features")
+        raise StatsFileError(
+            f"{path} has no {' or '.join(missing)} array (it holds {sorted(arrays) or 'nothing'}); "
+            f"a statistics file holds the mean 'mu' (D,) and covariance 'sigma' (D, D) of features"
+        )
     mu, sigma = arrays["mu"], arrays["sigma"]
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise StatsFileError(f"{path}: mu must be (D,) and sigma (D, D), got {mu.shape} and {sigma.shape}")
@@ -130,13 +146,18 @@ def _read_cached(path: Path, extractor: Any, count: int) -> dict[str, torch.Tens
             meta = json.loads(str(data["meta"]))
             features = {layer: torch.from_numpy(data[f"features_{layer}"].copy()) for layer in extractor.layers}
     except (ValueError, OSError, EOFError, KeyError) as exc:
-        warnings.warn(f"reference-feature cache {path} is unreadable ({exc}); computing the features again",
-                      stacklevel=3)
+        warnings.warn(
+            f"reference-feature cache {path} is unreadable ({exc}); computing the features again", stacklevel=3
+        )
         return None
-    if meta.get("format") != FORMAT or meta.get("extractor") != extractor.spec or any(
-            f.shape[0] != count for f in features.values()):
-        warnings.warn(f"reference-feature cache {path} does not match this evaluation; computing the features again",
-                      stacklevel=3)
+    if (
+        meta.get("format") != FORMAT
+        or meta.get("extractor") != extractor.spec
+        or any(f.shape[0] != count for f in features.values())
+    ):
+        warnings.warn(
+            f"reference-feature cache {path} does not match this evaluation; computing the features again", stacklevel=3
+        )
         return None
     return features
 
@@ -148,8 +169,13 @@ def _write(path: Path, features: dict[str, torch.Tensor], extractor: Any, descri
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a small reference set is warned about where FID is computed
         main = stats(features[extractor.layer]) if features[extractor.layer].shape[0] >= 2 else None
-    meta = {"format": FORMAT, "extractor": extractor.spec, "weights_sha256": extractor.weights_sha256,
-            "layer": extractor.layer, **describe}
+    meta = {
+        "format": FORMAT,
+        "extractor": extractor.spec,
+        "weights_sha256": extractor.weights_sha256,
+        "layer": extractor.layer,
+        **describe,
+    }
     arrays = {f"features_{k}": v.numpy() for k, v in features.items()}
     if main is not None:
         arrays.update(mu=main["mu"], sigma=main["sigma"])

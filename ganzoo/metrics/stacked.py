@@ -22,20 +22,30 @@ shows KL about 1000 / (2 * scored draws) from finite sampling alone (0.019 at 26
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
-__all__ = ["stacked_mnist_modes", "score_digits", "score_argmax", "digits_until_assigned", "channel_digits", "read_channels",
-           "modes_if_independent", "NUM_SCORED"]
+__all__ = [
+    "stacked_mnist_modes",
+    "score_digits",
+    "score_argmax",
+    "digits_until_assigned",
+    "channel_digits",
+    "read_channels",
+    "modes_if_independent",
+    "NUM_SCORED",
+]
 
 NUM_SCORED = 26_000  # samples scored, as in VEEGAN's and PacGAN's Stacked-MNIST tables
 NUM_MODES = 1_000
 PER = ("argmax", "drawn", "assigned")  # the papers' reading first; the confident-only readings after it
 
 
-def channel_digits(samples: torch.Tensor, *, confidence: float = 0.9, batch_size: int = 1500,
-                   argmax: bool = False) -> torch.Tensor:
+def channel_digits(
+    samples: torch.Tensor, *, confidence: float = 0.9, batch_size: int = 1500, argmax: bool = False
+) -> torch.Tensor:
     """(N, 3, H, W) in [-1, 1] -> (N, 3) int64: the judge's digit for each channel, -1 where it rejects
     the channel or its top probability is below ``confidence``; with ``argmax``, the most probable of the
     ten digits for every channel (the papers' reading: never -1)."""
@@ -43,8 +53,9 @@ def channel_digits(samples: torch.Tensor, *, confidence: float = 0.9, batch_size
     return most_probable if argmax else confident
 
 
-def read_channels(samples: torch.Tensor, *, confidence: float = 0.9,
-                  batch_size: int = 1500) -> tuple[torch.Tensor, torch.Tensor]:
+def read_channels(
+    samples: torch.Tensor, *, confidence: float = 0.9, batch_size: int = 1500
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Both readings of every channel in one pass of the judge: (N, 3) argmax digits over the ten digit
     classes, and (N, 3) confident digits (-1 where the judge rejects the channel or is unsure of it)."""
     from .classifier import REJECT, _default_classifier
@@ -62,8 +73,16 @@ def read_channels(samples: torch.Tensor, *, confidence: float = 0.9,
     return torch.cat(most_probable).view(n, 3), torch.cat(confident).view(n, 3)
 
 
-def stacked_mnist_modes(samples: torch.Tensor, reference: Any = None, *, extractor: Any = None, seed: int = 0,
-                        confidence: float = 0.9, num_scored: int = NUM_SCORED, per: str = "argmax") -> dict[str, float | int]:
+def stacked_mnist_modes(
+    samples: torch.Tensor,
+    reference: Any = None,
+    *,
+    extractor: Any = None,
+    seed: int = 0,
+    confidence: float = 0.9,
+    num_scored: int = NUM_SCORED,
+    per: str = "argmax",
+) -> dict[str, float | int]:
     """Modes covered (of 1,000), KL of the mode histogram to uniform, the share of samples assigned a mode,
     the share of channels read as digits, and the modes expected were the channels independent.
 
@@ -79,13 +98,17 @@ def stacked_mnist_modes(samples: torch.Tensor, reference: Any = None, *, extract
     samples) from finite sampling (0.019 at 26,000, 0.1 at 5,000).
     """
     if samples.dim() != 4 or samples.shape[1] != 3:
-        raise ValueError(f"metric 'stacked_mnist_modes' needs 3-channel images (N, 3, H, W), got samples of shape "
-                         f"{tuple(samples.shape)}")
+        raise ValueError(
+            f"metric 'stacked_mnist_modes' needs 3-channel images (N, 3, H, W), got samples of shape "
+            f"{tuple(samples.shape)}"
+        )
     _check_per(per)
     if per != "assigned":
         if samples.shape[0] < num_scored:
-            raise ValueError(f"metric 'stacked_mnist_modes' scores {num_scored:,} samples (its protocol), got "
-                             f"{samples.shape[0]:,}: draw {num_scored} or more (`ganzoo eval -n {num_scored}`)")
+            raise ValueError(
+                f"metric 'stacked_mnist_modes' scores {num_scored:,} samples (its protocol), got "
+                f"{samples.shape[0]:,}: draw {num_scored} or more (`ganzoo eval -n {num_scored}`)"
+            )
         most_probable, confident = read_channels(samples[:num_scored], confidence=confidence)  # (n, 3) each
         if per == "drawn":
             return score_digits(confident, num_scored=num_scored)
@@ -94,7 +117,9 @@ def stacked_mnist_modes(samples: torch.Tensor, reference: Any = None, *, extract
     return score_digits(digits, num_scored=num_scored, per="assigned")
 
 
-def digits_until_assigned(chunks: Iterable[torch.Tensor], num_assigned: int, *, confidence: float = 0.9) -> torch.Tensor:
+def digits_until_assigned(
+    chunks: Iterable[torch.Tensor], num_assigned: int, *, confidence: float = 0.9
+) -> torch.Tensor:
     """Read ``chunks`` of samples (each (n, 3, H, W)) in order, stopping once ``num_assigned`` have been
     assigned a mode (or the chunks run out) -> (N, 3) channel digits of every sample read. A lazy iterable
     of chunks (a generator drawing each) draws only as many as it takes; the first is always read."""
@@ -121,10 +146,15 @@ def score_digits(digits: torch.Tensor, *, num_scored: int = NUM_SCORED, per: str
         rows = torch.nonzero(assigned).flatten()  # (A,)
         if rows.numel() < num_scored:
             share = rows.numel() / max(digits.shape[0], 1)
-            hint = (f"draw about {math.ceil(1.1 * num_scored / share):,}" if share else
-                    "the judge reads none of them as three digits, so no number of draws will do")
-            raise ValueError(f"per='assigned' scores the first {num_scored:,} samples assigned a mode, but only "
-                             f"{rows.numel():,} of the {digits.shape[0]:,} given were ({share:.1%}): {hint}")
+            hint = (
+                f"draw about {math.ceil(1.1 * num_scored / share):,}"
+                if share
+                else "the judge reads none of them as three digits, so no number of draws will do"
+            )
+            raise ValueError(
+                f"per='assigned' scores the first {num_scored:,} samples assigned a mode, but only "
+                f"{rows.numel():,} of the {digits.shape[0]:,} given were ({share:.1%}): {hint}"
+            )
         end = int(rows[num_scored - 1]) + 1
         digits, assigned = digits[:end], assigned[:end]
     modes = (digits[assigned] * torch.tensor([100, 10, 1])).sum(dim=1)  # (a,)
@@ -134,25 +164,37 @@ def score_digits(digits: torch.Tensor, *, num_scored: int = NUM_SCORED, per: str
         kl = float((p * (p * NUM_MODES).log()).sum())
     else:
         kl = math.nan
-    return {"modes": int((counts > 0).sum()), "kl": kl, "assigned": float(assigned.double().mean()),
-            "channels_read": float((digits >= 0).double().mean()),
-            "modes_if_independent": modes_if_independent(digits[assigned]), "num_modes": NUM_MODES,
-            "drawn": int(digits.shape[0]), "scored": int(modes.numel())}
+    return {
+        "modes": int((counts > 0).sum()),
+        "kl": kl,
+        "assigned": float(assigned.double().mean()),
+        "channels_read": float((digits >= 0).double().mean()),
+        "modes_if_independent": modes_if_independent(digits[assigned]),
+        "num_modes": NUM_MODES,
+        "drawn": int(digits.shape[0]),
+        "scored": int(modes.numel()),
+    }
 
 
 def score_argmax(digits: torch.Tensor, confident: torch.Tensor) -> dict[str, float | int]:
     """The papers' reading from (N, 3) argmax digits of every draw, with the judge's confident reading of the same
     draws ((N, 3), -1: not read) for the precision axis: ``channels_read`` and ``assigned`` are its shares."""
     score = score_digits(digits, num_scored=digits.shape[0])  # every draw has a mode
-    return {**score, "assigned": float((confident >= 0).all(dim=1).double().mean()),
-            "channels_read": float((confident >= 0).double().mean()), "reading": "argmax"}
+    return {
+        **score,
+        "assigned": float((confident >= 0).all(dim=1).double().mean()),
+        "channels_read": float((confident >= 0).double().mean()),
+        "reading": "argmax",
+    }
 
 
 def _check_per(per: str) -> None:
     if per not in PER:
-        raise ValueError(f"per must be 'argmax' (the papers' protocol: every draw, each channel's most probable digit), "
-                         f"'drawn' (the confidently read draws among the first num_scored) or 'assigned' (the first "
-                         f"num_scored samples the judge reads confidently), got {per!r}")
+        raise ValueError(
+            f"per must be 'argmax' (the papers' protocol: every draw, each channel's most probable digit), "
+            f"'drawn' (the confidently read draws among the first num_scored) or 'assigned' (the first "
+            f"num_scored samples the judge reads confidently), got {per!r}"
+        )
 
 
 def modes_if_independent(digits: torch.Tensor) -> float:

@@ -35,12 +35,14 @@ def task_of_spec(data: str) -> str:
     all give "thick"; anything else is refused, naming the specs that have a true target."""
     from ..data.mnist_tasks import TASKS
 
-    name = data[len(SPEC_PREFIX):] if data.startswith(SPEC_PREFIX) else data
-    name = name[:-len("-paired")] if name.endswith("-paired") else name
+    name = data[len(SPEC_PREFIX) :] if data.startswith(SPEC_PREFIX) else data
+    name = name[: -len("-paired")] if name.endswith("-paired") else name
     if name not in TASKS:
-        raise ValueError(f"{data!r} is no mnist-5k translation task with a known true target; the content metric "
-                         f"scores models on the tasks {', '.join(sorted(TASKS))} (data specs such as "
-                         f"{SPEC_PREFIX}thick and {SPEC_PREFIX}thick-paired)")
+        raise ValueError(
+            f"{data!r} is no mnist-5k translation task with a known true target; the content metric "
+            f"scores models on the tasks {', '.join(sorted(TASKS))} (data specs such as "
+            f"{SPEC_PREFIX}thick and {SPEC_PREFIX}thick-paired)"
+        )
     return name
 
 
@@ -83,8 +85,12 @@ def translation_scores(model: Any, task: str, *, batch_size: int = 64) -> dict[s
     }
     if "b2a" in model.task.directions(model.nets):  # it translates back too
         fake_a = model.translate(b, "b2a", batch_size=batch_size).cpu()
-        scores.update(b2a_label_kept=_kept(fake_a, labels), source_label_kept=_kept(a, labels),
-                      b2a_mae=_mae(fake_a, a), cycle_mae=_mae(model.translate(fake_b, "b2a", batch_size=batch_size), a))
+        scores.update(
+            b2a_label_kept=_kept(fake_a, labels),
+            source_label_kept=_kept(a, labels),
+            b2a_mae=_mae(fake_a, a),
+            cycle_mae=_mae(model.translate(fake_b, "b2a", batch_size=batch_size), a),
+        )
     scores = {k: round(v, 4) for k, v in scores.items()}
     return {**scores, "task": name, "holdout_images": int(a.shape[0])}
 

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 PYPI_PAGE = "https://pypi.org/project/torch-ganzoo/"
 
 
-def model_card(model: "GanModel", *, name: str, data: dict, metrics: dict, recipe: str | None,
-               license: str, networks: list[str]) -> str:
+def model_card(
+    model: GanModel, *, name: str, data: dict, metrics: dict, recipe: str | None, license: str, networks: list[str]
+) -> str:
     """README.md with YAML front matter the Hub reads, the metrics with their protocol, and the recipe."""
     v, task = model.variant, model.task
     dataset = str(data.get("spec", "")).split(":")[0]
@@ -31,8 +32,14 @@ def model_card(model: "GanModel", *, name: str, data: dict, metrics: dict, recip
     if dataset:
         front += ["datasets:", f"- {'mnist' if dataset.startswith('mnist') else dataset}"]
     front += [f"pipeline_tag: {task.pipeline_tag}", "---", ""]
-    lines = [f"# {name}", "", f"A **{v.name}** model for [ganzoo]({PYPI_PAGE}): {v.summary}.", "",
-             f"Paper: {v.paper}", ""]
+    lines = [
+        f"# {name}",
+        "",
+        f"A **{v.name}** model for [ganzoo]({PYPI_PAGE}): {v.summary}.",
+        "",
+        f"Paper: {v.paper}",
+        "",
+    ]
     lines += ["## Use", "", "```python", "import ganzoo", *task.usage(name), "```", ""]
     lines += ["## Config", "", "| key | value |", "|---|---|"]
     lines += [f"| `{k}` | `{val}` |" for k, val in model.config_dict().items()]
@@ -78,8 +85,11 @@ def protocol_text(p: dict) -> str:
     features = f", features {p['features']} (weights sha256 {p.get('features_sha256')})" if p.get("features") else ""
     options = ", ".join(f"{k}={v}" for k, v in (p.get("options") or {}).items())
     protocol = f", protocol {p['protocol']}" if p.get("protocol") else ""
-    return (f"{p.get('num_samples', '?'):,} samples (seed {p.get('seed', 0)}) against {where}{size}{features}"
-            + (f", options {options}" if options else "") + protocol)
+    return (
+        f"{p.get('num_samples', '?'):,} samples (seed {p.get('seed', 0)}) against {where}{size}{features}"
+        + (f", options {options}" if options else "")
+        + protocol
+    )
 
 
 def recipe_command(record: dict[str, Any]) -> str:

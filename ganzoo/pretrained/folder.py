@@ -39,9 +39,18 @@ MAX_CONFIG_BYTES = 1 << 20  # a ganzoo config.json is a few hundred bytes
 # ---- saving ---------------------------------------------------------------------------------------
 
 
-def save_pretrained(model: GanModel, folder: str | Path, *, with_discriminator: bool = False,
-                    data: dict | None = None, metrics: dict | None = None, recipe: str | None = None,
-                    name: str | None = None, license: str = "mit", samples: bool = True) -> Path:
+def save_pretrained(
+    model: GanModel,
+    folder: str | Path,
+    *,
+    with_discriminator: bool = False,
+    data: dict | None = None,
+    metrics: dict | None = None,
+    recipe: str | None = None,
+    name: str | None = None,
+    license: str = "mit",
+    samples: bool = True,
+) -> Path:
     """Write config.json, model.safetensors (generators; all networks with ``with_discriminator``),
     a README.md model card and a samples.png grid into ``folder``."""
     folder = Path(folder)
@@ -50,18 +59,31 @@ def save_pretrained(model: GanModel, folder: str | Path, *, with_discriminator: 
     if model.classes:  # a conditional model's class names travel with it
         data = {**(data or {}), "classes": list(model.classes)}
     nets = list(model.nets) if with_discriminator else model.task.generators(model.nets)
-    tensors = {f"{n}.{k}": v.detach().to("cpu").contiguous()
-               for n in nets for k, v in model.nets[n].state_dict().items()}
-    record = {"ganzoo_version": __version__, "variant": model.variant.name, "config": model.config_dict(),
-              "networks": nets, "data": data or {}}
+    tensors = {
+        f"{n}.{k}": v.detach().to("cpu").contiguous() for n in nets for k, v in model.nets[n].state_dict().items()
+    }
+    record = {
+        "ganzoo_version": __version__,
+        "variant": model.variant.name,
+        "config": model.config_dict(),
+        "networks": nets,
+        "data": data or {},
+    }
     write_atomic(folder / CONFIG_FILE, json.dumps(record, indent=2) + "\n")
     tmp = folder / f".{WEIGHTS_FILE}.tmp"
     save_file(tensors, str(tmp), metadata={"format": "pt", "ganzoo_variant": model.variant.name})
     os.replace(tmp, folder / WEIGHTS_FILE)
     if samples:
         write_samples(model, folder / SAMPLES_FILE)
-    card = model_card(model, name=name or folder.name, data=data or {}, metrics=metrics or {},
-                      recipe=recipe, license=license, networks=nets)
+    card = model_card(
+        model,
+        name=name or folder.name,
+        data=data or {},
+        metrics=metrics or {},
+        recipe=recipe,
+        license=license,
+        networks=nets,
+    )
     write_atomic(folder / CARD_FILE, card)
     return folder
 
@@ -75,8 +97,10 @@ def check_writable(folder: Path) -> None:
     except (OSError, ValueError):
         record = None
     if not (isinstance(record, dict) and "ganzoo_version" in record and "variant" in record):
-        raise FileExistsError(f"{folder} is not empty and is not a ganzoo model folder; save_pretrained writes only "
-                              f"into a new or empty folder, or over a model it saved before: choose another folder")
+        raise FileExistsError(
+            f"{folder} is not empty and is not a ganzoo model folder; save_pretrained writes only "
+            f"into a new or empty folder, or over a model it saved before: choose another folder"
+        )
 
 
 def write_samples(model: GanModel, path: Path) -> None:
@@ -102,13 +126,16 @@ def read_config(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{folder} has no {CONFIG_FILE}: not a published ganzoo model")
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise WeightsError(f"{path} is {path.stat().st_size:,} bytes, far too large for a ganzoo config.json; "
-                           f"the download may be corrupt")
+        raise WeightsError(
+            f"{path} is {path.stat().st_size:,} bytes, far too large for a ganzoo config.json; "
+            f"the download may be corrupt"
+        )
     try:
         record = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise WeightsError(f"{path} is not valid JSON ({type(exc).__name__}: {exc}); "
-                           f"the download may be corrupt") from None
+        raise WeightsError(
+            f"{path} is not valid JSON ({type(exc).__name__}: {exc}); the download may be corrupt"
+        ) from None
     except OSError as exc:
         raise WeightsError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(record, dict) or not isinstance(record.get("variant"), str):
@@ -139,7 +166,8 @@ def variant_and_config(record: dict[str, Any], where: Path) -> tuple[Variant, An
     if name not in variants:
         raise UnknownNameError(
             f"{where / CONFIG_FILE} names variant {name!r}, which no installed plugin provides: install the "
-            f"plugin that provides {name!r} (`ganzoo plugins` lists what is loaded)")
+            f"plugin that provides {name!r} (`ganzoo plugins` lists what is loaded)"
+        )
     variant = variants.get(name)
     cls = variant.load_config_class()  # a plugin that cannot load is that plugin's error
     try:

@@ -20,8 +20,9 @@ from .folder import CARD_FILE, CONFIG_FILE, SAMPLES_FILE, WEIGHTS_FILE, load_fol
 from .run import load_run
 
 
-def load(name_or_path: str | Path, *, revision: str | None = None,
-         device: str | torch.device | None = None) -> GanModel:
+def load(
+    name_or_path: str | Path, *, revision: str | None = None, device: str | torch.device | None = None
+) -> GanModel:
     """A catalog name, "hf-hub:org/repo[@revision]", a published folder, or a training run folder.
 
     A bare catalog name always means the catalog entry, even when the working directory holds a
@@ -31,12 +32,15 @@ def load(name_or_path: str | Path, *, revision: str | None = None,
     text = str(name_or_path)
     models = get_state().models
     if text.startswith(HUB_PREFIX):
-        repo_id, _, pinned = text[len(HUB_PREFIX):].partition("@")
+        repo_id, _, pinned = text[len(HUB_PREFIX) :].partition("@")
         model = load_folder(download(repo_id, revision=revision or pinned or None))
     elif not isinstance(name_or_path, os.PathLike) and text in models:
         if os.path.isdir(text):
-            warnings.warn(f"{text!r} is loaded from the catalog; a folder of that name is also here: "
-                          f"load it as './{text}'", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"{text!r} is loaded from the catalog; a folder of that name is also here: load it as './{text}'",
+                UserWarning,
+                stacklevel=2,
+            )
         model = load_folder(catalog_folder(models.get(text), revision))
     elif os.path.isdir(text):
         folder = Path(text)
@@ -44,8 +48,10 @@ def load(name_or_path: str | Path, *, revision: str | None = None,
         model = load_run(folder) if is_run else load_folder(folder)
     elif os.path.isfile(text):  # only one checkpoint of a run, e.g. an earlier one, loads as a file
         if Path(text).parent.name != "checkpoints":
-            raise ValueError(f"{text} is a file: load a published folder (the one holding {WEIGHTS_FILE}), a training "
-                             f"run's folder, or one file of a run's checkpoints/ folder")
+            raise ValueError(
+                f"{text} is a file: load a published folder (the one holding {WEIGHTS_FILE}), a training "
+                f"run's folder, or one file of a run's checkpoints/ folder"
+            )
         model = load_run(Path(text).parent.parent, checkpoint=text)
     else:
         raise _not_found(text, isinstance(name_or_path, os.PathLike))
@@ -61,27 +67,30 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
 def catalog_folder(card: ModelCard, revision: str | None) -> Path:
     """The folder a catalog entry loads from: bundled in a package, a Hub snapshot, or an imported release."""
     if card.weights.startswith("bundled:"):
-        package, _, sub = card.weights[len("bundled:"):].partition("/")
+        package, _, sub = card.weights[len("bundled:") :].partition("/")
         return Path(str(resources.files(package).joinpath(sub)))
     if card.weights.startswith(HUB_PREFIX):
-        repo_id, _, pinned = card.weights[len(HUB_PREFIX):].partition("@")
+        repo_id, _, pinned = card.weights[len(HUB_PREFIX) :].partition("@")
         return download(repo_id, revision=revision or pinned or None)
     if card.weights == "import":  # another library's release: downloaded, verified and converted once, then cached
         return catalog_import(card)
     raise FileNotFoundError(
         f"'{card.name}' is a recipe: its weights are not published yet. Train them with:\n  {card.recipe}\n"
-        f"then load the run folder, or publish it with `ganzoo push RUN REPO_ID`")
+        f"then load the run folder, or publish it with `ganzoo push RUN REPO_ID`"
+    )
 
 
 def _not_found(name: str, is_path: bool) -> Exception:
     if is_path or os.sep in name or name.startswith("."):
         return FileNotFoundError(f"no such {'file' if name.endswith('.safetensors') else 'folder'}: {name}")
-    return UnknownNameError(f"unknown pretrained model {name!r}{_suggest_models(name)} (`ganzoo list` shows them all); "
-                            f"a Hub repo is loaded as 'hf-hub:org/repo' and a local folder by its path")
+    return UnknownNameError(
+        f"unknown pretrained model {name!r}{_suggest_models(name)} (`ganzoo list` shows them all); "
+        f"a Hub repo is loaded as 'hf-hub:org/repo' and a local folder by its path"
+    )
 
 
 def _suggest_models(name: str) -> str:
-    """"; did you mean ...?" with catalog names close to ``name`` (case ignored), or else the models of a
+    """ "; did you mean ...?" with catalog names close to ``name`` (case ignored), or else the models of a
     variant close to it ("dcgn" suggests dcgan-mnist); "" when nothing is close."""
     models = get_state().models
     hint = did_you_mean(name, models.names())

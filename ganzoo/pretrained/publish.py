@@ -14,14 +14,28 @@ from .folder import save_pretrained
 from .run import load_run
 
 
-def push_to_hub(model: GanModel, repo_id: str, *, revision: str | None = None, private: bool = False,
-                token: str | None = None, commit_message: str | None = None, **save_options: Any) -> str:
+def push_to_hub(
+    model: GanModel,
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    private: bool = False,
+    token: str | None = None,
+    commit_message: str | None = None,
+    **save_options: Any,
+) -> str:
     """save_pretrained into a temp folder and upload it as one commit; returns the commit sha."""
     with tempfile.TemporaryDirectory() as tmp:
         name = save_options.pop("name", HUB_PREFIX + repo_id)
         folder = save_pretrained(model, Path(tmp) / "model", name=name, **save_options)  # never a path from repo_id
-        return upload_folder(folder, repo_id, revision=revision, private=private, token=token,
-                             commit_message=commit_message or f"Upload {model.variant.name} model with ganzoo")
+        return upload_folder(
+            folder,
+            repo_id,
+            revision=revision,
+            private=private,
+            token=token,
+            commit_message=commit_message or f"Upload {model.variant.name} model with ganzoo",
+        )
 
 
 def push_run(run: str | Path, repo_id: str, **options: Any) -> str:

@@ -7,8 +7,9 @@ networks built on the meta device from the checkpoint's header first, then tenso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..building import build_networks, meta_networks
 from ..engine.checkpoint import network_weights, read_ema_net

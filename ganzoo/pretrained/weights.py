@@ -21,9 +21,22 @@ if TYPE_CHECKING:
 # dtypes a weight may be stored in; each is converted to the network's own dtype when loaded
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")  # counters such as num_batches_tracked
-HEADER_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
-                 "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool",
-                 "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "C64": "complex64", "C128": "complex128"}
+HEADER_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "C64": "complex64",
+    "C128": "complex128",
+}
 MAX_OVERSIZE = 8  # networks may hold at most this many times the file's bytes (plus 256 MiB) beyond it
 
 
@@ -36,8 +49,10 @@ def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
     try:
         with safe_open(str(path), framework="pt") as f:
             slices = {k: f.get_slice(k) for k in f.keys()}
-            return {k: (tuple(s.get_shape()), HEADER_DTYPES.get(s.get_dtype(), s.get_dtype().lower()))
-                    for k, s in slices.items()}
+            return {
+                k: (tuple(s.get_shape()), HEADER_DTYPES.get(s.get_dtype(), s.get_dtype().lower()))
+                for k, s in slices.items()
+            }
     except Exception as exc:  # truncated or not a safetensors file at all
         raise WeightsError(f"{path} is corrupt or truncated ({exc}); delete it and download or save it again") from None
 
@@ -52,44 +67,64 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def expected_tensors(nets: Any, names: list[str]) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-    """"NET.param" -> (shape, dtype) of the networks ``names`` among ``nets``: what a file must hold for them."""
+    """ "NET.param" -> (shape, dtype) of the networks ``names`` among ``nets``: what a file must hold for them."""
     return {f"{n}.{k}": (tuple(v.shape), v.dtype) for n in names for k, v in nets[n].state_dict().items()}
 
 
-def check_fits(variant: Variant, nets: dict[str, torch.nn.Module], names: list[str],
-               found: dict[str, tuple[tuple[int, ...], str]], source: Path, config_path: Path) -> None:
+def check_fits(
+    variant: Variant,
+    nets: dict[str, torch.nn.Module],
+    names: list[str],
+    found: dict[str, tuple[tuple[int, ...], str]],
+    source: Path,
+    config_path: Path,
+) -> None:
     """Meta networks against a weight file's header: the tensors of ``names`` must match, and the networks
     the file does not hold must not be out of proportion with it (a config.json made to allocate gigabytes)."""
     check_tensors(variant.name, expected_tensors(nets, names), found, source)
     need = sum(t.numel() * t.element_size() for net in nets.values() for t in net.state_dict().values())
     size = source.stat().st_size
     if need > MAX_OVERSIZE * size + (256 << 20):
-        raise WeightsError(f"{config_path} describes networks of {need / 2**20:,.0f} MiB, out of proportion with the "
-                           f"{size / 2**20:,.1f} MiB of {source}: the config does not belong to these weights")
+        raise WeightsError(
+            f"{config_path} describes networks of {need / 2**20:,.0f} MiB, out of proportion with the "
+            f"{size / 2**20:,.1f} MiB of {source}: the config does not belong to these weights"
+        )
 
 
-def check_tensors(variant: str, expected: dict[str, tuple[tuple[int, ...], torch.dtype]],
-                  found: dict[str, tuple[tuple[int, ...], str]], source: Path | str) -> None:
+def check_tensors(
+    variant: str,
+    expected: dict[str, tuple[tuple[int, ...], torch.dtype]],
+    found: dict[str, tuple[tuple[int, ...], str]],
+    source: Path | str,
+) -> None:
     """Names, shapes and dtypes of a file's tensors against the networks': the one check behind every load."""
     missing = sorted(set(expected) - set(found))
     extra = sorted(set(found) - set(expected))
     if missing:
-        raise WeightsError(f"{source} lacks tensor {missing[0]!r}{_more(missing)}: the file does not match "
-                           f"variant {variant!r} with this config")
+        raise WeightsError(
+            f"{source} lacks tensor {missing[0]!r}{_more(missing)}: the file does not match "
+            f"variant {variant!r} with this config"
+        )
     if extra:
-        raise WeightsError(f"{source} has unexpected tensor {extra[0]!r}{_more(extra)}: it was saved from other "
-                           f"networks than {variant!r} with this config")
+        raise WeightsError(
+            f"{source} has unexpected tensor {extra[0]!r}{_more(extra)}: it was saved from other "
+            f"networks than {variant!r} with this config"
+        )
     for key, (shape, dtype) in expected.items():
         if found[key][0] != shape:
-            raise WeightsError(f"tensor {key!r} in {source} has shape {found[key][0]} but "
-                               f"{variant!r} with this config expects {shape}: "
-                               f"the weights are from another architecture")
+            raise WeightsError(
+                f"tensor {key!r} in {source} has shape {found[key][0]} but "
+                f"{variant!r} with this config expects {shape}: "
+                f"the weights are from another architecture"
+            )
         have = found[key][1]
         name = _dtype_name(dtype)
         kinds = FLOAT_DTYPES if dtype.is_floating_point else INT_DTYPES if name in INT_DTYPES else (name,)
         if have not in kinds:
-            raise WeightsError(f"tensor {key!r} in {source} is {have}, but {variant!r} holds {' or '.join(kinds)} "
-                               f"there: the file is corrupt or not ganzoo weights")
+            raise WeightsError(
+                f"tensor {key!r} in {source} is {have}, but {variant!r} holds {' or '.join(kinds)} "
+                f"there: the file is corrupt or not ganzoo weights"
+            )
 
 
 def _more(names: list[str]) -> str:
@@ -100,7 +135,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def assign_strict(model: "GanModel", tensors: dict[str, torch.Tensor], nets: list[str], source: Path | str) -> None:
+def assign_strict(model: GanModel, tensors: dict[str, torch.Tensor], nets: list[str], source: Path | str) -> None:
     """Check every tensor of ``nets`` against ``tensors`` first (names, shapes, dtypes, finite values),
     then copy them all in, converted to the networks' dtypes (never half-loaded)."""
     expected = expected_tensors(model.nets, nets)
@@ -108,9 +143,11 @@ def assign_strict(model: "GanModel", tensors: dict[str, torch.Tensor], nets: lis
     check_tensors(model.variant.name, expected, found, source)
     for key in expected:
         if tensors[key].is_floating_point() and not bool(torch.isfinite(tensors[key]).all()):
-            raise WeightsError(f"tensor {key!r} in {source} holds NaN or Inf values: the weights are corrupt "
-                               f"(or were saved from a diverged run); download or save them again")
+            raise WeightsError(
+                f"tensor {key!r} in {source} holds NaN or Inf values: the weights are corrupt "
+                f"(or were saved from a diverged run); download or save them again"
+            )
     for n in nets:
         prefix = n + "."
-        own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         model.nets[n].load_state_dict(own, strict=True)

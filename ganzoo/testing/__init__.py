@@ -47,8 +47,17 @@ __all__ = [
     "run_all",
 ]
 
-def run_all(variant: str, tmp_path: str | Path, *, sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES,
-            data: str | None = None, steps: int = 4, batch_size: int = 8, **config: Any) -> list[str]:
+
+def run_all(
+    variant: str,
+    tmp_path: str | Path,
+    *,
+    sizes: Iterable[tuple[int, int]] = DEFAULT_SIZES,
+    data: str | None = None,
+    steps: int = 4,
+    batch_size: int = 8,
+    **config: Any,
+) -> list[str]:
     """Every check in turn; returns one line per check that ran (the import check runs only for an
     installed plugin: one registered in-process has no package to import afresh)."""
     done = []

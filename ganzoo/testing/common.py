@@ -16,8 +16,12 @@ from ganzoo.config import make_config
 from ganzoo.registry import Variant, resolve_ref
 from ganzoo.tasks import Task, for_data_kind, task_for
 
-DEFAULT_DATA = {"image": "mnist-5k", "points": "ring8", "unpaired": "mnist-5k-inverted",  # bundled, no download
-                "paired": "mnist-5k-thick-paired"}
+DEFAULT_DATA = {
+    "image": "mnist-5k",
+    "points": "ring8",
+    "unpaired": "mnist-5k-inverted",  # bundled, no download
+    "paired": "mnist-5k-thick-paired",
+}
 DEFAULT_SIZES = ((32, 1), (32, 3))  # (image_size, channels) pairs that check_networks builds
 POINTS_DIM = 2  # the 2D mixtures' points
 PAIRED_KINDS = ("paired",)  # data kinds whose discriminators score (a, b) pairs
@@ -100,8 +104,9 @@ def build(v: Variant, config: Any, check: str) -> dict[str, nn.Module]:
             raise fail(v.name, check, f"build must map names to nn.Module, got {name!r}: {type(net).__name__}")
     missing = [g for g in task_for(v, config).required_generators() if g not in nets]
     if missing:
-        raise fail(v.name, check, f"a {v.task} variant needs generator(s) {', '.join(missing)}; build gave "
-                                  f"{', '.join(nets)}")
+        raise fail(
+            v.name, check, f"a {v.task} variant needs generator(s) {', '.join(missing)}; build gave {', '.join(nets)}"
+        )
     return nets
 
 
@@ -114,5 +119,9 @@ def check_range(variant: str, check: str, what: str, x: torch.Tensor, shape: tup
     if not bool(torch.isfinite(x).all()):
         raise fail(variant, check, f"{what} holds NaN or Inf")
     if not is_flat(kind) and (float(x.min()) < -1 - 1e-6 or float(x.max()) > 1 + 1e-6):
-        raise fail(variant, check, f"{what} spans [{float(x.min()):.3g}, {float(x.max()):.3g}], outside the image "
-                                   f"range [-1, 1]; end the generator with tanh")
+        raise fail(
+            variant,
+            check,
+            f"{what} spans [{float(x.min()):.3g}, {float(x.max()):.3g}], outside the image "
+            f"range [-1, 1]; end the generator with tanh",
+        )

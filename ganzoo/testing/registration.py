@@ -45,11 +45,18 @@ def check_registration(variant: str) -> Variant:
     step = resolve(v, "step", check)
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise fail(variant, check, f"config must be a dataclass class, got {cls!r}")
-    no_default = [f.name for f in dataclasses.fields(cls)
-                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    no_default = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if no_default:
-        raise fail(variant, check, f"config field(s) {', '.join(no_default)} have no default; every field needs "
-                                    f"one (the paper's value) so that `ganzoo.create({variant!r})` works")
+        raise fail(
+            variant,
+            check,
+            f"config field(s) {', '.join(no_default)} have no default; every field needs "
+            f"one (the paper's value) so that `ganzoo.create({variant!r})` works",
+        )
     try:
         config = cls()
     except Exception as exc:
@@ -69,8 +76,9 @@ def _check_task(v: Variant, check: str) -> None:
     """The data kinds are known, the task is a built-in name or a Task class, and the task serves every data kind."""
     kinds, known = v.data_kind.split(","), list(DATA_KIND_TASKS)
     if not kinds or any(k not in known for k in kinds):
-        raise fail(v.name, check, f"data_kind {v.data_kind!r} must be one or more of {', '.join(known)}, "
-                                  f"comma-separated")
+        raise fail(
+            v.name, check, f"data_kind {v.data_kind!r} must be one or more of {', '.join(known)}, comma-separated"
+        )
     try:
         cls = task_class(v)
     except PluginError as exc:
@@ -78,8 +86,12 @@ def _check_task(v: Variant, check: str) -> None:
             raise fail(v.name, check, str(exc)) from exc
         raise fail(v.name, check, f"task must be one of {', '.join(TASKS)}, got {v.task!r}") from exc
     if any(for_data_kind(k).translates != cls.translates for k in kinds):
-        raise fail(v.name, check, f"task {v.task!r} does not fit data_kind {v.data_kind!r}: translate variants "
-                                  f"train on unpaired or paired data, sample variants on image or points data")
+        raise fail(
+            v.name,
+            check,
+            f"task {v.task!r} does not fit data_kind {v.data_kind!r}: translate variants "
+            f"train on unpaired or paired data, sample variants on image or points data",
+        )
 
 
 def _check_json_round_trip(variant: str, check: str, cls: type, config: Any) -> None:
@@ -90,8 +102,12 @@ def _check_json_round_trip(variant: str, check: str, cls: type, config: Any) -> 
         raise fail(variant, check, f"the config cannot be written to config.json: {exc}") from exc
     back = make_config(cls, json.loads(text), variant=variant)
     if back != config:
-        raise fail(variant, check, f"the config changes through config.json: {config!r} came back as {back!r}; "
-                                    f"use JSON types (a tuple field needs a tuple default)")
+        raise fail(
+            variant,
+            check,
+            f"the config changes through config.json: {config!r} came back as {back!r}; "
+            f"use JSON types (a tuple field needs a tuple default)",
+        )
 
 
 def check_import_is_light(variant: str) -> None:
@@ -101,8 +117,12 @@ def check_import_is_light(variant: str) -> None:
     v = ganzoo.info(variant)
     info = get_state().infos.get(v.plugin)
     if info is None or info.distribution is None:
-        raise fail(variant, check, f"plugin {v.plugin!r} was registered in-process, not installed; "
-                                    f"install it (`pip install -e .`) to check its import in a fresh interpreter")
+        raise fail(
+            variant,
+            check,
+            f"plugin {v.plugin!r} was registered in-process, not installed; "
+            f"install it (`pip install -e .`) to check its import in a fresh interpreter",
+        )
     code = (
         "import json, sys, ganzoo\n"
         f"listed = {variant!r} in ganzoo.list_variants()\n"
@@ -116,11 +136,23 @@ def check_import_is_light(variant: str) -> None:
         raise fail(variant, check, f"a fresh interpreter could not list it:\n{done.stderr.strip()}")
     listed, after_list, after_config = json.loads(done.stdout.strip().splitlines()[-1])
     if not listed:
-        raise fail(variant, check, f"a fresh interpreter with GANZOO_LOAD_PLUGINS={v.plugin} does not list it "
-                                    f"(is the plugin installed, or only on this process's sys.path?)")
+        raise fail(
+            variant,
+            check,
+            f"a fresh interpreter with GANZOO_LOAD_PLUGINS={v.plugin} does not list it "
+            f"(is the plugin installed, or only on this process's sys.path?)",
+        )
     if after_list:
-        raise fail(variant, check, "importing the plugin package imports torch; keep __init__.py to hookimpls "
-                                    "and lazy 'module:attr' strings so `ganzoo list` stays instant")
+        raise fail(
+            variant,
+            check,
+            "importing the plugin package imports torch; keep __init__.py to hookimpls "
+            "and lazy 'module:attr' strings so `ganzoo list` stays instant",
+        )
     if after_config:
-        raise fail(variant, check, "importing the config class imports torch; `ganzoo info` reads config "
-                                    "defaults, so keep the config module free of torch")
+        raise fail(
+            variant,
+            check,
+            "importing the config class imports torch; `ganzoo info` reads config "
+            "defaults, so keep the config module free of torch",
+        )

@@ -29,8 +29,12 @@ def check_sampling(variant: str, **config: Any) -> None:
             a, b, c = model.sample(4, seed=0), model.sample(4, seed=0), model.sample(4, seed=1)
             check_range(variant, check, f"sample(4) for {kind} data", a, (4, *shape), kind)
             if not torch.equal(a, b):
-                raise fail(variant, check, "the same seed gave different samples; in eval mode the generator must "
-                                           "draw no randomness of its own (torch.randn or dropout in forward?)")
+                raise fail(
+                    variant,
+                    check,
+                    "the same seed gave different samples; in eval mode the generator must "
+                    "draw no randomness of its own (torch.randn or dropout in forward?)",
+                )
             if torch.equal(a, c):
                 raise fail(variant, check, "seeds 0 and 1 gave the same samples; the generator ignores its noise z")
             one_by_one = model.sample(4, seed=0, batch_size=1)
@@ -39,25 +43,35 @@ def check_sampling(variant: str, **config: Any) -> None:
         else:
             a, one_by_one = _check_translations(variant, check, model, kind, shape)
         if not torch.allclose(a, one_by_one, atol=1e-5):
-            raise fail(variant, check, "outputs change with the batch they are computed in; in eval mode no "
-                                       "sample may depend on another (batch statistics in eval mode?)")
+            raise fail(
+                variant,
+                check,
+                "outputs change with the batch they are computed in; in eval mode no "
+                "sample may depend on another (batch statistics in eval mode?)",
+            )
 
 
-def _check_translations(variant: str, check: str, model: ganzoo.GanModel, kind: str,
-                        shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_translations(
+    variant: str, check: str, model: ganzoo.GanModel, kind: str, shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Translations in every direction the model has fit the data and repeat; a missing direction is refused
     clearly. Returns A-to-B translations of one batch, computed together and one by one."""
     x = torch.rand(4, *shape, generator=torch.Generator().manual_seed(0)) * 2 - 1  # (4, C, H, W)
     a = model.translate(x, "a2b")
     check_range(variant, check, f"translate(x, 'a2b') for {kind} data", a, (4, *shape), kind)
     if "b2a" in model.task.directions(model.nets):
-        check_range(variant, check, f"translate(x, 'b2a') for {kind} data", model.translate(x, "b2a"), (4, *shape),
-                    kind)
+        check_range(
+            variant, check, f"translate(x, 'b2a') for {kind} data", model.translate(x, "b2a"), (4, *shape), kind
+        )
     else:
         _check_one_way(variant, check, model, x)
     if not torch.equal(a, model.translate(x, "a2b")):
-        raise fail(variant, check, "translating the same images twice gave different results; in eval "
-                                   "mode the generators must draw no randomness of their own")
+        raise fail(
+            variant,
+            check,
+            "translating the same images twice gave different results; in eval "
+            "mode the generators must draw no randomness of their own",
+        )
     return a, model.translate(x, "a2b", batch_size=1)
 
 
@@ -68,9 +82,13 @@ def _check_one_way(variant: str, check: str, model: ganzoo.GanModel, x: torch.Te
     except ValueError:
         return
     except Exception as exc:
-        raise fail(variant, check, f"translate(x, 'b2a') on a one-way model (no B-to-A generator) raised "
-                                   f"{type(exc).__name__}: {exc}; expected a ValueError saying it translates one "
-                                   f"way") from exc
+        raise fail(
+            variant,
+            check,
+            f"translate(x, 'b2a') on a one-way model (no B-to-A generator) raised "
+            f"{type(exc).__name__}: {exc}; expected a ValueError saying it translates one "
+            f"way",
+        ) from exc
     raise fail(variant, check, "translate(x, 'b2a') worked on a one-way model (no B-to-A generator)")
 
 

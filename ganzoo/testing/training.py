@@ -17,8 +17,7 @@ from ganzoo.engine import NonFiniteLossError
 from ganzoo.engine.checkpoint import list_checkpoints, read_checkpoint
 from ganzoo.registry import Variant
 
-from .common import (DEFAULT_DATA, ENGINE_QUIET, config_for, d_inputs, data_shape, fail, is_discriminator, kinds,
-                     labels)
+from .common import DEFAULT_DATA, ENGINE_QUIET, config_for, d_inputs, data_shape, fail, is_discriminator, kinds, labels
 from .registration import check_registration
 
 
@@ -36,22 +35,33 @@ def _run_dir(tmp_path: str | Path, check: str, variant: str, kind: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{check}-{variant}-{kind}-", dir=tmp_path))
 
 
-def _train(v: Variant, check: str, data: str, out: Path, steps: int, batch_size: int, cfg: Any,
-           resume: bool = False) -> Path:
+def _train(
+    v: Variant, check: str, data: str, out: Path, steps: int, batch_size: int, cfg: Any, resume: bool = False
+) -> Path:
     call = f"ganzoo.train({v.name!r}, {data!r}, steps={steps}, batch_size={batch_size})"
     try:
         if resume:
             return Path(ganzoo.train(out=out, steps=steps, resume=True, progress="off"))
-        return Path(ganzoo.train(v.name, data, steps=steps, out=out, batch_size=batch_size,
-                                 config=dataclasses.asdict(cfg), **ENGINE_QUIET))
+        return Path(
+            ganzoo.train(
+                v.name,
+                data,
+                steps=steps,
+                out=out,
+                batch_size=batch_size,
+                config=dataclasses.asdict(cfg),
+                **ENGINE_QUIET,
+            )
+        )
     except NonFiniteLossError as exc:
         raise fail(v.name, check, f"{call} stopped on a non-finite loss: {exc}") from exc
     except Exception as exc:
         raise fail(v.name, check, f"{call}{' resumed' if resume else ''} raised {type(exc).__name__}: {exc}") from exc
 
 
-def check_training(variant: str, tmp_path: str | Path, *, data: str | None = None, steps: int = 3,
-                   batch_size: int = 8, **config: Any) -> list[Path]:
+def check_training(
+    variant: str, tmp_path: str | Path, *, data: str | None = None, steps: int = 3, batch_size: int = 8, **config: Any
+) -> list[Path]:
     """A few steps on the engine log finite losses at every step and change every trainable
     network. Trains on ``data``, or on mnist-5k / ring8 / mnist-5k-inverted / mnist-5k-thick-paired by data kind."""
     check = "training"
@@ -66,8 +76,9 @@ def check_training(variant: str, tmp_path: str | Path, *, data: str | None = Non
         for record in lines:
             losses = {k: val for k, val in record.items() if k not in ("step", "images_per_s", "time")}
             if not losses:
-                raise fail(variant, check, f"step {record['step']} logged nothing; "
-                                           f"call ctx.log(loss_d=..., loss_g=...)")
+                raise fail(
+                    variant, check, f"step {record['step']} logged nothing; call ctx.log(loss_d=..., loss_g=...)"
+                )
             bad = {k: val for k, val in losses.items() if not (isinstance(val, (int, float)) and math.isfinite(val))}
             if bad:
                 raise fail(variant, check, f"step {record['step']} logged non-finite {bad}")
@@ -78,8 +89,12 @@ def check_training(variant: str, tmp_path: str | Path, *, data: str | None = Non
             params = dict(trained.nets[name].named_parameters())
             moved = [k for k, p in net.named_parameters() if p.requires_grad and not torch.equal(p, params[k])]
             if any(p.requires_grad for p in net.parameters()) and not moved:
-                raise fail(variant, check, f"{steps} steps on {spec} left {name} unchanged; does the step call "
-                                            f"ctx.step({name!r}) after ctx.backward(...)?")
+                raise fail(
+                    variant,
+                    check,
+                    f"{steps} steps on {spec} left {name} unchanged; does the step call "
+                    f"ctx.step({name!r}) after ctx.backward(...)?",
+                )
         runs.append(run)
     return runs
 
@@ -140,13 +155,18 @@ def check_save_load(variant: str, tmp_path: str | Path, **config: Any) -> None:
                 directions = model.task.directions(model.nets)  # pix2pix goes one way
                 same = all(torch.equal(model.translate(x, d), loaded.translate(x, d)) for d in directions)
             if not same:
-                raise fail(variant, check, "outputs differ after the round trip although the saved tensors match; "
-                                            "the generator depends on state outside its state_dict (a buffer "
-                                            "registered with persistent=False, or a plain attribute?)")
+                raise fail(
+                    variant,
+                    check,
+                    "outputs differ after the round trip although the saved tensors match; "
+                    "the generator depends on state outside its state_dict (a buffer "
+                    "registered with persistent=False, or a plain attribute?)",
+                )
 
 
-def check_resume(variant: str, tmp_path: str | Path, *, data: str | None = None, steps: int = 4,
-                 batch_size: int = 8, **config: Any) -> None:
+def check_resume(
+    variant: str, tmp_path: str | Path, *, data: str | None = None, steps: int = 4, batch_size: int = 8, **config: Any
+) -> None:
     """``steps`` straight and ``steps // 2`` + ``resume=True`` end in bit-identical checkpoints
     (networks, optimizers, step state; RNG states aside), as on the CLI after a kill -9."""
     check = "resume"
@@ -163,12 +183,16 @@ def check_resume(variant: str, tmp_path: str | Path, *, data: str | None = None,
             raise fail(variant, check, f"the resumed checkpoint holds other tensors: {sorted(a.keys() ^ b.keys())[:3]}")
         differ = [k for k in a if not torch.equal(a[k], b[k])]
         if differ:
-            raise fail(variant, check, f"after {steps // 2} + {steps - steps // 2} resumed steps on {spec}, "
-                                        f"{differ[0]}"
-                                       + (f" and {len(differ) - 1} more tensors" if len(differ) > 1 else "")
-                                        + f" differ from {steps} straight steps; keep state between iterations in "
-                                          f"state_tensors() and draw randomness from torch's global generator "
-                                          f"(ctx.noise, torch.rand), never from a generator of the step's own")
+            raise fail(
+                variant,
+                check,
+                f"after {steps // 2} + {steps - steps // 2} resumed steps on {spec}, "
+                f"{differ[0]}"
+                + (f" and {len(differ) - 1} more tensors" if len(differ) > 1 else "")
+                + f" differ from {steps} straight steps; keep state between iterations in "
+                f"state_tensors() and draw randomness from torch's global generator "
+                f"(ctx.noise, torch.rand), never from a generator of the step's own",
+            )
 
 
 def _final_tensors(run: Path) -> dict[str, torch.Tensor]:

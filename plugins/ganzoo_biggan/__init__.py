@@ -6,22 +6,26 @@ from pathlib import Path
 
 import ganzoo
 
-PAPER = ("Brock, Donahue, Simonyan 2019. Large Scale GAN Training for High Fidelity Natural Image Synthesis. "
-         "ICLR. arXiv:1809.11096")
+PAPER = (
+    "Brock, Donahue, Simonyan 2019. Large Scale GAN Training for High Fidelity Natural Image Synthesis. "
+    "ICLR. arXiv:1809.11096"
+)
 
 
 @ganzoo.hookimpl
 def ganzoo_register_variants(register):
-    register(ganzoo.Variant(
-        name="biggan",
-        summary="BigGAN: class-conditional ResNet GAN with shared embedding, hierarchical z, self-attention, "
-                "orthogonal regularisation; arch=deep for BigGAN-deep",
-        paper=PAPER,
-        config="ganzoo_biggan.config:BigGANConfig",
-        build="ganzoo_biggan.models:build",
-        step="ganzoo_biggan.step:BigGANStep",
-        data_kind="image",
-    ))
+    register(
+        ganzoo.Variant(
+            name="biggan",
+            summary="BigGAN: class-conditional ResNet GAN with shared embedding, hierarchical z, self-attention, "
+            "orthogonal regularisation; arch=deep for BigGAN-deep",
+            paper=PAPER,
+            config="ganzoo_biggan.config:BigGANConfig",
+            build="ganzoo_biggan.models:build",
+            step="ganzoo_biggan.step:BigGANStep",
+            data_kind="image",
+        )
+    )
 
 
 def imagenet_classes() -> list[str]:
@@ -30,9 +34,11 @@ def imagenet_classes() -> list[str]:
 
 
 HUB_URL = "https://s3.amazonaws.com/models.huggingface.co/biggan/biggan-deep-{}-pytorch_model.bin"
-MEASURED_PROTOCOL = ("measured by open-mmlab/mmagic on this very converted file (configs/biggan/README.md, "
-                     "'Converted weights'), ImageNet1k, their evaluation protocol; not re-measured by ganzoo. The "
-                     "paper's own Table 2 (FID/IS per truncation) is not quoted: ganzoo had no copy of it to check")
+MEASURED_PROTOCOL = (
+    "measured by open-mmlab/mmagic on this very converted file (configs/biggan/README.md, "
+    "'Converted weights'), ImageNet1k, their evaluation protocol; not re-measured by ganzoo. The "
+    "paper's own Table 2 (FID/IS per truncation) is not quoted: ganzoo had no copy of it to check"
+)
 # resolution -> (parameters of upstream's generator, sha256 of upstream's file where one is recorded,
 #                (FID, IS) that mmagic measured on the converted file)
 DEEP = {
@@ -42,34 +48,55 @@ DEEP = {
 }
 # pytorch-pretrained-BigGAN's layout for all three: 2 blocks per resolution from 4x4, 128 channels per width unit,
 # 51 batch-norm statistics per truncation, a to-RGB conv of 128 outputs of which the first 3 are the image
-DEEP_CONFIG = {"arch": "deep", "channels": 3, "nz": 128, "g_ch": 128, "num_classes": 1000, "shared_dim": 128,
-               "attn": 64, "rgb_ch": 128, "n_stats": 51, "bn_eps": 1e-4, "sn_eps": 1e-4}
+DEEP_CONFIG = {
+    "arch": "deep",
+    "channels": 3,
+    "nz": 128,
+    "g_ch": 128,
+    "num_classes": 1000,
+    "shared_dim": 128,
+    "attn": 64,
+    "rgb_ch": 128,
+    "n_stats": 51,
+    "bn_eps": 1e-4,
+    "sn_eps": 1e-4,
+}
 
 
 @ganzoo.hookimpl
 def ganzoo_register_models(register):
     for size, (params, sha256, measured) in DEEP.items():
-        pin_note = ("sha256 as recorded by a third party's pinned download list; upstream publishes none"
-                    if sha256 else "upstream publishes no sha256: import by hand with --sha256")
-        register(ganzoo.ModelCard(
-            name=f"biggan-deep-{size}",
-            variant="biggan",
-            summary=f"DeepMind's BigGAN-deep, ImageNet {size}x{size}, 1,000 classes, {params / 1e6:.1f}M parameters: "
-                    f"sample(4, labels=\"golden retriever\", truncation=0.4) ({pin_note})",
-            weights="import",
-            dataset="folder:ILSVRC2012/train",  # the importer records ImageNet's 1,000 class names
-            recipe=(f"ganzoo train biggan --data folder:ILSVRC2012/train --image-size {size} -c arch=deep "
+        pin_note = (
+            "sha256 as recorded by a third party's pinned download list; upstream publishes none"
+            if sha256
+            else "upstream publishes no sha256: the first download's is recorded and enforced"
+        )
+        register(
+            ganzoo.ModelCard(
+                name=f"biggan-deep-{size}",
+                variant="biggan",
+                summary=f"DeepMind's BigGAN-deep, ImageNet {size}x{size}, 1,000 classes, "
+                f'{params / 1e6:.1f}M parameters: sample(4, labels="golden retriever", truncation=0.4) ({pin_note})',
+                weights="import",
+                dataset="folder:ILSVRC2012/train",  # the importer records ImageNet's 1,000 class names
+                recipe=(
+                    f"ganzoo train biggan --data folder:ILSVRC2012/train --image-size {size} -c arch=deep "
                     f"-c num_classes=1000 "
-                    f"--batch-size 2048 --ema 0.9999   # the paper's run: 128 to 512 TPUv3 cores, not a CPU's"),
-            config={**DEEP_CONFIG, "image_size": size},
-            metrics={
-                "fid": {"value": measured[0], "protocol": MEASURED_PROTOCOL},
-                "is": {"value": measured[1], "protocol": MEASURED_PROTOCOL},
-                "parameters": {"value": params, "protocol": "G's parameters, counted by building upstream's model.py "
-                               f"with its BigGAN{size} config; ganzoo's G has as many (tests/test_biggan.py)"},
-            },
-            license="Apache-2.0",
-            source={"importer": "pretrained-biggan-deep",
+                    f"--batch-size 2048 --ema 0.9999   # the paper's run: 128 to 512 TPUv3 cores, not a CPU's"
+                ),
+                config={**DEEP_CONFIG, "image_size": size},
+                metrics={
+                    "fid": {"value": measured[0], "protocol": MEASURED_PROTOCOL},
+                    "is": {"value": measured[1], "protocol": MEASURED_PROTOCOL},
+                    "parameters": {
+                        "value": params,
+                        "protocol": "G's parameters, counted by building upstream's model.py "
+                        f"with its BigGAN{size} config; ganzoo's G has as many (tests/test_biggan.py)",
+                    },
+                },
+                license="Apache-2.0",
+                source={
+                    "importer": "pretrained-biggan-deep",
                     "url": HUB_URL.format(size),
                     "sha256": sha256,
                     "resolution": size,
@@ -77,24 +104,30 @@ def ganzoo_register_models(register):
                     "paper": PAPER,
                     "homepage": "https://github.com/huggingface/pytorch-pretrained-BigGAN",
                     "weights_origin": f"DeepMind's TF Hub module biggan-deep-{size} (Apache-2.0), converted by "
-                                      "huggingface/pytorch-pretrained-BigGAN"},
-        ))
+                    "huggingface/pytorch-pretrained-BigGAN",
+                },
+            )
+        )
 
 
 @ganzoo.hookimpl
 def ganzoo_register_importers(register):
-    register(ganzoo.ImporterSpec(
-        name="pretrained-biggan-deep",
-        summary="huggingface/pytorch-pretrained-BigGAN's BigGAN-deep generators (128/256/512; 'pytorch_model.bin')",
-        variant="biggan",
-        convert="ganzoo_biggan.importers:convert_pretrained_biggan_deep",
-        upstream="huggingface/pytorch-pretrained-BigGAN",
-    ))
-    register(ganzoo.ImporterSpec(
-        name="studiogan-biggan",
-        summary="PyTorch-StudioGAN BigGAN generators (big_resnet, cBN; 32/128/256/512; "
-                "'model=G-...-weights-step=N.pth')",
-        variant="biggan",
-        convert="ganzoo_biggan.importers:convert_studiogan_biggan",
-        upstream="POSTECH-CVLab/PyTorch-StudioGAN",
-    ))
+    register(
+        ganzoo.ImporterSpec(
+            name="pretrained-biggan-deep",
+            summary="huggingface/pytorch-pretrained-BigGAN's BigGAN-deep generators (128/256/512; 'pytorch_model.bin')",
+            variant="biggan",
+            convert="ganzoo_biggan.importers:convert_pretrained_biggan_deep",
+            upstream="huggingface/pytorch-pretrained-BigGAN",
+        )
+    )
+    register(
+        ganzoo.ImporterSpec(
+            name="studiogan-biggan",
+            summary="PyTorch-StudioGAN BigGAN generators (big_resnet, cBN; 32/128/256/512; "
+            "'model=G-...-weights-step=N.pth')",
+            variant="biggan",
+            convert="ganzoo_biggan.importers:convert_studiogan_biggan",
+            upstream="POSTECH-CVLab/PyTorch-StudioGAN",
+        )
+    )

@@ -22,12 +22,22 @@ from ganzoo.config import (
 SIZES = (32, 64, 128, 256, 512)
 PAPER_NZ = {32: 128, 64: 120, 128: 120, 256: 140, 512: 128}  # "resnet"; BigGAN-deep's z is 128 at every size
 # image_size -> G widths in units of g_ch: the linear's, then each resolution's output (4x4 up to the image)
-G_WIDTHS = {32: (4, 4, 4, 4), 64: (16, 16, 8, 4, 2), 128: (16, 16, 8, 4, 2, 1), 256: (16, 16, 8, 8, 4, 2, 1),
-            512: (16, 16, 8, 8, 4, 2, 1, 1)}
+G_WIDTHS = {
+    32: (4, 4, 4, 4),
+    64: (16, 16, 8, 4, 2),
+    128: (16, 16, 8, 4, 2, 1),
+    256: (16, 16, 8, 8, 4, 2, 1),
+    512: (16, 16, 8, 8, 4, 2, 1, 1),
+}
 # image_size -> D widths in units of d_ch, and how many of the first blocks (deep: resolutions) halve the side.
 # resnet: one block per width; deep: an input conv to the first width, then two blocks per next width.
-D_WIDTHS = {32: ((4, 4, 4, 4), 2), 64: ((1, 2, 4, 8, 16), 4), 128: ((1, 2, 4, 8, 16, 16), 5),
-            256: ((1, 2, 4, 8, 8, 16, 16), 6), 512: ((1, 1, 2, 4, 8, 8, 16, 16), 7)}
+D_WIDTHS = {
+    32: ((4, 4, 4, 4), 2),
+    64: ((1, 2, 4, 8, 16), 4),
+    128: ((1, 2, 4, 8, 16, 16), 5),
+    256: ((1, 2, 4, 8, 8, 16, 16), 6),
+    512: ((1, 1, 2, 4, 8, 8, 16, 16), 7),
+}
 
 
 @dataclass
@@ -59,8 +69,9 @@ class BigGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label
 
     def __post_init__(self):
         if type(self.image_size) is not int or self.image_size not in SIZES:
-            raise ConfigError(f"image_size must be one of {', '.join(map(str, SIZES))} (BigGAN's layouts), "
-                              f"got {self.image_size!r}")
+            raise ConfigError(
+                f"image_size must be one of {', '.join(map(str, SIZES))} (BigGAN's layouts), got {self.image_size!r}"
+            )
         check_channels(self)
         check_choice(self, "arch", ("resnet", "deep"))
         check_choice(self, "loss", ("hinge",))
@@ -78,17 +89,22 @@ class BigGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label
         if self.attn == -1:
             self.attn = {32: 16, 64: 32}.get(self.image_size, 64)
         if self.attn and (self.attn < 8 or self.attn > self.image_size or self.attn & (self.attn - 1)):
-            raise ConfigError(f"attn must be a power of two from 8 to image_size={self.image_size}, or 0, "
-                              f"got {self.attn}")
+            raise ConfigError(
+                f"attn must be a power of two from 8 to image_size={self.image_size}, or 0, got {self.attn}"
+            )
         if not isinstance(self.hier, bool):
             raise ConfigError(f"hier must be true or false, got {self.hier!r}")
         if self.shared_dim == 0 and (deep or self.hier):
-            raise ConfigError("shared_dim=0 (per-class batch-norm gains) needs arch=resnet and hier=false: a "
-                              "hierarchical or deep G feeds its batch norms z with the shared class embedding")
+            raise ConfigError(
+                "shared_dim=0 (per-class batch-norm gains) needs arch=resnet and hier=false: a "
+                "hierarchical or deep G feeds its batch norms z with the shared class embedding"
+            )
         slots = self.image_size.bit_length() - 2  # G blocks (4x4 -> image_size) + the first linear
         if self.hier and not deep and self.nz % slots:
-            raise ConfigError(f"nz={self.nz} must split into {slots} equal chunks (one per G block and one for the "
-                              f"first linear at image_size={self.image_size}): use e.g. nz={slots * 20}")
+            raise ConfigError(
+                f"nz={self.nz} must split into {slots} equal chunks (one per G block and one for the "
+                f"first linear at image_size={self.image_size}): use e.g. nz={slots * 20}"
+            )
         if self.rgb_ch < self.channels:
             raise ConfigError(f"rgb_ch={self.rgb_ch} must be at least channels={self.channels}")
         _check_widths(self)
@@ -97,10 +113,13 @@ class BigGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label
         check_positive(self, "lr", "lr_d", "bn_eps", "sn_eps")
         check_non_negative(self, "ortho")
         check_betas(self)
-        check_tricks(self, {
-            "pack": "a packed D input would mix samples of different labels",
-            "real_label": "the hinge loss has margins, not targets to smooth",
-        })
+        check_tricks(
+            self,
+            {
+                "pack": "a packed D input would mix samples of different labels",
+                "real_label": "the hinge loss has margins, not targets to smooth",
+            },
+        )
 
 
 def _check_count(config: BigGANConfig, name: str, minimum: int) -> None:
@@ -114,15 +133,21 @@ def _check_widths(config: BigGANConfig) -> None:
     """Attention keeps 1/8 of its channels and a deep block 1/4: the widths must leave at least one."""
     deep = config.arch == "deep"
     g_widths = G_WIDTHS[config.image_size]
-    for net, unit, widths, sides in (("g_ch", config.g_ch, g_widths, [4 * 2 ** i for i in range(len(g_widths))]),
-                                     ("d_ch", config.d_ch, D_WIDTHS[config.image_size][0], _d_sides(config))):
+    for net, unit, widths, sides in (
+        ("g_ch", config.g_ch, g_widths, [4 * 2**i for i in range(len(g_widths))]),
+        ("d_ch", config.d_ch, D_WIDTHS[config.image_size][0], _d_sides(config)),
+    ):
         at = [unit * w for w, side in zip(widths, sides) if side == config.attn][:1]
         if at and at[0] < 8:
-            raise ConfigError(f"{net}={unit} gives the attention block at {config.attn}x{config.attn} {at[0]} "
-                              f"channels; it needs 8 at least (it keeps 1/8 of them): widen {net} or set attn=0")
+            raise ConfigError(
+                f"{net}={unit} gives the attention block at {config.attn}x{config.attn} {at[0]} "
+                f"channels; it needs 8 at least (it keeps 1/8 of them): widen {net} or set attn=0"
+            )
         if deep and unit * min(widths) < 4:
-            raise ConfigError(f"{net}={unit} gives a deep block {unit * min(widths)} channels; it needs 4 at least "
-                              f"(its bottleneck keeps 1/4 of them)")
+            raise ConfigError(
+                f"{net}={unit} gives a deep block {unit * min(widths)} channels; it needs 4 at least "
+                f"(its bottleneck keeps 1/4 of them)"
+            )
 
 
 def _d_sides(config: BigGANConfig) -> list[int]:

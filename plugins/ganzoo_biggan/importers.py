@@ -26,8 +26,11 @@ import torch
 from ganzoo.importers import Converted, need, remap, state_dict_of
 
 NAME = "pretrained-biggan-deep"
-SN = {"weight_orig": "parametrizations.weight.original", "weight_u": "parametrizations.weight.0._u",
-      "weight_v": "parametrizations.weight.0._v"}
+SN = {
+    "weight_orig": "parametrizations.weight.original",
+    "weight_u": "parametrizations.weight.0._u",
+    "weight_v": "parametrizations.weight.0._v",
+}
 ATTENTION = {"snconv1x1_theta": "theta", "snconv1x1_phi": "phi", "snconv1x1_g": "g", "snconv1x1_o_conv": "o"}
 
 
@@ -42,19 +45,32 @@ def convert_pretrained_biggan_deep(checkpoint: dict) -> Converted:
     attention = [i for i in layers if f"generator.layers.{i}.gamma" in state]
     n_blocks = len(layers) - len(attention)
     if layers != list(range(len(layers))) or len(attention) != 1 or n_blocks % 2 or n_blocks // 2 not in (5, 6, 7):
-        raise_layout(f"layers {layers} with attention at {attention}: BigGAN-deep has 10, 12 or 14 blocks "
-                     f"(128, 256, 512 pixels) and one attention layer")
-    config = {"arch": "deep", "image_size": 4 * 2 ** (n_blocks // 2), "channels": 3,
-              "nz": int(gen_z.shape[1] - embed.shape[0]), "g_ch": int(to_rgb.shape[1]),
-              "num_classes": int(embed.shape[1]), "shared_dim": int(embed.shape[0]),
-              "attn": 4 * 2 ** (attention[0] // 2), "rgb_ch": int(to_rgb.shape[0]), "n_stats": int(stats.shape[0]),
-              "bn_eps": 1e-4, "sn_eps": 1e-4}
+        raise_layout(
+            f"layers {layers} with attention at {attention}: BigGAN-deep has 10, 12 or 14 blocks "
+            f"(128, 256, 512 pixels) and one attention layer"
+        )
+    config = {
+        "arch": "deep",
+        "image_size": 4 * 2 ** (n_blocks // 2),
+        "channels": 3,
+        "nz": int(gen_z.shape[1] - embed.shape[0]),
+        "g_ch": int(to_rgb.shape[1]),
+        "num_classes": int(embed.shape[1]),
+        "shared_dim": int(embed.shape[0]),
+        "attn": 4 * 2 ** (attention[0] // 2),
+        "rgb_ch": int(to_rgb.shape[0]),
+        "n_stats": int(stats.shape[0]),
+        "bn_eps": 1e-4,
+        "sn_eps": 1e-4,
+    }
     channel_first = _channel_first_rows(gen_z.shape[0] // 16)
-    mapping: dict = {"embeddings.weight": ("G.shared.weight", lambda w: w.t().contiguous()),
-                     "generator.gen_z.bias": ("G.linear.bias", lambda b: b[channel_first]),
-                     "generator.gen_z.weight_orig": (f"G.linear.{SN['weight_orig']}", lambda w: w[channel_first]),
-                     "generator.gen_z.weight_u": (f"G.linear.{SN['weight_u']}", lambda u: u[channel_first]),
-                     "generator.gen_z.weight_v": (f"G.linear.{SN['weight_v']}", None)}
+    mapping: dict = {
+        "embeddings.weight": ("G.shared.weight", lambda w: w.t().contiguous()),
+        "generator.gen_z.bias": ("G.linear.bias", lambda b: b[channel_first]),
+        "generator.gen_z.weight_orig": (f"G.linear.{SN['weight_orig']}", lambda w: w[channel_first]),
+        "generator.gen_z.weight_u": (f"G.linear.{SN['weight_u']}", lambda u: u[channel_first]),
+        "generator.gen_z.weight_v": (f"G.linear.{SN['weight_v']}", None),
+    }
     norms = ["G.bn"]
     for i in layers:
         up, ours = f"generator.layers.{i}", f"G.blocks.{i}"
@@ -88,8 +104,10 @@ def _sn(theirs: str, ours: str, bias: bool = False) -> dict:
 
 
 def _stats(theirs: str, ours: str) -> dict:
-    return {f"{theirs}.running_means": (f"{ours}.means_by_truncation", None),
-            f"{theirs}.running_vars": (f"{ours}.vars_by_truncation", None)}
+    return {
+        f"{theirs}.running_means": (f"{ours}.means_by_truncation", None),
+        f"{theirs}.running_vars": (f"{ours}.vars_by_truncation", None),
+    }
 
 
 def _channel_first_rows(channels: int) -> torch.Tensor:
@@ -141,13 +159,24 @@ def convert_studiogan_biggan(checkpoint: dict) -> Converted:
     attention = [i for i in indices if f"blocks.{i}.0.sigma" in state]
     n_blocks = len(indices) - len(attention)
     if indices != list(range(len(indices))) or len(attention) > 1 or n_blocks not in STUDIOGAN_SIZES:
-        _refuse(f"blocks {indices} with attention at {attention}; StudioGAN's big_resnet G has 3, 5, 6 or 7 "
-                f"up-blocks (32, 128, 256, 512 pixels; its 64x64 layout has other widths) and one attention block")
+        _refuse(
+            f"blocks {indices} with attention at {attention}; StudioGAN's big_resnet G has 3, 5, 6 or 7 "
+            f"up-blocks (32, 128, 256, 512 pixels; its 64x64 layout has other widths) and one attention block"
+        )
     size = STUDIOGAN_SIZES[n_blocks]
-    config = {"arch": "resnet", "image_size": size, "channels": int(to_rgb.shape[0]),
-              "nz": int(linear.shape[1]) * (n_blocks + 1), "g_ch": int(to_rgb.shape[1]) // (4 if size == 32 else 1),
-              "num_classes": int(shared.shape[0]), "shared_dim": int(shared.shape[1]), "hier": True,
-              "attn": 4 * 2 ** attention[0] if attention else 0, "bn_eps": 1e-4, "sn_eps": 1e-6}
+    config = {
+        "arch": "resnet",
+        "image_size": size,
+        "channels": int(to_rgb.shape[0]),
+        "nz": int(linear.shape[1]) * (n_blocks + 1),
+        "g_ch": int(to_rgb.shape[1]) // (4 if size == 32 else 1),
+        "num_classes": int(shared.shape[0]),
+        "shared_dim": int(shared.shape[1]),
+        "hier": True,
+        "attn": 4 * 2 ** attention[0] if attention else 0,
+        "bn_eps": 1e-4,
+        "sn_eps": 1e-6,
+    }
     mapping: dict = {"shared.weight": ("G.shared.weight", None), "linear0.bias": ("G.linear.bias", None)}
     mapping.update(_sn("linear0", "G.linear"))
     for i in indices:

@@ -141,7 +141,7 @@ class DeepGBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, t: float | None) -> torch.Tensor:  # (B, Cin, S, S)
         h = F.relu(self.b2(self.c1(F.relu(self.b1(x, c, t))), c, t))  # (B, Cin/4, S, S)
-        skip = x[:, :self.cout]  # channels dropped, not mixed
+        skip = x[:, : self.cout]  # channels dropped, not mixed
         if self.up:
             h, skip = F.interpolate(h, scale_factor=2), F.interpolate(skip, scale_factor=2)
         h = self.c3(F.relu(self.b3(self.c2(h), c, t)))
@@ -193,7 +193,7 @@ class Generator(nn.Module):
         for block in self.blocks:
             h = block(h) if isinstance(block, Attention) else block(h, next(conds), truncation)
         h = self.conv(F.relu(self.bn(h, truncation)))  # (B, rgb_ch, S, S)
-        return torch.tanh(h[:, :self.channels])  # (B, C, S, S)
+        return torch.tanh(h[:, : self.channels])  # (B, C, S, S)
 
     def truncated_latent(self, n: int, rng: torch.Generator | None, truncation: float) -> torch.Tensor:
         """(n, nz) latents as BigGAN's published samples draw them: t * (a normal truncated to [-2, 2])."""
@@ -280,8 +280,10 @@ class Discriminator(nn.Module):
 def _check_labels(net: nn.Module, n: int, y: torch.Tensor | None) -> None:
     """BigGAN is class-conditional: one label per sample."""
     if y is None:
-        raise ValueError(f"{type(net).__name__} is class-conditional ({net.num_classes} classes): pass labels y, "
-                         f"a ({n},) int64 tensor")
+        raise ValueError(
+            f"{type(net).__name__} is class-conditional ({net.num_classes} classes): pass labels y, "
+            f"a ({n},) int64 tensor"
+        )
     if tuple(y.shape) != (n,):
         raise ValueError(f"{type(net).__name__} needs one label per sample, shape ({n},), got {tuple(y.shape)}")
 

@@ -19,7 +19,6 @@ from ganzoo.config import (
     check_positive,
 )
 
-
 SMALL = 128  # image sizes below this get the small-image defaults; from here on the paper's
 
 
@@ -30,9 +29,12 @@ class CycleGANConfig:
     ngf: int = 0  # generator width: filters of its first conv; 0 = by size: 64 at >= 128px, size / 4 below (8 at 32px)
     ndf: int = 0  # PatchGAN width: filters of its first conv; 0 = the same rule as ngf
     n_blocks: int = 0  # ResNet blocks in each generator; 0 = the paper's rule: 9 at >= 256px, else 6
-    n_layers_d: int = 3  # stride-2 convs in the PatchGAN (3 = the 70x70 receptive field; at 32px a 2x2 map of whole-image scores, which did better than 1)
+    n_layers_d: int = 3  # stride-2 convs in the PatchGAN (3 = the 70x70 receptive field; at 32px a 2x2
+    #                      map of scores that each see the whole image, so D judges the whole digit,
+    #                      where 1 layer would judge 16x16 patches: docs/translation.md#cyclegan)
     lambda_cycle: float = 10.0  # weight of the cycle-consistency L1 losses
-    lambda_identity: float = -1.0  # identity L1 weight as a fraction of lambda_cycle; -1 = by size: 0.5 at >= 128px, 0 below
+    lambda_identity: float = -1.0  # identity L1 weight as a fraction of lambda_cycle; -1 = by size:
+    #                                0.5 at >= 128px, 0 below
     pool_size: int = 50  # image pool of past fakes shown to the discriminators (0 = off)
     lr: float = 2e-4  # Adam learning rate
     betas: tuple = (0.5, 0.999)  # Adam betas
@@ -49,13 +51,15 @@ class CycleGANConfig:
         if self.lambda_identity == -1:
             self.lambda_identity = 0.5 if size >= SMALL else 0.0
         elif isinstance(self.lambda_identity, (int, float)) and self.lambda_identity < 0:
-            raise ConfigError(f"lambda_identity must be >= 0 (0 = no identity loss) or -1 (by image size), "
-                              f"got {self.lambda_identity!r}")
+            raise ConfigError(
+                f"lambda_identity must be >= 0 (0 = no identity loss) or -1 (by image size), "
+                f"got {self.lambda_identity!r}"
+            )
         check_positive(self, "ngf", "ndf", "n_layers_d", "lr")
         check_betas(self)
         if not isinstance(self.n_blocks, int) or self.n_blocks < 0:
             raise ConfigError(f"n_blocks must be >= 0 (0 = 9 at 256px and above, 6 below), got {self.n_blocks!r}")
-        if size // 2 ** self.n_layers_d < 3:
+        if size // 2**self.n_layers_d < 3:
             raise ConfigError(f"n_layers_d={self.n_layers_d} downsamples {size}px images below 3x3; use fewer layers")
         for name in ("lambda_cycle", "lambda_identity", "pool_size"):
             check_non_negative(self, name)

@@ -32,8 +32,8 @@ class ImagePool:
                 out.append(fake)
             elif torch.rand(()) < 0.5:
                 i = int(torch.randint(0, self.size, ()))
-                out.append(self.images[i:i + 1].clone())
-                self.images[i:i + 1] = fake
+                out.append(self.images[i : i + 1].clone())
+                self.images[i : i + 1] = fake
             else:
                 out.append(fake)
         return torch.cat(out)
@@ -79,8 +79,11 @@ class CycleGANStep(LinearDecayStep):
         ctx.log(loss_g=loss_g, loss_d=loss_d, loss_gan=loss_gan, loss_cycle=loss_cycle, loss_idt=loss_idt)
 
     def state_tensors(self):
-        return {name: pool.images for name, pool in (("pool_a", self.pool_a), ("pool_b", self.pool_b))
-                if pool.images is not None}
+        return {
+            name: pool.images
+            for name, pool in (("pool_a", self.pool_a), ("pool_b", self.pool_b))
+            if pool.images is not None
+        }
 
     def load_state_tensors(self, tensors):
         self.pool_a.images = tensors.get("pool_a")

@@ -35,8 +35,13 @@ def convert_mmagic_dcgan(checkpoint: dict) -> Converted:
     n_mid = sum(1 for k in state if k.startswith("generator.upsampling.") and k.endswith(".conv.weight"))
     nz, width = first.shape[:2]
     ngf, channels = last.shape[:2]
-    config = {"image_size": 4 * 2 ** (n_mid + 1), "channels": int(channels), "nz": int(nz), "ngf": int(ngf),
-              "out_bias": True}
+    config = {
+        "image_size": 4 * 2 ** (n_mid + 1),
+        "channels": int(channels),
+        "nz": int(nz),
+        "ngf": int(ngf),
+        "out_bias": True,
+    }
     mapping: dict = {}
     blocks = ["generator.noise2feat"] + [f"generator.upsampling.{i}" for i in range(n_mid)]
     for i, block in enumerate(blocks):  # ganzoo: main = [convT, bn, relu] * len(blocks) + [convT, tanh]
@@ -47,9 +52,11 @@ def convert_mmagic_dcgan(checkpoint: dict) -> Converted:
     mapping["generator.output_layer.conv.weight"] = (f"G.main.{out}.weight", (lambda w: w.flip(1)) if rgb else None)
     mapping["generator.output_layer.conv.bias"] = (f"G.main.{out}.bias", (lambda b: b.flip(0)) if rgb else None)
     tensors, origin = remap(state, mapping, importer=NAME, ignore=("discriminator.",))
-    if width != ngf * 2 ** n_mid:
-        raise WeightsError(f"{NAME}: widths {int(width)} -> {int(ngf)} over {n_mid} up-sampling layers do not halve "
-                           f"each layer, as DCGAN's generator does")
+    if width != ngf * 2**n_mid:
+        raise WeightsError(
+            f"{NAME}: widths {int(width)} -> {int(ngf)} over {n_mid} up-sampling layers do not halve "
+            f"each layer, as DCGAN's generator does"
+        )
     return Converted(config, tensors, origin)
 
 
@@ -75,26 +82,40 @@ def convert_studiogan_dcgan(checkpoint: dict) -> Converted:
     """
     state = state_dict_of(checkpoint, "state_dict", STUDIOGAN)
     if any(".bn0.gain." in k or k.startswith("info_") for k in state):
-        raise WeightsError(f"{STUDIOGAN}: the checkpoint is a class- or code-conditional StudioGAN DCGAN (cBN): "
-                           f"ganzoo's DCGAN is unconditional, so it cannot take it")
+        raise WeightsError(
+            f"{STUDIOGAN}: the checkpoint is a class- or code-conditional StudioGAN DCGAN (cBN): "
+            f"ganzoo's DCGAN is unconditional, so it cannot take it"
+        )
     linear = need(state, "linear0.weight", STUDIOGAN, 2)  # (16 * W, nz)
     out = need(state, "conv4.weight", STUDIOGAN, 4)  # (C, ngf, 3, 3)
     n_mid = len({k.split(".")[1] for k in state if k.startswith("blocks.")})  # up-sampling blocks
     channels, ngf = out.shape[:2]
-    if linear.shape[0] != 16 * ngf * 2 ** n_mid:
-        raise WeightsError(f"{STUDIOGAN}: tensor 'linear0.weight' has shape {tuple(linear.shape)}: its rows are not "
-                           f"4x4 maps of {ngf} * 2^{n_mid} channels, halved over {n_mid} up-sampling blocks as "
-                           f"StudioGAN's DCGAN does")
-    config = {"image_size": 4 * 2 ** n_mid, "channels": int(channels), "nz": int(linear.shape[1]), "ngf": int(ngf),
-              "out_bias": True, "g_stem": "linear", "g_head": "conv3x3", "bn_eps": 1e-4}
+    if linear.shape[0] != 16 * ngf * 2**n_mid:
+        raise WeightsError(
+            f"{STUDIOGAN}: tensor 'linear0.weight' has shape {tuple(linear.shape)}: its rows are not "
+            f"4x4 maps of {ngf} * 2^{n_mid} channels, halved over {n_mid} up-sampling blocks as "
+            f"StudioGAN's DCGAN does"
+        )
+    config = {
+        "image_size": 4 * 2**n_mid,
+        "channels": int(channels),
+        "nz": int(linear.shape[1]),
+        "ngf": int(ngf),
+        "out_bias": True,
+        "g_stem": "linear",
+        "g_head": "conv3x3",
+        "bn_eps": 1e-4,
+    }
     folded = dict(state)
     for i in range(n_mid):  # (deconv + b) then BN  ==  deconv then BN with running_mean - b
         block = f"blocks.{i}.0"
         bias = need(state, f"{block}.deconv0.bias", STUDIOGAN, 1)
         mean = need(state, f"{block}.bn0.running_mean", STUDIOGAN, 1)
         if bias.shape != mean.shape:
-            raise WeightsError(f"{STUDIOGAN}: tensor '{block}.deconv0.bias' has shape {tuple(bias.shape)}, but its "
-                               f"batch norm has {tuple(mean.shape)}: the checkpoint is from another architecture")
+            raise WeightsError(
+                f"{STUDIOGAN}: tensor '{block}.deconv0.bias' has shape {tuple(bias.shape)}, but its "
+                f"batch norm has {tuple(mean.shape)}: the checkpoint is from another architecture"
+            )
         folded[f"{block}.bn0.running_mean"] = mean - bias
         del folded[f"{block}.deconv0.bias"]
     mapping: dict = {"linear0.weight": ("G.main.1.weight", None), "linear0.bias": ("G.main.1.bias", None)}

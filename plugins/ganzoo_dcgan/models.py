@@ -9,10 +9,20 @@ from .config import DCGANConfig
 
 
 def build(config: DCGANConfig) -> dict[str, nn.Module]:
-    G = ConvGenerator(config.nz, config.ngf, config.channels, config.image_size, norm="batch", out_bias=config.out_bias,
-                      stem=config.g_stem, head=config.g_head, bn_eps=config.bn_eps)
-    D = ConvDiscriminator(tricks.d_in_channels(config, config.channels), config.ndf, config.image_size, norm="batch",
-                          mbstd=config.mbstd)
+    G = ConvGenerator(
+        config.nz,
+        config.ngf,
+        config.channels,
+        config.image_size,
+        norm="batch",
+        out_bias=config.out_bias,
+        stem=config.g_stem,
+        head=config.g_head,
+        bn_eps=config.bn_eps,
+    )
+    D = ConvDiscriminator(
+        tricks.d_in_channels(config, config.channels), config.ndf, config.image_size, norm="batch", mbstd=config.mbstd
+    )
     dcgan_init(G)
     dcgan_init(D)
     return {"G": G, "D": tricks.apply(D, config)}

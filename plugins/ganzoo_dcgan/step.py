@@ -38,5 +38,9 @@ class DCGANStep(LinearDecayStep):
             ctx.backward(loss_g)
         ctx.step("G")
 
-        ctx.log(loss_d=loss_d_real + loss_d_fake, loss_g=loss_g,
-                d_real=torch.sigmoid(out_real).mean(), d_fake=torch.sigmoid(out_fake).mean())
+        ctx.log(
+            loss_d=loss_d_real + loss_d_fake,
+            loss_g=loss_g,
+            d_real=torch.sigmoid(out_real).mean(),
+            d_fake=torch.sigmoid(out_fake).mean(),
+        )

@@ -22,8 +22,9 @@ class UnetLevel(nn.Module):
     and the input concatenated beside the result (the skip): (B, 2 * outer, H, W); the outermost level
     maps images to images and has no skip."""
 
-    def __init__(self, outer: int, inner: int, inside: nn.Module | None, *, image_channels: int = 0,
-                 dropout: float = 0.0):
+    def __init__(
+        self, outer: int, inner: int, inside: nn.Module | None, *, image_channels: int = 0, dropout: float = 0.0
+    ):
         super().__init__()
         self.outermost = image_channels > 0
         up_in = inner if inside is None else inner * 2  # the innermost level has no skip below it
@@ -48,12 +49,13 @@ class UnetGenerator(nn.Module):
     """U-Net: (B, C, S, S) -> (B, C, S, S) in [-1, 1] through ``n_downs`` stride-2 levels (S / 2^n_downs at the
     bottleneck); widths ngf * 2^k, at most ngf * 8; dropout in the 3 decoder layers nearest the bottleneck."""
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_downs: int = 8,
-                 dropout: float = 0.5):
+    def __init__(
+        self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, n_downs: int = 8, dropout: float = 0.5
+    ):
         super().__init__()
         if in_channels != out_channels:
             raise ValueError(f"the U-Net maps C channels to C channels, got {in_channels} in and {out_channels} out")
-        widths = [ngf * min(2 ** k, 8) for k in range(n_downs)]  # output of encoder layer k
+        widths = [ngf * min(2**k, 8) for k in range(n_downs)]  # output of encoder layer k
         level: nn.Module | None = None
         for k in range(n_downs - 1, 0, -1):  # innermost first; level k maps widths[k - 1] <-> widths[k]
             level = UnetLevel(widths[k - 1], widths[k], level, dropout=dropout if k >= n_downs - 3 else 0.0)
@@ -61,9 +63,11 @@ class UnetGenerator(nn.Module):
         self.n_downs = n_downs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, S, S) -> (B, C, S, S)
-        if x.shape[-1] % 2 ** self.n_downs or x.shape[-2] % 2 ** self.n_downs:
-            raise ValueError(f"this U-Net halves images {self.n_downs} times: their sides must be multiples of "
-                             f"{2 ** self.n_downs}, got {tuple(x.shape[-2:])}")
+        if x.shape[-1] % 2**self.n_downs or x.shape[-2] % 2**self.n_downs:
+            raise ValueError(
+                f"this U-Net halves images {self.n_downs} times: their sides must be multiples of "
+                f"{2**self.n_downs}, got {tuple(x.shape[-2:])}"
+            )
         return self.main(x)
 
 
@@ -81,8 +85,10 @@ class PairDiscriminator(nn.Module):
 
 def build(config: Pix2PixConfig) -> dict[str, nn.Module]:
     c = config.channels
-    nets = {"G_AB": UnetGenerator(c, c, config.ngf, config.unet_downs, config.dropout),
-            "D": PairDiscriminator(c, config.ndf, config.n_layers_d)}
+    nets = {
+        "G_AB": UnetGenerator(c, c, config.ngf, config.unet_downs, config.dropout),
+        "D": PairDiscriminator(c, config.ndf, config.n_layers_d),
+    }
     for net in nets.values():
         dcgan_init(net)  # conv weights N(0, 0.02), batch-norm scales N(1, 0.02), biases 0: the paper's init
     return nets

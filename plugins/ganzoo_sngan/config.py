@@ -46,8 +46,10 @@ class SNGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label,
 
     def __post_init__(self):
         if type(self.image_size) is not int or self.image_size not in SIZES:
-            raise ConfigError(f"image_size must be 32, 48 or 64 (the papers' ResNets for CIFAR-10, STL-10 and "
-                              f"ImageNet 64x64), got {self.image_size!r}")
+            raise ConfigError(
+                f"image_size must be 32, 48 or 64 (the papers' ResNets for CIFAR-10, STL-10 and "
+                f"ImageNet 64x64), got {self.image_size!r}"
+            )
         check_channels(self)
         g_ch, d_ch = PAPER_WIDTHS[self.image_size]
         for name, paper in (("g_ch", g_ch), ("d_ch", d_ch)):
@@ -64,8 +66,9 @@ class SNGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label,
         check_positive(self, "bn_eps")
         refuse = {}
         if self.num_classes:
-            refuse["pack"] = "a packed D input would mix samples of different labels; pack an unconditional run (num_classes=0)"
+            refuse["pack"] = (
+                "a packed D input would mix samples of different labels; pack an unconditional run (num_classes=0)"
+            )
         if self.loss == "hinge":
             refuse["real_label"] = "the hinge loss has margins, not targets to smooth; use loss=non-saturating"
         check_tricks(self, refuse)
-

@@ -45,8 +45,14 @@ def convert_studiogan_sngan(checkpoint: dict) -> Converted:
         raise_layout(f"{n_blocks} generator blocks; StudioGAN's resnet has 3 (32x32) or 4 (64x64)")
     conditional = "blocks.0.0.bn1.gain.weight" in state
     num_classes = int(need(state, "blocks.0.0.bn1.gain.weight", NAME, 2).shape[1]) if conditional else 0
-    config = {"image_size": SIZES[n_blocks], "channels": int(out.shape[0]), "nz": int(linear.shape[1]),
-              "g_ch": int(out.shape[1]), "num_classes": num_classes, "bn_eps": 1e-4}
+    config = {
+        "image_size": SIZES[n_blocks],
+        "channels": int(out.shape[0]),
+        "nz": int(linear.shape[1]),
+        "g_ch": int(out.shape[1]),
+        "num_classes": num_classes,
+        "bn_eps": 1e-4,
+    }
     mapping: dict = {"linear0.weight": ("G.linear.weight", None), "linear0.bias": ("G.linear.bias", None)}
     for i in range(n_blocks):
         up, ours = f"blocks.{i}.0", f"G.blocks.{i}"
@@ -77,8 +83,10 @@ def fold_shared_embedding(state: dict) -> dict:
     for key in keys:
         w = need(state, key, NAME, 2)  # (C, nz)
         if w.shape[1] != shared.shape[1]:
-            raise_layout(f"tensor {key!r} of shape {tuple(w.shape)}, which cannot read 'shared.weight' of shape "
-                         f"{tuple(shared.shape)}")
+            raise_layout(
+                f"tensor {key!r} of shape {tuple(w.shape)}, which cannot read 'shared.weight' of shape "
+                f"{tuple(shared.shape)}"
+            )
         folded[key] = (w.double() @ shared.t()).to(w.dtype)  # (C, K): one column per class
     return folded
 

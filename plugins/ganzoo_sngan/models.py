@@ -46,7 +46,9 @@ def _check_labels(net: nn.Module, n: int, y: torch.Tensor | None) -> None:
     """Labels are required by a class-conditional net and refused by an unconditional one."""
     name = type(net).__name__
     if net.num_classes and y is None:
-        raise ValueError(f"{name} is class-conditional ({net.num_classes} classes): pass labels y, a ({n},) int64 tensor")
+        raise ValueError(
+            f"{name} is class-conditional ({net.num_classes} classes): pass labels y, a ({n},) int64 tensor"
+        )
     if not net.num_classes and y is not None:
         raise ValueError(f"{name} is unconditional (num_classes=0): call it without labels")
     if y is not None and tuple(y.shape) != (n,):
@@ -73,7 +75,11 @@ class GBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, num_classes: int, eps: float = 1e-5):
         super().__init__()
-        norm = (lambda c: ConditionalBatchNorm2d(c, num_classes, eps)) if num_classes else (lambda c: nn.BatchNorm2d(c, eps=eps))
+        norm = (
+            (lambda c: ConditionalBatchNorm2d(c, num_classes, eps))
+            if num_classes
+            else (lambda c: nn.BatchNorm2d(c, eps=eps))
+        )
         self.b1, self.b2 = norm(cin), norm(cout)
         self.c1 = _init(nn.Conv2d(cin, cout, 3, padding=1), math.sqrt(2))
         self.c2 = _init(nn.Conv2d(cout, cout, 3, padding=1), math.sqrt(2))
@@ -142,8 +148,9 @@ class Discriminator(nn.Module):
         super().__init__()
         _, _, mults, downs = LAYOUTS[image_size]
         widths = [channels] + [d_ch * m for m in mults]
-        self.blocks = nn.Sequential(*(DBlock(a, b, down, first=i == 0)
-                                      for i, (a, b, down) in enumerate(zip(widths[:-1], widths[1:], downs))))
+        self.blocks = nn.Sequential(
+            *(DBlock(a, b, down, first=i == 0) for i, (a, b, down) in enumerate(zip(widths[:-1], widths[1:], downs)))
+        )
         self.mbstd = MinibatchStd(mbstd) if mbstd else None  # the last features' spread over a group, one more channel
         top = widths[-1] + (mbstd > 0)
         self.linear = _sn(nn.Linear(top, 1, bias=False))  # no bias, as the reference's 32x32 D
@@ -164,6 +171,7 @@ class Discriminator(nn.Module):
 
 def build(config: SNGANConfig) -> dict[str, nn.Module]:
     G = Generator(config.nz, config.g_ch, config.channels, config.image_size, config.num_classes, config.bn_eps)
-    D = Discriminator(tricks.d_in_channels(config, config.channels), config.d_ch, config.image_size,
-                      config.num_classes, config.mbstd)
+    D = Discriminator(
+        tricks.d_in_channels(config, config.channels), config.d_ch, config.image_size, config.num_classes, config.mbstd
+    )
     return {"G": G, "D": tricks.apply(D, config)}

@@ -42,7 +42,8 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     d_architecture: str = "resnet"  # "resnet" (paper: residual D) or "orig" (the official cifar config: no skips)
     mbstd: int = 4  # minibatch standard deviation: samples per group (official cifar config: 32; 0 = none)
     mbstd_channels: int = 1  # minibatch standard deviation: features appended (0 = none)
-    lr: float = 0.0025  # Adam learning rate of G, and of D unless lr_d is set (before the lazy-regularisation correction)
+    lr: float = 0.0025  # Adam learning rate of G, and of D unless lr_d is set (before the
+    #                     lazy-regularisation correction)
     betas: tuple = (0.0, 0.99)  # Adam betas (before the lazy-regularisation correction)
     r1: float = 0.01  # R1 weight gamma (official cifar config 0.01; 0 = no R1)
     r1_interval: int = 16  # lazy R1: applied every this many D steps, weighted by the interval
@@ -51,9 +52,11 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     pl_decay: float = 0.01  # decay of the running mean path length
     pl_batch_shrink: int = 2  # the path-length pass uses batch // this many samples
     style_mixing: float = 0.9  # probability that a training batch mixes the styles of two latents (0 = none)
-    output: str = "linear"  # G's last step: "linear" (the paper: raw pixels, clamped only in samples) or "tanh" (bounded like DCGAN's)
+    output: str = "linear"  # G's last step: "linear" (the paper: raw pixels, clamped only in samples)
+    #                         or "tanh" (bounded like DCGAN's)
     augment: str = "translation,cutout"  # DiffAugment ops on every D input (on by default: small data sets); "" = none
-    ema_kimg: float = 10.0  # EMA half-life in thousands of images, when the run has --ema on (0 = the run's fixed --ema decay)
+    ema_kimg: float = 10.0  # EMA half-life in thousands of images, when the run has --ema on (0 = the
+    #                         run's fixed --ema decay)
     ema_rampup: float = 0.05  # early on the half-life is at most this fraction of the images seen (0 = no ramp-up)
 
     # old name -> new name of keys that config.json files written before the shared tricks hold
@@ -62,8 +65,16 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     def __post_init__(self):
         check_power_of_two_size(self, minimum=8)
         check_channels(self)
-        for name in ("z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "r1_interval", "pl_interval",
-                     "pl_batch_shrink"):
+        for name in (
+            "z_dim",
+            "w_dim",
+            "mapping_layers",
+            "channel_base",
+            "channel_max",
+            "r1_interval",
+            "pl_interval",
+            "pl_batch_shrink",
+        ):
             check_count(self, name)
         check_count(self, "mbstd_channels", 0, "none")
         check_choice(self, "d_architecture", ("resnet", "orig"))
@@ -77,9 +88,12 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
         check_tricks(self)  # pack, mbstd, augment, r1, real_label, lr_d
         narrowest = min(self.channel_base // self.image_size, self.channel_max)
         if narrowest < 1:
-            raise ConfigError(f"channel_base={self.channel_base} leaves the {self.image_size}x{self.image_size} block "
-                              f"with no channels: use channel_base >= {self.image_size}")
+            raise ConfigError(
+                f"channel_base={self.channel_base} leaves the {self.image_size}x{self.image_size} block "
+                f"with no channels: use channel_base >= {self.image_size}"
+            )
         if self.mbstd and self.mbstd_channels and min(self.channel_base // 4, self.channel_max) % self.mbstd_channels:
-            raise ConfigError(f"mbstd_channels={self.mbstd_channels} must divide the 4x4 block's width "
-                              f"{min(self.channel_base // 4, self.channel_max)}")
-
+            raise ConfigError(
+                f"mbstd_channels={self.mbstd_channels} must divide the 4x4 block's width "
+                f"{min(self.channel_base // 4, self.channel_max)}"
+            )

@@ -50,8 +50,9 @@ def lrelu(x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
 class Dense(nn.Module):
     """Fully connected layer with equalised learning rate; ``lr_mul`` slows it (the mapping network)."""
 
-    def __init__(self, cin: int, cout: int, bias: bool = True, bias_init: float = 0.0, lr_mul: float = 1.0,
-                 act: bool = False):
+    def __init__(
+        self, cin: int, cout: int, bias: bool = True, bias_init: float = 0.0, lr_mul: float = 1.0, act: bool = False
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(cout, cin) / lr_mul)
         self.bias = nn.Parameter(torch.full((cout,), float(bias_init))) if bias else None
@@ -132,7 +133,9 @@ class StyledConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(cout))
         self.up = up
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:  # (B, cin, S, S), (B, w_dim) -> (B, cout, S', S')
+    def forward(
+        self, x: torch.Tensor, w: torch.Tensor
+    ) -> torch.Tensor:  # (B, cin, S, S), (B, w_dim) -> (B, cout, S', S')
         if self.up:
             x = upsample(x)
         x = modulated_conv(x, self.weight, self.affine(w), demodulate=True)
@@ -189,17 +192,18 @@ class SynthesisNetwork(nn.Module):
 
     def __init__(self, w_dim: int, image_size: int, channels: int, channel_base: int, channel_max: int):
         super().__init__()
-        resolutions = [2 ** i for i in range(2, int(math.log2(image_size)) + 1)]
+        resolutions = [2**i for i in range(2, int(math.log2(image_size)) + 1)]
         width = {r: min(channel_base // r, channel_max) for r in resolutions}
-        self.blocks = nn.ModuleList(SynthesisBlock(width[r // 2] if r > 4 else 0, width[r], w_dim, r, channels)
-                                    for r in resolutions)
+        self.blocks = nn.ModuleList(
+            SynthesisBlock(width[r // 2] if r > 4 else 0, width[r], w_dim, r, channels) for r in resolutions
+        )
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
     def forward(self, ws: torch.Tensor) -> torch.Tensor:
         x = img = None
         i = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, i:i + block.num_conv + 1])
+            x, img = block(x, img, ws[:, i : i + block.num_conv + 1])
             i += block.num_conv
         return img
 
@@ -229,7 +233,10 @@ class Generator(nn.Module):
         return self.render(ws)
 
     def mix(self, ws: torch.Tensor, z: torch.Tensor, probability: float) -> torch.Tensor:
-        """With ``probability``, layers from a random cutoff on take the styles of fresh latents (one cutoff per batch)."""
+        """With ``probability``, layers from a random cutoff on take the styles of fresh latents.
+
+        One cutoff per batch.
+        """
         cutoff = int(torch.randint(1, self.num_ws, ()))  # drawn on the CPU: no device sync
         if float(torch.rand(())) >= probability:
             return ws
@@ -269,11 +276,17 @@ class Discriminator(nn.Module):
     def __init__(self, config: StyleGAN2Config):
         super().__init__()
         c = config
-        resolutions = [2 ** i for i in range(int(math.log2(c.image_size)), 2, -1)]
+        resolutions = [2**i for i in range(int(math.log2(c.image_size)), 2, -1)]
         width = {r: min(c.channel_base // r, c.channel_max) for r in resolutions + [4]}
         channels = tricks.d_in_channels(c, c.channels)  # a packed D sees `pack` images' channels at once
-        self.blocks = nn.Sequential(*(DiscriminatorBlock(width[r] if r < c.image_size else 0, width[r], width[r // 2],
-                                                         channels, c.d_architecture) for r in resolutions))
+        self.blocks = nn.Sequential(
+            *(
+                DiscriminatorBlock(
+                    width[r] if r < c.image_size else 0, width[r], width[r // 2], channels, c.d_architecture
+                )
+                for r in resolutions
+            )
+        )
         top = width[4]
         features = c.mbstd_channels if c.mbstd else 0
         self.mbstd = MinibatchStd(c.mbstd, features) if features else None

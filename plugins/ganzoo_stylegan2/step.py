@@ -25,10 +25,12 @@ from .config import StyleGAN2Config
 
 class StyleGAN2Step(AdamStep):
     optimizer_networks = {"G": ("G",), "D": ("D",)}
-    phases = (Phase("Gmain", "G", frozen=("D",)),  # D gives input gradients only
-              Phase("Greg", "G", every="pl_interval", when="pl_weight"),
-              Phase("Dmain", "D"),
-              Phase("Dreg", "D", every="r1_interval", when="r1"))
+    phases = (
+        Phase("Gmain", "G", frozen=("D",)),  # D gives input gradients only
+        Phase("Greg", "G", every="pl_interval", when="pl_weight"),
+        Phase("Dmain", "D"),
+        Phase("Dreg", "D", every="r1_interval", when="r1"),
+    )
 
     def __init__(self, config: StyleGAN2Config):
         super().__init__(config)

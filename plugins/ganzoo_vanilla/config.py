@@ -44,12 +44,21 @@ class VanillaConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_labe
             check_channels(self)
             check_positive(self, "image_size")
         check_fraction(self, "decay_start")
-        check_tricks(self, {"augment": "DiffAugment ops act on images, and this run's data are flat vectors (dim > 0)"} if self.dim else {})
+        check_tricks(
+            self,
+            {"augment": "DiffAugment ops act on images, and this run's data are flat vectors (dim > 0)"}
+            if self.dim
+            else {},
+        )
         if not (0 <= self.dropout < 1):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("g_hidden", "d_hidden"):
             widths = getattr(self, name)
-            if not isinstance(widths, (tuple, list)) or not widths or not all(isinstance(w, int) and w > 0 for w in widths):
+            if (
+                not isinstance(widths, (tuple, list))
+                or not widths
+                or not all(isinstance(w, int) and w > 0 for w in widths)
+            ):
                 raise ConfigError(f"{name} must be a non-empty list of positive widths, got {widths!r}")
 
     @property

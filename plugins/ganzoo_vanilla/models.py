@@ -10,9 +10,15 @@ from .config import VanillaConfig
 
 def build(config: VanillaConfig) -> dict[str, nn.Module]:
     # Images are in [-1, 1], so the generator ends in tanh; flat data (2D mixtures) is unbounded.
-    G = MLPGenerator(config.nz, config.g_hidden, config.data_shape, activation="relu", tanh=config.dim == 0,
-                     norm=config.g_norm)
+    G = MLPGenerator(
+        config.nz, config.g_hidden, config.data_shape, activation="relu", tanh=config.dim == 0, norm=config.g_norm
+    )
     first, *rest = config.data_shape
-    D = MLPDiscriminator((tricks.d_in_channels(config, first), *rest), config.d_hidden, activation="leaky_relu",
-                         dropout=config.dropout, mbstd=config.mbstd)
+    D = MLPDiscriminator(
+        (tricks.d_in_channels(config, first), *rest),
+        config.d_hidden,
+        activation="leaky_relu",
+        dropout=config.dropout,
+        mbstd=config.mbstd,
+    )
     return {"G": G, "D": tricks.apply(D, config)}

@@ -48,8 +48,10 @@ class WGANGPConfig(DiscriminatorTricks):  # pack, mbstd, augment, lr_d: ganzoo.c
             check_positive(self, "ngf", "ndf")
         check_fraction(self, "decay_start")
         check_non_negative(self, "gp_lambda")
-        refuse = {"real_label": "the Wasserstein critic has scores, not targets to smooth",
-                  "r1": "the critic already has its gradient penalty (gp_lambda)"}
+        refuse = {
+            "real_label": "the Wasserstein critic has scores, not targets to smooth",
+            "r1": "the critic already has its gradient penalty (gp_lambda)",
+        }
         if self.dim:
             refuse["augment"] = "DiffAugment ops act on images, and this run's data are flat vectors (dim > 0)"
         check_tricks(self, refuse)

@@ -16,8 +16,13 @@ def build(config: WGANGPConfig) -> dict[str, nn.Module]:
         D = MLPDiscriminator((tricks.d_in_channels(config, config.dim),), hidden, activation="relu", mbstd=config.mbstd)
         return {"G": G, "D": tricks.apply(D, config)}
     G = ConvGenerator(config.nz, config.ngf, config.channels, config.image_size, norm="batch")
-    D = ConvDiscriminator(tricks.d_in_channels(config, config.channels), config.ndf, config.image_size,
-                          norm=config.critic_norm, mbstd=config.mbstd)
+    D = ConvDiscriminator(
+        tricks.d_in_channels(config, config.channels),
+        config.ndf,
+        config.image_size,
+        norm=config.critic_norm,
+        mbstd=config.mbstd,
+    )
     dcgan_init(G)
     dcgan_init(D)
     return {"G": G, "D": tricks.apply(D, config)}

@@ -5,10 +5,10 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny networks run fastest on one thread
 
 import torch  # noqa: E402
+from ganzoo_lsgan.losses import d_loss_ls, g_loss_ls  # noqa: E402
 
 import ganzoo  # noqa: E402
 from ganzoo import testing  # noqa: E402
-from ganzoo_lsgan.losses import d_loss_ls, g_loss_ls  # noqa: E402
 
 TINY = dict(image_size=16, channels=1, ngf=8, ndf=8)  # a few seconds for the whole kit on a CPU
 
