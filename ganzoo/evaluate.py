@@ -30,8 +30,10 @@ from typing import Any
 
 import torch
 
+from .eval_folder import folder_samples, is_image_folder
+from .eval_labels import label_arguments, reference_classes, requested_digits
 from .eval_report import format_table, write_results
-from .metrics.calling import check_options, options_in_force, takes
+from .metrics.calling import check_options, options_in_force
 from .tasks import POINTS_SAMPLES, Task, for_data_kind
 
 __all__ = [
@@ -90,6 +92,7 @@ class _Samples:
     model: Any = None  # None for a folder of images
     labels: list[int] | None = None  # the class each sample asked for (conditional models)
     digits: torch.Tensor | None = None  # (N,) the digit each asked for, where the classes are the digits
+    info: dict[str, Any] = field(default_factory=dict)  # the evaluation size and channels, for the protocol
 
 
 def evaluate(
@@ -134,7 +137,7 @@ def evaluate(
     _fit_metrics(chosen, data, ref_stats, options or {})
     if chosen.task.translates:  # a translation model is scored on held-out pairs: nothing to sample
         return _evaluate_translation(model_or_path, data, chosen, seed, device, preset)
-    from_folder = _is_image_folder(model_or_path)
+    from_folder = is_image_folder(model_or_path)
     if num_samples is None and not from_folder:  # a folder's images are all scored unless a count is given
         num_samples = default_num_samples(chosen.names, chosen.kind)
     for what, count in (("num_samples", num_samples), ("num_reference", num_reference)):
@@ -194,11 +197,13 @@ def _draw_samples(
 ) -> _Samples:
     """The samples to score: a folder's images, or ``num_samples`` drawn through the model's task."""
     if from_folder:
-        return _Samples(_folder_samples(model_or_path, num_samples, seed), str(model_or_path))
+        images, info = folder_samples(model_or_path, num_samples, seed)
+        return _Samples(images, str(model_or_path), info=info)
     model, name = _load_model(model_or_path, device, translation=False)
     labels = model.task.evaluation_labels(num_samples)  # every class alike, or None
     images = model.sample(num_samples, seed=seed, labels=labels, batch_size=batch_size).cpu()  # (N, C, H, W) or (N, D)
-    return _Samples(images, name, model, labels, _requested_digits(model, labels))
+    info = {"image_size": images.shape[-1], "channels": images.shape[1]} if images.dim() == 4 else {}
+    return _Samples(images, name, model, labels, requested_digits(model, labels), info)
 
 
 def _reference(
@@ -227,7 +232,7 @@ def _reference(
     limit = num_reference or MAX_REFERENCE
     dataset, _ = load_dataset(data, image_size=samples.shape[-1], channels=samples.shape[1])
     reference = as_images(dataset, limit=limit, seed=seed)  # at the samples' resolution and channel count
-    class_info = _reference_classes(dataset, limit, seed, drawn.model if drawn.labels else None)
+    class_info = reference_classes(dataset, limit, seed, drawn.model if drawn.labels else None)
     return reference, {**info, "size": len(reference) or None, "of": len(dataset) or None}, class_info
 
 
@@ -250,7 +255,7 @@ def _score_all(
     same_features: dict[int, bool] = {}  # id(extractor) -> whether every sample gives the same features
     for name in chosen.names:
         compute = chosen.computes[name]
-        extra = _label_arguments(compute, drawn, class_info)
+        extra = label_arguments(compute, drawn, class_info)
         with record_features() as used, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             values = compute(samples, reference, extractor=extractor, seed=seed, **chosen.options[name], **extra)
@@ -260,6 +265,7 @@ def _score_all(
                 f"returns a non-empty dict of numbers"
             )
         record = _protocol_record(samples.shape[0], seed, reference_info, used, compute, chosen.options[name], preset)
+        record.update(drawn.info)
         if used and extractor is not None and extractor.reference is not None:
             record["reference"]["features_from"] = extractor.reference.source
         note = drawn.model.task.evaluation_labels_note() if drawn.labels is not None else None
@@ -275,18 +281,6 @@ def _score_all(
         if degenerate:
             results[name]["degenerate"] = degenerate
     return results
-
-
-def _label_arguments(compute: Any, drawn: _Samples, class_info: torch.Tensor | None) -> dict[str, Any]:
-    """The label keywords a metric takes: the digits asked for, each sample's class, the reference's classes."""
-    extra: dict[str, Any] = {}
-    if drawn.digits is not None and takes(compute, "labels"):
-        extra["labels"] = drawn.digits
-    if drawn.labels is not None and takes(compute, "sample_labels"):
-        extra["sample_labels"] = torch.tensor(drawn.labels)
-    if class_info is not None and takes(compute, "reference_labels"):
-        extra["reference_labels"] = class_info
-    return extra
 
 
 def _protocol_record(
@@ -392,60 +386,6 @@ def _same_features(a: str, b: str) -> bool:
     from .metrics.features import canonical_spec
 
     return canonical_spec(a) == canonical_spec(b)
-
-
-def _is_image_folder(path: Any) -> bool:
-    """A folder of images that is not a ganzoo model or run folder (those hold config.json)."""
-    if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
-        return False
-    return not os.path.exists(os.path.join(path, "config.json"))
-
-
-def _folder_samples(path: Any, num_samples: int | None, seed: int) -> torch.Tensor:
-    """The images of a folder as samples (N, C, H, W) in [-1, 1], at the first image's size and mode."""
-    from PIL import Image
-
-    from .data.folder import find_images, load_folder
-    from .metrics.builtin import as_images
-
-    files = find_images(path)
-    with Image.open(files[0]) as first:
-        size, channels = min(first.size), (1 if first.mode in ("1", "L", "I;16", "I", "F") else 3)
-    dataset = load_folder(str(path), image_size=size, channels=channels)
-    if num_samples is not None and num_samples > len(dataset):
-        raise ValueError(
-            f"{path} holds {len(dataset):,} images, fewer than the {num_samples:,} samples asked "
-            f"for: generate more, or pass -n {len(dataset)} (with --protocol custom)"
-        )
-    return as_images(dataset, limit=num_samples, seed=seed)
-
-
-def _reference_classes(dataset: Any, limit: int, seed: int, model: Any) -> torch.Tensor | None:
-    """The reference images' labels in the model's class numbering (by class name when both have names)."""
-    from .metrics.builtin import reference_labels
-
-    found = reference_labels(dataset, limit=limit, seed=seed)
-    if found is None or model is None:
-        return None
-    labels, names = found
-    if names and model.classes and list(names) != list(model.classes):
-        index = {name: i for i, name in enumerate(model.classes)}
-        missing = [n for n in names if n not in index]
-        if missing:
-            raise ValueError(
-                f"the reference data's class {missing[0]!r} is not one of the model's classes {model.classes}"
-            )
-        labels = torch.tensor([index[names[i]] for i in labels.tolist()])
-    return labels
-
-
-def _requested_digits(model: Any, labels: list[int] | None) -> torch.Tensor | None:
-    """The digit each sample was asked for, when a conditional model's classes are the digits 0-9 (a digit
-    judge can then check it drew that digit); None otherwise."""
-    names = model.classes or []
-    if labels is None or sorted(names) != [str(d) for d in range(10)]:
-        return None
-    return torch.tensor([int(names[i]) for i in labels])
 
 
 def _cached_extractor(features: str, batch_size: int, device: str | torch.device, inception_weights: Any) -> Any:

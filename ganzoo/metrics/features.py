@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import difflib
 import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from .inception import sha256_file
+from .timm_features import WeightsNotCachedError, cached_weights, check_timm_name, timm_network
 
 __all__ = [
     "FeatureExtractor",
@@ -49,13 +47,8 @@ __all__ = [
 INCEPTION_SPEC = "inception-v3-compat"
 ALIASES = {"inception": INCEPTION_SPEC}
 MNIST_SPEC = "mnist-classifier"
-HUB_FILENAMES = ("model.safetensors", "pytorch_model.bin")  # what timm looks for in a Hub repo
 
 _recording: contextvars.ContextVar[list | None] = contextvars.ContextVar("ganzoo_features_used", default=None)
-
-
-class WeightsNotCachedError(FileNotFoundError):
-    """A feature extractor's weights are neither a local file nor in a download cache."""
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -116,6 +109,12 @@ class FeatureExtractor:
                 out = self.module(to_uint8(chunk).to(device))  # a tuple in features_list order
                 for name, value in zip(self.layers, out):
                     parts[name].append(value.float().cpu())
+                    if not torch.isfinite(parts[name][-1]).all():  # its input is 8-bit: the network is at fault
+                        raise ValueError(
+                            f"feature extractor {self.spec} (weights sha256 {self.weights_sha256 or '?'}...) gives "
+                            f"NaN or Inf {name!r} features for 8-bit images: its weights are damaged; "
+                            f"fetch them again or pass other weights"
+                        )
                 bar.update(chunk.shape[0])
         return {name: torch.cat(v) if v else torch.empty(0, 0) for name, v in parts.items()}
 
@@ -217,7 +216,7 @@ def canonical_spec(spec: str) -> str:
             f"unknown feature extractor {spec!r}: use 'inception', 'mnist-classifier', "
             f"'timm:MODEL' or 'timm:MODEL@/path/to/weights.safetensors'"
         )
-    name = _check_timm_name(base[len("timm:") :])
+    name = check_timm_name(base[len("timm:") :])
     if sep:
         if not path:
             raise ValueError(f"feature spec {spec!r} has '@' but no file after it")
@@ -238,7 +237,7 @@ def load_extractor(spec: str, *, inception_weights: str | None = None) -> Featur
     name, _, path = spec[len("timm:") :].partition("@")
     if path and not os.path.isfile(path):
         raise FileNotFoundError(f"feature weights file {path} does not exist (from --features {spec})")
-    file = path or _cached_weights(name)  # resolved now, so a changed cache or file is noticed
+    file = path or cached_weights(name)  # resolved now, so a changed cache or file is noticed
     return _load_cached(spec, file, os.stat(file).st_mtime_ns)
 
 
@@ -255,7 +254,10 @@ def _load_cached(spec: str, file: str | None, stamp: int) -> FeatureExtractor:
 
         module, digest = load_inception(file)
         return FeatureExtractor(spec, module, digest[:16])
-    return _timm_extractor(spec, spec[len("timm:") :].partition("@")[0], file)
+    net, prepare = timm_network(spec[len("timm:") :].partition("@")[0], file)
+    return FeatureExtractor(
+        spec, ModelRangeFeatures(f"ganzoo-{spec}", ["features"], net, prepare), sha256_file(file)[:16]
+    )
 
 
 # ---- ganzoo's networks as torch-fidelity extractors -----------------------------------------------
@@ -322,100 +324,3 @@ def register_with_torch_fidelity() -> None:
 
     if "ganzoo-mnist-classifier" not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor("ganzoo-mnist-classifier", MnistClassifierFeatures)
-
-
-# ---- timm ------------------------------------------------------------------------------------------
-
-
-def _check_timm_name(name: str) -> str:
-    """A known timm model name, with the default pretrained tag added when it has none."""
-    import timm
-    from timm.models import get_pretrained_cfg, split_model_name_tag
-
-    arch, tag = split_model_name_tag(name)
-    if not timm.is_model(arch):
-        close = difflib.get_close_matches(arch, timm.list_models(), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"timm has no model {arch!r}{hint}")
-    try:
-        cfg = get_pretrained_cfg(name)
-    except RuntimeError:  # timm's "Invalid pretrained tag"
-        cfg = None
-    if cfg is None:
-        raise ValueError(
-            f"timm model {arch!r} has no pretrained tag {tag!r}; timm.list_pretrained('{arch}*') lists them"
-        )
-    return f"{arch}.{cfg.tag}" if not tag and cfg.tag else name
-
-
-def _timm_extractor(spec: str, name: str, file: str) -> FeatureExtractor:
-    """timm model ``name`` with pooled features (num_classes=0) and weights from ``file``."""
-    import timm
-
-    net = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=file))
-    _check_all_loaded(net, file, name)
-    cfg = net.pretrained_cfg
-    size = tuple(cfg["input_size"][-2:])  # (H, W)
-    mean = torch.tensor(cfg["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(cfg["std"], dtype=torch.float32).view(1, 3, 1, 1)
-
-    def prepare(x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) in [-1, 1] -> (B, 3, *size) normalised
-        if tuple(x.shape[-2:]) != size:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-        return ((x + 1) / 2 - mean.to(x.device)) / std.to(x.device)
-
-    module = ModelRangeFeatures(f"ganzoo-{spec}", ["features"], net, prepare)
-    return FeatureExtractor(spec, module, sha256_file(file)[:16])
-
-
-def _cached_weights(name: str) -> str:
-    """The cached weights file of a timm model, or WeightsNotCachedError saying how to get it."""
-    from huggingface_hub import try_to_load_from_cache
-    from timm.models import get_pretrained_cfg
-
-    cfg = get_pretrained_cfg(name)
-    cache = _hub_cache_dir()
-    if cfg.hf_hub_id:
-        for filename in [cfg.hf_hub_filename] if cfg.hf_hub_filename else HUB_FILENAMES:
-            found = try_to_load_from_cache(cfg.hf_hub_id, filename, cache_dir=cache)
-            if isinstance(found, str):
-                return found
-    if cfg.url:  # older weights that timm fetches through torch.hub
-        local = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url.split("?")[0])
-        if local.is_file():
-            return str(local)
-    raise WeightsNotCachedError(
-        f"the weights of timm model {name!r} are not cached (looked in {cache}"
-        + (f" for {cfg.hf_hub_id}" if cfg.hf_hub_id else "")
-        + "), and ganzoo never downloads feature "
-        f"weights silently. Either fetch them once while online:\n"
-        f"  python -c \"import timm; timm.create_model('{name}', pretrained=True)\"\n"
-        f"or pass a local file: --features timm:{name}@/path/to/model.safetensors"
-    )
-
-
-def _hub_cache_dir() -> str:
-    """The Hugging Face Hub cache, read from the environment now (not at import time)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
-    return os.path.join(os.path.expanduser(home), "hub")
-
-
-def _check_all_loaded(net: nn.Module, file: str, name: str) -> None:
-    """timm loads with strict=False when it drops the classifier; refuse weights that leave holes."""
-    if file.endswith(".safetensors"):
-        from safetensors import safe_open
-
-        with safe_open(file, framework="pt") as f:
-            keys = set(f.keys())
-    else:
-        from timm.models import load_state_dict
-
-        keys = set(load_state_dict(file))
-    missing = [k for k in net.state_dict() if k not in keys and not k.endswith("num_batches_tracked")]
-    if missing:
-        raise ValueError(
-            f"{file} lacks {len(missing)} tensors of timm model {name!r} (first: {missing[0]!r}); "
-            f"it holds weights of another model"
-        )

@@ -60,7 +60,10 @@ def fid_from_stats(fake: dict[str, np.ndarray], real: dict[str, np.ndarray]) -> 
         fake, real = (
             {k: np.asarray(v, np.float64) for k, v in s.items() if k in ("mu", "sigma")} for s in (fake, real)
         )
-    return float(fid_statistics_to_metric(fake, real, verbose=False)[KEY_METRIC_FID])
+    value = float(fid_statistics_to_metric(fake, real, verbose=False)[KEY_METRIC_FID])
+    if not np.isfinite(value):  # statistics so large that the arithmetic overflows
+        raise ValueError("the Fréchet distance overflowed (statistics of values near 1e150 or more); check the inputs")
+    return value
 
 
 def kid(
@@ -135,7 +138,10 @@ def _check(features: torch.Tensor, what: str) -> None:
     if features.dim() != 2:
         raise ValueError(f"expected {what} (N, D), got shape {tuple(features.shape)}")
     if not torch.isfinite(features).all():
-        raise ValueError(f"{what} contain NaN or Inf; check the samples")
+        blame = {"generated features": "check the samples", "reference features": "check the reference data"}.get(
+            what, "check the images"
+        )
+        raise ValueError(f"{what} contain NaN or Inf; {blame}")
 
 
 def _check_knn(fake: torch.Tensor, real: torch.Tensor, k: int, metric: str) -> None:

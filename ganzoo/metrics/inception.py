@@ -161,6 +161,12 @@ def load_inception(path: str | Path | None = None) -> tuple[torch.nn.Module, str
 
     file = inception_weights_file(path)
     state, digest = read_inception_state(file)
+    damaged = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if damaged:
+        raise InceptionWeightsError(
+            f"{file} holds NaN or Inf in {len(damaged)} tensors (first: {damaged[0]!r}): the weights are damaged; "
+            f"delete the file and fetch it again, or pass other weights with --inception-weights"
+        )
     buffer = io.BytesIO()
     torch.save(state, buffer)  # checked tensors only
     buffer.seek(0)

@@ -4,9 +4,12 @@ The cache key is the sha256 of the reference images as the extractor sees them (
 evaluated resolution), the extractor's spec and its weights' hash: a different data spec, split,
 count, seed, resolution or extractor is a different key, and a folder whose files changed is too.
 Files live in ``$GANZOO_CACHE/reference-features`` (default ``~/.cache/ganzoo``) and hold only
-arrays and a JSON header (``np.load(allow_pickle=False)``): ``features_<layer>`` (N, D), ``mu`` and
-``sigma`` of the main layer, and ``meta``. Any such file, or a published one with ``mu`` and
-``sigma`` (the FID paper's and StudioGAN's format), is accepted by ``--ref-stats``.
+arrays and a JSON header: ``features_<layer>`` (N, D), ``mu`` and ``sigma`` of the main layer, and
+``meta``, which records the sha256 of the full key and every array. A cache file that is unreadable
+(truncated, a flipped byte), changed since it was written (valid, with other numbers), of an older
+format, or holding NaN is reported in a warning, ignored and rewritten. Any such file, or a published
+one with ``mu`` and ``sigma`` (the FID paper's and StudioGAN's format), is accepted by ``--ref-stats``
+(ganzoo.metrics.stats_file checks it).
 """
 
 from __future__ import annotations
@@ -16,19 +19,20 @@ import json
 import os
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .npz import open_npz, read_array, read_header
+from .stats_file import MAX_DIM, StatsFileError, read_stats_file
+
 __all__ = ["Reference", "cache_dir", "read_stats_file", "StatsFileError"]
 
-FORMAT = "ganzoo-reference-features/1"
-
-
-class StatsFileError(ValueError):
-    """A statistics file that does not fit: unreadable, missing arrays, or of another extractor or width."""
+FORMAT = "ganzoo-reference-features/2"  # /2: with a content checksum
+MAX_ROW_BYTES = 1 << 16  # per row of an array (16,384 float32 features): a cache file declaring more is not read
 
 
 def cache_dir() -> Path:
@@ -69,41 +73,29 @@ class Reference:
         return digest.hexdigest()
 
     def features(self, extractor: Any, batch_size: int, device: Any) -> dict[str, torch.Tensor]:
-        """The images' features: from the cache when a file for this key is there, else computed and cached."""
+        """The images' features: from the cache when a file for this key verifies, else computed and cached."""
         if self.images.shape[0] == 0 and self.stats_file is not None:
             raise ValueError(
                 f"these metrics need the reference images' features, but only a statistics file "
                 f"({self.stats_file}) was given: pass --data too"
             )
-        path = cache_dir() / f"{self.key(extractor)[:40]}.npz" if self.cache else None
+        key = self.key(extractor) if self.cache else ""
+        path = _cache_path(key) if self.cache else None
         if path is not None and path.is_file():
-            found = _read_cached(path, extractor, self.images.shape[0])
+            found = _read_cached(path, key, extractor, self.images.shape[0])
             if found is not None:
                 self.source = f"cache {path}"
                 return found
         features = extractor.extract(self.images, batch_size=batch_size, device=device, desc="reference features")
         self.source = "computed"
-        if path is not None:
-            _write(path, features, extractor, {**self.describe, "count": int(self.images.shape[0])})
+        if path is not None and _write(path, key, features, extractor, {**self.describe, "count": len(self.images)}):
             self.source = f"computed, cached as {path}"
         return features
 
     def published_stats(self, extractor: Any) -> dict[str, np.ndarray]:
         """FID statistics from ``stats_file``, checked against the extractor's width (and spec, when recorded)."""
-        stats, meta = read_stats_file(self.stats_file)
-        recorded = meta.get("extractor")
-        if recorded and recorded != extractor.spec:
-            raise StatsFileError(
-                f"{self.stats_file} holds statistics of {recorded} features, but this evaluation "
-                f"uses {extractor.spec}: pass --features {recorded}, or statistics of "
-                f"{extractor.spec}"
-            )
-        if stats["mu"].shape[0] != extractor.dim:
-            raise StatsFileError(
-                f"{self.stats_file} holds {stats['mu'].shape[0]}-d statistics, but {extractor.spec} "
-                f"gives {extractor.dim}-d features: the file belongs to another extractor or layer"
-            )
-        if not recorded:
+        stats, meta = read_stats_file(self.stats_file, extractor)
+        if not meta.get("extractor"):
             warnings.warn(
                 f"{self.stats_file} does not say which network made it; ganzoo checked only its width "
                 f"({extractor.dim}). It must come from the FID Inception (2015-12-05 graph) for FIDs "
@@ -114,73 +106,95 @@ class Reference:
         return stats
 
 
-def read_stats_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """{"mu", "sigma"} and the JSON header (empty for published files) of a .npz statistics file."""
-    path = Path(path)
-    if not path.is_file():
-        raise StatsFileError(f"statistics file {path} does not exist (from --ref-stats)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError) as exc:  # not a zip, truncated, or an object array (pickle)
-        raise StatsFileError(f"{path} is not a readable .npz of plain arrays: {exc}") from None
-    missing = [k for k in ("mu", "sigma") if k not in arrays]
-    if missing:
-        raise StatsFileError(
-            f"{path} has no {' or '.join(missing)} array (it holds {sorted(arrays) or 'nothing'}); "
-            f"a statistics file holds the mean 'mu' (D,) and covariance 'sigma' (D, D) of features"
-        )
-    mu, sigma = arrays["mu"], arrays["sigma"]
-    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
-        raise StatsFileError(f"{path}: mu must be (D,) and sigma (D, D), got {mu.shape} and {sigma.shape}")
-    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        raise StatsFileError(f"{path} holds NaN or Inf statistics")
-    meta = json.loads(str(arrays["meta"])) if "meta" in arrays else {}
-    return {"mu": mu, "sigma": sigma}, meta
-
-
-def _read_cached(path: Path, extractor: Any, count: int) -> dict[str, torch.Tensor] | None:
-    """A cache file's features, or None (with a warning) when it is unreadable or does not match."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            features = {layer: torch.from_numpy(data[f"features_{layer}"].copy()) for layer in extractor.layers}
-    except (ValueError, OSError, EOFError, KeyError) as exc:
+def _cache_path(key: str) -> Path | None:
+    """The cache file of ``key``; None (with a warning) when $GANZOO_CACHE is not a folder that can hold it."""
+    folder = cache_dir()
+    blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
         warnings.warn(
-            f"reference-feature cache {path} is unreadable ({exc}); computing the features again", stacklevel=3
+            f"reference features are not cached: {blocked} (from GANZOO_CACHE) is a file, not a folder; "
+            f"point GANZOO_CACHE at a folder, or pass --no-cache",
+            stacklevel=3,
         )
         return None
-    if (
-        meta.get("format") != FORMAT
-        or meta.get("extractor") != extractor.spec
-        or any(f.shape[0] != count for f in features.values())
-    ):
-        warnings.warn(
-            f"reference-feature cache {path} does not match this evaluation; computing the features again", stacklevel=3
-        )
+    return folder / f"{key[:40]}.npz"
+
+
+def _read_cached(path: Path, key: str, extractor: Any, count: int) -> dict[str, torch.Tensor] | None:
+    """A cache file's features, or None (with a warning) when it is unreadable, changed or does not match."""
+    try:
+        found = _cached_arrays(path, key, extractor, count)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:  # NpzError, bad JSON among them
+        found = f"is unreadable ({exc})"
+    if isinstance(found, str):
+        warnings.warn(f"reference-feature cache {path} {found}; computing the features again", stacklevel=3)
         return None
-    return features
+    return found
 
 
-def _write(path: Path, features: dict[str, torch.Tensor], extractor: Any, describe: dict[str, Any]) -> None:
-    """features_<layer>, mu and sigma of the main layer, and a JSON header; written atomically."""
+def _cached_arrays(path: Path, key: str, extractor: Any, count: int) -> dict[str, torch.Tensor] | str:
+    """The features of a cache file that verifies, or why it does not; headers are checked before data is read."""
+    with open_npz(path) as archive:
+        meta_header = read_header(archive, "meta")
+        if meta_header is None or meta_header.dtype.kind != "U" or meta_header.nbytes > 1 << 20:
+            return "has no readable header"
+        meta = json.loads(str(read_array(archive, "meta", meta_header).reshape(())[()]))
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("extractor") != extractor.spec:
+            return "was written by another ganzoo or for another extractor"
+        names = meta.get("arrays")
+        wanted = [f"features_{layer}" for layer in extractor.layers]
+        if not isinstance(names, list) or not set(wanted) <= set(names):
+            return "does not match this evaluation"
+        headers = {name: read_header(archive, str(name)) for name in names}
+        for name, header in headers.items():
+            if header is None or header.dtype.kind != "f" or header.nbytes > max(count, MAX_DIM) * MAX_ROW_BYTES:
+                return f"holds a missing or implausible array {name!r}"
+        if any(headers[name].shape[:1] != (count,) for name in wanted):
+            return "does not match this evaluation"
+        arrays = {name: read_array(archive, str(name), header) for name, header in headers.items()}
+    if meta.get("content_sha256") != _content_sha256(key, arrays):
+        return "does not match its checksum (it changed after ganzoo wrote it)"
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        return "holds NaN or Inf features"
+    return {layer: torch.from_numpy(arrays[f"features_{layer}"]) for layer in extractor.layers}
+
+
+def _content_sha256(key: str, arrays: dict[str, np.ndarray]) -> str:
+    """sha256 of the cache key and every array (name, dtype, shape, bytes): content bound to the images it is of."""
+    digest = hashlib.sha256(key.encode())
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(json.dumps([name, array.dtype.str, list(array.shape)]).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _write(path: Path, key: str, features: dict[str, torch.Tensor], extractor: Any, describe: dict[str, Any]) -> bool:
+    """features_<layer>, mu and sigma of the main layer, a JSON header and their checksum, written atomically;
+    False (with a warning) when the folder cannot be written."""
     from .fidelity import stats
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a small reference set is warned about where FID is computed
         main = stats(features[extractor.layer]) if features[extractor.layer].shape[0] >= 2 else None
+    arrays = {f"features_{k}": v.numpy() for k, v in features.items()}
+    if main is not None:
+        arrays.update(mu=np.asarray(main["mu"]), sigma=np.asarray(main["sigma"]))
     meta = {
         "format": FORMAT,
         "extractor": extractor.spec,
         "weights_sha256": extractor.weights_sha256,
         "layer": extractor.layer,
         **describe,
+        "arrays": sorted(arrays),
+        "content_sha256": _content_sha256(key, arrays),
     }
-    arrays = {f"features_{k}": v.numpy() for k, v in features.items()}
-    if main is not None:
-        arrays.update(mu=main["mu"], sigma=main["sigma"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    except OSError as exc:
+        warnings.warn(f"reference features are not cached: cannot write {path.parent} ({exc})", stacklevel=3)
+        return False
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
@@ -188,6 +202,7 @@ def _write(path: Path, features: dict[str, torch.Tensor], extractor: Any, descri
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
 def _sha256(path: Path) -> str:
