@@ -46,11 +46,22 @@ def _notes(result: dict[str, Any]) -> list[str]:
     if result.get("protocol"):
         notes.append(f"protocol {result['protocol']['name']}: {result['protocol']['summary']}")
     metrics = result["metrics"]
+    sizes = {_scored_at(e["protocol"]) for e in metrics.values()} - {None}
+    notes += [f"samples scored at {size}" for size in sorted(sizes)]
     sources = {e["protocol"]["reference"].get("features_from") for e in metrics.values()} - {None, "not used"}
     notes += [f"reference features: {source}" for source in sorted(sources)]
     notes += [f"degenerate {name}: {entry['degenerate']}" for name, entry in metrics.items() if entry.get("degenerate")]
     notes += [f"warning {name}: {w}" for name, entry in metrics.items() for w in entry.get("warnings", [])]
     return notes
+
+
+def _scored_at(protocol: dict[str, Any]) -> str | None:
+    """ "64x64 RGB (from 10,000 images of 64x64)": the evaluation size a protocol records, None without one."""
+    if "image_size" not in protocol:
+        return None
+    size, files = protocol["image_size"], protocol.get("files")
+    text = f"{size}x{size} {'RGB' if protocol.get('channels') == 3 else 'grayscale'}"
+    return f"{text} (from {files})" if files else text
 
 
 def _seed(result: dict[str, Any]) -> Any:

@@ -341,6 +341,22 @@ def test_a_grayscale_first_image_does_not_turn_rgb_samples_gray(tmp_path):
         Image.open(file).convert("L").save(file)
     result = evaluate(str(gray), "mnist-5k", ["fid"], **KW)["metrics"]["fid"]["protocol"]
     assert (result["image_size"], result["channels"]) == (32, 1)
+    table = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            str(folder),
+            "--data",
+            "mnist-5k",
+            "--metrics",
+            "fid",
+            "--features",
+            "mnist-classifier",
+            "--num-reference",
+            "100",
+        ],
+    )
+    assert "samples scored at 32x32 RGB (from 9 images of 32x32)" in table.output.splitlines()
 
 
 @pytest.mark.parametrize("first", ["not an image", "a bomb"])
