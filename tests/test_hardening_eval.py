@@ -258,6 +258,18 @@ def test_a_damaged_reference_cache_is_reported_ignored_and_rewritten(tmp_path, c
     assert third["value"] == pytest.approx(first["value"], rel=1e-9)
 
 
+def test_a_reference_cache_of_nan_features_that_verifies_is_still_recomputed(tmp_path, monkeypatch):
+    import ganzoo.metrics.reference as reference
+
+    monkeypatch.setattr(reference, "_content_sha256", lambda key, arrays: "same")  # as if written with NaN
+    folder = _digits(tmp_path)
+    first = evaluate(str(folder), "mnist-5k", ["fid"], **KW)["metrics"]["fid"]
+    _rewrite(lambda f: f * np.nan)(_cache_file(tmp_path))
+    with pytest.warns(UserWarning, match="holds NaN or Inf features; computing the features again"):
+        second = evaluate(str(folder), "mnist-5k", ["fid"], **KW)["metrics"]["fid"]
+    assert second["value"] == pytest.approx(first["value"], rel=1e-9)
+
+
 def test_ganzoo_cache_pointing_at_a_file_is_one_warning_and_no_cache(tmp_path, monkeypatch):
     folder = _digits(tmp_path)
     blocker = tmp_path / "not-a-folder"
