@@ -45,20 +45,18 @@ def _fails_cleanly(*args: str) -> str:
 def _peak_rss_of(code: str) -> dict:
     """Run ``code`` (which sets ``result``) in a fresh interpreter after importing ganzoo and torch; returns
     ``result`` with the peak RSS growth in MB over the process's start (resource.getrusage ru_maxrss)."""
-    script = textwrap.dedent(
-        """
+    head = """
         import json, resource, sys
         import torch, ganzoo
         from ganzoo.config import ConfigError
         start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = {}
         """
-    ) + textwrap.dedent(code) + textwrap.dedent(
-        """
+    tail = """
         result["grew_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) / 1024
         print(json.dumps(result))
         """
-    )
+    script = "\n".join(textwrap.dedent(part) for part in (head, code, tail))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
