@@ -345,3 +345,24 @@ def test_a_run_in_emulated_precision_says_so_at_its_start(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert err.count("precision bf16 is emulated") == 1
     assert err.index("precision bf16 is emulated") < err.index("training into")
+
+
+def test_bf16_on_a_gpu_before_ampere_is_called_emulated(monkeypatch):
+    from ganzoo.engine.device import precision_note
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert "precision bf16 is emulated on Tesla T4" in precision_note("bf16", torch.device("cuda", 0))
+    assert precision_note("fp16", torch.device("cuda", 0)) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert precision_note("bf16", torch.device("cuda", 0)) is None
+
+
+def test_a_gpu_index_the_machine_lacks_is_one_line(monkeypatch):
+    from ganzoo.engine.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda") == torch.device("cuda:0")
+    with pytest.raises(ConfigError, match=r"device 'cuda:3' was asked for but this machine has 1 GPU\(s\)"):
+        resolve_device("cuda:3")
