@@ -46,6 +46,7 @@ def create(variant: str | Variant, **config: Any):
 
     v = variant if isinstance(variant, Variant) else get_variant(variant)
     cfg = make_config(v.load_config_class(), config, variant=v.name)
+    check_network_memory(v, cfg)
     return GanModel(v, cfg, build_networks(v, cfg))
 
 
@@ -154,8 +155,13 @@ def train(
     from .model import GanModel
     from .tasks import fit_config_to_data, task_for
 
+    # from shapes on the meta device, before any real allocation: the networks' size, the device, the checkpoint
+    check_network_memory(variant, cfg)
+    _check_device(opts)
     if resume and changes["config"]:
         _check_same_networks(variant, saved, cfg, sorted(changes["config"]))
+    if resume:
+        _check_checkpoint_shapes(variant, cfg, out)
     dataset, entry = load_dataset(
         data, image_size=getattr(cfg, "image_size", 32), channels=getattr(cfg, "channels", 1), options=data_options
     )
@@ -208,6 +214,73 @@ def _check_same_networks(variant: Variant, saved: Any, changed: Any, keys: list[
             f"a resumed run can change optimizer and loss settings, not its networks: "
             f"{', '.join(keys)} changes them; start a new run (or fine-tune a published model) instead"
         )
+
+
+MAX_PARAMETER_GB = 2.0  # default limit on the networks' parameters and buffers; GANZOO_MAX_PARAMETER_GB overrides it
+
+
+def check_network_memory(variant: Variant, config: Any) -> None:
+    """Refuse a config whose networks would hold more than the limit in parameters, counted on the meta device.
+
+    Training needs about four times that (weights, gradients, two Adam moments), so the refusal comes
+    before any real tensor, data set or run folder exists. A builder that needs real tensors is not counted.
+    """
+    import os
+
+    from .building import meta_networks
+    from .config import ConfigError
+
+    nets = meta_networks(variant, config)
+    if nets is None:
+        return
+    total = sum(t.numel() * t.element_size() for net in nets.values() for t in net.state_dict().values())
+    raw = os.environ.get("GANZOO_MAX_PARAMETER_GB", "")
+    try:
+        limit = float(raw) if raw else MAX_PARAMETER_GB
+    except ValueError:
+        raise ConfigError(f"GANZOO_MAX_PARAMETER_GB must be a number of gigabytes, got {raw!r}") from None
+    if total > limit * 1e9:
+        raise ConfigError(
+            f"variant {variant.name!r} with this config has {total / 1e9:.2f} GB of parameters (about "
+            f"{4 * total / 1e9:.1f} GB to train with Adam), above the limit of {limit:g} GB: use smaller widths or "
+            f"image_size (-c ngf=..., --image-size ...), or set GANZOO_MAX_PARAMETER_GB if this machine has the memory"
+        )
+
+
+def _check_device(opts: Any) -> None:
+    """The device the run asks for exists (one line, not a traceback), and a precision it emulates is said."""
+    import os
+    import sys
+
+    from .engine.device import precision_note, resolve_device
+
+    device = resolve_device(opts.device, int(os.environ.get("LOCAL_RANK", "0")))
+    note = precision_note(opts.precision, device)
+    if note and opts.progress != "off" and os.environ.get("RANK", "0") == "0":
+        print(f"note: {note}", file=sys.stderr, flush=True)
+
+
+def _check_checkpoint_shapes(variant: Variant, config: Any, out: Any) -> None:
+    """On resume, the newest checkpoint's network shapes against the config's, compared on the meta device."""
+    from .building import meta_networks
+    from .config import ConfigError
+    from .engine.checkpoint import checkpoint_shapes, network_weights
+    from .engine.runfolder import RunFolder
+
+    nets = meta_networks(variant, config)
+    found = RunFolder(out).checkpoints()
+    if nets is None or not found:
+        return  # checked once built, or nothing to resume (the trainer says so)
+    saved = network_weights(checkpoint_shapes(found[-1]), None, ema=False)
+    for name, net in nets.items():
+        for key, tensor in net.state_dict().items():
+            shape = saved.get(name, {}).get(key)
+            if shape is not None and shape != tuple(tensor.shape):
+                raise ConfigError(
+                    f"{found[-1]} holds net.{name}.{key} of shape {shape} where the config in "
+                    f"{RunFolder(out).config_path} makes {tuple(tensor.shape)}: the config.json no longer describes "
+                    f"the networks it saved (was it edited?); restore config.json, or start a new run"
+                )
 
 
 def data_suggestions(

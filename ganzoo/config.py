@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from typing import Any
+
+MAX_WHOLE = 2**20  # the largest width, latent length or layer count a config may ask for (far above any paper's)
 
 
 class ConfigError(ValueError):
@@ -145,18 +148,34 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def check_positive(config: Any, *names: str) -> None:
+    """Positive numbers: a field whose default is a whole number (a width, nz) must be one, at most MAX_WHOLE;
+    any other must be a finite float (a rate, an epsilon), so NaN and inf are refused before a run starts."""
     for name in names:
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        if _whole_field(config, name):
+            if type(value) is not int or not 1 <= value <= MAX_WHOLE:
+                raise ConfigError(f"{name} must be a positive number, a whole one up to {MAX_WHOLE}, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"{name} must be a positive number, and finite, got {value!r}")
 
 
-def check_count(config: Any, name: str, minimum: int = 1, zero_means: str = "") -> None:
-    """A whole number >= ``minimum``: a width, a layer or class count, a number of updates, an interval."""
+def check_count(config: Any, name: str, minimum: int = 1, zero_means: str = "", maximum: int | None = None) -> None:
+    """A whole number >= ``minimum`` (and <= ``maximum``): a width, a layer or class count, an interval."""
     value = getattr(config, name)
     if type(value) is not int or value < minimum:
         meaning = f" (0 = {zero_means})" if zero_means else ""
         raise ConfigError(f"{name} must be a whole number >= {minimum}{meaning}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={value} is above the largest this config takes ({maximum}); use a smaller value")
+
+
+def _whole_field(config: Any, name: str) -> bool:
+    """True when ``name`` is a dataclass field of ``config`` whose default is an int (not a bool)."""
+    if not dataclasses.is_dataclass(config):
+        return False
+    field = next((f for f in dataclasses.fields(config) if f.name == name), None)
+    default = _default(field) if field is not None else None
+    return isinstance(default, int) and not isinstance(default, bool)
 
 
 def check_choice(config: Any, name: str, choices: tuple) -> None:
@@ -175,7 +194,8 @@ def check_fraction(config: Any, name: str) -> None:
 def check_non_negative(config: Any, name: str, zero_means: str = "") -> None:
     """A number >= 0, such as a loss weight; ``zero_means`` says what 0 does, for the error."""
     value = getattr(config, name)
-    if not value >= 0:
+    finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (finite and value >= 0):
         meaning = f" (0 = {zero_means})" if zero_means else ""
         raise ConfigError(f"{name} must be >= 0{meaning}, got {value!r}")
 
@@ -197,14 +217,18 @@ def check_channels(config: Any, name: str = "channels") -> None:
     check_choice(config, name, (1, 3))
 
 
+MAX_IMAGE_SIZE = 1024  # the largest side a conv generator here is built for (StyleGAN2 on FFHQ)
+
+
 def check_power_of_two_size(config: Any, name: str = "image_size", minimum: int = 16) -> None:
     """Conv generators double the resolution per layer from 4x4, so sizes are 2^k >= minimum."""
     value = getattr(config, name)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    if value < minimum or value & (value - 1):
+    if value < minimum or value & (value - 1) or value > MAX_IMAGE_SIZE:
         raise ConfigError(
-            f"{name}={value} cannot be made by this architecture: use a power of two >= {minimum} (e.g. 32 or 64)"
+            f"{name}={value} cannot be made by this architecture: use a power of two >= {minimum} and "
+            f"<= {MAX_IMAGE_SIZE} (e.g. 32 or 64)"
         )
 
 

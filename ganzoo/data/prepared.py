@@ -4,9 +4,12 @@ Decoding and resizing every image is most of what a folder data set costs per ep
 once, a run reads (N, C, H, W) uint8 pixels from the page cache and scales them to [-1, 1] per
 batch, with the same values the decoding path gives. The cache lives under
 ``$GANZOO_CACHE/prepared`` (default ``~/.cache/ganzoo/prepared``), one folder per key: the
-sorted file list with each file's size and mtime, image size, channels and crop. ``images.npy``
-holds the pixels (numpy's own header, never pickle), ``header.json`` their shape and SHA-256,
-checked at every open; a cache that fails the check is refused and prepared again.
+sorted file list with each file's absolute path, size, mtime, ctime and inode number (what git's
+index keys a file by), image size, channels and crop. File contents are not hashed: a file rewritten
+in place changes its ctime, which no user command can set back, so the next run prepares again.
+``images.npy`` holds the pixels (numpy's own header, never pickle), ``header.json`` their shape and
+SHA-256, checked at every open; a cache that fails the check is refused and prepared again. Temp
+files of a preparation killed midway (``*.tmp-PID``, PID no longer running) are removed by the next.
 """
 
 from __future__ import annotations
@@ -25,17 +28,22 @@ from .image_files import FolderImageDataset, pil_to_pixels
 FORMAT = "ganzoo-prepared-images/1"
 
 
+class PreparedCacheError(ValueError):
+    """A prepared-cache folder that ganzoo cannot repair by itself; the message says what to remove."""
+
+
 def cache_root() -> Path:
     """Where prepared folders live: $GANZOO_CACHE/prepared, default ~/.cache/ganzoo/prepared."""
     return Path(os.environ.get("GANZOO_CACHE") or "~/.cache/ganzoo").expanduser() / "prepared"
 
 
 def cache_key(files: list[Path], image_size: int, channels: int, crop: int | None) -> str:
-    """SHA-256 of what the pixels depend on: every file's path, size and mtime, and the decoding settings."""
+    """SHA-256 of what the pixels depend on: every file's path, size, mtime, ctime and inode, and the decoding
+    settings; a rewrite that keeps size and mtime still changes the ctime."""
     h = hashlib.sha256(json.dumps([FORMAT, image_size, channels, crop]).encode())
     for path in files:
         st = os.stat(path)
-        h.update(f"\n{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        h.update(f"\n{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}".encode())
     return h.hexdigest()
 
 
@@ -52,7 +60,11 @@ def _open(folder: Path, key: str, shape: tuple[int, ...]) -> np.ndarray:
     header_path, data_path = folder / "header.json", folder / "images.npy"
     if not header_path.exists() or not data_path.exists():
         raise FileNotFoundError("not prepared yet")
+    if not (header_path.is_file() and data_path.is_file()):
+        raise PreparedCacheError(f"{folder} holds a folder where ganzoo keeps files: remove {folder} and run again")
     header = json.loads(header_path.read_text())
+    if not isinstance(header, dict):
+        raise ValueError(f"{header_path} holds a JSON {type(header).__name__}, not ganzoo's header object")
     if header.get("format") != FORMAT or header.get("key") != key or tuple(header.get("shape", ())) != shape:
         raise ValueError(f"{header_path} does not describe these images")
     if _sha256(data_path) != header.get("sha256"):
@@ -72,6 +84,9 @@ def _prepare(folder: Path, key: str, files: list[Path], shape: tuple[int, ...], 
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
+    for other in folder.parent.iterdir():  # this key's folder and those of files since changed
+        if other.is_dir():
+            remove_dead_temp_files(other)
     tmp = folder / f"images.npy.tmp-{os.getpid()}"
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
@@ -105,6 +120,24 @@ def _prepare(folder: Path, key: str, files: list[Path], shape: tuple[int, ...], 
         tmp.unlink(missing_ok=True)
 
 
+def remove_dead_temp_files(folder: Path) -> None:
+    """Delete ``*.tmp-PID`` files in ``folder`` whose process is gone (a preparation killed midway)."""
+    for tmp in folder.glob("*.tmp-*"):
+        pid = tmp.name.rpartition(".tmp-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: int | None = None) -> np.ndarray | None:
     """The (N, C, H, W) uint8 pixels of ``files``, from the cache or prepared now; None when they have no
     exact uint8 form or a file does not read (the caller then decodes per item, as without a cache)."""
@@ -115,6 +148,8 @@ def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: 
         return _open(folder, key, shape)
     except FileNotFoundError:
         pass
+    except PreparedCacheError:
+        raise
     except (ValueError, OSError) as exc:  # never used half-right: refused, then prepared again
         warnings.warn(
             f"prepared images in {folder} refused ({exc}); preparing them again", RuntimeWarning, stacklevel=3
@@ -142,4 +177,11 @@ class PreparedFolderDataset(FolderImageDataset):
         return torch.from_numpy(np.array(self.pixels[index])).to(torch.float32) / 127.5 - 1.0  # (C, H, W)
 
 
-__all__ = ["PreparedFolderDataset", "cache_key", "cache_root", "prepared_pixels"]
+__all__ = [
+    "PreparedCacheError",
+    "PreparedFolderDataset",
+    "remove_dead_temp_files",
+    "cache_key",
+    "cache_root",
+    "prepared_pixels",
+]

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "list_checkpoints",
     "save_checkpoint",
     "read_checkpoint",
+    "checkpoint_shapes",
     "read_latest",
     "first_nonfinite",
     "prune",
@@ -46,6 +48,7 @@ __all__ = [
 
 HEADER_KEY = "ganzoo"
 CHECKSUM_KEY = "ganzoo_sha256"  # hex digest of the header text and every tensor (absent in older checkpoints)
+DECLARES_CHECKSUM = "checksum"  # header entry {"checksum": "sha256"}: the file was written with CHECKSUM_KEY
 
 
 class CorruptCheckpointError(ValueError):
@@ -61,7 +64,7 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], header: dict[s
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    text = json.dumps(header)
+    text = json.dumps({**header, DECLARES_CHECKSUM: "sha256"})  # a missing checksum is then damage, not age
     save_file(flat, str(tmp), metadata={HEADER_KEY: text, CHECKSUM_KEY: checksum(text, flat)})
     os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
 
@@ -77,20 +80,49 @@ def checksum(header_text: str, tensors: dict[str, torch.Tensor]) -> str:
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """A checkpoint's tensors and header, checksum verified (older checkpoints without one load unverified)."""
+    """A checkpoint's tensors and header, checksum verified.
+
+    A file whose header declares a checksum must carry it under CHECKSUM_KEY, and no metadata key but
+    ganzoo's two: a renamed or deleted checksum is refused as damage. Only a checkpoint from before
+    checksums (no declaration, no key) loads unverified, with a warning that says so.
+    """
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
             header = json.loads(metadata[HEADER_KEY])
+            if not isinstance(header, dict):
+                raise ValueError(f"its {HEADER_KEY!r} metadata is a JSON {type(header).__name__}, not an object")
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
         raise CorruptCheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    stray = sorted(set(metadata) - {HEADER_KEY, CHECKSUM_KEY})
     expected = metadata.get(CHECKSUM_KEY)
-    if expected is not None and checksum(metadata[HEADER_KEY], tensors) != expected:
+    if stray or (expected is None and header.pop(DECLARES_CHECKSUM, None) is not None):
+        what = f"metadata keys ganzoo never writes ({', '.join(map(repr, stray))})" if stray else "no checksum"
+        raise CorruptCheckpointError(
+            f"checkpoint {path} is corrupt ({what}, where ganzoo wrote {CHECKSUM_KEY!r}): it cannot be verified"
+        )
+    if expected is None:
+        warnings.warn(
+            f"checkpoint {path} has no checksum (written before ganzoo kept one): loaded unverified",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif checksum(metadata[HEADER_KEY], tensors) != expected:  # the header text as written, declaration included
         raise CorruptCheckpointError(
             f"checkpoint {path} is corrupt (checksum mismatch: its bytes changed after ganzoo wrote it)"
         )
+    header.pop(DECLARES_CHECKSUM, None)  # the caller gets the header it wrote
     return tensors, header
+
+
+def checkpoint_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape in a checkpoint, from its file header alone: no tensor data is read."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:
+        raise CorruptCheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
 
 
 def read_latest(folder: Path, resume_command: str) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:

@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from ..config import ConfigError
+
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """The torch device for ``--device`` ("auto", "cpu", "cuda", "cuda:N"); plain "cuda" is this rank's GPU."""
@@ -14,11 +16,17 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {name!r} was asked for but CUDA is not available; use --device cpu")
+            raise ConfigError(f"device {name!r} was asked for but CUDA is not available here; use --device cpu")
+        index = int(name.partition(":")[2] or local_rank)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"device {name!r} was asked for but this machine has {torch.cuda.device_count()} GPU(s), "
+                f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+            )
         if name == "cuda":
             name = f"cuda:{local_rank}"
     elif name != "cpu":
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}")
+        raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {name!r}")
     return torch.device(name)
 
 
@@ -28,6 +36,33 @@ def autocast(precision: str, device: torch.device) -> Any:
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device.type, dtype=dtype)
+
+
+def precision_note(precision: str, device: torch.device) -> str | None:
+    """A warning line when ``precision`` is emulated on ``device`` (far slower than fp32 there), else None.
+
+    On CPUs, bf16 is native with AVX512-BF16 or AMX and fp16 with AMX-FP16; elsewhere (AVX2 and lower)
+    torch emulates them. On CUDA, bf16 is native from compute capability 8.0 (Ampere).
+    """
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        native = precision == "fp16" or torch.cuda.is_bf16_supported(including_emulation=False)
+        where = torch.cuda.get_device_name(device)
+    elif device.type == "cpu":
+        check = "_is_avx512_bf16_supported" if precision == "bf16" else "_is_amx_fp16_supported"
+        native = bool(getattr(torch.cpu, check, lambda: False)()) or (
+            precision == "bf16" and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+        )
+        where = f"this CPU ({torch.backends.cpu.get_cpu_capability()})"
+    else:
+        return None
+    if native:
+        return None
+    return (
+        f"precision {precision} is emulated on {where}, not native: a step may take several times longer "
+        f"than in fp32; use --precision fp32 here (docs/engine.md, Precision)"
+    )
 
 
 def use_fast_kernels(opt: torch.optim.Optimizer) -> None:

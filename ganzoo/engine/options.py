@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from ..config import ConfigError
@@ -41,7 +43,11 @@ class TrainOptions:
             raise ConfigError(f"precision must be 'fp32', 'bf16' or 'fp16', got {self.precision!r}")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be a decay in [0, 1) (0 = off), got {self.ema!r}")
-        if self.budget < 0:
+        if isinstance(self.budget, bool) or not isinstance(self.budget, (int, float)) or not self.budget >= 0:
             raise ConfigError(f"budget must be >= 0 seconds, got {self.budget!r}")
+        if not math.isfinite(self.budget):
+            raise ConfigError(f"budget must be a finite number of seconds (0 = no limit), got {self.budget!r}")
+        if not (isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device)):
+            raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
         if self.progress not in ("auto", "on", "off"):
             raise ConfigError(f"progress must be 'auto', 'on' or 'off', got {self.progress!r}")
