@@ -8,7 +8,7 @@ A generator whose class sets ``truncation_space = "w"`` (StyleGAN2) has a style 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -61,7 +61,7 @@ def z_batches(
         yield from draw_z(stop - start, shape, rng, truncation).split(batch_size)  # (b, *shape) each
 
 
-def in_batches(f, x: torch.Tensor, batch_size: int, *rest: torch.Tensor) -> torch.Tensor:
+def in_batches(f: Callable[..., torch.Tensor], x: torch.Tensor, batch_size: int, *rest: torch.Tensor) -> torch.Tensor:
     """``f(x, *rest)`` computed ``batch_size`` rows at a time (rows of ``rest`` go along), concatenated."""
     if x.shape[0] <= batch_size:
         return f(x, *rest)
