@@ -8,6 +8,7 @@ A generator whose class sets ``truncation_space = "w"`` (StyleGAN2) has a style 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -42,6 +43,32 @@ def draw_z(
     return z.clamp(-truncation, truncation).float()
 
 
+def z_batches(
+    n: int, shape: tuple[int, ...], rng: torch.Generator, truncation: float | None, batch_size: int
+) -> Iterator[torch.Tensor]:
+    """``draw_z(n, shape, rng, truncation).split(batch_size)``, drawn a few batches at a time: the same numbers.
+
+    CPU normals are made 16 at a time, and a draw whose size is not a multiple of 16 redraws its last 16;
+    so draws of a multiple of 16 numbers each, the last one at least 16, continue one draw exactly.
+    (Uniforms, behind the truncated normal, are drawn one by one: any split continues them.)
+    """
+    size = math.prod(shape)
+    rows = math.lcm(batch_size, 16 // math.gcd(size, 16))  # a whole number of batches, a multiple of 16 numbers
+    starts = list(range(0, n, rows))
+    if len(starts) > 1 and (n - starts[-1]) * size < 16:  # a last draw under 16 numbers would take another path
+        starts.pop()
+    for start, stop in zip(starts, [*starts[1:], n]):
+        yield from draw_z(stop - start, shape, rng, truncation).split(batch_size)  # (b, *shape) each
+
+
+def in_batches(f: Callable[..., torch.Tensor], x: torch.Tensor, batch_size: int, *rest: torch.Tensor) -> torch.Tensor:
+    """``f(x, *rest)`` computed ``batch_size`` rows at a time (rows of ``rest`` go along), concatenated."""
+    if x.shape[0] <= batch_size:
+        return f(x, *rest)
+    parts = zip(x.split(batch_size), *(r.split(batch_size) for r in rest))
+    return torch.cat([f(*part) for part in parts])
+
+
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation of Gaussian latents a, b (R, *shape) at fractions t (K,): (R, K, *shape).
 
@@ -65,6 +92,7 @@ def walk(
     device: torch.device,
     truncation: float | None = None,
     labels: torch.Tensor | None = None,
+    batch_size: int = 512,
 ) -> torch.Tensor:
     """``rows`` walks of ``steps`` images between two random latents each: (rows * steps, C, H, W), row by row.
 
@@ -79,11 +107,11 @@ def walk(
         ws = G.mapping(ends, truncation if truncation is not None else 1.0)  # (2R, L, w_dim)
         a, b = ws[:rows], ws[rows:]
         path = a[:, None] + t[None, :, None, None] * (b - a)[:, None]  # (R, K, L, w_dim)
-        return G.render(path.flatten(0, 1))
+        return in_batches(G.render, path.flatten(0, 1), batch_size)
     z = slerp(ends[:rows], ends[rows:], t).flatten(0, 1)  # (R * K, *shape)
     if labels is None:
-        return G(z)
-    return G(z, labels.to(device).repeat_interleave(steps))
+        return in_batches(G, z, batch_size)
+    return in_batches(G, z, batch_size, labels.to(device).repeat_interleave(steps))
 
 
 def style_mix(
@@ -94,6 +122,7 @@ def style_mix(
     device: torch.device,
     cutoff: int | None = None,
     truncation: float | None = None,
+    batch_size: int = 512,
 ) -> torch.Tensor:
     """A style-mixing table, (rows + 1) x (cols + 1) images, row by row: the top row holds ``cols`` source
     images, the left column ``rows`` destinations, and each cell the destination with the source's
@@ -108,11 +137,11 @@ def style_mix(
     if not 0 < cutoff <= num_ws:
         raise ValueError(f"cutoff must be in 1..{num_ws} (the generator has {num_ws} style inputs), got {cutoff}")
     src, dst = ws[:cols], ws[cols:]
-    images = G.render(ws)  # (cols + rows, C, H, W)
+    images = in_batches(G.render, ws, batch_size)  # (cols + rows, C, H, W)
     mixed = torch.cat(
         [src[None, :, :cutoff].expand(rows, -1, -1, -1), dst[:, None, cutoff:].expand(-1, cols, -1, -1)], dim=2
     )  # (R, Cols, L, w_dim)
-    cells = G.render(mixed.flatten(0, 1)).view(rows, cols, *images.shape[1:])
+    cells = in_batches(G.render, mixed.flatten(0, 1), batch_size).view(rows, cols, *images.shape[1:])
     blank = torch.full_like(images[:1], -1.0)  # the top-left corner: black
     top = torch.cat([blank, images[:cols]])  # (cols + 1, C, H, W)
     body = torch.cat([images[cols:, None], cells], dim=1).flatten(0, 1)  # (rows * (cols + 1), C, H, W)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -94,36 +97,87 @@ class GanModel:
         of them; without labels the classes are drawn uniformly from the same seeded generator.
         ``truncation`` in (0, 1] trades variety for typical samples: towards the mean w for a
         style-based generator, a normal truncated to [-t, t] for the others (ganzoo.latent).
+        A result larger than this machine's memory is refused before anything is drawn: use sample_batches.
         """
-        from .latent import check_truncation, draw_z, has_w_space
+        n = check_count("n", n)
+        batch_size = check_count("batch_size", batch_size)
+        if n > batch_size:
+            self._refuse_oversize(n, "samples", "draw them batch by batch with model.sample_batches(...)")
+        batches = self.sample_batches(n, seed=seed, labels=labels, truncation=truncation, batch_size=batch_size)
+        return torch.cat(list(batches))
+
+    def sample_batches(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        labels: Any = None,
+        truncation: float | None = None,
+        batch_size: int = 512,
+    ) -> Iterator[torch.Tensor]:
+        """``model.sample(n, ...)`` one batch at a time, (b, C, H, W) or (b, D) each: the same samples in the same
+        order, with one batch of noise and images in memory; arguments are checked before the first batch."""
+        from .latent import check_truncation, has_w_space, z_batches
 
         if not self.task.samples:
             raise TypeError(f"variant {self.variant.name!r} translates between domains: use model.translate(x)")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        G = self.nets["G"]
-        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        n = check_count("n", n)
+        batch_size = check_count("batch_size", batch_size)
         check_truncation(truncation)
+        G = self.nets["G"]
+        rng = torch.Generator().manual_seed(seed) if seed is not None else torch.default_generator
         w_space = has_w_space(G)
         own = getattr(G, "truncated_latent", None) if truncation is not None else None  # a generator's own prior
-        z = own(n, rng, truncation) if own else draw_z(n, tuple(G.latent_shape), rng, None if w_space else truncation)
-        y = self._labels(n, labels, rng)  # (n,) or None
+        if own:  # one draw: a plugin's prior need not continue across draws
+            zs = iter(own(n, rng, truncation).split(batch_size))
+            y, end = self._labels(n, labels, rng), None
+        else:
+            shape, t = tuple(G.latent_shape), None if w_space else truncation
+            end = None
+            if labels is None and self.task.conditional:  # the labels come after all of z in the seeded stream
+                end = torch.Generator()
+                end.set_state(rng.get_state())
+                for _ in z_batches(n, shape, end, t, batch_size):
+                    pass
+            y = self._labels(n, labels, end)  # (n,) or None
+            zs = z_batches(n, shape, rng, t, batch_size)
         takes = w_space or getattr(G, "takes_truncation", False)  # BigGAN: batch-norm statistics per truncation
         extra = {"truncation": truncation} if takes and truncation is not None else {}
-        was_training = G.training
-        G.eval()
-        try:
-            if y is None:
-                out = [G(chunk.to(self.device), **extra) for chunk in z.split(batch_size)]
-            else:
-                out = [
-                    G(zc.to(self.device), yc.to(self.device), **extra)
-                    for zc, yc in zip(z.split(batch_size), y.split(batch_size))
-                ]
-        finally:
-            G.train(was_training)
-        out = torch.cat(out).float()
-        return out.clamp_(-1, 1) if out.dim() == 4 else out  # images are in [-1, 1]; points are not
+        ys = y.split(batch_size) if y is not None else None
+        return self._generate(G, zs, ys, extra, rng, end)
+
+    def _generate(self, G: nn.Module, zs: Any, ys: Any, extra: dict, rng: torch.Generator, end: Any) -> Iterator:
+        """G on each batch of latents (and labels), in eval mode; the noise stream ends past the labels."""
+        for i, z in enumerate(zs):
+            inputs = (z.to(self.device),) if ys is None else (z.to(self.device), ys[i].to(self.device))
+            with torch.no_grad():  # also when a caller iterates outside no_grad
+                out = self._eval_G(lambda G: G(*inputs, **extra))  # noqa: B023 (called at once)
+            yield out
+        if end is not None:
+            rng.set_state(end.get_state())
+
+    def _refuse_oversize(self, count: int, what: str, fix: str) -> None:
+        """Refuse ``count`` generated items that, with their noise, cannot fit in this machine's memory."""
+        G = self.nets["G"]
+        latent = math.prod(G.latent_shape)
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+        need = count * latent * 4
+        if not memory or need <= memory:  # else too big without looking at the output
+            need += count * self.output_shape().numel() * 4
+            if not memory or need <= memory:
+                return
+        raise ValueError(
+            f"{count:,} {what} need over {need / 2**30:,.1f} GiB (noise and output), more than this "
+            f"machine's {memory / 2**30:,.1f} GiB of memory: {fix}"
+        )
+
+    @torch.no_grad()
+    def output_shape(self) -> torch.Size:
+        """The shape of one generated sample, (C, H, W) or (D,), from one pass of a zero latent."""
+        G = self.nets["G"]
+        z = torch.zeros((1, *G.latent_shape), device=self.device)
+        inputs = (z,) if not self.task.conditional else (z, torch.zeros(1, dtype=torch.int64, device=self.device))
+        return self._eval_G(lambda G: G(*inputs)).shape[1:]
 
     def _labels(self, n: int, labels: Any, rng: torch.Generator | None) -> torch.Tensor | None:
         """The (n,) int64 class labels to generate, checked against the model's classes."""
@@ -137,10 +191,11 @@ class GanModel:
             return torch.randint(0, k, (n,), generator=rng)
         if isinstance(labels, torch.Tensor):
             labels = labels.tolist() if labels.dim() else labels.item()
-        if isinstance(labels, (str, int, np.integer)) and not isinstance(labels, bool):
-            labels = [labels] * n
         try:
-            y = torch.as_tensor([self.class_index(v) for v in list(labels)], dtype=torch.int64)
+            if isinstance(labels, (str, int, np.integer)) and not isinstance(labels, bool):
+                y = torch.full((n,), self.class_index(labels), dtype=torch.int64)  # one class for all
+            else:
+                y = torch.as_tensor([self.class_index(v) for v in list(labels)], dtype=torch.int64)
         except TypeError:
             known = (
                 f" (classes: {', '.join(self.classes[:12])}{', ...' if len(self.classes) > 12 else ''})"
@@ -183,15 +238,24 @@ class GanModel:
         )
 
     @torch.no_grad()
-    def walk(self, rows: int, steps: int, *, seed: int | None = None, truncation: float | None = None) -> torch.Tensor:
+    def walk(
+        self, rows: int, steps: int, *, seed: int | None = None, truncation: float | None = None, batch_size: int = 512
+    ) -> torch.Tensor:
         """``rows`` latent walks of ``steps`` images each, (rows * steps, C, H, W) row by row: linear in W for
         a style-based generator, spherical in z otherwise; a conditional model keeps one class per row."""
         from .latent import check_truncation, walk
 
+        rows = check_count("rows", rows)
+        steps = check_count("steps", steps)
+        batch_size = check_count("batch_size", batch_size)
         check_truncation(truncation)
+        if not self.task.samples:
+            raise TypeError(f"variant {self.variant.name!r} translates between domains: it has no latent space")
+        if rows * steps > batch_size:
+            self._refuse_oversize(rows * steps, "walk images", "ask for fewer rows or steps")
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         labels = self._labels(rows, None, rng) if self.task.conditional else None
-        return self._eval_G(lambda G: walk(G, rows, steps, rng, self.device, truncation, labels))
+        return self._eval_G(lambda G: walk(G, rows, steps, rng, self.device, truncation, labels, batch_size))
 
     @torch.no_grad()
     def style_mix(
@@ -202,13 +266,21 @@ class GanModel:
         seed: int | None = None,
         cutoff: int | None = None,
         truncation: float | None = None,
+        batch_size: int = 512,
     ) -> torch.Tensor:
         """A style-based model's style-mixing table, (rows + 1) * (cols + 1) images (see ganzoo.latent.style_mix)."""
         from .latent import check_truncation, style_mix
 
+        rows = check_count("rows", rows)
+        cols = check_count("cols", cols)
+        batch_size = check_count("batch_size", batch_size)
         check_truncation(truncation)
+        if not self.task.samples:
+            raise TypeError(f"variant {self.variant.name!r} translates between domains: it has no latent space")
+        if (rows + 1) * (cols + 1) > batch_size:
+            self._refuse_oversize((rows + 1) * (cols + 1), "style-mixing images", "ask for fewer rows or columns")
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        return self._eval_G(lambda G: style_mix(G, rows, cols, rng, self.device, cutoff, truncation))
+        return self._eval_G(lambda G: style_mix(G, rows, cols, rng, self.device, cutoff, truncation, batch_size))
 
     def _eval_G(self, draw: Any) -> torch.Tensor:
         """``draw(G)`` with the generator in eval mode (restored after), as floats; images clamped to [-1, 1]."""
@@ -230,8 +302,15 @@ class GanModel:
         task = self.task
         if not task.conditional:
             raise ValueError(f"this {self.variant.name} model is unconditional: it has no classes to put in rows")
-        labels = torch.arange(task.num_classes).repeat_interleave(per_class).tolist()
-        return self.sample(len(labels), seed=seed, labels=labels)
+        per_class = check_count("per_class", per_class)
+        n = task.num_classes * per_class
+        if n > 512:  # sample's batch: a single batch is always drawn
+            self._refuse_oversize(n, "samples", "ask for fewer per class")
+        return self.sample(n, seed=seed, labels=self.class_grid_labels(per_class))
+
+    def class_grid_labels(self, per_class: int) -> torch.Tensor:
+        """The labels of ``class_grid(per_class)``: (K * per_class,) int64, class by class."""
+        return torch.arange(self.task.num_classes).repeat_interleave(per_class)
 
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "a2b", *, batch_size: int = 64) -> torch.Tensor:
@@ -250,3 +329,10 @@ class GanModel:
         finally:
             G.train(was_training)
         return torch.cat(out).float()
+
+
+def check_count(name: str, value: Any) -> int:
+    """Refuse a count that is not a positive integer (a bool, a float, zero or less) with a ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)

@@ -82,39 +82,94 @@ def sample(
     target = Path(out)
     as_grid, gif = _check_targets(target, n, interpolate, mix)  # before the model loads
     model = _load_sampler(name, device, revision)
+    wanted = int(label) if label is not None and label.lstrip("-").isdigit() else label
+    if class_grid and not model.task.conditional:
+        raise click.ClickException(f"{name} is unconditional: it has no classes to put in rows")
+    count, per_row = _picture_layout(model, n, class_grid, interpolate, mix)
+    fix = "give -o a folder (a path without a suffix) for one PNG per sample"
+    fix = "ask for a smaller -n or K" if interpolate else "ask for a smaller -n" if mix else fix
+    _check_size(model, target, as_grid, count, per_row, fix)
     try:
+        if not as_grid:  # a folder: one PNG per sample, written batch by batch as they are made
+            labels = model.class_grid_labels(n) if class_grid else wanted
+            batches = model.sample_batches(count, seed=seed, labels=labels, truncation=truncation)
+            written = _stream_to_folder(batches, target)
+            click.echo(f"wrote {written} samples to {target}")
+            return
         if class_grid:
-            images, per_row = model.class_grid(n, seed=seed).cpu(), n
+            images = model.class_grid(n, seed=seed).cpu()
         elif interpolate:
-            images, per_row = model.walk(n, interpolate, seed=seed, truncation=truncation).cpu(), interpolate
+            images = model.walk(n, interpolate, seed=seed, truncation=truncation).cpu()
         elif mix:
-            images, per_row = model.style_mix(n, n, seed=seed, truncation=truncation).cpu(), n + 1
+            images = model.style_mix(n, n, seed=seed, truncation=truncation).cpu()
         else:
-            wanted = int(label) if label is not None and label.lstrip("-").isdigit() else label
-            images, per_row = model.sample(n, seed=seed, labels=wanted, truncation=truncation).cpu(), None
+            images = model.sample(n, seed=seed, labels=wanted, truncation=truncation).cpu()
     except ValueError as exc:  # labels for an unconditional model, a class it does not have, a bad truncation
         raise click.ClickException(str(exc)) from None
-    if interpolate:
-        from ..latent import save_walk_gif
+    try:
+        if interpolate:
+            from ..latent import save_walk_gif
 
-        if images.dim() != 4:
-            raise click.ClickException(f"--interpolate draws images, and {name} generates points")
-        save_grid(images, target, nrow=per_row)
-        save_walk_gif(images, n, interpolate, gif)
-        click.echo(f"wrote {n} walks of {interpolate} steps to {target} and {gif}")
-        return
-    if as_grid:
+            if images.dim() != 4:
+                raise click.ClickException(f"--interpolate draws images, and {name} generates points")
+            save_grid(images, target, nrow=per_row)
+            save_walk_gif(images, n, interpolate, gif)
+            click.echo(f"wrote {n} walks of {interpolate} steps to {target} and {gif}")
+            return
         save_grid(images, target, nrow=per_row)  # the suffix picks the format
-    else:
-        target.mkdir(parents=True, exist_ok=True)
-        for i, image in enumerate(images):
-            save_grid(image.unsqueeze(0), target / f"{i:05d}.png")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename or target}: {exc.strerror}") from None
     click.echo(f"wrote {len(images)} samples to {target}")
+
+
+def _picture_layout(model: Any, n: int, class_grid: bool, interpolate: int | None, mix: bool) -> tuple:
+    """How many samples the command draws, and how many per grid row (None: a square grid)."""
+    if class_grid:
+        return model.num_classes * n, n
+    if interpolate:
+        return n * interpolate, interpolate
+    if mix:
+        return (n + 1) ** 2, n + 1
+    return n, None
+
+
+def _stream_to_folder(batches: Any, target: Path) -> int:
+    """Write each batch's samples as 00000.png, 00001.png, ... as the batch is made; returns how many."""
+    from ..engine.outputs import save_grid
+
+    written = 0
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for batch in batches:
+            for image in batch.cpu():
+                save_grid(image.unsqueeze(0), target / f"{written:05d}.png")  # replaces a link, never follows it
+                written += 1
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {exc.filename or target}: {exc.strerror} ({written} written)"
+        ) from None
+    return written
+
+
+def _check_size(model: Any, target: Path, as_grid: bool, count: int, per_row: int | None, fix: str) -> None:
+    """Refuse, before drawing, one picture too large to write, or more PNG files than the disk holds."""
+    from ..engine.outputs import check_grid_size, grid_pixels
+    from ..output_targets import TargetRefused, refuse_unwritable
+
+    try:
+        if as_grid:
+            check_grid_size(*grid_pixels(count, tuple(model.output_shape()), per_row))
+        else:
+            refuse_unwritable(target, False, count)
+    except TargetRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.ClickException(f"{target}: {exc}: {fix}") from None
 
 
 def _check_targets(target: Path, n: int, interpolate: int | None, mix: bool) -> tuple[bool, Path]:
     """Whether -o is one grid (else a folder of PNGs), and the walk GIF beside it; refuses what may not be written."""
-    from ..output_targets import BadTargetName, TargetRefused, grid_target, refuse_non_image
+    from ..output_targets import BadTargetName, TargetRefused, grid_target, refuse_non_image, refuse_unwritable
 
     gif = target.with_suffix(".gif")
     try:
@@ -126,6 +181,9 @@ def _check_targets(target: Path, n: int, interpolate: int | None, mix: bool) -> 
             )
         if interpolate:
             refuse_non_image(gif)
+        refuse_unwritable(target, as_grid, n)
+        if interpolate:
+            refuse_unwritable(gif, True, 1)
     except BadTargetName as exc:
         raise click.BadParameter(str(exc), param_hint="-o/--out") from None
     except TargetRefused as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,18 +88,54 @@ def write_preview(model: Any, path: Path, *, seed: int, n: int, inputs: Any = No
     return path
 
 
+def grid_pixels(count: int, shape: tuple[int, ...], nrow: int | None = None) -> tuple[int, int]:
+    """(width, height) of the grid ``save_grid`` makes of ``count`` samples of ``shape`` (C, H, W) or (D,)."""
+    if len(shape) != 3:
+        return 256, 256  # points: one density picture
+    if count < 1:
+        return 0, 0
+    nrow = min(nrow or max(1, math.isqrt(count)), count)
+    rows = -(-count // nrow)
+    return nrow * (shape[2] + 2) + 2, rows * (shape[1] + 2) + 2
+
+
+def check_grid_size(width: int, height: int) -> None:
+    """Refuse a picture Pillow would refuse to open (a decompression bomb, past ``Image.MAX_IMAGE_PIXELS``)."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    if limit and width * height > limit:
+        raise ValueError(
+            f"one picture of {width:,} x {height:,} = {width * height:,} pixels is over Pillow's limit of "
+            f"{limit:,} (larger pictures are refused as decompression bombs when opened)"
+        )
+
+
 def save_grid(images: torch.Tensor, path: Path, *, nrow: int | None = None) -> None:
     """Save (N, C, H, W) images in [-1, 1] as one grid (``nrow`` per row; square by default), or (N, 2)
-    points as a density picture. The suffix of ``path`` picks the image format."""
+    points as a density picture. The suffix of ``path`` picks the image format. The picture is written
+    to a temp file and renamed into place: a link at ``path`` is replaced, never written through."""
+    from PIL import Image
     from torchvision.utils import save_image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None:
+        raise ValueError(f"{path}: {path.suffix!r} is not an image format Pillow writes")
     if images.dim() == 2:
-        images = points_picture(images)
-        save_image(images, str(path))
-        return
-    nrow = nrow or max(1, int(math.sqrt(images.shape[0])))
-    save_image(images.float().add(1).div(2).clamp(0, 1), str(path), nrow=nrow, padding=2)
+        images, nrow = points_picture(images), 1
+    else:
+        check_grid_size(*grid_pixels(images.shape[0], tuple(images.shape[1:]), nrow))
+        images = images.float().add(1).div(2).clamp(0, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_image(
+            images, str(tmp), nrow=nrow or max(1, int(math.sqrt(images.shape[0]))), padding=2, format=image_format
+        )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def points_picture(points: torch.Tensor, size: int = 256) -> torch.Tensor:
