@@ -441,3 +441,17 @@ def test_a_tampered_hub_file_is_removed_from_the_hub_cache(tmp_path, hub, hf_env
     assert "not the pinned" in line and "removed from the Hub cache" in line
     cached = [p for p in hf_env.rglob("*") if p.is_file() and p.stat().st_size == served.stat().st_size]
     assert cached == [] and not list(hf_env.rglob("g.pth"))
+
+
+def test_an_existing_empty_folder_is_kept_and_a_save_cut_short_there_may_be_written_again(tmp_path):
+    folder = tmp_path / "mount"
+    folder.mkdir()
+    inode = folder.stat().st_ino
+    model = ganzoo.create("dcgan", **SMALL)
+    model.save_pretrained(folder, samples=False)
+    assert folder.stat().st_ino == inode  # the folder itself (a mount point, the working directory) stays
+    (folder / "config.json").unlink()  # a save into the folder itself, killed before its last file
+    with pytest.raises(FileNotFoundError, match="has no config.json"):
+        ganzoo.load(str(folder))
+    model.save_pretrained(folder, samples=False)
+    assert ganzoo.load(str(folder)).config == model.config and _hidden(tmp_path) == []

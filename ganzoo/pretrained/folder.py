@@ -10,17 +10,15 @@ refused before anything large is allocated.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
-import re
 import shutil
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .. import __version__
@@ -32,6 +30,7 @@ from ..model import GanModel
 from ..plugins import get_state
 from ..registry import UnknownNameError, Variant
 from ..tasks import Task, task_for
+from .atomic import link_or_copy, remove_stale_saves, swap
 from .card import model_card
 from .weights import WeightsError, assign_strict, check_fits, read_header, read_safetensors
 
@@ -43,8 +42,6 @@ PREVIEW_SAMPLES = 64  # images in samples.png (a task may draw another count: 2,
 MAX_CONFIG_BYTES = 1 << 20  # a ganzoo config.json is a few hundred bytes
 PUBLISHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLES_FILE)
 OWN_TEMP_PREFIXES = tuple(f".{name}.tmp" for name in PUBLISHED_FILES)  # earlier versions wrote these in place
-TEMP_FOLDER = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.(tmp|old)-(\d+)$")  # a save in progress: ".NAME.HEX.tmp-PID"
-AT_FDCWD, RENAME_EXCHANGE = -100, 2  # renameat2(2): paths relative to the working directory; swap the two
 
 
 # ---- saving ---------------------------------------------------------------------------------------
@@ -123,7 +120,7 @@ def check_writable(folder: Path) -> None:
             f"(config.json) and break its resume. Save into another folder; a run is published with "
             f"`ganzoo push {folder} REPO_ID` and loads as it is with ganzoo.load('{folder}')"
         )
-    if record is None:
+    if record is None and not _cut_short(folder):
         raise FileExistsError(
             f"{folder} is not empty and is not a ganzoo model folder; save_pretrained writes only "
             f"into a new or empty folder, or over a model it saved before: choose another folder"
@@ -140,6 +137,17 @@ def _ganzoo_record(folder: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) and "ganzoo_version" in record and "variant" in record else None
+
+
+def _cut_short(folder: Path) -> bool:
+    """A save into the folder itself (see move_files) that was killed: ganzoo's file names only, its weights."""
+    if not all(p.name in PUBLISHED_FILES or p.name.startswith(OWN_TEMP_PREFIXES) for p in folder.iterdir()):
+        return False
+    try:
+        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
+            return "ganzoo_variant" in (f.metadata() or {})
+    except Exception:  # no weights, or not a safetensors file: not ganzoo's
+        return False
 
 
 def _is_run(record: dict[str, Any], folder: Path) -> bool:
@@ -164,99 +172,46 @@ def keep_other_files(old: Path, new: Path) -> None:
         if entry.is_symlink():
             os.symlink(os.readlink(entry), new / entry.name)
         elif entry.is_dir():
-            shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=_link_or_copy)
+            shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=link_or_copy)
         else:
-            _link_or_copy(entry, new / entry.name)
-
-
-def _link_or_copy(src: str | Path, dst: str | Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or one without hard links
-        shutil.copy2(src, dst)
+            link_or_copy(entry, new / entry.name)
 
 
 def put_in_place(tmp: Path, target: Path) -> None:
-    """Move the finished folder ``tmp`` to ``target``: into a new or empty one, or swapped with the model there
-    (``tmp`` then holds the old one). Another process that made ``target`` meanwhile wins: this one stops."""
+    """Move the finished folder ``tmp`` to ``target``: a new folder, or swapped with the model there (``tmp`` then
+    holds the old one); into an existing empty folder (or one that cannot be replaced: a mount point) file by
+    file. Another process that made ``target`` meanwhile wins: this one stops."""
     check_writable(target)  # again, just before: nothing else wrote there since
-    if target.is_dir() and any(target.iterdir()):
-        swap(tmp, target)
-        return
-    try:
-        os.rename(tmp, target)  # replaces an empty folder; fails on a folder another process has filled
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise
-        raise FileExistsError(
-            f"{target} was written by another process while this one was saving there; this save was "
-            f"discarded: run it again to replace that model"
-        ) from None
+    if not target.exists():
+        try:
+            os.rename(tmp, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise FileExistsError(
+                f"{target} was written by another process while this one was saving there; this save was "
+                f"discarded: run it again to replace that model"
+            ) from None
+    if any(target.iterdir()):
+        try:
+            swap(tmp, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM, errno.EACCES):
+                raise
+    move_files(tmp, target)
 
 
-def swap(a: Path, b: Path) -> None:
-    """Exchange two folders: in one step where the system can (Linux renameat2), else in two renames."""
-    if _exchange(a, b):
-        return
-    old = b.parent / f".{b.name}.{uuid.uuid4().hex[:8]}.old-{os.getpid()}"
-    os.rename(b, old)  # a kill here leaves the old model at ``old``: the next save puts it back (remove_stale_saves)
-    try:
-        os.rename(a, b)
-    except OSError:
-        os.rename(old, b)
-        raise
-    os.rename(old, a)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """renameat2(RENAME_EXCHANGE): True when done, False where the system or file system has no such call."""
-    if sys.platform != "linux":
-        return False
-    try:
-        call = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):  # a C library without it
-        return False
-    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if call(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def remove_stale_saves(parent: Path) -> list[Path]:
-    """Remove the hidden folders of saves whose process is gone (killed mid-save): an unfinished new model is
-    deleted; an old model set aside for a swap is put back where its folder is missing, else deleted."""
-    removed = []
-    try:
-        entries = list(parent.iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        m = TEMP_FOLDER.match(entry.name)
-        if not (m and entry.is_dir() and not entry.is_symlink()) or process_alive(int(m.group(3))):
-            continue
-        home = parent / m.group(1)
-        if m.group(2) == "old" and not home.exists():
-            os.rename(entry, home)
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
-        removed.append(entry)
-    return removed
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (or may: another user's); this process counts as alive."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but is someone else's, or cannot tell: keep its files
-        return True
-    return True
+def move_files(tmp: Path, target: Path) -> None:
+    """The saved files into ``target`` itself, config.json removed first and written last: a save cut short
+    there leaves a folder that loads as no model (and that the next save may write), never a mix of two."""
+    (target / CONFIG_FILE).unlink(missing_ok=True)
+    for name in (WEIGHTS_FILE, SAMPLES_FILE, CARD_FILE, CONFIG_FILE):
+        if (tmp / name).exists():
+            os.replace(tmp / name, target / name)
+        else:
+            (target / name).unlink(missing_ok=True)
 
 
 def write_samples(model: GanModel, path: Path) -> None:
