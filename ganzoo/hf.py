@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 HUB_PREFIX = "hf-hub:"
+MAX_FILENAME = 1000  # characters of a path inside a repo
 REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")  # branch, tag, "refs/pr/N" or commit sha
 
 
@@ -79,9 +80,21 @@ def snapshot(
     return Path(path)
 
 
+def check_hub_filename(repo_id: str, filename: str) -> None:
+    """Refuse a path in a repo that is not a plain relative one ('..', an absolute path, a backslash, a NUL),
+    before the Hub client joins it to a cache path."""
+    parts = filename.split("/")
+    if len(filename) > MAX_FILENAME or "\\" in filename or "\0" in filename or {"", ".", ".."} & set(parts):
+        raise ModelNameError(
+            f"{filename[:80]!r} does not name a file in Hub repo {repo_id!r}: give the file's path inside the "
+            f"repo, as in 'hf-hub:org/repo/weights/model.pth' (no '..' or '.', no leading '/', no backslash)"
+        )
+
+
 def download_file(repo_id: str, filename: str, revision: str | None) -> Path:
-    """One file of a model repo in the Hub cache (fetched, or found there offline); the name is checked first."""
+    """One file of a model repo in the Hub cache (fetched, or found there offline); the names are checked first."""
     check_hub_name(repo_id, revision)
+    check_hub_filename(repo_id, filename)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -106,6 +119,14 @@ def download_file(repo_id: str, filename: str, revision: str | None) -> Path:
         ) from None
     except EntryNotFoundError:
         raise FileNotFoundError(f"Hub repo {repo_id!r} has no file {filename!r}") from None
+
+
+def forget_file(path: Path) -> None:
+    """Remove a file ``download_file`` gave from the Hub cache (its snapshot entry and the blob it points to),
+    so that a file refused as tampered is not found there again."""
+    blob = Path(os.path.realpath(path))
+    Path(path).unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
 
 
 def upload_folder(

@@ -3,21 +3,15 @@
 A catalog entry with ``weights="import"`` names an original release in its ``source``. On first
 load the file is fetched (huggingface_hub for Hub files, a plain download with a progress bar for
 URLs), its sha256 is compared with the pinned value BEFORE anything reads it, it is read with
-``torch.load(weights_only=True)`` only (tensors and plain containers, no code), converted by the
-importer a plugin registered for its layout, and saved with save_pretrained under
-``$GANZOO_CACHE/imported``. Later loads read only that folder's config.json and safetensors.
+``torch.load(weights_only=True)`` only (tensors and plain containers, no code; see
+ganzoo.pretrained.upstream), converted by the importer a plugin registered for its layout, its
+tensors checked against the variant's networks on the meta device before any is built, and saved
+with save_pretrained under ``$GANZOO_CACHE/imported``. Later loads read only that folder's
+config.json and safetensors.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import pickle
-import re
-import shutil
-import time
-import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,13 +20,14 @@ from typing import Any
 
 import torch
 
-from .building import build_networks
+from .building import build_networks, meta_networks
 from .config import make_config
-from .hf import HUB_PREFIX, download_file
+from .hf import HUB_PREFIX
 from .model import GanModel
 from .plugins import get_state
 from .pretrained.folder import CONFIG_FILE, WEIGHTS_FILE, check_writable, save_pretrained
-from .pretrained.weights import WeightsError, assign_strict
+from .pretrained.upstream import cache_root, check_pin, fetch, read_checkpoint, record_pin, recorded_pins
+from .pretrained.weights import FLOAT_DTYPES, INT_DTYPES, WeightsError, assign_strict, networks_bytes, too_large
 from .registry import ImporterSpec, ModelCard, load_ref
 
 __all__ = [
@@ -52,9 +47,7 @@ __all__ = [
     "record_pin",
 ]
 
-SHA256 = re.compile(r"[0-9a-f]{64}")  # a pin is a file's full sha256
-PREFIX = re.compile(r"[0-9a-f]{8,63}")  # a published prefix of one (OpenMMLab's file names): checked, never a pin
-PINS_FILE = "pins.json"  # in cache_root(): the sha256 of first downloads whose upstream publishes no hash
+UPSTREAM_DTYPES = {getattr(torch, name) for name in FLOAT_DTYPES + INT_DTYPES}  # what a weight may be stored as
 
 
 @dataclass
@@ -82,7 +75,31 @@ def state_dict_of(checkpoint: Any, key: str | None, importer: str) -> dict[str, 
         )
     if not (isinstance(state, Mapping) and all(isinstance(v, torch.Tensor) for v in state.values())):
         raise WeightsError(f"{importer}: the checkpoint's {key or 'top level'} is not a dict of tensors")
+    for name, tensor in state.items():
+        _check_upstream(importer, key or "top level", name, tensor)
     return dict(state)
+
+
+def _check_upstream(importer: str, where: str, name: Any, tensor: torch.Tensor) -> None:
+    """One upstream tensor: a name, a real float or integer dtype, and stored whole (an expanded view of a few
+    stored values could make a tiny file ask for gigabytes): refused before any conversion touches it."""
+    if not isinstance(name, str):
+        raise WeightsError(
+            f"{importer}: the checkpoint's {where} has the key {name!r} ({type(name).__name__}), not a tensor "
+            f"name: it is not a saved state dict"
+        )
+    if tensor.dtype not in UPSTREAM_DTYPES or tensor.layout != torch.strided:
+        what = str(tensor.dtype).removeprefix("torch.") if tensor.layout == torch.strided else str(tensor.layout)
+        raise WeightsError(
+            f"{importer}: tensor {name!r} is {what}, not a float or integer weight: the checkpoint is "
+            f"corrupt or not in the layout this importer reads"
+        )
+    stored = tensor.untyped_storage().nbytes()
+    if stored < tensor.numel() * tensor.element_size():
+        raise WeightsError(
+            f"{importer}: tensor {name!r} of shape {tuple(tensor.shape)} is a view of {stored:,} stored bytes "
+            f"repeated (an expanded tensor, not saved weights): refused before anything of its size is allocated"
+        )
 
 
 def remap(
@@ -127,136 +144,6 @@ def _more(names: list) -> str:
     return f" and {len(names) - 1} more" if len(names) > 1 else ""
 
 
-# ---- fetching and reading ---------------------------------------------------------------------------
-
-
-def cache_root() -> Path:
-    """Imported models live in $GANZOO_CACHE/imported (default ~/.cache/ganzoo/imported), one folder each."""
-    return Path(os.environ.get("GANZOO_CACHE") or "~/.cache/ganzoo").expanduser() / "imported"
-
-
-def check_pin(pin: Any, what: str) -> str:
-    """A pinned sha256, lower case: the file's full hash (a prefix is no pin: too short to stop a forgery)."""
-    if not (isinstance(pin, str) and SHA256.fullmatch(pin.lower())):
-        hint = (
-            " (a published prefix is checked where a catalog entry names it, but it is no pin: pass the file's full "
-            "sha256, e.g. from `sha256sum FILE`)"
-            if isinstance(pin, str) and PREFIX.fullmatch(pin.lower())
-            else ""
-        )
-        raise WeightsError(f"{what}: a pinned sha256 is the file's full hash, 64 hex digits; got {pin!r}{hint}")
-    return pin.lower()
-
-
-def recorded_pins() -> dict[str, dict[str, str]]:
-    """{location: {"sha256", "recorded"}}: the hashes of first downloads whose upstream publishes none."""
-    path = cache_root() / PINS_FILE
-    try:
-        pins = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise WeightsError(
-            f"{path} is damaged ({exc}); it records the sha256 of first downloads that later downloads must match: "
-            f"restore it from a copy, or delete it to trust the next downloads anew"
-        ) from None
-    if not (isinstance(pins, dict) and all(isinstance(v, dict) and "sha256" in v for v in pins.values())):
-        raise WeightsError(f"{path} is not ganzoo's record of first-download hashes; restore it or delete it")
-    return pins
-
-
-def record_pin(location: str, digest: str) -> Path:
-    """Record ``digest`` as the hash every later download of ``location`` must have; returns the record's path."""
-    path = cache_root() / PINS_FILE
-    pins = recorded_pins()
-    pins[location] = {"sha256": digest, "recorded": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{PINS_FILE}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(pins, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fetch(
-    location: str, *, sha256: str | None = None, revision: str | None = None, prefix: str | None = None
-) -> tuple[Path, str, bool]:
-    """The file at ``location`` (a path, an http(s) URL or "hf-hub:org/repo/path/in/repo"), checked against
-    the pin (and a published ``prefix`` of its hash) before anything reads it: (local path, its sha256,
-    whether it is a temporary download). A malformed pin is refused before anything is downloaded."""
-    if sha256 is not None:
-        sha256 = check_pin(sha256, location)
-    temporary = False
-    if location.startswith(HUB_PREFIX):
-        path = _hub_file(location[len(HUB_PREFIX) :], revision)
-    elif location.startswith(("http://", "https://")):
-        path, temporary = _download(location), True
-    else:
-        path = Path(location)
-        if not path.is_file():
-            raise FileNotFoundError(f"no such checkpoint file: {location}")
-    digest = sha256_of(path)
-    expected, what = (sha256, "pinned") if sha256 is not None else (prefix, "published prefix")
-    if expected is not None and not digest.startswith(expected):
-        if temporary:
-            path.unlink()
-        raise WeightsError(
-            f"{location} has sha256 {digest[: max(len(expected), 16)]}..., not the {what} {expected}: "
-            f"it is not the published file (tampered or corrupt), so it was not opened"
-        )
-    return path, digest, temporary
-
-
-def _hub_file(spec: str, revision: str | None) -> Path:
-    parts = spec.split("/", 2)
-    if len(parts) < 3 or not parts[2]:
-        raise WeightsError(f"{HUB_PREFIX}{spec}: name a file in a Hub repo as 'hf-hub:org/repo/path/to/file.pth'")
-    return download_file("/".join(parts[:2]), parts[2], revision)
-
-
-def _download(url: str) -> Path:
-    """A plain download into the cache's downloads folder, with a progress bar; removed after conversion."""
-    from urllib.error import URLError
-
-    from torch.hub import download_url_to_file
-
-    folder = cache_root() / "downloads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.download"
-    try:
-        download_url_to_file(url, str(path), progress=True)
-    except (URLError, OSError) as exc:
-        path.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", None) or exc
-        raise FileNotFoundError(f"cannot download {url}: {reason}") from None
-    return path
-
-
-def read_checkpoint(path: Path) -> Any:
-    """torch.load with weights_only=True: tensors and plain containers only; anything else is refused."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if "global" in ln.lower()] or [str(exc).splitlines()[0]]
-        raise WeightsError(
-            f"{path} needs more than tensors and plain containers to be read ({lines[0][:200]}); "
-            f"ganzoo reads checkpoints with torch.load(weights_only=True) only, which runs no code: "
-            f"refused"
-        ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise WeightsError(
-            f"{path} is not a readable PyTorch checkpoint ({str(exc).splitlines()[0][:200]}); it may be "
-            f"truncated: delete it and download it again"
-        ) from None
-
-
 # ---- converting and saving ----------------------------------------------------------------------------
 
 
@@ -268,9 +155,10 @@ def convert(
     source: str = "the checkpoint",
 ) -> tuple[GanModel, dict]:
     """The ganzoo model an importer makes of a checkpoint read with weights_only=True, and its data record;
-    ``expect`` holds config values it must have (a catalog entry's), refused naming the first that differs."""
+    ``expect`` holds config values it must have (a catalog entry's), refused naming the first that differs.
+    The tensors are checked against the networks built on the meta device before the real ones are built."""
     spec = importer if isinstance(importer, ImporterSpec) else get_state().importers.get(importer)
-    converted = load_ref(spec, "convert")(checkpoint)
+    converted = _run(spec, checkpoint, source)
     variant = get_state().variants.get(spec.variant)
     config = make_config(variant.load_config_class(), converted.config, variant=variant.name)
     for key, value in (expect or {}).items():
@@ -279,19 +167,57 @@ def convert(
                 f"{source}: {spec.name} reads {key}={getattr(config, key, None)!r} from it, but the "
                 f"catalog entry expects {value!r}: it is another release than the entry names"
             )
-    model = GanModel(variant, config, build_networks(variant, config), classes=converted.data.get("classes"))
     nets = sorted({k.split(".", 1)[0] for k in converted.tensors})
-    for key, want in ((f"{n}.{k}", v) for n in nets if n in model.nets for k, v in model.nets[n].state_dict().items()):
+    meta = meta_networks(variant, config)
+    if meta is not None:  # shapes and sizes first: nothing is allocated for a file that does not fit
+        _check_shapes(meta, converted, nets, variant.name, spec.name, source)
+        need, held = networks_bytes(meta), _held_bytes(converted.tensors)
+        if too_large(need, held):
+            raise WeightsError(
+                f"{source}: {spec.name} reads a config from it whose networks take {need / 2**20:,.0f} MiB, out of "
+                f"proportion with the {held / 2**20:,.1f} MiB of weights it holds: refused before building them"
+            )
+    model = GanModel(variant, config, build_networks(variant, config), classes=converted.data.get("classes"))
+    if meta is None:  # a builder that needs real tensors: the same checks, once they are built
+        _check_shapes(model.nets, converted, nets, variant.name, spec.name, source)
+    assign_strict(model, converted.tensors, nets, source)
+    model.nets.eval()
+    return model, converted.data
+
+
+def _run(spec: ImporterSpec, checkpoint: Any, source: str) -> Converted:
+    """The importer's conversion; whatever else than a WeightsError it raises on a file is one line naming both."""
+    conversion = load_ref(spec, "convert")  # a plugin that cannot load is that plugin's error
+    try:
+        return conversion(checkpoint)
+    except WeightsError:
+        raise
+    except Exception as exc:  # a hostile or unexpected file reaching code that did not foresee it
+        raise WeightsError(
+            f"{source}: importer {spec.name!r} cannot read it ({type(exc).__name__}: {str(exc)[:200]}); it is not "
+            f"in the layout {spec.name} reads (if it is, report this to the plugin's authors)"
+        ) from None
+
+
+def _check_shapes(networks: Any, converted: Converted, nets: list[str], variant: str, importer: str, source: str):
+    """Each converted tensor's shape against the networks' (meta or real), naming the upstream tensor."""
+    unknown = [n for n in nets if n not in networks]
+    if unknown:
+        raise WeightsError(f"{source}: {importer} gives tensors of network {unknown[0]!r}, which {variant!r} lacks")
+    for key, want in ((f"{n}.{k}", v) for n in nets for k, v in networks[n].state_dict().items()):
         got = converted.tensors.get(key)
         if got is not None and tuple(got.shape) != tuple(want.shape):
             raise WeightsError(
                 f"{source}: tensor {converted.origin.get(key, key)!r} gives {key} of shape "
-                f"{tuple(got.shape)}, but {variant.name!r} with {spec.name}'s config needs "
+                f"{tuple(got.shape)}, but {variant!r} with {importer}'s config needs "
                 f"{tuple(want.shape)}: the checkpoint is from another architecture"
             )
-    assign_strict(model, converted.tensors, nets, source)
-    model.nets.eval()
-    return model, converted.data
+
+
+def _held_bytes(tensors: Mapping[str, torch.Tensor]) -> int:
+    """The bytes of weights a conversion holds: each storage once (views of one storage are not more weights)."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors.values()}
+    return sum(storages.values())
 
 
 def import_checkpoint(
@@ -321,29 +247,22 @@ def import_checkpoint(
 def _save(
     model: GanModel, data: dict, out: Path, spec: ImporterSpec, location: str, digest: str, card: ModelCard | None
 ) -> Path:
-    """save_pretrained into a fresh sibling folder, then move it in place: a cache folder is whole or absent."""
+    """save_pretrained: written beside ``out`` and swapped in, so the folder holds the old model or the new one,
+    whole, whatever happens (a kill included); hidden folders of killed imports are removed by the next one."""
     metrics = dict(card.metrics) if card else {}
     if card:  # the catalog entry knows the data (and a conditional model's class names) the file does not
         classes = {"classes": card.source["classes"]} if card.source.get("classes") else {}
         data = {"spec": card.dataset, "kind": model.task.data_kinds[0], **data, **classes}
     recipe = f"ganzoo import {spec.name}:{location} --out FOLDER   # sha256 {digest}"
-    options = dict(
+    return save_pretrained(
+        model,
+        out,
         data=data or None,
         metrics=metrics,
         recipe=recipe,
         name=card.name if card else out.name,
         license=(card.license if card else "other").lower(),
     )
-    if out.exists():  # a ganzoo folder already (checked): save_pretrained replaces only its own files
-        return save_pretrained(model, out, **options)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        save_pretrained(model, tmp, **options)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 def catalog_import(card: ModelCard) -> Path:
@@ -361,16 +280,16 @@ def catalog_import(card: ModelCard) -> Path:
         folder = cache_root() / f"{card.name}-{pin[:16]}"
         if _complete(folder):
             return folder
-        return import_checkpoint(importer, location, folder, sha256=pin, revision=revision, card=card)[0]
+        return _import_once(folder, importer, location, sha256=pin, revision=revision, card=card)[0]
     # the upstream publishes no full hash: the first download's is recorded, shown, and enforced afterwards
     folder = cache_root() / f"{card.name}-recorded"
     if _complete(folder):
         return folder
     recorded = recorded_pins().get(location, {}).get("sha256")
-    folder, digest = import_checkpoint(
-        importer, location, folder, sha256=recorded, revision=revision, card=card, prefix=source.get("sha256_prefix")
+    folder, digest = _import_once(
+        folder, importer, location, sha256=recorded, revision=revision, card=card, prefix=source.get("sha256_prefix")
     )
-    if recorded is None:
+    if recorded is None and digest:  # (no digest: another process imported it first, and recorded it)
         where = record_pin(location, digest)
         warnings.warn(
             f"{card.name}: the upstream publishes no sha256 for {location}; this first download's, {digest}, is now "
@@ -379,6 +298,16 @@ def catalog_import(card: ModelCard) -> Path:
             stacklevel=2,
         )
     return folder
+
+
+def _import_once(folder: Path, importer: str, location: str, **options: Any) -> tuple[Path, str]:
+    """import_checkpoint into a cache folder; another process that finished the same import first wins."""
+    try:
+        return import_checkpoint(importer, location, folder, **options)
+    except FileExistsError:
+        if _complete(folder):
+            return folder, ""
+        raise
 
 
 def _complete(folder: Path) -> bool:

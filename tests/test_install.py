@@ -1,12 +1,60 @@
-"""`ganzoo install` / `uninstall`: pip in the same interpreter, and a refusal for non-plugins."""
+"""`ganzoo install` / `uninstall`: pip in the interpreter that runs ganzoo, and a refusal for non-plugins.
 
+The installs run in a throwaway interpreter (``throwaway_python``): a venv in a temporary folder that
+sees this interpreter's packages (ganzoo, torch, pip, setuptools) and installs into its own
+site-packages, so no install changes the environment other tests run in (pytest-xdist workers
+running beside these never see the test plugin).
+"""
+
+import importlib.metadata
 import os
+import subprocess
+import sys
 import textwrap
+import venv
+from pathlib import Path
+
+import pytest
 
 from .conftest import run_ganzoo
 
 # build offline with the venv's own setuptools (pip reads this variable inverted: "0" turns isolation off)
 OFFLINE_BUILD = {"PIP_NO_BUILD_ISOLATION": "0", "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+@pytest.fixture(scope="module")
+def throwaway_python(tmp_path_factory) -> Path:
+    """A venv whose interpreter also sees this interpreter's site folders (a .pth file adds them, with their own
+    .pth files: editable installs included); pip run there installs into the venv, nowhere else."""
+    root = tmp_path_factory.mktemp("install-venv") / "venv"
+    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+    python = root / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
+    (Path(purelib) / "ganzoo_host_site.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n"
+    )
+    return python
+
+
+def ganzoo_in(python: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """The real `ganzoo` CLI run by the throwaway interpreter ``python``."""
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([str(python), "-m", "ganzoo", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def _installed_here(dist: str) -> bool:
+    """Whether ``dist`` is installed in the interpreter running the tests (it must never be)."""
+    try:
+        importlib.metadata.distribution(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _project(root, name: str, entry_point: bool):
@@ -39,31 +87,34 @@ def _project(root, name: str, entry_point: bool):
     return root
 
 
-def test_install_lists_the_plugin_then_uninstall_removes_it(tmp_path):
+def test_install_lists_the_plugin_then_uninstall_removes_it(tmp_path, throwaway_python):
     project = _project(tmp_path / "plugin", "ganzoo-tiny-test", entry_point=True)
     try:
-        done = run_ganzoo("install", "-e", str(project), env_extra=OFFLINE_BUILD)
+        done = ganzoo_in(throwaway_python, "install", "-e", str(project), env_extra=OFFLINE_BUILD)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "ganzoo-tiny-test: plugin tiny installed" in done.stdout
-        listed = run_ganzoo("list")
+        listed = ganzoo_in(throwaway_python, "list")
         assert "tiny-gan" in listed.stdout and " tiny " in listed.stdout
+        assert not _installed_here("ganzoo-tiny-test")  # the tests' own interpreter is untouched
+        assert "tiny-gan" not in run_ganzoo("list").stdout
     finally:
-        gone = run_ganzoo("uninstall", "ganzoo-tiny-test")
+        gone = ganzoo_in(throwaway_python, "uninstall", "ganzoo-tiny-test")
     assert gone.returncode == 0
-    assert "tiny-gan" not in run_ganzoo("list").stdout
+    assert "tiny-gan" not in ganzoo_in(throwaway_python, "list").stdout
 
 
-def test_installing_a_package_that_is_not_a_plugin_says_so(tmp_path):
+def test_installing_a_package_that_is_not_a_plugin_says_so(tmp_path, throwaway_python):
     project = _project(tmp_path / "plain", "not-a-ganzoo-plugin", entry_point=False)
     try:
-        done = run_ganzoo("install", "-e", str(project), env_extra=OFFLINE_BUILD)
+        done = ganzoo_in(throwaway_python, "install", "-e", str(project), env_extra=OFFLINE_BUILD)
         assert done.returncode != 0
         assert (
             "not-a-ganzoo-plugin installed, but is not a ganzoo plugin: "
             "it declares no entry point in the 'ganzoo' group" in done.stderr
         )
+        assert not _installed_here("not-a-ganzoo-plugin")
     finally:
-        run_ganzoo("uninstall", "not-a-ganzoo-plugin")
+        ganzoo_in(throwaway_python, "uninstall", "not-a-ganzoo-plugin")
 
 
 def test_install_needs_something_to_install():

@@ -28,7 +28,8 @@ def push(
 @click.argument("source")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the ganzoo model into.")
 @click.option(
-    "--sha256", help="The file's sha256 (or its published prefix, 8+ hex digits): checked before it is opened."
+    "--sha256",
+    help="The file's full sha256 (64 hex digits): checked before it is opened (its form before downloading).",
 )
 @click.option("--revision", help="Hub revision (branch, tag or commit) of an hf-hub: file.")
 def import_cmd(source: str, out: str, sha256: str | None, revision: str | None) -> None:
@@ -49,7 +50,7 @@ def import_cmd(source: str, out: str, sha256: str | None, revision: str | None) 
         )
     try:
         folder, digest = import_checkpoint(importer, location, out, sha256=sha256, revision=revision)
-    except (FileNotFoundError, FileExistsError) as exc:
+    except OSError as exc:  # a missing file, a folder ganzoo must not write, a failed download or write
         raise click.ClickException(str(exc)) from None
     click.echo(f"imported {location} (sha256 {digest}) into {folder}; load it with ganzoo.load('{folder}')")
 

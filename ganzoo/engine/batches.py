@@ -70,6 +70,14 @@ class Batches:
     With ``labels`` (N,) each batch is ``(images, labels)``: the labels of exactly those images.
     """
 
+    @classmethod
+    def for_run(cls, dataset: Dataset, options: Any, device: torch.device, dist: Any, position: dict | None,
+                labels: torch.Tensor | None) -> Batches:  # fmt: skip
+        """The batches of a training run: the engine options' batch size, seed and workers, this rank's share."""
+        return cls(dataset, options.batch_size, options.seed, device, rank=dist.rank, world=dist.world,
+                   workers=options.workers, channels_last=options.channels_last, position=position,
+                   labels=labels)  # fmt: skip
+
     def __init__(
         self,
         dataset: Dataset,

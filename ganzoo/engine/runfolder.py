@@ -237,7 +237,11 @@ def check_new_run(folder: Path) -> None:
                 f"`ganzoo train --resume {folder}` or choose a new --out"
             )
         raise FileExistsError(
-            f"run folder {folder} holds a run that stopped before its first checkpoint, so there "
+            f"--out {folder} is a published model folder (its config.json describes a saved model, not a run); "
+            f"a run never writes over it: choose another --out"
+            if (folder / "model.safetensors").is_file()
+            and "engine" not in json.loads((folder / RECORD_NAME).read_text())
+            else f"run folder {folder} holds a run that stopped before its first checkpoint, so there "
             f"is nothing to resume; delete the folder or choose a new --out"
         )
 

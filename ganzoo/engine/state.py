@@ -7,6 +7,7 @@ continues bit for bit where the uninterrupted one would be).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ from torch import nn
 
 from .. import __version__
 from . import checkpoint as ckpt
-from .device import use_fast_kernels
+from .device import precision_note, use_fast_kernels
 from .ema import EMA
-from .step import Step
+from .step import Step, StepContext
 
 
 class TrainingState:
@@ -43,7 +44,21 @@ class TrainingState:
         self.ema = EMA(self.nets[name], name) if options.ema > 0 and name else None
         self.ema_option = options.ema
         self._task, self._seed, self._batch_size, self._device = model.task, options.seed, options.batch_size, device
+        self._config = model.config
         self.scaler = torch.amp.GradScaler(device.type) if options.precision == "fp16" else None
+
+    def context(self, models: dict[str, nn.Module], next_batch: Any, autocast: Any) -> StepContext:
+        """What the step sees each iteration: ``models`` (wrapped for DDP/compile) beside these pieces."""
+        return StepContext(models, self.nets, self.optimizers, self._config, self._device, self.scaler, next_batch,
+                           autocast, task=self._task)  # fmt: skip
+
+    def sampling_model(self, model: Any, iteration: int) -> Any:
+        """``model``'s variant with the networks trained now, the EMA in place of the network it averages."""
+        nets = dict(self.nets)
+        if self.ema is not None:
+            self.refresh_ema(iteration)
+            nets[self.ema.name] = self.ema.net
+        return type(model)(model.variant, model.config, nets, classes=model.classes)
 
     def start_iteration(self, iteration: int, total: int) -> None:
         """Set the step's learning-rate schedule for ``iteration`` of ``total`` and clear the gradients."""
@@ -95,3 +110,14 @@ class TrainingState:
         if self.scaler is not None and header.get("scaler"):
             self.scaler.load_state_dict(header["scaler"])
         self.step.load_state_tensors({k: v.to(device) for k, v in step_state.items()})
+
+
+def run_record(model: Any, data: dict[str, Any], options: Any, world: int, device: torch.device) -> dict[str, Any]:
+    """The run record that config.json holds: what a resume rebuilds the run from (and how it ran)."""
+    record = {"ganzoo_version": __version__, "variant": model.variant.name, "plugin": model.variant.plugin,
+              "config": model.config_dict(), "networks": list(model.nets), "data": data,
+              "engine": dataclasses.asdict(options), "world_size": world}  # fmt: skip
+    note = precision_note(options.precision, device)
+    if note:  # the precision ran emulated on this device: far slower than fp32 there
+        record["precision_note"] = note
+    return record

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from .. import __version__
 from ..model import GanModel
 from .batches import Batches
 from .device import autocast, resolve_device, use_fast_kernels
@@ -27,8 +26,7 @@ from .options import TrainOptions
 from .outputs import MetricsLog, peak_memory_mb, write_preview
 from .progress import Progress
 from .runfolder import RunFolder, RunLock
-from .state import TrainingState
-from .step import StepContext
+from .state import TrainingState, run_record
 
 
 class Trainer:
@@ -71,14 +69,9 @@ class Trainer:
     def _setup(self, resume: bool) -> None:
         model, options, task = self.model, self.options, self.model.task
         self.state = TrainingState(model, options, self.device)
-        state = self.state  # the pieces by name: raw (unwrapped) networks, step, optimizers, EMA, fp16 scaler
-        self.raw, self.step_fn, self.optimizers, self.ema, self.scaler = (
-            state.nets,
-            state.step,
-            state.optimizers,
-            state.ema,
-            state.scaler,
-        )
+        # the pieces by name: raw (unwrapped) networks, step, optimizers, EMA, fp16 scaler
+        self.raw, self.step_fn, self.optimizers = self.state.nets, self.state.step, self.state.optimizers
+        self.ema, self.scaler = self.state.ema, self.state.scaler
         self.models = {name: self._wrap(net) for name, net in self.raw.items()}
         self.iteration = 0
         self.train_seconds = 0.0  # wall time spent in the loop, carried across resumes
@@ -89,34 +82,13 @@ class Trainer:
             torch.manual_seed(options.seed + 7919 * self.dist.rank)  # different noise per rank
             random.seed(options.seed + self.dist.rank)
         labels = task.batch_labels(self.dataset, self.data.get("spec"))  # (images, labels) batches, or images
-        self.batches = Batches(
-            self.dataset,
-            options.batch_size,
-            options.seed,
-            self.device,
-            rank=self.dist.rank,
-            world=self.dist.world,
-            workers=options.workers,
-            channels_last=options.channels_last,
-            position=position,
-            labels=labels,
-        )
+        self.batches = Batches.for_run(self.dataset, options, self.device, self.dist, position, labels)
         self.batches_drawn = 0
         self._data_error: Exception | None = None  # what the last failed read of a batch raised
-        self.ctx = StepContext(
-            self.models,
-            self.raw,
-            self.optimizers,
-            model.config,
-            self.device,
-            self.scaler,
-            self._next_batch,
-            self._autocast,
-            task=model.task,
-        )
+        self.ctx = self.state.context(self.models, self._next_batch, self._autocast)
         if self.is_main:
             if not resume:
-                self.folder.write_record(self._record())
+                self.folder.write_record(run_record(model, self.data, options, self.dist.world, self.device))
             self.log = MetricsLog(self.out, resume_from=self.iteration if resume else None)
         self.guard = Guard(self.out, resumed_from, self.iteration)
 
@@ -134,19 +106,6 @@ class Trainer:
         except Exception as exc:
             self._data_error = exc  # told apart from the step's own errors by _one_iteration
             raise
-
-    def _record(self) -> dict[str, Any]:
-        """The run record that config.json holds: what a resume rebuilds the run from."""
-        return {
-            "ganzoo_version": __version__,
-            "variant": self.model.variant.name,
-            "plugin": self.model.variant.plugin,
-            "config": self.model.config_dict(),
-            "networks": list(self.raw),
-            "data": self.data,
-            "engine": asdict(self.options),
-            "world_size": self.dist.world,
-        }
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
@@ -299,11 +258,7 @@ class Trainer:
 
     def sampling_model(self) -> GanModel:
         """The model to sample from: the EMA generator when there is one."""
-        nets = dict(self.raw)
-        if self.ema is not None:
-            self.state.refresh_ema(self.iteration)
-            nets[self.ema.name] = self.ema.net
-        return GanModel(self.model.variant, self.model.config, nets, classes=self.model.classes)
+        return self.state.sampling_model(self.model, self.iteration)
 
     def write_samples(self) -> Path | None:
         """Save the task's preview picture of the model now (the first batch's inputs for a translator)."""
@@ -311,13 +266,8 @@ class Trainer:
             return None
         model = self.sampling_model()
         inputs = next(Batches(self.dataset, 8, self.options.seed, self.device)) if model.task.translates else None
-        return write_preview(
-            model,
-            self.folder.sample_path(self.iteration),
-            seed=self.options.seed,
-            n=self.options.num_samples,
-            inputs=inputs,
-        )
+        path, opts = self.folder.sample_path(self.iteration), self.options
+        return write_preview(model, path, seed=opts.seed, n=opts.num_samples, inputs=inputs)
 
     # ---- the end --------------------------------------------------------------------------------
 
@@ -343,12 +293,5 @@ class Trainer:
             self.dist.shutdown()
 
 
-__all__ = [
-    "Trainer",
-    "TrainOptions",
-    "TrainingInterrupted",
-    "NonFiniteLossError",
-    "resolve_device",
-    "use_fast_kernels",
-    "Distributed",
-]
+__all__ = ["Trainer", "TrainOptions", "TrainingInterrupted", "NonFiniteLossError"]
+__all__ += ["resolve_device", "use_fast_kernels", "Distributed"]  # still importable from here, as before the split

@@ -10,21 +10,27 @@ refused before anything large is allocated.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .. import __version__
 from ..building import build_networks, meta_networks
 from ..config import make_config
 from ..engine.outputs import save_grid
+from ..engine.runfolder import LOCK_NAME, RunLock
 from ..model import GanModel
 from ..plugins import get_state
 from ..registry import UnknownNameError, Variant
 from ..tasks import Task, task_for
+from .atomic import link_or_copy, remove_stale_saves, swap
 from .card import model_card
 from .weights import WeightsError, assign_strict, check_fits, read_header, read_safetensors
 
@@ -34,6 +40,8 @@ CARD_FILE = "README.md"
 SAMPLES_FILE = "samples.png"
 PREVIEW_SAMPLES = 64  # images in samples.png (a task may draw another count: 2,500 points, a class grid)
 MAX_CONFIG_BYTES = 1 << 20  # a ganzoo config.json is a few hundred bytes
+PUBLISHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLES_FILE)
+OWN_TEMP_PREFIXES = tuple(f".{name}.tmp" for name in PUBLISHED_FILES)  # earlier versions wrote these in place
 
 
 # ---- saving ---------------------------------------------------------------------------------------
@@ -52,10 +60,11 @@ def save_pretrained(
     samples: bool = True,
 ) -> Path:
     """Write config.json, model.safetensors (generators; all networks with ``with_discriminator``),
-    a README.md model card and a samples.png grid into ``folder``."""
+    a README.md model card and a samples.png grid into ``folder``: all of them into a hidden sibling
+    first, then swapped in place, so the folder holds the old model or the new one, never a mix."""
     folder = Path(folder)
     check_writable(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    target = Path(os.path.realpath(folder))  # a link to a folder: the folder itself is swapped, not the link
     if model.classes:  # a conditional model's class names travel with it
         data = {**(data or {}), "classes": list(model.classes)}
     nets = list(model.nets) if with_discriminator else model.task.generators(model.nets)
@@ -69,38 +78,140 @@ def save_pretrained(
         "networks": nets,
         "data": data or {},
     }
-    write_atomic(folder / CONFIG_FILE, json.dumps(record, indent=2) + "\n")
-    tmp = folder / f".{WEIGHTS_FILE}.tmp"
-    save_file(tensors, str(tmp), metadata={"format": "pt", "ganzoo_variant": model.variant.name})
-    os.replace(tmp, folder / WEIGHTS_FILE)
-    if samples:
-        write_samples(model, folder / SAMPLES_FILE)
     card = model_card(
         model,
-        name=name or folder.name,
+        name=name or Path(os.path.abspath(folder)).name,
         data=data or {},
         metrics=metrics or {},
         recipe=recipe,
         license=license,
         networks=nets,
     )
-    write_atomic(folder / CARD_FILE, card)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_saves(target.parent)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp-{os.getpid()}"
+    try:
+        tmp.mkdir()
+        (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt", "ganzoo_variant": model.variant.name})
+        if samples:
+            write_samples(model, tmp / SAMPLES_FILE)
+        (tmp / CARD_FILE).write_text(card)
+        keep_other_files(target, tmp)
+        put_in_place(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # what is left there: the old model, or an unfinished save
     return folder
 
 
 def check_writable(folder: Path) -> None:
-    """Refuse to write into a non-empty folder that is not a ganzoo model folder: its files are the user's."""
+    """Refuse to write into a folder that ganzoo did not write as a published model (a run folder, a user's
+    folder) or that a run is using: its files are not ganzoo's to replace; the error says what to do."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} is a file, not a folder: choose another folder to save the model into")
+    RunLock.check_free(folder)  # a run is using it (it may have written nothing yet)
     if not folder.is_dir() or not any(folder.iterdir()):
         return
-    try:
-        record = json.loads((folder / CONFIG_FILE).read_text())
-    except (OSError, ValueError):
-        record = None
-    if not (isinstance(record, dict) and "ganzoo_version" in record and "variant" in record):
+    record = _ganzoo_record(folder)
+    if record is not None and _is_run(record, folder):
+        raise FileExistsError(
+            f"{folder} is a training run folder: a published model saved there would replace its run record "
+            f"(config.json) and break its resume. Save into another folder; a run is published with "
+            f"`ganzoo push {folder} REPO_ID` and loads as it is with ganzoo.load('{folder}')"
+        )
+    if record is None and not _cut_short(folder):
         raise FileExistsError(
             f"{folder} is not empty and is not a ganzoo model folder; save_pretrained writes only "
             f"into a new or empty folder, or over a model it saved before: choose another folder"
         )
+
+
+def _ganzoo_record(folder: Path) -> dict[str, Any] | None:
+    """A folder's config.json when it is a record ganzoo writes (a published model's or a run's), else None."""
+    path = folder / CONFIG_FILE
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+            return None
+        record = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) and "ganzoo_version" in record and "variant" in record else None
+
+
+def _cut_short(folder: Path) -> bool:
+    """A save into the folder itself (see move_files) that was killed: ganzoo's file names only, its weights."""
+    if not all(p.name in PUBLISHED_FILES or p.name.startswith(OWN_TEMP_PREFIXES) for p in folder.iterdir()):
+        return False
+    try:
+        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
+            return "ganzoo_variant" in (f.metadata() or {})
+    except Exception:  # no weights, or not a safetensors file: not ganzoo's
+        return False
+
+
+def _is_run(record: dict[str, Any], folder: Path) -> bool:
+    """A run record (the engine's settings, checkpoints, metrics), not a published model's config.json."""
+    return "engine" in record or (folder / "checkpoints").exists() or (folder / "metrics.jsonl").exists()
+
+
+def is_published_folder(folder: Path) -> bool:
+    """True when ``folder`` holds a published model that ganzoo saved (not a run folder)."""
+    record = _ganzoo_record(Path(folder))
+    return record is not None and not _is_run(record, Path(folder))
+
+
+def keep_other_files(old: Path, new: Path) -> None:
+    """Files a user added beside a published model (notes, a .git folder) stay: hard-linked (or copied) into
+    the new folder before the swap, so that the old folder holds them until the new one does."""
+    if not old.is_dir():
+        return
+    for entry in old.iterdir():
+        if entry.name in (*PUBLISHED_FILES, LOCK_NAME) or entry.name.startswith(OWN_TEMP_PREFIXES):
+            continue
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), new / entry.name)
+        elif entry.is_dir():
+            shutil.copytree(entry, new / entry.name, symlinks=True, copy_function=link_or_copy)
+        else:
+            link_or_copy(entry, new / entry.name)
+
+
+def put_in_place(tmp: Path, target: Path) -> None:
+    """Move the finished folder ``tmp`` to ``target``: a new folder, or swapped with the model there (``tmp`` then
+    holds the old one); into an existing empty folder (or one that cannot be replaced: a mount point) file by
+    file. Another process that made ``target`` meanwhile wins: this one stops."""
+    check_writable(target)  # again, just before: nothing else wrote there since
+    if not target.exists():
+        try:
+            os.rename(tmp, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise FileExistsError(
+                f"{target} was written by another process while this one was saving there; this save was "
+                f"discarded: run it again to replace that model"
+            ) from None
+    if any(target.iterdir()):
+        try:
+            swap(tmp, target)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM, errno.EACCES):
+                raise
+    move_files(tmp, target)
+
+
+def move_files(tmp: Path, target: Path) -> None:
+    """The saved files into ``target`` itself, config.json removed first and written last: a save cut short
+    there leaves a folder that loads as no model (and that the next save may write), never a mix of two."""
+    (target / CONFIG_FILE).unlink(missing_ok=True)
+    for name in (WEIGHTS_FILE, SAMPLES_FILE, CARD_FILE, CONFIG_FILE):
+        if (tmp / name).exists():
+            os.replace(tmp / name, target / name)
+        else:
+            (target / name).unlink(missing_ok=True)
 
 
 def write_samples(model: GanModel, path: Path) -> None:
@@ -108,13 +219,6 @@ def write_samples(model: GanModel, path: Path) -> None:
     preview = model.task.preview(model, seed=0, n=PREVIEW_SAMPLES)
     if preview is not None:
         save_grid(preview.images.cpu(), path, nrow=preview.nrow)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary sibling, then rename it over ``path``: readers see the old file or the new."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ---- reading --------------------------------------------------------------------------------------

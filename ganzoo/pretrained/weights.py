@@ -82,13 +82,23 @@ def check_fits(
     """Meta networks against a weight file's header: the tensors of ``names`` must match, and the networks
     the file does not hold must not be out of proportion with it (a config.json made to allocate gigabytes)."""
     check_tensors(variant.name, expected_tensors(nets, names), found, source)
-    need = sum(t.numel() * t.element_size() for net in nets.values() for t in net.state_dict().values())
+    need = networks_bytes(nets)
     size = source.stat().st_size
-    if need > MAX_OVERSIZE * size + (256 << 20):
+    if too_large(need, size):
         raise WeightsError(
             f"{config_path} describes networks of {need / 2**20:,.0f} MiB, out of proportion with the "
             f"{size / 2**20:,.1f} MiB of {source}: the config does not belong to these weights"
         )
+
+
+def networks_bytes(nets: dict[str, torch.nn.Module]) -> int:
+    """The bytes every tensor of ``nets`` takes (meta networks answer from shapes alone)."""
+    return sum(t.numel() * t.element_size() for net in nets.values() for t in net.state_dict().values())
+
+
+def too_large(need: int, held: int) -> bool:
+    """Whether networks of ``need`` bytes are out of proportion with the ``held`` bytes of weights given for them."""
+    return need > MAX_OVERSIZE * held + (256 << 20)
 
 
 def check_tensors(
