@@ -32,7 +32,7 @@ RECIPES = {
     "dcgan-mnist": (
         "ganzoo_dcgan",
         "ganzoo train dcgan --data mnist-5k --image-size 32 --channels 1 -c ngf=64 -c ndf=32 "
-        "-c lr=5e-4 -c r1=1 -c decay_start=0.5 --steps 5000 --ema 0.999 --out runs/dcgan-mnist",
+        "-c lr=5e-4 -c r1=1 -c decay_start=0.5 --steps 10000 --ema 0.999 --precision bf16 --out runs/dcgan-mnist",
     ),
     "vanilla-mnist": (
         "ganzoo_vanilla",
