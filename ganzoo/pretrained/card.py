@@ -40,7 +40,7 @@ def model_card(
         f"Paper: {v.paper}",
         "",
     ]
-    lines += ["## Use", "", "```python", "import ganzoo", *task.usage(name), "```", ""]
+    lines += ["## Use", "", "```python", "import ganzoo", "", *task.usage(name), "```", ""]
     lines += ["## Config", "", "| key | value |", "|---|---|"]
     lines += [f"| `{k}` | `{val}` |" for k, val in model.config_dict().items()]
     lines += ["", f"Weights in `model.safetensors`: {', '.join(networks)}.", ""]
