@@ -28,6 +28,7 @@ LAYERS = {
     "ganzoo.networks": 0,
     "ganzoo.hf": 0,
     "ganzoo.output_targets": 0,
+    "ganzoo.processes": 0,
     # plugins, tasks, building networks, the model object
     "ganzoo": 1,
     "ganzoo.plugins": 1,

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..processes import process_alive
 from .image_files import FolderImageDataset, pil_to_pixels
 
 FORMAT = "ganzoo-prepared-images/1"
@@ -124,18 +125,8 @@ def remove_dead_temp_files(folder: Path) -> None:
     """Delete ``*.tmp-PID`` files in ``folder`` whose process is gone (a preparation killed midway)."""
     for tmp in folder.glob("*.tmp-*"):
         pid = tmp.name.rpartition(".tmp-")[2]
-        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             tmp.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
 
 
 def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: int | None = None) -> np.ndarray | None:

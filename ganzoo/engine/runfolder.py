@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..processes import process_alive
 from .files import CHECKPOINT_NAME, TEMP_NAME, atomic_write_text, checkpoint_name, list_checkpoints, temp_path
 
 if TYPE_CHECKING:
@@ -339,19 +340,7 @@ def remove_stale_temp_files(folder: Path) -> list[Path]:
             continue
         for path in parent.iterdir():
             m = TEMP_NAME.match(path.name)
-            if m and path.is_file() and not _alive(int(m.group(1))):
+            if m and path.is_file() and not process_alive(int(m.group(1))):
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):  # exists but is someone else's (or cannot tell): keep its file
-        return True
-    return True

@@ -17,6 +17,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from ..processes import process_alive
+
 TEMP_FOLDER = re.compile(r"^\.(.+)\.[0-9a-f]{8}\.(tmp|old)-(\d+)$")  # a save in progress: ".NAME.HEX.tmp-PID"
 AT_FDCWD, RENAME_EXCHANGE = -100, 2  # renameat2(2): paths relative to the working directory; swap the two
 
@@ -71,19 +73,6 @@ def remove_stale_saves(parent: Path) -> list[Path]:
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (or may: another user's); this process counts as alive."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but is someone else's, or cannot tell: keep its files
-        return True
-    return True
 
 
 def link_or_copy(src: str | Path, dst: str | Path) -> None:

@@ -29,7 +29,7 @@ import torch
 
 from .. import __version__
 from ..hf import HUB_PREFIX, download_file, forget_file
-from .atomic import process_alive
+from ..processes import process_alive
 from .weights import WeightsError
 
 SHA256 = re.compile(r"[0-9a-f]{64}")  # a pin is a file's full sha256
