@@ -108,12 +108,15 @@ def _require_gradio() -> None:
         raise ImportError(DEMO_HINT) from None
 
 
+SPACE_MARK = "written by `ganzoo demo --write-space`"  # what marks a Space file as ganzoo's, safe to rewrite
+
+
 def space_files(name: str) -> dict[str, str]:
     """app.py, requirements.txt and README.md of a Hugging Face Space serving the demo of ``name``."""
     target = name if name.startswith(HUB_PREFIX) or not REPO_ID.fullmatch(name) else HUB_PREFIX + name
     app = "\n".join(
         [
-            f'"""The ganzoo demo of {target} (written by `ganzoo demo --write-space`)."""',
+            f'"""The ganzoo demo of {target} ({SPACE_MARK})."""',
             "",
             "from ganzoo.demo import make_demo",
             "",
@@ -142,7 +145,8 @@ def space_files(name: str) -> dict[str, str]:
             "",
         ]
     )
-    return {"app.py": app, "requirements.txt": "torch-ganzoo[demo]\n", "README.md": readme}
+    requirements = f"# {SPACE_MARK}\ntorch-ganzoo[demo]\n"
+    return {"app.py": app, "requirements.txt": requirements, "README.md": f"{readme}\n<!-- {SPACE_MARK} -->\n"}
 
 
 def write_space(folder: str | Path, name: str) -> list[Path]:
@@ -152,7 +156,7 @@ def write_space(folder: str | Path, name: str) -> list[Path]:
     files = space_files(name)
     for file in files:
         path = folder / file
-        if path.exists() and "ganzoo" not in path.read_text(errors="replace"):
+        if path.exists() and (not path.is_file() or SPACE_MARK not in path.read_text(errors="replace")):
             raise click.ClickException(f"{path} exists and was not written by ganzoo: choose another folder")
     written = []
     for file, text in files.items():

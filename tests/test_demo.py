@@ -109,7 +109,7 @@ def test_card_shows_family_data_metrics_with_protocol_and_licence(tmp_path):
 def test_write_space_writes_an_app_that_loads_the_hub_model(tmp_path):
     files = space_files("org/my-dcgan")
     assert "make_demo('hf-hub:org/my-dcgan')" in files["app.py"] and "sdk: gradio" in files["README.md"]
-    assert files["requirements.txt"].strip() == "torch-ganzoo[demo]"
+    assert files["requirements.txt"].strip().splitlines()[-1] == "torch-ganzoo[demo]"
     result = CliRunner().invoke(demo_command, ["--write-space", str(tmp_path / "space"), "dcgan-mnist"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "space").iterdir()) == ["README.md", "app.py", "requirements.txt"]
@@ -119,6 +119,11 @@ def test_write_space_writes_an_app_that_loads_the_hub_model(tmp_path):
     result = CliRunner().invoke(demo_command, ["--write-space", str(tmp_path / "other"), "dcgan-mnist"])
     assert result.exit_code == 1 and "not written by ganzoo" in result.output
     assert (tmp_path / "other" / "app.py").read_text() == "print('mine')\n"
+    (tmp_path / "other" / "app.py").write_text("# my ganzoo app\n")  # naming ganzoo does not make it ganzoo's
+    result = CliRunner().invoke(demo_command, ["--write-space", str(tmp_path / "other"), "dcgan-mnist"])
+    assert result.exit_code == 1 and (tmp_path / "other" / "app.py").read_text() == "# my ganzoo app\n"
+    result = CliRunner().invoke(demo_command, ["--write-space", str(tmp_path / "space"), "dcgan-mnist"])
+    assert result.exit_code == 0, result.output  # its own files are rewritten
 
 
 # ---- the page in a real headless browser ----
