@@ -103,3 +103,62 @@ def hub(hf_env):
     # tqdm's process-wide monitor thread (started by any tqdm, even a disabled one) is not ours.
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive() and t.name != "tqdm_monitor"]
     assert not leftover, leftover
+
+
+@pytest.fixture
+def http_files(tmp_path):
+    """A loopback HTTP server for a folder of files (the plain URLs upstreams publish): (folder, base URL)."""
+    import http.server
+    import threading
+    from functools import partial
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def load_spy(monkeypatch):
+    """Every torch.load call's weights_only, recorded (the call still made)."""
+    import torch
+
+    calls, real = [], torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    return calls
+
+
+def throwaway_venv(root: Path) -> Path:
+    """A venv at ``root`` whose interpreter also sees this interpreter's site folders (a .pth file adds them, with
+    their own .pth files: editable installs included); pip run there installs into the venv, nowhere else, so a
+    test that installs a package changes no other test's environment. Returns its python."""
+    import venv
+
+    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+    python = root / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
+    (Path(purelib) / "ganzoo_host_site.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n"
+    )
+    return python

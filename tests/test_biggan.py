@@ -10,11 +10,8 @@ Upstream sources read for this file (facts only):
 from __future__ import annotations
 
 import hashlib
-import http.server
 import math
-import threading
 from collections import OrderedDict
-from functools import partial
 
 import pytest
 import torch
@@ -381,38 +378,6 @@ def test_the_catalog_entries_read_upstreams_full_size_layouts(size):
         == DEEP[size][0]
     )
     assert converted.data["classes"][207] == "golden retriever"
-
-
-@pytest.fixture
-def http_files(tmp_path):
-    """A loopback HTTP server for a folder of files (the S3 URLs upstream publishes): (folder, base URL)."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-@pytest.fixture
-def load_spy(monkeypatch):
-    """Every torch.load call's weights_only, recorded (the call still made)."""
-    calls, real = [], torch.load
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("weights_only"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "load", spy)
-    return calls
 
 
 def _serve_and_register(folder, base, size, name, classes=CLASSES):

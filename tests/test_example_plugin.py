@@ -20,12 +20,11 @@ import re
 import subprocess
 import sys
 import textwrap
-import venv
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, throwaway_venv
 from .test_install import OFFLINE_BUILD
 
 EXAMPLE = REPO / "examples" / "ganzoo-lsgan"
@@ -67,19 +66,7 @@ def plugin_python(tmp_path_factory) -> Path:
     """A venv in a temporary folder whose interpreter also sees this interpreter's site folders (a .pth file
     adds them, with their own .pth files: editable installs included); pip run there installs into the venv."""
     global PYTHON
-    root = tmp_path_factory.mktemp("plugin-venv") / "venv"
-    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
-    python = root / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    ours = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
-    (Path(purelib) / "ganzoo_host_site.pth").write_text(
-        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n"
-    )
+    python = throwaway_venv(tmp_path_factory.mktemp("plugin-venv") / "venv")
     PYTHON = python
     yield python
     PYTHON = None

@@ -27,7 +27,6 @@ from ganzoo.pretrained.folder import remove_stale_saves
 
 from .test_hostile import _fails_cleanly, real_builds  # noqa: F401  (a fixture)
 from .test_importers import (
-    http_files,  # noqa: F401  (a fixture)
     mmagic_checkpoint,
     mmagic_state,
     studiogan_checkpoint,

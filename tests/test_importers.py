@@ -7,12 +7,9 @@ against the function it must compute.
 """
 
 import hashlib
-import http.server
 import re
 import shutil
-import threading
 from collections import OrderedDict
-from functools import partial
 
 import pytest
 import torch
@@ -232,38 +229,6 @@ def _catalog(monkeypatch_name, **card):
             )
 
     plugins.register_plugin(Entry, monkeypatch_name)
-
-
-@pytest.fixture
-def http_files(tmp_path):
-    """A loopback HTTP server for a folder of files: (folder, base URL)."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-@pytest.fixture
-def load_spy(monkeypatch):
-    """Every torch.load call, recorded (and still performed)."""
-    calls, real = [], torch.load
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs.get("weights_only"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "load", spy)
-    return calls
 
 
 # ---- mmagic DCGAN over a plain URL ------------------------------------------------------------------

@@ -9,14 +9,12 @@ running beside these never see the test plugin).
 import importlib.metadata
 import os
 import subprocess
-import sys
 import textwrap
-import venv
 from pathlib import Path
 
 import pytest
 
-from .conftest import run_ganzoo
+from .conftest import run_ganzoo, throwaway_venv
 
 # build offline with the venv's own setuptools (pip reads this variable inverted: "0" turns isolation off)
 OFFLINE_BUILD = {"PIP_NO_BUILD_ISOLATION": "0", "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
@@ -26,20 +24,7 @@ OFFLINE_BUILD = {"PIP_NO_BUILD_ISOLATION": "0", "PIP_NO_INDEX": "1", "PIP_DISABL
 def throwaway_python(tmp_path_factory) -> Path:
     """A venv whose interpreter also sees this interpreter's site folders (a .pth file adds them, with their own
     .pth files: editable installs included); pip run there installs into the venv, nowhere else."""
-    root = tmp_path_factory.mktemp("install-venv") / "venv"
-    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
-    python = root / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    ours = [p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")]
-    (Path(purelib) / "ganzoo_host_site.pth").write_text(
-        "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n"
-    )
-    return python
+    return throwaway_venv(tmp_path_factory.mktemp("install-venv") / "venv")
 
 
 def ganzoo_in(python: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
