@@ -39,6 +39,15 @@ from .group import cli, parse_sets
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), help="Numeric precision.  [default: fp32]")
 @click.option("--channels-last/--no-channels-last", default=None, help="NHWC memory format for conv nets.")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the networks.")
+@click.option(
+    "--sync-bn/--no-sync-bn", default=None, help="Under torchrun: batch norm over the global batch (SyncBatchNorm)."
+)
+@click.option(
+    "--accumulate",
+    type=int,
+    metavar="K",
+    help="Sum gradients over K micro-batches per optimizer step (global batch = batch x K x processes).  [default: 1]",
+)
 @click.option("--ema", type=float, help="EMA decay of the generator (0 = off), e.g. 0.999.")
 @click.option("--seed", type=int, help="Seed of weights, noise and data order.  [default: 0]")
 @click.option("--workers", type=int, help="Data-loader processes (for data not held in memory).")

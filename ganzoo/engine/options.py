@@ -18,6 +18,8 @@ class TrainOptions:
     precision: str = "fp32"  # "fp32", "bf16" (autocast) or "fp16" (autocast + GradScaler)
     channels_last: bool = False  # NHWC memory format for conv nets (faster on tensor cores)
     compile: bool = False  # torch.compile the networks (a gradient penalty stays eager)
+    sync_bn: bool = False  # under DDP, batch norm over the global batch (SyncBatchNorm); one process: a note, no-op
+    accumulate: int = 1  # micro-batches summed into each optimizer step: global batch = batch_size x this x world
     ema: float = 0.0  # decay of an EMA of the generator's weights; 0 = off (e.g. 0.999)
     seed: int = 0  # seeds weights, noise and data order: same seed, same run
     workers: int = 0  # data-loader processes for data sets that are not held in memory
@@ -35,7 +37,7 @@ class TrainOptions:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
 
-        for name in ("steps", "batch_size", "log_every", "keep_checkpoints", "num_samples"):
+        for name in ("steps", "batch_size", "accumulate", "log_every", "keep_checkpoints", "num_samples"):
             positive_int(name)
         for name in ("workers", "sample_every", "checkpoint_every", "seed"):
             positive_int(name, allow_zero=True)
@@ -49,5 +51,7 @@ class TrainOptions:
             raise ConfigError(f"budget must be a finite number of seconds (0 = no limit), got {self.budget!r}")
         if not (isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device)):
             raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
+        if not isinstance(self.sync_bn, bool):
+            raise ConfigError(f"sync_bn must be true or false, got {self.sync_bn!r}")
         if self.progress not in ("auto", "on", "off"):
             raise ConfigError(f"progress must be 'auto', 'on' or 'off', got {self.progress!r}")

@@ -125,6 +125,7 @@ class Step:
     (``AdamStep`` gives both: Adam from the config, and an iteration declared as ``phases``)."""
 
     ema_net: str | None = "G"  # the network the engine averages when EMA is on
+    cannot_accumulate: str = ""  # why the iteration cannot run on micro-batches (--accumulate); "" = it can
 
     def __init__(self, config: Any):
         self.config = config

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..model import GanModel
+from . import accumulate, syncbn
 from .batches import Batches
 from .device import autocast, resolve_device, use_fast_kernels
 from .distributed import Distributed
@@ -72,6 +73,8 @@ class Trainer:
         # the pieces by name: raw (unwrapped) networks, step, optimizers, EMA, fp16 scaler
         self.raw, self.step_fn, self.optimizers = self.state.nets, self.state.step, self.state.optimizers
         self.ema, self.scaler = self.state.ema, self.state.scaler
+        self.micro = accumulate.Accumulation(options.accumulate, self.step_fn, model.variant.name)  # --accumulate K
+        syncbn.prepare(self.raw, options, self.dist.enabled, self.is_main, model.variant.name)  # before the DDP wrap
         self.models = {name: self._wrap(net) for name, net in self.raw.items()}
         self.iteration = 0
         self.train_seconds = 0.0  # wall time spent in the loop, carried across resumes
@@ -204,17 +207,16 @@ class Trainer:
         self.state.start_iteration(self.iteration, total)
         self.ctx.iteration = self.iteration
         try:
-            batch = self._next_batch()
+            batch = self.micro.draw(self._next_batch)  # the batch, or the K micro-batches of --accumulate K
         except Exception as exc:  # nothing of this iteration has run: the last completed one can be saved
             self._stop_on_data_error(exc, can_save=True)
         try:
-            with self._autocast():
-                self.step_fn(self.ctx, batch)
+            self.micro.run(self.step_fn, self.ctx, batch)
         except Exception as exc:
             if exc is self._data_error:  # a later batch (a critic's): some networks have moved
                 self._stop_on_data_error(exc, can_save=False)
             raise
-        self.state.update_ema(self.iteration, self.options.batch_size * self.dist.world)
+        self.state.update_ema(self.iteration, self.options.batch_size * self.options.accumulate * self.dist.world)
         self.iteration += 1
 
     def _log_line(self) -> dict[str, Any]:
