@@ -33,6 +33,7 @@ import torch
 from .eval_folder import folder_samples, is_image_folder
 from .eval_labels import label_arguments, reference_classes, requested_digits
 from .eval_report import format_table, write_results
+from .metrics import sharding
 from .metrics.calling import check_options, options_in_force
 from .tasks import POINTS_SAMPLES, Task, for_data_kind
 
@@ -201,7 +202,7 @@ def _draw_samples(
         return _Samples(images, str(model_or_path), info=info)
     model, name = _load_model(model_or_path, device, translation=False)
     labels = model.task.evaluation_labels(num_samples)  # every class alike, or None
-    images = model.sample(num_samples, seed=seed, labels=labels, batch_size=batch_size).cpu()  # (N, C, H, W) or (N, D)
+    images = sharding.sample(model, num_samples, seed=seed, labels=labels, batch_size=batch_size)  # (N, C, H, W)
     info = {"image_size": images.shape[-1], "channels": images.shape[1]} if images.dim() == 4 else {}
     return _Samples(images, name, model, labels, requested_digits(model, labels), info)
 

@@ -74,32 +74,38 @@ def eval_cmd(
 ) -> None:
     """Score NAME (catalog name, hf-hub:org/repo, model or run folder, or a folder of generated images) against
     --data."""
+    from ..engine.distributed import end_finished_rank
     from ..evaluate import default_metrics, evaluate, format_table, write_results
+    from ..metrics import sharding
     from ..pretrained.weights import WeightsError
 
     metrics = metric_names.split(",") if metric_names else default_metrics(data)
     options = parse_dotted(option_pairs, "-o/--option", "METRIC")
     try:
-        result = evaluate(
-            name,
-            data,
-            metrics,
-            num_samples=num_samples,
-            num_reference=num_reference,
-            seed=seed,
-            features=features,
-            device=device,
-            protocol=protocol,
-            ref_stats=ref_stats,
-            inception_weights=inception_weights,
-            cache=not no_cache,
-            options=options,
-        )
+        with sharding.session():  # under torchrun: every rank draws and extracts a share; rank 0 reports
+            main = sharding.is_main()
+            result = evaluate(
+                name,
+                data,
+                metrics,
+                num_samples=num_samples,
+                num_reference=num_reference,
+                seed=seed,
+                features=features,
+                device=device,
+                protocol=protocol,
+                ref_stats=ref_stats,
+                inception_weights=inception_weights,
+                cache=not no_cache,
+                options=options,
+            )
     except (FileNotFoundError, WeightsError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(format_table(result))
-    if json_out:
-        click.echo(f"wrote {write_results(result, json_out)}")
+    if main:
+        click.echo(format_table(result))
+        if json_out:
+            click.echo(f"wrote {write_results(result, json_out)}")
+    end_finished_rank()  # a rank of a finished torchrun launch exits here; one process goes on
 
 
 @cli.command()

@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .sharding import sharded
+
 __all__ = [
     "MnistClassifier",
     "at_size",
@@ -118,11 +120,15 @@ def _run(images: torch.Tensor, classifier: MnistClassifier | None, batch_size: i
     if net.training:
         raise ValueError("the classifier is in training mode; call .eval() first")
     device = next(net.parameters()).device
-    outputs = []
-    for start in range(0, images.shape[0], batch_size):
-        batch = images[start : start + batch_size].to(device)
-        outputs.append((net.features(batch) if what == "features" else net(batch)).float().cpu())
-    return torch.cat(outputs) if outputs else torch.empty(0, FEATURES if what == "features" else NUM_CLASSES)
+
+    def run(rows: torch.Tensor) -> torch.Tensor:
+        outputs = []
+        for start in range(0, rows.shape[0], batch_size):
+            batch = rows[start : start + batch_size].to(device)
+            outputs.append((net.features(batch) if what == "features" else net(batch)).float().cpu())
+        return torch.cat(outputs) if outputs else torch.empty(0, FEATURES if what == "features" else NUM_CLASSES)
+
+    return sharded(run, images)  # under torchrun: each rank classifies a share
 
 
 def classifier_features(

@@ -32,6 +32,7 @@ from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from .inception import sha256_file
+from .sharding import sharded
 from .timm_features import WeightsNotCachedError, cached_weights, check_timm_name, timm_network
 
 __all__ = [
@@ -102,6 +103,10 @@ class FeatureExtractor:
             used.append(self)
         if device is not None:
             self.module.to(device)
+        return sharded(lambda rows: self._extract(rows, batch_size, desc), images)  # under torchrun: each rank a share
+
+    def _extract(self, images: torch.Tensor, batch_size: int, desc: str | None) -> dict[str, torch.Tensor]:
+        """extract() of these images in this process."""
         device = next(self.module.parameters()).device
         parts: dict[str, list[torch.Tensor]] = {name: [] for name in self.layers}
         with _progress(images.shape[0], desc or f"features ({self.spec})") as bar:

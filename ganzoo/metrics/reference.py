@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .npz import open_npz, read_array, read_header
+from .sharding import is_main
 from .stats_file import MAX_DIM, StatsFileError, read_stats_file
 
 __all__ = ["Reference", "cache_dir", "read_stats_file", "StatsFileError"]
@@ -88,7 +89,11 @@ class Reference:
                 return found
         features = extractor.extract(self.images, batch_size=batch_size, device=device, desc="reference features")
         self.source = "computed"
-        if path is not None and _write(path, key, features, extractor, {**self.describe, "count": len(self.images)}):
+        if (
+            path is not None
+            and is_main()
+            and _write(path, key, features, extractor, {**self.describe, "count": len(self.images)})
+        ):
             self.source = f"computed, cached as {path}"
         return features
 
