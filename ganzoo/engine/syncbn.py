@@ -1,10 +1,11 @@
 """``--sync-bn``: batch norm over the global batch of a torchrun launch, not each process's share of it.
 
 Each process normalises with the mean and variance of every process's batch together, and the running
-statistics follow them, so the ranks agree on them after every step. The layers are torch's
-``SyncBatchNorm`` (the same parameters, buffers and state keys as ``BatchNorm2d``, so checkpoints and
-published weights keep plain batch-norm names); torch's own kernel runs on CUDA, and on the CPU, where
-torch has none, this module reduces the statistics with differentiable all-reduces (gloo).
+statistics follow them, so the ranks agree on them after every step. On CUDA the layers become
+torch's ``SyncBatchNorm``; on the CPU, where torch has no kernel for it and DDP refuses it, they become
+``GlobalBatchNorm``, which reduces the statistics with differentiable all-reduces (gloo). Both keep the
+parameters, buffers and state keys of ``BatchNorm2d``, so checkpoints and published weights keep plain
+batch-norm names.
 """
 
 from __future__ import annotations
@@ -21,34 +22,60 @@ from ..config import ConfigError
 PLAIN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)  # the layers converted (not subclasses with own forwards)
 
 
-class SyncBatchNorm(nn.SyncBatchNorm):
-    """torch's SyncBatchNorm that also runs on CPU tensors: the global statistics through two all-reduces."""
+class GlobalBatchNorm(_BatchNorm):
+    """SyncBatchNorm for CPU tensors (torch's needs CUDA, and DDP refuses it on the CPU): the same parameters,
+    buffers and state keys as BatchNorm, and in training under a process group the statistics of every rank."""
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (N, C, ...), got {input.dim()}D")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         import torch.distributed as dist
 
-        if input.device.type != "cpu" or not (self.training and dist.is_available() and dist.is_initialized()):
-            return super().forward(input)  # CUDA: torch's kernel; eval or one process: plain batch norm
+        if not (self.training and dist.is_available() and dist.is_initialized()):
+            return super().forward(input)  # eval, or one process: plain batch norm
         return _global_batch_norm(self, input)
 
 
-def _global_batch_norm(bn: SyncBatchNorm, x: torch.Tensor) -> torch.Tensor:
-    """Normalise ``x`` (N, C, ...) with the statistics of every rank's batch; update the running ones as torch does."""
-    from torch.distributed.nn.functional import all_reduce
+SYNCED = (nn.SyncBatchNorm, GlobalBatchNorm)  # what convert() makes: torch's on CUDA, GlobalBatchNorm elsewhere
 
+
+class _AllReduce(torch.autograd.Function):
+    """The sum over the ranks; its gradient is the sum of the ranks' gradients (every rank's loss uses the sum)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def _global_batch_norm(bn: GlobalBatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """Normalise ``x`` (N, C, ...) with the statistics of every rank's batch; update the running ones as torch does."""
     bn._check_input_dim(x)
     dims = [0, *range(2, x.dim())]  # all but the channels
     shape = (1, -1) + (1,) * (x.dim() - 2)
     xf = x.float()
     local = torch.cat([xf.sum(dims), xf.new_full((1,), x.numel() // x.shape[1])])  # (C + 1,): sums and count
-    total = all_reduce(local, group=bn.process_group or torch.distributed.group.WORLD)
+    total = _AllReduce.apply(local)
     count, mean = total[-1], total[:-1] / total[-1]  # (), (C,)
     centred = xf - mean.reshape(shape)
-    var = all_reduce(centred.square().sum(dims), group=bn.process_group or torch.distributed.group.WORLD) / count
+    var = _AllReduce.apply(centred.square().sum(dims)) / count  # (C,), biased, as batch norm normalises
     out = centred * torch.rsqrt(var + bn.eps).reshape(shape)
     if bn.affine:
         out = out * bn.weight.reshape(shape) + bn.bias.reshape(shape)
-    if bn.track_running_stats:
+    if bn.training and bn.track_running_stats:
         with torch.no_grad():
             bn.num_batches_tracked.add_(1)
             factor = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
@@ -69,10 +96,13 @@ def batch_norm_layers(nets: dict[str, nn.Module]) -> list[tuple[str, nn.Module]]
 
 
 def convert(net: nn.Module) -> nn.Module:
-    """Replace ``net``'s BatchNorm1d/2d/3d layers in place by SyncBatchNorm sharing their parameters and buffers."""
+    """Replace ``net``'s BatchNorm1d/2d/3d layers in place by synced ones sharing their parameters and buffers:
+    torch's SyncBatchNorm for a layer on CUDA, GlobalBatchNorm for one on the CPU."""
     for name, child in net.named_children():
         if type(child) in PLAIN:
-            sync = SyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+            tensors = [*child.parameters(), *child.buffers()]
+            kind = nn.SyncBatchNorm if tensors and tensors[0].device.type == "cuda" else GlobalBatchNorm
+            sync = kind(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
             if child.affine:
                 sync.weight, sync.bias = child.weight, child.bias  # the same Parameters: the optimizers keep them
             if child.track_running_stats:
@@ -98,7 +128,7 @@ def prepare(nets: dict[str, nn.Module], options: Any, distributed: bool, is_main
         raise ConfigError(
             f"--sync-bn: none of {variant}'s networks ({', '.join(nets)}) has a batch-norm layer; leave out --sync-bn"
         )
-    own = [path for path, m in layers if type(m) not in PLAIN and not isinstance(m, nn.SyncBatchNorm)]
+    own = [path for path, m in layers if type(m) not in PLAIN and not isinstance(m, SYNCED)]
     if own:
         raise ConfigError(
             f"--sync-bn: {variant}'s batch norm {own[0]} is a {type(dict(layers)[own[0]]).__name__}, its own kind "
