@@ -48,6 +48,7 @@ def run_bench(
     from .api import get_variant
     from .config import ConfigError
     from .data import parse_spec
+    from .metrics import sharding
     from .tasks import for_data_kind
 
     if (steps is None) == (budget is None):
@@ -123,9 +124,10 @@ def run_bench(
         "runs": runs,
         "summary": summarise(runs, variants, threshold),
     }
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "results.md").write_text(results_markdown(result))
-    results_picture(result, out / "results.png")
+    if sharding.is_main():  # under torchrun: every rank evaluated a share, rank 0 writes
+        (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / "results.md").write_text(results_markdown(result))
+        results_picture(result, out / "results.png")
     return result
 
 
@@ -148,6 +150,7 @@ def _bench_one(
 ) -> dict[str, Any]:
     """One (variant, seed): train in ``evals`` segments in child processes, evaluating after each."""
     from .evaluate import evaluate
+    from .metrics import sharding
     from .networks import count_parameters
     from .pretrained.run import load_run
 
@@ -181,7 +184,7 @@ def _bench_one(
             args += ["--steps", str(math.ceil(steps * k / evals))]
         else:
             args += ["--steps", str(10**9), "--budget", str(budget / evals)]
-        _train_segment(args)
+        sharding.on_main(lambda: _train_segment(args), f"training {variant}")  # noqa: B023 (called at once)
         model = load_run(run)
         scores = evaluate(
             model, data, _applicable(metrics, model), num_samples=num_samples, seed=0, features=features, device=device
@@ -194,7 +197,8 @@ def _bench_one(
     peak = max((line.get(memory, 0) for line in lines), default=0)
     model = load_run(run)
     grid = run / "final-samples.png"
-    _final_grid(model, grid)
+    if sharding.is_main():
+        _final_grid(model, grid)
     return {
         "variant": variant,
         "seed": seed,
@@ -231,8 +235,13 @@ def degenerate_notes(curve: list[dict[str, Any]]) -> list[str]:
 
 
 def _train_segment(args: list[str]) -> None:
-    """Run one training command in a child process; its error output becomes the error when it fails."""
-    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    """Run one training command in a child process; its error output becomes the error when it fails.
+
+    Under torchrun only rank 0 trains, in one process (the child does not join the launch); all ranks evaluate.
+    """
+    from .metrics.sharding import single_process_env
+
+    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=single_process_env())
     if proc.returncode:
         raise RuntimeError(f"training failed ({' '.join(args[3:])}):\n{proc.stderr[-2000:]}")
 

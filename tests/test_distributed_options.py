@@ -209,6 +209,15 @@ torch.manual_seed(5)
 model = ganzoo.create("dcgan", image_size=16, channels=1, ngf=8, ndf=8)
 res["share.samples"] = sharding.sample(model, 10, seed=3, labels=None, batch_size=3)
 
+# rank 0 alone runs an action (the bench's training); its failure stops every rank
+try:
+    sharding.on_main(lambda: 1 / 0, "a division")
+except ZeroDivisionError:
+    res["main.error"] = torch.tensor(0)
+except RuntimeError as exc:
+    res["main.error"] = torch.tensor(1 if "rank 0 failed a division" in str(exc) else 2)
+res["main.result"] = torch.tensor(sharding.on_main(lambda: 7, "seven") or -1)
+
 # the engine: batch-norm statistics right after each iteration, and the weights
 label = None
 original = Trainer._one_iteration
@@ -292,6 +301,18 @@ def test_sharded_rows_and_samples_come_back_in_order(ddp_results):
     expected = ganzoo.create("dcgan", **TINY_DCGAN).sample(10, seed=3, batch_size=3)
     for res in (r0, r1):
         torch.testing.assert_close(res["share.samples"], expected)
+
+
+def test_rank_0_alone_runs_an_action_and_its_failure_stops_every_rank(ddp_results, monkeypatch):
+    r0, r1, _ = ddp_results
+    assert (int(r0["main.error"]), int(r1["main.error"])) == (0, 1)
+    assert (int(r0["main.result"]), int(r1["main.result"])) == (7, -1)
+    for name, value in {"RANK": "1", "WORLD_SIZE": "2", "MASTER_PORT": "29500", "TORCHELASTIC_RUN_ID": "x"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GANZOO_CACHE_KEEP", "1")
+    env = sharding.single_process_env()  # what the bench's training child gets: it trains alone
+    assert not {"RANK", "WORLD_SIZE", "MASTER_PORT", "TORCHELASTIC_RUN_ID"} & set(env)
+    assert env["GANZOO_CACHE_KEEP"] == "1" and env["PATH"] == os.environ["PATH"]
 
 
 @pytest.mark.filterwarnings("ignore:FID from 100 samples")  # a small count keeps the test fast

@@ -161,6 +161,8 @@ def bench(
     """Train VARIANTS on the same data with the same budget and compare them side by side."""
     from ..bench import parse_threshold, run_bench
     from ..config import ConfigError
+    from ..engine.distributed import end_finished_rank
+    from ..metrics import sharding
 
     config = parse_dotted(config_pairs, "-c", "VARIANT")
     level = None
@@ -170,24 +172,28 @@ def bench(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--threshold") from None
     try:
-        run_bench(
-            list(variants),
-            data,
-            out,
-            steps=steps,
-            budget=budget,
-            seeds=seeds,
-            evals=evals,
-            metrics=metric_names.split(",") if metric_names else None,
-            batch_size=batch_size,
-            config=config,
-            ema=ema,
-            threshold=level,
-            num_samples=num_samples,
-            device=device,
-            features=features,
-        )
+        with sharding.session():  # under torchrun: rank 0 trains, every rank evaluates a share, rank 0 reports
+            main = sharding.is_main()
+            run_bench(
+                list(variants),
+                data,
+                out,
+                steps=steps,
+                budget=budget,
+                seeds=seeds,
+                evals=evals,
+                metrics=metric_names.split(",") if metric_names else None,
+                batch_size=batch_size,
+                config=config,
+                ema=ema,
+                threshold=level,
+                num_samples=num_samples,
+                device=device,
+                features=features,
+            )
     except (ConfigError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {out}/results.json, results.md and results.png")
-    click.echo((Path(out) / "results.md").read_text())
+    if main:
+        click.echo(f"wrote {out}/results.json, results.md and results.png")
+        click.echo((Path(out) / "results.md").read_text())
+    end_finished_rank()  # a rank of a finished torchrun launch exits here; one process goes on

@@ -47,13 +47,48 @@ def _gather(local: torch.Tensor, counts: list[int]) -> torch.Tensor:
     """All ranks' ``local`` rows (``counts[r]`` from rank r) concatenated in rank order, on ``local``'s device."""
     import torch.distributed as dist
 
-    nccl = dist.get_backend() == "nccl"  # NCCL gathers CUDA tensors only
-    device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+    device = _comm_device()
     padded = torch.zeros((max(counts), *local.shape[1:]), dtype=local.dtype, device=device)  # equal sizes to gather
     padded[: local.shape[0]] = local.to(device)
     parts = [torch.empty_like(padded) for _ in counts]
     dist.all_gather(parts, padded)
     return torch.cat([part[:count] for part, count in zip(parts, counts)]).to(local.device)
+
+
+def _comm_device() -> torch.device:
+    """Where the process group's collectives take tensors: CUDA for NCCL, the CPU for gloo."""
+    import torch.distributed as dist
+
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def on_main(action: Callable[[], Any], what: str) -> Any:
+    """Rank 0's ``action()`` while the other ranks wait (None there); when it fails, every rank stops."""
+    import torch.distributed as dist
+
+    rank, world = rank_world()
+    if world == 1:
+        return action()
+    result, error = None, None
+    if rank == 0:
+        try:
+            result = action()
+        except Exception as exc:
+            error = exc
+    failed = torch.tensor([int(error is not None)], device=_comm_device())
+    dist.broadcast(failed, src=0)
+    if error is not None:
+        raise error
+    if failed.item():
+        raise RuntimeError(f"rank 0 failed {what}; its error says why")
+    return result
+
+
+def single_process_env() -> dict[str, str]:
+    """This process's environment without torchrun's variables: a child process started with it runs alone."""
+    launch = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE", "ROLE_RANK",
+              "ROLE_WORLD_SIZE", "ROLE_NAME", "MASTER_ADDR", "MASTER_PORT")  # fmt: skip
+    return {k: v for k, v in os.environ.items() if k not in launch and not k.startswith("TORCHELASTIC_")}
 
 
 def sharded(compute: Callable[[torch.Tensor], Any], rows: torch.Tensor) -> Any:
