@@ -72,8 +72,8 @@ class _MicroRun:
         self._go.acquire()
         try:
             if not self.cancelled:
-                if self.ctx.device.type == "cuda":
-                    torch.cuda.set_device(self.ctx.device)
+                if self.ctx.device.type == "cuda" and self.ctx.device.index is not None:
+                    torch.cuda.set_device(self.ctx.device)  # the current device is per thread
                 with self.ctx.autocast():  # autocast and grad mode are per thread
                     step(self.ctx, batch)
         except _Cancelled:
