@@ -97,10 +97,27 @@ HASH_POLICY = (
 )
 
 
+PAIRS = [
+    ("horse2zebra", "zebra2horse"),
+    ("monet2photo", "style_monet"),
+    ("summer2winter_yosemite", "winter2summer_yosemite"),
+    ("apple2orange", "orange2apple"),
+    ("map2sat", "sat2map"),
+    ("facades_photo2label", "facades_label2photo"),
+    ("cityscapes_photo2label", "cityscapes_label2photo"),
+]  # released both ways
+REVERSE = {a: b for pair in PAIRS for a, b in (pair, pair[::-1])}
+
+
+def _catalog_name(upstream: str) -> str:
+    return "cyclegan-" + upstream.replace("_", "-")
+
+
 def _register_released(register) -> None:
     """The authors' released generators, one catalog entry each (converted on first load)."""
     for upstream, (what, data) in RELEASED.items():
-        name = "cyclegan-" + upstream.replace("_", "-")
+        name = _catalog_name(upstream)
+        back = f"; the other way is {_catalog_name(REVERSE[upstream])}" if upstream in REVERSE else ""
         register(
             ganzoo.ModelCard(
                 name=name,
@@ -116,7 +133,7 @@ def _register_released(register) -> None:
                 source={
                     "importer": "junyanz-cyclegan",
                     "url": f"{RELEASES}/{upstream}.pth",
-                    "direction": f"a2b only: {what} (the file holds one generator)",
+                    "direction": f"a2b only: {what} (the file holds one generator){back}",
                     "input": INPUT,
                     "data": f"{data} (the upstream names no licence for its data sets; it asks users to cite "
                     "their papers)",
