@@ -103,7 +103,13 @@ def _register_released(register) -> None:
                 dataset="aligned:ROOT",
                 recipe=f"ganzoo train pix2pix --data aligned:datasets/{data.split(':')[0]} --image-size 256 "
                 f"--out runs/{name}",
-                config={"image_size": 256, "channels": 3, "ngf": 64, "n_downs": 8, "norm_stats": "image"},
+                config={
+                    "image_size": 256,
+                    "channels": 3,
+                    "ngf": 64,
+                    "n_downs": 8,
+                    "norm_stats": "image",
+                },
                 license="BSD-2-Clause",
                 source={
                     "importer": "junyanz-pix2pix",

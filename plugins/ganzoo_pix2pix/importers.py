@@ -12,6 +12,9 @@ Sequential under ``.model``, its inner block at index 1 (outermost) or 3 (the ot
 
 with <level> = model.model.1, then + ".model.3" per level further in: 8 levels at 256px. ganzoo's
 UnetGenerator holds the same convs and norms ("main", ".inside" per level, "down"/"up" Sequentials).
+Upstream's down path starts with an in-place LeakyReLU(0.2) on the level's input, so the skip it
+concatenates is LeakyReLU(x), not x; the function is the same, since every concatenation goes
+through a ReLU first and ReLU(LeakyReLU(x)) = ReLU(x).
 Files saved before PyTorch 0.4 lack num_batches_tracked; it is then set to 0 (no layer reads it at test).
 """
 

@@ -6,7 +6,7 @@ down / ReLU up; D: dropout 0.5), each decoder layer fed the mirror encoder layer
 There is no norm on the first and innermost convs; N(0, 0.02) init. At 256px with 3 channels the
 U-Net has 54,413,955 parameters and the 70x70 PatchGAN on (A, B) 2,768,705, giving 30x30 scores.
 With ``norm_stats="image"`` the U-Net's batch norms normalise each image by its own statistics outside
-training, as the authors' test.py runs their released generators (docs/translation.md#the-authors-models).
+training, as the authors' test.py runs their released generators (docs/translation.md).
 """
 
 from __future__ import annotations
