@@ -187,6 +187,9 @@ def test_a_cyclegan_release_imports_one_way_and_computes_the_upstream_function(h
     with pytest.raises(ConfigError, match="one_way cyclegan model .* translates only"):
         CycleGANStep(model.config)  # the cycle loss needs both generators: never trained
 
+    card = (cache_root() / "cyclegan-tiny-recorded" / "README.md").read_text()
+    assert "license: bsd-2-clause" in card and f"sha256 {sha}" in card and 'model.translate("photo.jpg")' in card
+
     load_spy.clear()
     (folder / "horse2zebra.pth").unlink()  # later loads read the converted folder alone
     again = ganzoo.load("cyclegan-tiny")
