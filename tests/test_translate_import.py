@@ -327,7 +327,11 @@ def test_translate_takes_a_pil_image_or_a_path_of_any_size(tmp_path):
         ganzoo.load("dcgan-mnist").translate(picture)
 
 
-def test_the_released_entries_are_listed_and_need_no_download(load_spy):
+def test_the_released_entries_are_listed_and_need_no_download(load_spy, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("describing a catalog entry downloaded something")
+
+    monkeypatch.setattr("ganzoo.importers.fetch", no_network)
     names = [m.name for m in plugins.get_state().models]
     released = [n for n in names if n.startswith(("cyclegan-", "pix2pix-")) and "mnist" not in n]
     assert len(released) == 23 and {"cyclegan-horse2zebra", "cyclegan-style-monet", "pix2pix-facades"} <= set(released)
@@ -341,5 +345,10 @@ def test_the_released_entries_are_listed_and_need_no_download(load_spy):
     full = cyclegan_state(ngf=64, n_blocks=9)  # the authors' resnet_9blocks: 11,378,179 parameters
     model, _ = convert("junyanz-cyclegan", full, expect=ganzoo.info("cyclegan-horse2zebra").config)
     assert sum(p.numel() for p in model.nets["G_AB"].parameters()) == 11_378_179
+    full = unet_state(ngf=64, n_downs=8)  # the authors' unet_256: 54,413,955 parameters
+    model, _ = convert("junyanz-pix2pix", full, expect=ganzoo.info("pix2pix-facades").config)
+    assert sum(p.numel() for p in model.nets["G_AB"].parameters()) == 54_413_955
     result = CliRunner().invoke(cli, ["info", "pix2pix-facades"])
     assert result.exit_code == 0 and "facades_label2photo.pth" in result.output and load_spy == []
+    listed = CliRunner().invoke(cli, ["list", "cyclegan-*"])
+    assert "cyclegan-horse2zebra             cyclegan  import (hash recorded at first download)" in listed.output
