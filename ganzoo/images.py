@@ -38,6 +38,8 @@ def open_image(source: Any) -> Any:
         with Image.open(path) as img:
             img.load()
             return img.copy()
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"{path} is refused by Pillow as a possible decompression bomb ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(
             f"{path} is not an image PIL can read ({type(exc).__name__}: {str(exc)[:120]}); give a PNG, JPEG, "
