@@ -80,6 +80,9 @@ RELEASED = {
         "night2day: outdoor webcam pairs of Laffont et al. 2014 (Transient Attributes)",
     ),
 }
+# the pairs as the upstream ships them, read so that A is this model's input (where that order is known here);
+# elsewhere aligned:ROOT, side-by-side pairs with the input on the left (aligned-btoa:ROOT reads them the other way)
+DATA_SPECS = {"pix2pix-facades": "aligned-btoa:datasets/facades", "pix2pix-edges2shoes": "aligned:datasets/edges2shoes"}
 INPUT = (
     "RGB, resized to 256x256 (bicubic) and scaled to [-1, 1], as the authors' test.py does (load_size = crop_size "
     "= 256); output 256x256 in [-1, 1]; batch norms use each image's own statistics and dropout is off (the "
@@ -101,7 +104,7 @@ def _register_released(register) -> None:
                 summary=f"{what}, 256x256: the pix2pix authors' released U-Net, imported on first load",
                 weights="import",
                 dataset="aligned:ROOT",
-                recipe=f"ganzoo train pix2pix --data aligned:datasets/{data.split(':')[0]} --image-size 256 "
+                recipe=f"ganzoo train pix2pix --data {DATA_SPECS.get(name, 'aligned:ROOT')} --image-size 256 "
                 f"--out runs/{name}",
                 config={
                     "image_size": 256,
