@@ -191,6 +191,10 @@ class Distributed:
         return self.rank == 0
 
 
+def _ranks(first: int, last: int) -> str:
+    return f"rank {first}" if first == last else f"ranks {first}-{last}"
+
+
 def _last_line(exc: Exception) -> str:
     """An error's cause in one line: a DataLoader worker's error ends with it."""
     text = str(exc).strip()
@@ -232,12 +236,11 @@ class WorldChange:
             if batch != options.batch_size:
                 changes.setdefault("engine", {})["batch_size"] = batch
             kept = "kept" if self.new_global == self.old_global else f"was {self.old_global}"
-            rest = "the others reseeded" if world > was else f"those of ranks {world}-{was - 1} dropped"
-            ranks = "rank 0" if min(world, was) == 1 else f"ranks 0-{min(world, was) - 1}"
+            rest = f"{_ranks(was, world - 1)} seeded anew" if world > was else f"{_ranks(world, was - 1)} dropped"
             self.note = (
                 f"resuming with {world} process{'es' if world > 1 else ''}, not {was}: batch {batch} per process "
                 f"(global batch {self.new_global}, {kept}); "
-                f"RNG streams of {ranks} restored, {rest}"
+                f"RNG streams of {_ranks(0, min(world, was) - 1)} restored, those of {rest}"
             )
 
     @classmethod

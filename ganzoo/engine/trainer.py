@@ -248,6 +248,7 @@ class Trainer:
         if self.guard.last_good != saved:
             self._flush_logs()
             saved = self.save_checkpoint()  # checked finite first, like every checkpoint
+        self.dist.shutdown()  # every rank is here: end the group before the error ends the process
         if stop.signal is not None:
             raise self.guard.interrupted(stop.signal, self.iteration, saved)
         raise self.guard.data_error(stop.error, self.iteration, saved, can_save=True) from stop.error
