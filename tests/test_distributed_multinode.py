@@ -224,3 +224,29 @@ def test_a_new_world_size_keeps_the_global_batch_where_it_divides(old, world, gi
     else:
         assert changes["world_size"] == world and ("kept" in change.note) == kept
         assert changes.get("engine", {}).get("batch_size", batch) == batch
+
+
+def test_a_checkpoint_from_before_the_layout_was_recorded_resumes_with_the_run_records(tmp_path, capsys):
+    """An older run's checkpoint has no "layout" and no other ranks' RNG streams: config.json's world size
+    and batch stand in (here, as if two processes of 8 had written it), and the run goes on."""
+    from ganzoo.engine.checkpoint import save_checkpoint
+
+    run = tmp_path / "run"
+    opts = dict(batch_size=16, checkpoint_every=0, progress="off", sample_every=0)
+    ganzoo.train("dcgan", "mnist-5k", steps=2, out=run, image_size=16, channels=1, ngf=8, ndf=8, **opts)
+    path = run / "checkpoints" / "step-000000002.safetensors"
+    tensors, header = read_checkpoint(path)
+    del header["layout"]
+    save_checkpoint(path, tensors, header)  # as an older ganzoo wrote it
+    record = json.loads((run / "config.json").read_text())
+    record["world_size"], record["engine"]["batch_size"] = 2, 8
+    (run / "config.json").write_text(json.dumps(record))
+
+    capsys.readouterr()
+    ganzoo.train(out=run, steps=3, resume=True, progress="auto")
+    assert (
+        "note: resuming with 1 process, not 2: batch 16 per process (global batch 16, kept)" in capsys.readouterr().err
+    )
+    _, header = checkpoint(run, 3)
+    assert header["data"] == {"epoch": 0, "offset": 3} and header["layout"] == {"world_size": 1, "batch_size": 16}
+    assert json.loads((run / "config.json").read_text())["world_size"] == 1

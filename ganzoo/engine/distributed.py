@@ -62,11 +62,11 @@ class Distributed:
             self.votes = dist.new_group(backend="gloo")
 
     def shutdown(self) -> None:
-        """After a finished run: wait for every rank, then end the process group this object started.
+        """After a finished run or an agreed stop: wait for every rank, then end the process group this object started.
 
         This is PyTorch's documented shutdown; the barrier keeps ranks from tearing down while
-        rank 0 still writes. Not called after an error: a barrier that a failed rank never
-        reaches would hang.
+        rank 0 still writes. Not called after an error that only some ranks raised: a barrier
+        that a failed rank never reaches would hang.
         """
         import torch.distributed as dist
 
