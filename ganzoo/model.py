@@ -313,12 +313,28 @@ class GanModel:
         return torch.arange(self.task.num_classes).repeat_interleave(per_class)
 
     @torch.no_grad()
-    def translate(self, x: torch.Tensor, direction: str = "a2b", *, batch_size: int = 64) -> torch.Tensor:
-        """Map images (B, C, H, W) in [-1, 1] from domain A to B ("a2b") or back ("b2a")."""
+    def translate(
+        self, x: Any, direction: str = "a2b", *, batch_size: int = 64, size: str = "model"
+    ) -> torch.Tensor | Any:
+        """Map images from domain A to B ("a2b") or back ("b2a").
+
+        A tensor (B, C, H, W) in [-1, 1] goes through the generator as it is. An image (a path or a PIL image,
+        any size) is resized to the model's side and scaled to [-1, 1] as the CycleGAN/pix2pix authors' test
+        pipeline does, and comes back as a PIL image at the model's side (``size="model"``, what their test.py
+        writes) or at its own width and height (``size="original"``): see ganzoo.images.
+        """
         task = self.task
         if not task.translates:
             raise TypeError(f"variant {self.variant.name!r} generates from noise: use model.sample(n)")
         name = task.generator(self.nets, direction, self.variant.name)  # a clear error for a direction it lacks
+        if not isinstance(x, torch.Tensor):
+            from .images import check_size, image_to_tensor, open_image, tensor_to_image
+
+            check_size(size)
+            image = open_image(x)
+            tensor = image_to_tensor(image, self.config.channels, self.config.image_size)  # (1, C, S, S)
+            out = self.translate(tensor, direction, batch_size=batch_size)
+            return tensor_to_image(out.clamp(-1, 1), image.size if size == "original" else None)
         if x.dim() == 3:
             x = x.unsqueeze(0)
         G = self.nets[name]

@@ -293,7 +293,11 @@ class Translation(Task):
         return Preview(torch.cat([a, model.translate(a, "a2b")]))
 
     def usage(self, name: str) -> list[str]:
-        return [*super().usage(name), 'y = model.translate(x, direction="a2b")']
+        return [
+            *super().usage(name),
+            'y = model.translate(x, direction="a2b")  # (B, C, H, W) in [-1, 1]',
+            'image = model.translate("photo.jpg")  # any image file or PIL image: a PIL image at the model\'s side',
+        ]
 
 
 TASKS: dict[str, type[Task]] = {"sample": Sampling, "translate": Translation}  # built-in tasks by name

@@ -221,8 +221,8 @@ res["main.result"] = torch.tensor(sharding.on_main(lambda: 7, "seven") or -1)
 # the engine: batch-norm statistics right after each iteration, and the weights
 label = None
 original = Trainer._one_iteration
-def one_iteration(self, total):
-    original(self, total)
+def one_iteration(self, *args):
+    original(self, *args)
     for n, net in self.raw.items():
         for k, v in [*net.named_parameters(), *net.named_buffers()]:
             res[f"{label}.{n}.{k}"] = v.detach().clone()

@@ -648,6 +648,8 @@ def test_import_command_converts_a_local_file_and_refuses_a_foreign_folder(tmp_p
     assert unknown.exit_code == 1 and "unknown importer 'mmagic-dcgn'; did you mean 'mmagic-dcgan'?" in unknown.output
     listed = _ganzoo("list", "--importers")
     assert [line.split()[:2] for line in listed.output.splitlines()[1:]] == [
+        ["junyanz-cyclegan", "cyclegan"],
+        ["junyanz-pix2pix", "pix2pix"],
         ["mmagic-dcgan", "dcgan"],
         ["pretrained-biggan-deep", "biggan"],
         ["studiogan-biggan", "biggan"],

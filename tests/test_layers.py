@@ -29,6 +29,7 @@ LAYERS = {
     "ganzoo.hf": 0,
     "ganzoo.output_targets": 0,
     "ganzoo.processes": 0,
+    "ganzoo.images": 0,
     # plugins, tasks, building networks, the model object
     "ganzoo": 1,
     "ganzoo.plugins": 1,

@@ -1,10 +1,10 @@
 """The `ganzoo` command line; each subcommand mirrors a function of the Python API.
 
 The group and its error handling live in ``group``; each command family in a module of its own:
-``catalog`` (list, info, plugins), ``training`` (train), ``sampling`` (sample), ``scoring`` (eval,
-bench) and ``publishing`` (push, import, install, uninstall, new-plugin); ``export`` and ``demo`` come
-from ganzoo.export and ganzoo.demo. Listing and inspecting
-never import torch; commands that train or sample import it when run.
+``catalog`` (list, info, plugins), ``training`` (train), ``sampling`` (sample), ``translating``
+(translate), ``scoring`` (eval, bench) and ``publishing`` (push, import, install, uninstall,
+new-plugin); ``export`` and ``demo`` come from ganzoo.export and ganzoo.demo. Listing and inspecting
+never import torch; commands that train, sample or translate import it when run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from ..demo import demo_command
 from ..export import export_command
 from ..plugins import get_state
-from . import catalog, publishing, sampling, scoring, training  # noqa: F401  (each adds its commands to `cli`)
+from . import catalog, publishing, sampling, scoring, training, translating  # noqa: F401  (each adds its commands to `cli`)
 from .group import USER_ERRORS, GanzooGroup, cli
 
 cli.add_command(export_command)  # ganzoo export NAME --format onnx

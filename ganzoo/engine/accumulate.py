@@ -36,9 +36,9 @@ class Accumulation:
         if k > 1 and reason:
             raise ConfigError(f"--accumulate {k}: {variant}'s step cannot run on micro-batches: {reason}")
 
-    def draw(self, next_batch: Callable[[], Any]) -> Any:
-        """The iteration's batch, or its K micro-batches in order, drawn before anything of the step runs."""
-        return next_batch() if self.k == 1 else [next_batch() for _ in range(self.k)]
+    def draw(self, first: Any, next_batch: Callable[[], Any]) -> Any:
+        """The iteration's batch ``first``, or it and K - 1 more: the K micro-batches in order, before the step runs."""
+        return first if self.k == 1 else [first, *(next_batch() for _ in range(self.k - 1))]
 
     def run(self, step: Step, ctx: StepContext, batch: Any) -> None:
         """One iteration: the step under the run's autocast, on the batch or in lockstep on the micro-batches."""

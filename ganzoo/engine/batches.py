@@ -2,6 +2,9 @@
 
 Epoch e visits the data in a permutation drawn from (seed, e); the position (epoch, offset) is
 all a checkpoint needs to continue with exactly the batches an uninterrupted run would see.
+Ranks take interleaved shards (rank r: items r, r + W, ... of the permutation), so global batch k
+of an epoch is items k*G to (k+1)*G - 1 of its permutation (G = batch x world) for every world size:
+``carry_position`` moves a position to another batch or world size by the samples seen.
 In-memory data sets (with a ``tensor`` attribute or a ``batch(indices)`` method) are indexed
 directly; others go through a DataLoader with workers, fed by the same index stream. A
 conditional run passes the data set's labels and gets (images, labels) batches.
@@ -51,6 +54,23 @@ class IndexStream:
         return {"epoch": self.epoch, "offset": self.offset}
 
 
+def carry_position(position: dict[str, int], size: int, old_global: int, new_global: int) -> tuple[dict, str]:
+    """A data position in batches of ``old_global`` items, as one in batches of ``new_global``; and what it loses.
+
+    The permutation of each epoch does not depend on the batch or world size, so the samples seen this
+    epoch (offset x old_global) carry over; when they are not a whole number of new batches, the run
+    goes back to the start of the batch they end in, and those samples are seen again.
+    """
+    if old_global == new_global:
+        return dict(position), ""
+    epoch, seen = position["epoch"], position["offset"] * old_global
+    offset, extra = divmod(seen, new_global)
+    if offset >= size // new_global:  # the epoch is over in the new batch size too
+        return {"epoch": epoch + 1, "offset": 0}, ""
+    note = f"; the last {extra} samples seen are seen again (not a whole batch of {new_global})" if extra else ""
+    return {"epoch": epoch, "offset": offset}, note
+
+
 class _Replay:
     """A batch sampler that yields what an IndexStream yields, starting where it stands now."""
 
@@ -95,6 +115,8 @@ class Batches:
         pos = position or {"epoch": 0, "offset": 0}
         self.labels = labels
         self.stream = IndexStream(len(dataset), batch_size, seed, rank, world, pos["epoch"], pos["offset"])
+        self._before: dict[str, int] | None = None  # the position before the last read, for unread()
+        self.drawn = 0  # batches asked for (a throughput count: failed and unread ones included)
         self.device = device
         self.channels_last = channels_last
         tensor = getattr(dataset, "tensor", None)
@@ -121,12 +143,29 @@ class Batches:
         return images if self.labels is None else (images, self.labels[idx])  # (B, C, H, W), (B,)
 
     def __next__(self) -> Any:
-        epoch, offset = self.stream.epoch, self.stream.offset
+        self.drawn += 1
+        self._before = self.stream.position()
         try:
             return self._to_device(next(self._it))
         except Exception:  # a batch that failed to load is not consumed: position() points at it, for a resume
-            self.stream.epoch, self.stream.offset = epoch, offset
+            self.unread()
             raise
+
+    def try_next(self) -> tuple[Any, Exception | None]:
+        """The next batch and None, or None and the error reading it raised (``position()`` still points at it)."""
+        try:
+            return next(self), None
+        except Exception as exc:
+            return None, exc
+
+    def unread(self) -> None:
+        """Put the last batch back: ``position()`` points at it again (a run that stops before using it).
+
+        Reading on is exact for data held in memory; a DataLoader's workers have fetched on, so after
+        this a loader-backed iterator is only for a checkpoint's position (the run is stopping).
+        """
+        pos = self._before or self.stream.position()
+        self.stream.epoch, self.stream.offset = pos["epoch"], pos["offset"]
 
     def _to_device(self, batch: Any) -> Any:
         if isinstance(batch, (tuple, list)):

@@ -37,6 +37,7 @@ __all__ = [
     "describe_key",
     "ema_net_of",
     "read_ema_net",
+    "read_header",
     "network_weights",
     "module_tensors",
     "load_module",
@@ -248,13 +249,21 @@ def ema_net_of(header: dict[str, Any], keys: Any) -> str | None:
 
 def read_ema_net(path: Path) -> str | None:
     """``ema_net_of`` a checkpoint file from its header alone: no tensor data is read."""
+    header, keys = read_header(path, with_keys=True)
+    return ema_net_of(header, keys)
+
+
+def read_header(path: Path, *, with_keys: bool = False) -> Any:
+    """A checkpoint's JSON header (and its tensor names with ``with_keys``), unverified: no tensor data is read."""
     try:
         with safe_open(str(path), framework="pt") as f:
             header = json.loads((f.metadata() or {})[HEADER_KEY])
             keys = list(f.keys())
     except Exception as exc:
         raise CorruptCheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
-    return ema_net_of(header, keys)
+    if not isinstance(header, dict):
+        raise CorruptCheckpointError(f"cannot read checkpoint {path}: its header is not a JSON object")
+    return (header, keys) if with_keys else header
 
 
 def network_weights(items: dict[str, Any], ema_net: str | None, *, ema: bool = True) -> dict[str, dict[str, Any]]:

@@ -127,10 +127,15 @@ class RunFolder:
     def record_changes(
         self, step: int, changes: dict[str, Any], config_dict: dict[str, Any], engine_dict: dict[str, Any]
     ) -> None:
-        """On a resume with new settings: config.json takes them, and keeps a history of what changed when."""
+        """On a resume with new settings: config.json takes them, and keeps a history of what changed when.
+
+        A resume on another number of processes has ``changes["world_size"]``: the record's world size follows.
+        """
         record = json.loads(self.config_path.read_text())
         record["config"] = config_dict
         record["engine"] = engine_dict
+        if "world_size" in changes:
+            record["world_size"] = changes["world_size"]
         record.setdefault("resumed", []).append({"step": step, **changes})
         self.write_record(record)
 

@@ -24,8 +24,11 @@ from .step import Step, StepContext
 class TrainingState:
     """The trained pieces of one run: ``nets`` (unwrapped), ``step``, ``optimizers``, ``ema`` and ``scaler``."""
 
-    def __init__(self, model: Any, options: Any, device: torch.device):
-        """Move ``model``'s networks to ``device`` (4D weights channels_last when asked), then build the rest."""
+    def __init__(self, model: Any, options: Any, device: torch.device, world: int = 1):
+        """Move ``model``'s networks to ``device`` (4D weights channels_last when asked), then build the rest.
+
+        ``world``: the number of processes training it (a checkpoint records it beside the batch size).
+        """
         memory = torch.channels_last if options.channels_last else torch.contiguous_format
         model.nets.to(device)
         for net in model.nets.values():
@@ -44,7 +47,7 @@ class TrainingState:
         self.ema = EMA(self.nets[name], name) if options.ema > 0 and name else None
         self.ema_option = options.ema
         self._task, self._seed, self._batch_size, self._device = model.task, options.seed, options.batch_size, device
-        self._config = model.config
+        self._config, self._world = model.config, world
         self.scaler = torch.amp.GradScaler(device.type) if options.precision == "fp16" else None
 
     def context(self, models: dict[str, nn.Module], next_batch: Any, autocast: Any) -> StepContext:
@@ -91,6 +94,7 @@ class TrainingState:
             "iteration": iteration,
             "train_seconds": train_seconds,
             "data": position,
+            "layout": {"world_size": self._world, "batch_size": self._batch_size},  # what a resume resizes from
             **parts,
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "variant": self.variant,

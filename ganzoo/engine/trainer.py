@@ -20,7 +20,7 @@ from ..model import GanModel
 from . import accumulate, syncbn
 from .batches import Batches
 from .device import autocast, resolve_device, use_fast_kernels
-from .distributed import Distributed
+from .distributed import Distributed, WorldChange
 from .errors import NonFiniteLossError, TrainingInterrupted
 from .guard import Guard, Signals
 from .options import TrainOptions
@@ -68,8 +68,11 @@ class Trainer:
             raise
 
     def _setup(self, resume: bool) -> None:
+        if resume:  # on another number of processes: the global batch and the data position carry over
+            self.resize = WorldChange.of_run(self.folder, self.options, self.dist, self.changes)
+            self.options = self.resize.options
         model, options, task = self.model, self.options, self.model.task
-        self.state = TrainingState(model, options, self.device)
+        self.state = TrainingState(model, options, self.device, self.dist.world)
         # the pieces by name: raw (unwrapped) networks, step, optimizers, EMA, fp16 scaler
         self.raw, self.step_fn, self.optimizers = self.state.nets, self.state.step, self.state.optimizers
         self.ema, self.scaler = self.state.ema, self.state.scaler
@@ -86,8 +89,6 @@ class Trainer:
             random.seed(options.seed + self.dist.rank)
         labels = task.batch_labels(self.dataset, self.data.get("spec"))  # (images, labels) batches, or images
         self.batches = Batches.for_run(self.dataset, options, self.device, self.dist, position, labels)
-        self.batches_drawn = 0
-        self._data_error: Exception | None = None  # what the last failed read of a batch raised
         self.ctx = self.state.context(self.models, self._next_batch, self._autocast)
         if self.is_main:
             if not resume:
@@ -103,12 +104,10 @@ class Trainer:
         return autocast(self.options.precision, self.device)
 
     def _next_batch(self) -> Any:
-        self.batches_drawn += 1
         try:
             return next(self.batches)
-        except Exception as exc:
-            self._data_error = exc  # told apart from the step's own errors by _one_iteration
-            raise
+        except Exception as exc:  # a later batch (a critic's) failed mid-step: some networks have moved
+            raise self.guard.data_error(exc, self.iteration, None, can_save=False) from exc
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
@@ -116,27 +115,31 @@ class Trainer:
         """The whole training state as checkpoint tensors and header."""
         return self.state.capture(self.iteration, self.train_seconds, self.batches.position())
 
-    def save_checkpoint(self) -> Path | None:
-        """Checkpoint the run at this iteration (rank 0), after checking every tensor is finite."""
-        if not self.is_main:
-            return None
-        self.state.refresh_ema(self.iteration)
-        tensors, header = self._state()
-        self.guard.check_state(tensors, self.iteration)  # never write (and call good) a NaN or Inf
-        self.guard.last_good = self.folder.save_checkpoint(
-            self.iteration, tensors, header, self.options.keep_checkpoints
-        )
+    def save_checkpoint(self) -> Path:
+        """Checkpoint the run at this iteration: rank 0 writes it, after checking every tensor is finite.
+
+        Under torchrun every rank calls this together (their RNG streams go in) and gets the path.
+        """
+        rngs = self.dist.gather_rng()
+
+        def write() -> None:
+            self.state.refresh_ema(self.iteration)
+            tensors, header = self._state()
+            self.guard.check_state(tensors, self.iteration)  # never write (and call good) a NaN or Inf
+            self.folder.save_checkpoint(self.iteration, {**tensors, **rngs}, header, self.options.keep_checkpoints)
+
+        self.dist.on_main(write, f"to write the checkpoint at step {self.iteration}")
+        self.guard.last_good = self.folder.checkpoint_path(self.iteration)
         return self.guard.last_good
 
     def _restore(self) -> tuple[Path, dict[str, int]]:
         """Load the latest checkpoint (checksum verified); returns it and the data position it holds."""
         path, tensors, header = self.folder.read_latest()
         self.state.restore(path, tensors, header, self.device)
-        if self.dist.rank:  # other ranks draw their own noise: reseed them from where the run stands
-            torch.manual_seed(self.options.seed + 7919 * self.dist.rank + header["iteration"])
+        self.dist.restore_rng(tensors, self.options.seed, header["iteration"])  # each rank's own noise
         self.iteration = header["iteration"]
         self.train_seconds = header.get("train_seconds", 0.0)
-        return path, header["data"]
+        return path, self.resize.position(header["data"], len(self.dataset))
 
     # ---- the loop -------------------------------------------------------------------------------
 
@@ -166,15 +169,15 @@ class Trainer:
                 f"{opts.precision}, batch {opts.batch_size}, to step {until}"
             )
         start = self._mark = time.perf_counter()
-        self._mark_batches = self.batches_drawn
+        self._mark_batches = self.batches.drawn
         with Signals() as signals:
             try:
                 while self.iteration < until:
-                    if signals.caught is not None:
-                        self._stop_on_signal(signals.caught)
-                    if opts.budget and time.perf_counter() - start >= opts.budget:
+                    batch, error = self.batches.try_next()  # nothing of the iteration has run yet
+                    over = bool(opts.budget) and time.perf_counter() - start >= opts.budget
+                    if self._stop(self.dist.agree_to_stop(signals.caught, error, over)):  # the same on every rank
                         break
-                    self._one_iteration(opts.steps)
+                    self._one_iteration(opts.steps, batch)
                     it = self.iteration
                     progress.step(it)
                     if it % opts.log_every == 0:
@@ -203,19 +206,11 @@ class Trainer:
             + (f" and {grid.relative_to(self.out)}" if grid else "")
         )
 
-    def _one_iteration(self, total: int) -> None:
+    def _one_iteration(self, total: int, batch: Any) -> None:
         self.state.start_iteration(self.iteration, total)
         self.ctx.iteration = self.iteration
-        try:
-            batch = self.micro.draw(self._next_batch)  # the batch, or the K micro-batches of --accumulate K
-        except Exception as exc:  # nothing of this iteration has run: the last completed one can be saved
-            self._stop_on_data_error(exc, can_save=True)
-        try:
-            self.micro.run(self.step_fn, self.ctx, batch)
-        except Exception as exc:
-            if exc is self._data_error:  # a later batch (a critic's): some networks have moved
-                self._stop_on_data_error(exc, can_save=False)
-            raise
+        batch = self.micro.draw(batch, self._next_batch)  # --accumulate K: the K - 1 further micro-batches
+        self.micro.run(self.step_fn, self.ctx, batch)
         self.state.update_ema(self.iteration, self.options.batch_size * self.options.accumulate * self.dist.world)
         self.iteration += 1
 
@@ -223,9 +218,9 @@ class Trainer:
         """Write one metrics.jsonl line: averaged logs, images/s and training seconds since the last line."""
         now = time.perf_counter()
         self.train_seconds += now - self._mark
-        images = (self.batches_drawn - self._mark_batches) * self.options.batch_size * self.dist.world
+        images = (self.batches.drawn - self._mark_batches) * self.options.batch_size * self.dist.world
         rate = images / max(now - self._mark, 1e-9)
-        self._mark, self._mark_batches = now, self.batches_drawn
+        self._mark, self._mark_batches = now, self.batches.drawn
         return self._flush_logs(images_per_s=rate)
 
     def _flush_logs(self, images_per_s: float | None = None) -> dict[str, Any]:
@@ -242,19 +237,24 @@ class Trainer:
                 self.log.write(record)
         return record
 
-    def _stop_on_data_error(self, exc: Exception, *, can_save: bool) -> None:
-        """Reading a batch failed: save the last completed iteration when nothing has moved since, then stop."""
-        saved = None
-        if can_save:
-            saved = self.folder.checkpoint_path(self.iteration)
-            if self.guard.last_good != saved:
-                self._flush_logs()
-                saved = self.save_checkpoint()  # checked finite first, like every checkpoint
-        raise self.guard.data_error(exc, self.iteration, saved, can_save=can_save) from exc
+    def _stop(self, stop: Any) -> bool:
+        """Act on what the ranks agreed (distributed.Stop): True at the budget; a signal or a failed read raises.
 
-    def _stop_on_signal(self, signum: int) -> None:
-        self._flush_logs()
-        raise self.guard.interrupted(signum, self.iteration, self.save_checkpoint())
+        The batch just read goes back first; the last completed iteration is saved (once), then every rank
+        raises the same error: a signal's TrainingInterrupted, or the TrainingDataError naming the rank.
+        """
+        if stop:
+            self.batches.unread()
+        if stop.signal is None and stop.error is None:
+            return stop.budget
+        saved = self.folder.checkpoint_path(self.iteration)
+        if self.guard.last_good != saved:
+            self._flush_logs()
+            saved = self.save_checkpoint()  # checked finite first, like every checkpoint
+        self.dist.shutdown()  # every rank is here: end the group before the error ends the process
+        if stop.signal is not None:
+            raise self.guard.interrupted(stop.signal, self.iteration, saved)
+        raise self.guard.data_error(stop.error, self.iteration, saved, can_save=True) from stop.error
 
     # ---- outputs --------------------------------------------------------------------------------
 

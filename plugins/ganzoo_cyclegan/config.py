@@ -39,6 +39,8 @@ class CycleGANConfig:
     lr: float = 2e-4  # Adam learning rate
     betas: tuple = (0.5, 0.999)  # Adam betas
     decay_start: float = 0.5  # fraction of the run after which the learning rate decays linearly to 0
+    one_way: bool = False  # build G_AB alone (and D_B): a translator one way, as the authors' released files are;
+    #                        such a model translates and is never trained (the cycle needs both generators)
 
     def __post_init__(self):
         check_channels(self)
@@ -64,6 +66,8 @@ class CycleGANConfig:
         for name in ("lambda_cycle", "lambda_identity", "pool_size"):
             check_non_negative(self, name)
         check_fraction(self, "decay_start")
+        if not isinstance(self.one_way, bool):
+            raise ConfigError(f"one_way must be true or false, got {self.one_way!r}")
 
     @property
     def resnet_blocks(self) -> int:

@@ -69,12 +69,14 @@ def _init(module: nn.Module) -> None:
 
 
 def build(config: CycleGANConfig) -> dict[str, nn.Module]:
+    """G_AB, G_BA and the two PatchGANs; with ``one_way`` G_AB and D_B alone (the authors' released files)."""
     c, blocks = config.channels, config.resnet_blocks
-    nets = {
-        "G_AB": ResnetGenerator(c, c, config.ngf, blocks),
-        "G_BA": ResnetGenerator(c, c, config.ngf, blocks),
-        "D_A": PatchDiscriminator(c, config.ndf, config.n_layers_d, norm="instance"),
-        "D_B": PatchDiscriminator(c, config.ndf, config.n_layers_d, norm="instance"),
+    names = ("G_AB", "D_B") if config.one_way else ("G_AB", "G_BA", "D_A", "D_B")
+    nets: dict[str, nn.Module] = {
+        name: ResnetGenerator(c, c, config.ngf, blocks)
+        if name.startswith("G")
+        else PatchDiscriminator(c, config.ndf, config.n_layers_d, norm="instance")
+        for name in names
     }
     for net in nets.values():
         _init(net)

@@ -4,6 +4,7 @@ on real images and on fakes drawn from a pool of past generator outputs."""
 import torch
 import torch.nn.functional as F
 
+from ganzoo.config import ConfigError
 from ganzoo.engine import LinearDecayStep, StepContext
 from ganzoo.losses import d_loss_ls, g_loss_ls
 
@@ -47,6 +48,11 @@ class CycleGANStep(LinearDecayStep):
     optimizer_networks = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}
 
     def __init__(self, config: CycleGANConfig):
+        if config.one_way:
+            raise ConfigError(
+                "a one_way cyclegan model (one generator, as the authors' released files) translates only: the "
+                "cycle loss needs both generators; train with one_way=false"
+            )
         super().__init__(config)
         self.pool_a, self.pool_b = ImagePool(config.pool_size), ImagePool(config.pool_size)
 

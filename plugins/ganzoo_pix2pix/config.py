@@ -27,6 +27,9 @@ class Pix2PixConfig:
     dropout: float = (
         0.5  # dropout in the 3 decoder layers nearest the bottleneck, the paper's only noise (training only)
     )
+    norm_stats: str = "running"  # the U-Net's batch-norm statistics outside training: "running" (eval mode, the
+    #                              usual protocol) or "image" (each image's own, as the authors' test.py computes:
+    #                              train mode, one image per batch; the paper's "instance normalization" at test)
     lambda_l1: float = 100.0  # weight of the L1 distance between G(A) and the true B
     gan_loss: str = (
         "bce"  # "bce": the paper's cross-entropy on D's logits (non-saturating for G); "lsgan": least squares
@@ -42,6 +45,7 @@ class Pix2PixConfig:
         check_positive(self, "ngf", "ndf", "n_layers_d", "lr")
         check_betas(self)
         check_choice(self, "gan_loss", ("bce", "lsgan"))
+        check_choice(self, "norm_stats", ("running", "image"))
         check_non_negative(self, "lambda_l1", zero_means="no L1 term, the cGAN loss alone")
         check_fraction(self, "decay_start")
         if not 0 <= self.dropout < 1:
