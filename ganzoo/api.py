@@ -77,6 +77,7 @@ def train(
     checkpoint) and ``NonFiniteLossError`` when the run blew up (its last good checkpoint is named).
     """
     import dataclasses
+    import os
 
     from .config import ConfigError, make_config, migrate_renamed
     from .data import check_options, parse_spec
@@ -144,8 +145,10 @@ def train(
     _check_data_kind(variant, entry.kind)
     from .engine.runfolder import RunFolder
 
-    # someone else's files, or a folder in use: refused before data loads
-    RunFolder(out).check_before_start(resume=resume)
+    # someone else's files, or a folder in use: refused before data loads (by rank 0 of a torchrun launch, which
+    # claims the folder; another rank's probe could find rank 0's lock already taken, or take it for an instant)
+    if os.environ.get("RANK", "0") == "0":
+        RunFolder(out).check_before_start(resume=resume)
 
     import torch  # everything above is checked without it: a bad command fails in well under a second
 

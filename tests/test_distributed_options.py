@@ -34,7 +34,8 @@ def _torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [[line for line in proc.stderr.splitlines() if line.startswith(f"[rank{r}]")] for r in (0, 1)]
+    assert proc.returncode == 0, "\n".join(line for lines in ranks for line in lines[-12:]) or proc.stderr[-3000:]
     return proc
 
 
