@@ -227,3 +227,16 @@ def test_a_truncated_file_found_on_access_names_itself(tmp_path):
     ds = load_folder(str(folder), image_size=16, channels=1, verify=False)
     with pytest.raises(ImageReadError, match=f"cannot read image {bad}"):
         ds[0]
+
+
+def test_ganzoo_cache_pointing_at_a_file_decodes_per_item_with_one_warning(tmp_path, monkeypatch):
+    folder = tmp_path / "imgs"
+    for i in range(100):
+        _png(folder / f"{i:03d}.png", (16, 16), i)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("GANZOO_CACHE", str(blocker))
+    with pytest.warns(RuntimeWarning, match=f"{blocker} \\(from GANZOO_CACHE\\) is a file, not a folder"):
+        ds = load_folder(str(folder), image_size=16, channels=3)
+    assert not isinstance(ds, prepared.PreparedFolderDataset) and len(ds) == 100
+    assert ds[5].shape == (3, 16, 16) and blocker.read_text() == "x"

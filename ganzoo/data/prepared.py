@@ -141,9 +141,20 @@ def remove_dead_temp_files(folder: Path) -> None:
 
 def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: int | None = None) -> np.ndarray | None:
     """The (N, C, H, W) uint8 pixels of ``files``, from the cache or prepared now; None when they have no
-    exact uint8 form (the caller then decodes per item, as without a cache); ImageReadError naming a bad file."""
+    exact uint8 form or $GANZOO_CACHE is a file (the caller then decodes per item, as without a cache);
+    ImageReadError naming a bad file."""
+    root = cache_root()
+    blocked = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:  # decoded per item instead, as a folder under 100 images is
+        warnings.warn(
+            f"images are not prepared: {blocked} (from GANZOO_CACHE) is a file, not a folder; point GANZOO_CACHE "
+            f"at a folder",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
     key = cache_key(files, image_size, channels, crop)
-    folder = cache_root() / key[:32]
+    folder = root / key[:32]
     shape = (len(files), channels, image_size, image_size)
     try:
         return _open(folder, key, shape)
