@@ -240,3 +240,31 @@ def test_ganzoo_cache_pointing_at_a_file_decodes_per_item_with_one_warning(tmp_p
         ds = load_folder(str(folder), image_size=16, channels=3)
     assert not isinstance(ds, prepared.PreparedFolderDataset) and len(ds) == 100
     assert ds[5].shape == (3, 16, 16) and blocker.read_text() == "x"
+
+
+def test_a_bomb_in_a_hub_data_set_is_refused_from_its_header_naming_the_row(tmp_path):
+    import io
+
+    from datasets import Dataset, Features
+    from datasets import Image as ImageFeature
+
+    from ganzoo.data.hub_data import HubImageDataset
+
+    cells = []
+    for size in [(16, 16), (9000, 9000)]:
+        buffer = io.BytesIO()
+        Image.new("1", size).save(buffer, format="PNG")
+        cells.append({"bytes": buffer.getvalue(), "path": None})
+    table = Dataset.from_dict({"image": cells}, features=Features({"image": ImageFeature(decode=False)}))
+    ds = HubImageDataset(table, "image", image_size=16, channels=1, source={"repo": "zoo/x", "split": "train"})
+    assert ds[0].shape == (1, 16, 16)
+    with pytest.raises(ImageReadError, match=r"image hf:zoo/x \(train\) row 1 is 9000x9000 pixels, more than"):
+        ds[1]
+
+
+def test_a_bomb_among_side_by_side_pairs_is_refused_from_its_header(tmp_path):
+    folder = tmp_path / "aligned"
+    _png(folder / "0.png", (64, 32))
+    _bomb(folder / "1.png")
+    with pytest.raises(ImageReadError, match=f"image {folder / '1.png'} is 9000x9000 pixels"):
+        load_aligned(str(folder), image_size=32, channels=3)

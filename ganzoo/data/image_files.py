@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,23 +60,25 @@ def find_images(root: str | Path) -> list[Path]:
 
 @contextmanager
 def open_image(
-    path: Path, max_pixels: int = MAX_PIXELS, fix: str = "resize it, or remove it from the folder"
+    path: Any, max_pixels: int = MAX_PIXELS, fix: str = "resize it, or remove it from the folder", *, name: Any = None
 ) -> Iterator[Image.Image]:
-    """PIL's lazy open of ``path``, refused (ImageReadError naming it) before any pixel is decoded when PIL
-    cannot identify it, calls it a decompression bomb, or it has more than ``max_pixels`` pixels."""
+    """PIL's lazy open of ``path`` (a file name or a binary file), refused (ImageReadError naming it, or ``name``)
+    before any pixel is decoded when PIL cannot identify it, calls it a decompression bomb, or it has more than
+    ``max_pixels`` pixels."""
+    path_shown = path if name is None else name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(f"cannot read image {path}: a decompression bomb ({exc})") from None
+        raise ImageReadError(f"cannot read image {path_shown}: a decompression bomb ({exc})") from None
     except Exception as exc:  # PIL raises many kinds for a file it cannot identify (SyntaxError among them)
-        raise ImageReadError(f"cannot read image {path}: {exc}") from None
+        raise ImageReadError(f"cannot read image {path_shown}: {exc}") from None
     with img:
         width, height = img.size
         if width * height > max_pixels:
             raise ImageReadError(
-                f"image {path} is {width}x{height} pixels, more than the {max_pixels:,} ganzoo decodes per "
+                f"image {path_shown} is {width}x{height} pixels, more than the {max_pixels:,} ganzoo decodes per "
                 f"image (a decompression bomb, or a picture far larger than any model's): {fix}"
             )
         yield img
