@@ -23,7 +23,7 @@ from ganzoo.data import images as images_module
 from ganzoo.data import prepared
 from ganzoo.data.folder import ImageReadError, load_folder
 from ganzoo.data.images import DataMemoryError, to_model_range
-from ganzoo.data.paired import load_aligned
+from ganzoo.data.paired import load_aligned, load_paired
 from ganzoo.data.unpaired import load_unpaired
 
 RSS_BOUND_MB = 300  # the bound on refusals; the bomb tests below use a tighter one
@@ -129,6 +129,8 @@ def test_folders_stacked_into_memory_are_refused_before_they_are_stacked(tmp_pat
     monkeypatch.setattr(images_module, "memory_available", lambda: 1000)
     with pytest.raises(DataMemoryError, match=r"aligned: 1 image pairs of 3x32x32"):
         load_aligned(str(tmp_path / "aligned"), image_size=32, channels=3)
+    with pytest.raises(DataMemoryError, match=r"trainA: 3 images of 3x32x32"):
+        load_paired(f"{tmp_path / 'pairs' / 'trainA'},{tmp_path / 'pairs' / 'trainB'}", image_size=32, channels=3)
 
 
 def test_a_preparation_larger_than_the_free_disk_is_refused_before_it_writes(tmp_path, cache, monkeypatch):

@@ -81,10 +81,11 @@ def _stack_files(root: Path, files: list[Path], image_size: int, channels: int) 
     ds = load_folder(str(root), image_size=image_size, channels=channels)
     where = {path: i for i, path in enumerate(ds.files)}
     order = torch.tensor([where[path] for path in files])
-    check_memory(len(order) * channels * image_size * image_size * 4, f"{root}: {len(order):,} images")
+    what = f"{root}: {len(order):,} images of {channels}x{image_size}x{image_size}"
+    check_memory(len(order) * channels * image_size * image_size * 4, what)
     if hasattr(ds, "batch"):
         return ds.batch(order)
-    return stack_items(ds, order.tolist(), f"{root}: {len(order):,} images")
+    return stack_items(ds, order.tolist(), what)
 
 
 def load_paired(arg: str | None, *, image_size: int = 256, channels: int = 3) -> PairedTensorDataset:
