@@ -5,12 +5,19 @@ shorter side is resized to image_size, the centre is cropped, and the mode is co
 (channels=1) or "RGB" (channels=3). 16-bit grayscale (modes I;16 and 16-bit I) is scaled from
 [0, 65535] and float images (mode F) are read as [0, 1]; an integer image of unknown range or a float
 one outside [0, 1] is refused naming the file. Files are found recursively and sorted, so the order is stable.
-Both the folder data set (folder.py) and its prepared cache (prepared.py) read images through this module.
+Both the folder data set (folder.py) and its prepared cache (prepared.py) read images through this module,
+and `ganzoo eval FOLDER` (eval_folder.py) reads its headers. Every file is opened by `open_image`, which
+reads the header only: a file PIL cannot identify, a decompression bomb or an image of more than
+MAX_PIXELS pixels is refused in one line naming it before any pixel is decoded.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,13 +28,16 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "FolderImageDataset",
     "ImageReadError",
+    "MAX_PIXELS",
     "find_images",
+    "open_image",
     "pil_to_model_range",
     "pil_to_pixels",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 VERIFY_LIMIT = 20_000  # folders up to this size have every file checked when the data set is built
+MAX_PIXELS = 8192 * 8192  # per training image: a 60-megapixel photo passes, a 9000x9000 bomb does not
 
 
 class ImageReadError(ValueError):
@@ -46,6 +56,32 @@ def find_images(root: str | Path) -> list[Path]:
         kinds = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
         raise FileNotFoundError(f"no images ({kinds}) found under {root}")
     return files
+
+
+@contextmanager
+def open_image(
+    path: Any, max_pixels: int = MAX_PIXELS, fix: str = "resize it, or remove it from the folder", *, name: Any = None
+) -> Iterator[Image.Image]:
+    """PIL's lazy open of ``path`` (a file name or a binary file), refused (ImageReadError naming it, or ``name``)
+    before any pixel is decoded when PIL cannot identify it, calls it a decompression bomb, or it has more than
+    ``max_pixels`` pixels."""
+    path_shown = path if name is None else name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"cannot read image {path_shown}: a decompression bomb ({exc})") from None
+    except Exception as exc:  # PIL raises many kinds for a file it cannot identify (SyntaxError among them)
+        raise ImageReadError(f"cannot read image {path_shown}: {exc}") from None
+    with img:
+        width, height = img.size
+        if width * height > max_pixels:
+            raise ImageReadError(
+                f"image {path_shown} is {width}x{height} pixels, more than the {max_pixels:,} ganzoo decodes per "
+                f"image (a decompression bomb, or a picture far larger than any model's): {fix}"
+            )
+        yield img
 
 
 def pil_to_model_range(img: Image.Image, image_size: int, channels: int, *, crop: int | None = None) -> torch.Tensor:
@@ -125,18 +161,22 @@ def _center_crop(img: Image.Image, size: int) -> Image.Image:
 
 def _read(path: Path, image_size: int, channels: int, crop: int | None) -> torch.Tensor:
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             return pil_to_model_range(img, image_size, channels, crop=crop)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except ImageReadError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # a truncated file, say: found decoding
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
 
 
 def _verify(path: Path) -> None:
     """Cheap check: PIL identifies the file, its structure (PNG chunk CRCs, say) holds, its mode has a known range."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             _value_range(img)
             img.verify()
+    except ImageReadError:
+        raise
     except Exception as exc:  # PIL raises many kinds here (SyntaxError among them)
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
 
