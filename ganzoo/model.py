@@ -328,10 +328,10 @@ class GanModel:
             raise TypeError(f"variant {self.variant.name!r} generates from noise: use model.sample(n)")
         name = task.generator(self.nets, direction, self.variant.name)  # a clear error for a direction it lacks
         if not isinstance(x, torch.Tensor):
-            from .images import check_size, image_to_tensor, open_image, tensor_to_image
+            from .images import check_size, image_to_tensor, read_image, tensor_to_image
 
             check_size(size)
-            image = open_image(x)
+            image = read_image(x)
             tensor = image_to_tensor(image, self.config.channels, self.config.image_size)  # (1, C, S, S)
             out = self.translate(tensor, direction, batch_size=batch_size)
             return tensor_to_image(out.clamp(-1, 1), image.size if size == "original" else None)

@@ -13,16 +13,14 @@ MAX_PIXELS pixels is refused in one line naming it before any pixel is decoded.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
+
+from ..images import MAX_PIXELS, ImageReadError, open_image
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -37,11 +35,6 @@ __all__ = [
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 VERIFY_LIMIT = 20_000  # folders up to this size have every file checked when the data set is built
-MAX_PIXELS = 8192 * 8192  # per training image: a 60-megapixel photo passes, a 9000x9000 bomb does not
-
-
-class ImageReadError(ValueError):
-    """An image file that PIL cannot read; the message names the file."""
 
 
 def find_images(root: str | Path) -> list[Path]:
@@ -56,32 +49,6 @@ def find_images(root: str | Path) -> list[Path]:
         kinds = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
         raise FileNotFoundError(f"no images ({kinds}) found under {root}")
     return files
-
-
-@contextmanager
-def open_image(
-    path: Any, max_pixels: int = MAX_PIXELS, fix: str = "resize it, or remove it from the folder", *, name: Any = None
-) -> Iterator[Image.Image]:
-    """PIL's lazy open of ``path`` (a file name or a binary file), refused (ImageReadError naming it, or ``name``)
-    before any pixel is decoded when PIL cannot identify it, calls it a decompression bomb, or it has more than
-    ``max_pixels`` pixels."""
-    path_shown = path if name is None else name
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(f"cannot read image {path_shown}: a decompression bomb ({exc})") from None
-    except Exception as exc:  # PIL raises many kinds for a file it cannot identify (SyntaxError among them)
-        raise ImageReadError(f"cannot read image {path_shown}: {exc}") from None
-    with img:
-        width, height = img.size
-        if width * height > max_pixels:
-            raise ImageReadError(
-                f"image {path_shown} is {width}x{height} pixels, more than the {max_pixels:,} ganzoo decodes per "
-                f"image (a decompression bomb, or a picture far larger than any model's): {fix}"
-            )
-        yield img
 
 
 def pil_to_model_range(img: Image.Image, image_size: int, channels: int, *, crop: int | None = None) -> torch.Tensor:
