@@ -236,7 +236,7 @@ def import_checkpoint(
     check_writable(out)  # never write over a folder ganzoo did not write, and say so before downloading
     path, digest, temporary = fetch(location, sha256=sha256, revision=revision, prefix=prefix)
     try:
-        checkpoint = read_checkpoint(path)
+        checkpoint = (load_ref(spec, "read") if spec.read else read_checkpoint)(path)  # after the hash check
     finally:
         if temporary:
             path.unlink(missing_ok=True)

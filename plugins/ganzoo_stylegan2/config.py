@@ -58,6 +58,10 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     ema_kimg: float = 10.0  # EMA half-life in thousands of images, when the run has --ema on (0 = the
     #                         run's fixed --ema decay)
     ema_rampup: float = 0.05  # early on the half-life is at most this fraction of the images seen (0 = no ramp-up)
+    num_classes: int = 0  # classes of a conditional G (one-hot embedded beside z in the mapping, as the official
+    #                      conditional nets; imported networks only, training one is refused); 0 = unconditional
+    conv_clamp: float = 0.0  # G's conv and toRGB outputs clamped to [-conv_clamp, conv_clamp] (official configs: 256;
+    #                         the paper's nets: none); 0 = no clamp
 
     # old name -> new name of keys that config.json files written before the shared tricks hold
     RENAMED: ClassVar[dict[str, str]] = {"r1_gamma": "r1", "mbstd_group": "mbstd"}
@@ -77,6 +81,8 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
         ):
             check_count(self, name)
         check_count(self, "mbstd_channels", 0, "none")
+        check_count(self, "num_classes", 0, "unconditional")
+        check_non_negative(self, "conv_clamp", "no clamp")
         check_choice(self, "d_architecture", ("resnet", "orig"))
         check_choice(self, "output", ("linear", "tanh"))
         check_positive(self, "lr", "mapping_lr_mul")

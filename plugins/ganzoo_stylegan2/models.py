@@ -100,19 +100,36 @@ def modulated_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, 
     return x
 
 
-class MappingNetwork(nn.Module):
-    """z (B, z_dim) -> w (B, num_ws, w_dim); keeps the running mean w (``w_avg``) that truncation uses."""
+def normalize_2nd_moment(x: torch.Tensor) -> torch.Tensor:
+    """(B, D) rows scaled to unit mean square."""
+    return x * (x.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()
 
-    def __init__(self, z_dim: int, w_dim: int, num_ws: int, layers: int, lr_mul: float, w_avg_beta: float):
+
+class MappingNetwork(nn.Module):
+    """z (B, z_dim) [, class y (B,)] -> w (B, num_ws, w_dim); keeps the running mean w (``w_avg``) that
+    truncation uses. A conditional net embeds the one-hot class (``embed``, w_dim features, normalised) and
+    feeds it beside z, as the official conditional mapping does."""
+
+    def __init__(
+        self, z_dim: int, w_dim: int, num_ws: int, layers: int, lr_mul: float, w_avg_beta: float, num_classes: int = 0
+    ):
         super().__init__()
-        dims = [z_dim] + [w_dim] * layers
+        dims = [z_dim + (w_dim if num_classes else 0)] + [w_dim] * layers
+        self.embed = Dense(num_classes, w_dim) if num_classes else None
         self.net = nn.Sequential(*(Dense(a, b, lr_mul=lr_mul, act=True) for a, b in zip(dims[:-1], dims[1:])))
         self.register_buffer("w_avg", torch.zeros(w_dim))
-        self.num_ws, self.w_avg_beta = num_ws, w_avg_beta
+        self.num_ws, self.w_avg_beta, self.num_classes = num_ws, w_avg_beta, num_classes
 
-    def forward(self, z: torch.Tensor, truncation: float = 1.0, update_w_avg: bool = True) -> torch.Tensor:
-        z = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()  # normalise the second moment
-        w = self.net(z)  # (B, w_dim)
+    def forward(
+        self, z: torch.Tensor, truncation: float = 1.0, update_w_avg: bool = True, y: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = normalize_2nd_moment(z)  # (B, z_dim)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError(f"this generator is conditional ({self.num_classes} classes): give class labels y")
+            c = F.one_hot(y.long(), self.num_classes).to(z.dtype)  # (B, num_classes)
+            x = torch.cat([x, normalize_2nd_moment(self.embed(c))], dim=1)  # (B, z_dim + w_dim)
+        w = self.net(x)  # (B, w_dim)
         if self.training and update_w_avg:
             with torch.no_grad():
                 self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
@@ -122,16 +139,17 @@ class MappingNetwork(nn.Module):
 
 
 class StyledConv(nn.Module):
-    """Modulated 3x3 conv (after an optional 2x upsampling), per-pixel noise, bias, leaky ReLU."""
+    """Modulated 3x3 conv (after an optional 2x upsampling), per-pixel noise, bias, leaky ReLU; ``clamp`` > 0
+    bounds the output to [-clamp, clamp] (the official ``conv_clamp``)."""
 
-    def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, up: bool = False):
+    def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, up: bool = False, clamp: float = 0.0):
         super().__init__()
         self.affine = Dense(w_dim, cin, bias_init=1.0)  # w -> per-input-channel scales
         self.weight = nn.Parameter(torch.randn(cout, cin, 3, 3))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))  # the noise of eval mode
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(cout))
-        self.up = up
+        self.up, self.clamp = up, clamp
 
     def forward(
         self, x: torch.Tensor, w: torch.Tensor
@@ -143,37 +161,38 @@ class StyledConv(nn.Module):
             noise = torch.randn((x.shape[0], 1, *x.shape[2:]), device=x.device, dtype=x.dtype)
         else:
             noise = self.noise_const[None, None]
-        x = x + noise * self.noise_strength
-        return lrelu(x + self.bias[None, :, None, None])
+        x = lrelu(x + noise * self.noise_strength + self.bias[None, :, None, None])
+        return x.clamp(-self.clamp, self.clamp) if self.clamp else x
 
 
 class ToRGB(nn.Module):
     """Modulated 1x1 conv to the image channels, not demodulated, no activation."""
 
-    def __init__(self, cin: int, channels: int, w_dim: int):
+    def __init__(self, cin: int, channels: int, w_dim: int, clamp: float = 0.0):
         super().__init__()
         self.affine = Dense(w_dim, cin, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(channels, cin, 1, 1))
         self.bias = nn.Parameter(torch.zeros(channels))
-        self.weight_gain = 1 / math.sqrt(cin)
+        self.weight_gain, self.clamp = 1 / math.sqrt(cin), clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:  # (B, cin, S, S) -> (B, C, S, S)
         x = modulated_conv(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False)
-        return x + self.bias[None, :, None, None]
+        x = x + self.bias[None, :, None, None]
+        return x.clamp(-self.clamp, self.clamp) if self.clamp else x
 
 
 class SynthesisBlock(nn.Module):
     """One resolution: (the constant, or an upsampling conv) + a conv, and its toRGB added to the image."""
 
-    def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, channels: int):
+    def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, channels: int, clamp: float = 0.0):
         super().__init__()
         if cin == 0:
             self.const = nn.Parameter(torch.randn(cout, resolution, resolution))
             self.conv0 = None
         else:
-            self.conv0 = StyledConv(cin, cout, w_dim, resolution, up=True)
-        self.conv1 = StyledConv(cout, cout, w_dim, resolution)
-        self.torgb = ToRGB(cout, channels, w_dim)
+            self.conv0 = StyledConv(cin, cout, w_dim, resolution, up=True, clamp=clamp)
+        self.conv1 = StyledConv(cout, cout, w_dim, resolution, clamp=clamp)
+        self.torgb = ToRGB(cout, channels, w_dim, clamp)
         self.num_conv = 1 if cin == 0 else 2
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor):
@@ -190,12 +209,14 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """ws (B, num_ws, w_dim) -> image (B, C, S, S): the skip generator."""
 
-    def __init__(self, w_dim: int, image_size: int, channels: int, channel_base: int, channel_max: int):
+    def __init__(
+        self, w_dim: int, image_size: int, channels: int, channel_base: int, channel_max: int, clamp: float = 0.0
+    ):
         super().__init__()
         resolutions = [2**i for i in range(2, int(math.log2(image_size)) + 1)]
         width = {r: min(channel_base // r, channel_max) for r in resolutions}
         self.blocks = nn.ModuleList(
-            SynthesisBlock(width[r // 2] if r > 4 else 0, width[r], w_dim, r, channels) for r in resolutions
+            SynthesisBlock(width[r // 2] if r > 4 else 0, width[r], w_dim, r, channels, clamp) for r in resolutions
         )
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
@@ -209,7 +230,7 @@ class SynthesisNetwork(nn.Module):
 
 
 class Generator(nn.Module):
-    """z (B, z_dim) -> image (B, C, S, S), in [-1, 1] in eval mode (see ``render``).
+    """z (B, z_dim) [, class y (B,)] -> image (B, C, S, S), in [-1, 1] in eval mode (see ``render``).
 
     ``truncation`` < 1 pulls w towards the tracked mean w; ``mixing`` (training only) is the chance
     that the batch takes its styles from a second latent from a random layer on.
@@ -220,19 +241,26 @@ class Generator(nn.Module):
     def __init__(self, config: StyleGAN2Config):
         super().__init__()
         c = config
-        self.synthesis = SynthesisNetwork(c.w_dim, c.image_size, c.channels, c.channel_base, c.channel_max)
+        self.synthesis = SynthesisNetwork(
+            c.w_dim, c.image_size, c.channels, c.channel_base, c.channel_max, float(c.conv_clamp)
+        )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(c.z_dim, c.w_dim, self.num_ws, c.mapping_layers, c.mapping_lr_mul, c.w_avg_beta)
+        self.mapping = MappingNetwork(
+            c.z_dim, c.w_dim, self.num_ws, c.mapping_layers, c.mapping_lr_mul, c.w_avg_beta, c.num_classes
+        )
         self.latent_shape = (c.z_dim,)
+        self.num_classes = c.num_classes  # 0: unconditional (checked against the task's)
         self.tanh = c.output == "tanh"
 
-    def forward(self, z: torch.Tensor, truncation: float = 1.0, mixing: float = 0.0) -> torch.Tensor:
-        ws = self.mapping(z, truncation)  # (B, num_ws, w_dim)
+    def forward(
+        self, z: torch.Tensor, y: torch.Tensor | None = None, truncation: float = 1.0, mixing: float = 0.0
+    ) -> torch.Tensor:
+        ws = self.mapping(z, truncation, y=y)  # (B, num_ws, w_dim)
         if mixing > 0 and self.training:
-            ws = self.mix(ws, z, mixing)
+            ws = self.mix(ws, z, mixing, y)
         return self.render(ws)
 
-    def mix(self, ws: torch.Tensor, z: torch.Tensor, probability: float) -> torch.Tensor:
+    def mix(self, ws: torch.Tensor, z: torch.Tensor, probability: float, y: torch.Tensor | None = None) -> torch.Tensor:
         """With ``probability``, layers from a random cutoff on take the styles of fresh latents.
 
         One cutoff per batch.
@@ -240,7 +268,7 @@ class Generator(nn.Module):
         cutoff = int(torch.randint(1, self.num_ws, ()))  # drawn on the CPU: no device sync
         if float(torch.rand(())) >= probability:
             return ws
-        other = self.mapping(torch.randn_like(z), update_w_avg=False)
+        other = self.mapping(torch.randn_like(z), update_w_avg=False, y=y)
         return torch.cat([ws[:, :cutoff], other[:, cutoff:]], dim=1)
 
     def render(self, ws: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ import math
 import torch
 
 from ganzoo import tricks
+from ganzoo.config import ConfigError
 from ganzoo.engine import AdamStep, Phase, StepContext
 from ganzoo.losses import d_loss_logistic, g_loss_logistic
 
@@ -33,6 +34,11 @@ class StyleGAN2Step(AdamStep):
     )
 
     def __init__(self, config: StyleGAN2Config):
+        if config.num_classes:
+            raise ConfigError(
+                f"num_classes={config.num_classes}: a conditional StyleGAN2 is read from imported networks only "
+                f"(stylegan2-ada-cifar10); training one is not supported: train with num_classes=0"
+            )
         super().__init__(config)
         self.pl_mean = torch.zeros([])  # running mean of the path lengths
 
