@@ -62,6 +62,9 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     #                      conditional nets; imported networks only, training one is refused); 0 = unconditional
     conv_clamp: float = 0.0  # G's conv and toRGB outputs clamped to [-conv_clamp, conv_clamp] (official configs: 256;
     #                         the paper's nets: none); 0 = no clamp
+    up_conv: str = "upsample_first"  # G's upsampling convs: "upsample_first" (zero-insert and blur, then the 3x3
+    #                                  conv) or "transposed" (NVlabs' code: a stride-2 transposed 3x3 conv, then
+    #                                  the blur; the same inside, other values on the border pixels)
 
     # old name -> new name of keys that config.json files written before the shared tricks hold
     RENAMED: ClassVar[dict[str, str]] = {"r1_gamma": "r1", "mbstd_group": "mbstd"}
@@ -85,6 +88,7 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
         check_non_negative(self, "conv_clamp", "no clamp")
         check_choice(self, "d_architecture", ("resnet", "orig"))
         check_choice(self, "output", ("linear", "tanh"))
+        check_choice(self, "up_conv", ("upsample_first", "transposed"))
         check_positive(self, "lr", "mapping_lr_mul")
         check_betas(self)
         for name in ("pl_weight", "ema_kimg", "ema_rampup"):

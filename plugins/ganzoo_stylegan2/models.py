@@ -86,14 +86,22 @@ class Conv(nn.Module):
         return lrelu(x, gain) if self.act else x * gain
 
 
-def modulated_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool) -> torch.Tensor:
+def modulated_conv(
+    x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool, transposed_up: bool = False
+) -> torch.Tensor:
     """Each sample's own conv: ``weight`` (O, I, k, k) scaled per input channel by ``styles`` (B, I), then
     (demodulate) each output filter normalised to unit norm. (B, I, H, W) -> (B, O, H, W).
 
     Computed as scale inputs, one shared conv, scale outputs: the same result as a per-sample
-    (grouped) conv, and several times faster on a CPU.
+    (grouped) conv, and several times faster on a CPU. ``transposed_up``: (B, I, H, W) -> (B, O, 2H, 2W) as
+    NVlabs' conv2d_resample computes it, a stride-2 transposed conv, then the blur (gain 4).
     """
-    x = F.conv2d(x * styles[:, :, None, None], weight, padding=weight.shape[-1] // 2)  # (B, O, H, W)
+    x = x * styles[:, :, None, None]
+    if transposed_up:
+        x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)  # (B, O, 2H + 1, 2W + 1)
+        x = F.conv2d(x, _blur_kernel(x.shape[1], x, 4.0), padding=1, groups=x.shape[1])  # (B, O, 2H, 2W)
+    else:
+        x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)  # (B, O, H, W)
     if demodulate:
         wts = weight[None] * styles[:, None, :, None, None]  # (B, O, I, k, k)
         x = x * (wts.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt()[:, :, None, None]
@@ -140,23 +148,33 @@ class MappingNetwork(nn.Module):
 
 class StyledConv(nn.Module):
     """Modulated 3x3 conv (after an optional 2x upsampling), per-pixel noise, bias, leaky ReLU; ``clamp`` > 0
-    bounds the output to [-clamp, clamp] (the official ``conv_clamp``)."""
+    bounds the output to [-clamp, clamp] (the official ``conv_clamp``). ``up_conv`` says how an upsampling
+    conv is computed (see StyleGAN2Config.up_conv)."""
 
-    def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, up: bool = False, clamp: float = 0.0):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        w_dim: int,
+        resolution: int,
+        up: bool = False,
+        clamp: float = 0.0,
+        up_conv: str = "upsample_first",
+    ):
         super().__init__()
         self.affine = Dense(w_dim, cin, bias_init=1.0)  # w -> per-input-channel scales
         self.weight = nn.Parameter(torch.randn(cout, cin, 3, 3))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))  # the noise of eval mode
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(cout))
-        self.up, self.clamp = up, clamp
+        self.up, self.clamp, self.transposed = up, clamp, up and up_conv == "transposed"
 
     def forward(
         self, x: torch.Tensor, w: torch.Tensor
     ) -> torch.Tensor:  # (B, cin, S, S), (B, w_dim) -> (B, cout, S', S')
-        if self.up:
+        if self.up and not self.transposed:
             x = upsample(x)
-        x = modulated_conv(x, self.weight, self.affine(w), demodulate=True)
+        x = modulated_conv(x, self.weight, self.affine(w), demodulate=True, transposed_up=self.transposed)
         if self.training:  # fresh noise per sample; a fixed map in eval mode, so samples repeat by seed
             noise = torch.randn((x.shape[0], 1, *x.shape[2:]), device=x.device, dtype=x.dtype)
         else:
@@ -184,13 +202,15 @@ class ToRGB(nn.Module):
 class SynthesisBlock(nn.Module):
     """One resolution: (the constant, or an upsampling conv) + a conv, and its toRGB added to the image."""
 
-    def __init__(self, cin: int, cout: int, w_dim: int, resolution: int, channels: int, clamp: float = 0.0):
+    def __init__(
+        self, cin: int, cout: int, w_dim: int, resolution: int, channels: int, clamp: float = 0.0, up_conv: str = ""
+    ):
         super().__init__()
         if cin == 0:
             self.const = nn.Parameter(torch.randn(cout, resolution, resolution))
             self.conv0 = None
         else:
-            self.conv0 = StyledConv(cin, cout, w_dim, resolution, up=True, clamp=clamp)
+            self.conv0 = StyledConv(cin, cout, w_dim, resolution, up=True, clamp=clamp, up_conv=up_conv)
         self.conv1 = StyledConv(cout, cout, w_dim, resolution, clamp=clamp)
         self.torgb = ToRGB(cout, channels, w_dim, clamp)
         self.num_conv = 1 if cin == 0 else 2
@@ -210,13 +230,21 @@ class SynthesisNetwork(nn.Module):
     """ws (B, num_ws, w_dim) -> image (B, C, S, S): the skip generator."""
 
     def __init__(
-        self, w_dim: int, image_size: int, channels: int, channel_base: int, channel_max: int, clamp: float = 0.0
+        self,
+        w_dim: int,
+        image_size: int,
+        channels: int,
+        channel_base: int,
+        channel_max: int,
+        clamp: float = 0.0,
+        up_conv: str = "upsample_first",
     ):
         super().__init__()
         resolutions = [2**i for i in range(2, int(math.log2(image_size)) + 1)]
         width = {r: min(channel_base // r, channel_max) for r in resolutions}
         self.blocks = nn.ModuleList(
-            SynthesisBlock(width[r // 2] if r > 4 else 0, width[r], w_dim, r, channels, clamp) for r in resolutions
+            SynthesisBlock(width[r // 2] if r > 4 else 0, width[r], w_dim, r, channels, clamp, up_conv)
+            for r in resolutions
         )
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
 
@@ -242,7 +270,7 @@ class Generator(nn.Module):
         super().__init__()
         c = config
         self.synthesis = SynthesisNetwork(
-            c.w_dim, c.image_size, c.channels, c.channel_base, c.channel_max, float(c.conv_clamp)
+            c.w_dim, c.image_size, c.channels, c.channel_base, c.channel_max, float(c.conv_clamp), c.up_conv
         )
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(

@@ -13,11 +13,11 @@ upstream's state-dict names, map one to one onto ganzoo's:
     synthesis.b{R}.torgb.*                affine.{weight,bias}, weight (C, I, 1, 1), bias
     *.resample_filter                     the [1, 3, 3, 1] filter: checked, not stored (ganzoo's is fixed)
 
-Upstream's upsampling conv0 runs as a transposed convolution (its weight applied as a true convolution,
-then the blur); ganzoo upsamples, then correlates: the same function with conv0's weight flipped in both
-spatial axes, which is the one transformation made. Hyperparameters come from the records' own attributes
-(what upstream's code ran with), not from guesses: mapping layers and lr multiplier, w_avg decay,
-conv_clamp, class count, widths. Only the "skip" generator architecture (every released net's) is read.
+Upstream's upsampling conv0 runs as a stride-2 transposed convolution, then the blur; ganzoo's default
+blurs first, which differs on the border pixels, so converted nets take ``up_conv="transposed"`` and every
+tensor is copied unchanged. Hyperparameters come from the records' own attributes (what upstream's code ran
+with), not from guesses: mapping layers and lr multiplier, w_avg decay, conv_clamp, class count, widths.
+Only the "skip" generator architecture (every released net's) is read.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def generator_config(G: Record) -> tuple[dict, list[int]]:
         "num_classes": dims["c_dim"],
         "conv_clamp": float(clamp) if clamp is not None else 0.0,
         "output": "linear",
+        "up_conv": "transposed",
     }
     return config, resolutions
 
@@ -137,9 +138,7 @@ def generator_mapping(config: dict, resolutions: list[int]) -> dict[str, tuple[s
         if r == 4:
             out[f"{up}.const"] = (f"{ours}.const", None)
         for conv in convs:
-            flip = (lambda w: w.flip([2, 3]).contiguous()) if conv == "conv0" else None
-            out[f"{up}.{conv}.weight"] = (f"{ours}.{conv}.weight", flip)
-            for name in ("affine.weight", "affine.bias", "noise_const", "noise_strength", "bias"):
+            for name in ("affine.weight", "affine.bias", "weight", "noise_const", "noise_strength", "bias"):
                 out[f"{up}.{conv}.{name}"] = (f"{ours}.{conv}.{name}", None)
         for name in ("affine.weight", "affine.bias", "weight", "bias"):
             out[f"{up}.torgb.{name}"] = (f"{ours}.torgb.{name}", None)
