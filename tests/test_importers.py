@@ -649,6 +649,7 @@ def test_import_command_converts_a_local_file_and_refuses_a_foreign_folder(tmp_p
     listed = _ganzoo("list", "--importers")
     assert [line.split()[:2] for line in listed.output.splitlines()[1:]] == [
         ["mmagic-dcgan", "dcgan"],
+        ["nvlabs-stylegan2-ada", "stylegan2"],
         ["pretrained-biggan-deep", "biggan"],
         ["studiogan-biggan", "biggan"],
         ["studiogan-dcgan", "dcgan"],
