@@ -202,13 +202,58 @@ def upstream_generator(res=16, z_dim=6, w_dim=8, c_dim=0, base=64, cmax=16, laye
     )
 
 
-def network_pickle(G, marker, with_d=True) -> bytes:
+def conv2d_layer(cin, cout, k, act="lrelu", down=1, clamp=None, bias=True):
+    return P(
+        "Conv2dLayer",
+        {"weight": torch.randn(cout, cin, k, k), **({"bias": torch.randn(cout) * 0.2} if bias else {})},
+        {"resample_filter": FILTER.clone()},
+        activation=act,
+        up=1,
+        down=down,
+        conv_clamp=clamp,
+        padding=k // 2,
+        weight_gain=np.float64(1 / np.sqrt(cin * k * k)),
+        act_gain=np.float64(np.sqrt(2) if act == "lrelu" else 1.0),
+    )
+
+
+def upstream_discriminator(res=16, base=64, cmax=16, channels=3, architecture="resnet", clamp=None, group=2, c_dim=0):
+    """A Discriminator as networks.py builds it (no conditioning network: only its c_dim is read when conditional)."""
+    resolutions = [2**i for i in range(int(math.log2(res)), 2, -1)]
+    width = {r: min(base // r, cmax) for r in resolutions + [4]}
+    blocks = {}
+    for r in resolutions:
+        tmp, out = width[r], width[r // 2]
+        kids = {"fromrgb": conv2d_layer(channels, tmp, 1, clamp=clamp)} if r == res else {}
+        kids.update(conv0=conv2d_layer(tmp, tmp, 3, clamp=clamp), conv1=conv2d_layer(tmp, out, 3, down=2, clamp=clamp))
+        if architecture == "resnet":
+            kids["skip"] = conv2d_layer(tmp, out, 1, "linear", down=2, bias=False)
+        blocks[f"b{r}"] = P(
+            "DiscriminatorBlock", buffers={"resample_filter": FILTER.clone()}, children=kids, architecture=architecture
+        )
+    top = width[4]
+    blocks["b4"] = P(
+        "DiscriminatorEpilogue",
+        children={
+            "mbstd": P("MinibatchStdLayer", group_size=group, num_channels=1),
+            "conv": conv2d_layer(top + 1, top, 3, clamp=clamp),
+            "fc": fc(top * 16, top, act="lrelu"),
+            "out": fc(top, 1),
+        },
+        architecture=architecture,
+        cmap_dim=0,
+    )
+    return P("Discriminator", children=blocks, c_dim=c_dim, img_resolution=res, block_resolutions=resolutions)
+
+
+def network_pickle(G, marker, D=None, with_d=True) -> bytes:
     """The dict upstream's training loop pickles (protocol 3, Python 3.7's default), G_ema a copy of G."""
     G_ema = pickle.loads(pickle.dumps(G))  # a deep copy with its own tensors (run by the stand-in: which writes
     marker.unlink()  # the marker, removed)
     data = {"G": G, "G_ema": G_ema, "training_set_kwargs": {"class_name": "training.dataset.ImageFolderDataset"}}
     if with_d:
-        data["D"] = P("Discriminator", {"w": torch.randn(3, 3)}, {"f": FILTER.clone()}, c_dim=G.state["c_dim"])
+        clamp = G.at("synthesis.b4.conv1").state["conv_clamp"]
+        data["D"] = D or upstream_discriminator(G.state["img_resolution"], clamp=clamp, c_dim=G.state["c_dim"])
         data["augment_pipe"] = P("AugmentPipe", buffers={"p": torch.zeros([])}, xflip=np.float64(1.0))
     return pickle.dumps(data, protocol=3)
 
@@ -224,14 +269,14 @@ def state_of(node, prefix=""):
 # ---- upstream's generator as plain torch ops on its state dict ------------------------------------------------
 
 
-def upfirdn2d(x, f, up=1, pad=(0, 0, 0, 0), gain=1.0):
-    """upfirdn2d's reference path: zero-insert, pad, convolve with the (flipped) filter."""
+def upfirdn2d(x, f, up=1, pad=(0, 0, 0, 0), gain=1.0, down=1):
+    """upfirdn2d's reference path: zero-insert, pad, convolve with the (flipped) filter, keep every down-th pixel."""
     B, C, H, W = x.shape
     if up > 1:
         x = F.pad(x.reshape(B, C, H, 1, W, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(B, C, H * up, W * up)
     x = F.pad(x, [pad[0], pad[1], pad[2], pad[3]])
     weight = (f * gain).flip([0, 1])[None, None].repeat(C, 1, 1, 1)
-    return F.conv2d(x, weight, groups=C)
+    return F.conv2d(x, weight, groups=C)[:, :, ::down, ::down]
 
 
 def modulated_conv2d(x, weight, styles, noise=None, up=1, demodulate=True, padding=0, f=None):
@@ -310,6 +355,40 @@ def upstream_forward(sd, z, c, psi, res, layers, num_ws, clamp):
     return img
 
 
+def conv_layer(sd, name, x, act, down=1, gain=1.0, clamp=None):
+    """Conv2dLayer.forward: conv2d_resample (downsampling: filter, then a strided conv), then bias_act."""
+    w = sd[f"{name}.weight"]
+    k = w.shape[-1]
+    w = w * (1 / math.sqrt(w.shape[1] * k * k))
+    if down > 1 and k == 1:
+        x = F.conv2d(upfirdn2d(x, sd[f"{name}.resample_filter"], pad=(1, 1, 1, 1), down=2), w)
+    elif down > 1:
+        x = F.conv2d(upfirdn2d(x, sd[f"{name}.resample_filter"], pad=(2, 2, 2, 2)), w, stride=2)
+    else:
+        x = F.conv2d(x, w, padding=k // 2)
+    b = sd.get(f"{name}.bias", torch.zeros(w.shape[0]))
+    return bias_act(x, b, act, gain, clamp * gain if clamp is not None else None)
+
+
+def upstream_d_forward(sd, img, res, clamp, group):
+    """Discriminator(img, c=None) with the resnet architecture: blocks, minibatch std, conv, fc, out."""
+    x = None
+    for r in [2**i for i in range(int(math.log2(res)), 2, -1)]:
+        b = f"b{r}"
+        if r == res:
+            x = conv_layer(sd, f"{b}.fromrgb", img, "lrelu", clamp=clamp)
+        y = conv_layer(sd, f"{b}.skip", x, "linear", down=2, gain=math.sqrt(0.5))
+        x = conv_layer(sd, f"{b}.conv0", x, "lrelu", clamp=clamp)
+        x = y + conv_layer(sd, f"{b}.conv1", x, "lrelu", down=2, gain=math.sqrt(0.5), clamp=clamp)
+    N, C, H, W = x.shape
+    g = min(group, N)
+    s = x.reshape(g, -1, 1, C, H, W)
+    s = ((s - s.mean(dim=0)).square().mean(dim=0) + 1e-8).sqrt().mean(dim=[2, 3, 4]).reshape(-1, 1, 1, 1)
+    x = torch.cat([x, s.repeat(g, 1, H, W)], dim=1)
+    x = conv_layer(sd, "b4.conv", x, "lrelu", clamp=clamp)
+    return dense(sd, "b4.out", dense(sd, "b4.fc", x.flatten(1), 1.0, "lrelu"))
+
+
 # ---- reading and converting ------------------------------------------------------------------------------------
 
 
@@ -321,7 +400,8 @@ def upstream_forward(sd, z, c, psi, res, layers, num_ws, clamp):
 def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_function(tmp_path, marker, c_dim, clamp):
     torch.manual_seed(0)
     G = upstream_generator(c_dim=c_dim, clamp=clamp)
-    data = network_pickle(G, marker)
+    D = upstream_discriminator(clamp=clamp, c_dim=c_dim)
+    data = network_pickle(G, marker, D)
     pickle.loads(data)  # the official way runs the pickled module sources: the file is a live one
     assert marker.read_text() == "executed"
     marker.unlink()
@@ -338,7 +418,11 @@ def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_f
     read = nvlabs_pickle_state(checkpoint["G_ema"])
     assert sorted(read) == sorted(sd) and all(torch.equal(read[k], sd[k]) for k in sd)
 
-    model, _ = convert("nvlabs-stylegan2-ada", checkpoint)
+    if c_dim:
+        with pytest.warns(UserWarning, match="D is not converted: it is class-conditional"):
+            model, _ = convert("nvlabs-stylegan2-ada", checkpoint)
+    else:
+        model, _ = convert("nvlabs-stylegan2-ada", checkpoint)
     c = model.config
     assert (c.image_size, c.z_dim, c.w_dim, c.mapping_layers, c.num_classes) == (16, 6, 8, 2, c_dim)
     assert (c.channel_base, c.channel_max, c.conv_clamp, c.mapping_lr_mul) == (64, 16, clamp or 0.0, 0.01)
@@ -356,6 +440,16 @@ def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_f
         assert torch.allclose(sampled, ref.clamp(-1, 1), atol=2e-5)
         if clamp:  # the clamp acted (else the option is untested)
             assert not torch.allclose(ours, upstream_forward(sd, z, onehot, psi, 16, 2, 8, None), atol=1e-3)
+    if not c_dim:  # D too: the same function on a batch of images
+        from ganzoo_stylegan2.models import Discriminator
+
+        assert (c.d_architecture, c.mbstd, c.mbstd_channels) == ("resnet", 2, 1)
+        ours_d = Discriminator(c)  # without the training-time input tricks (DiffAugment) the model's D carries
+        ours_d.load_state_dict(model.nets["D"].state_dict())
+        img = torch.randn(4, 3, 16, 16)
+        d_sd = state_of(D)
+        with torch.no_grad():
+            assert torch.allclose(ours_d(img), upstream_d_forward(d_sd, img, 16, clamp, 2)[:, 0], atol=2e-5)
 
 
 def nvlabs_pickle_state(record):
@@ -496,6 +590,20 @@ def test_conversion_is_strict_and_names_the_upstream_tensor(marker, edit, messag
     assert not marker.exists()
 
 
+def test_a_discriminator_is_converted_strictly_too(marker):
+    torch.manual_seed(3)
+    G = upstream_generator()
+    D = upstream_discriminator()
+    del D.at("b8.conv0").state["_parameters"]["bias"]
+    with pytest.raises(WeightsError, match=r"lacks tensor 'D.b8.conv0.bias'"):
+        convert("nvlabs-stylegan2-ada", loads(network_pickle(G, marker, D)))
+    D = upstream_discriminator(architecture="skip")
+    with pytest.warns(UserWarning, match=r"D is not converted: its architecture is 'skip'"):
+        model, _ = convert("nvlabs-stylegan2-ada", loads(network_pickle(G, marker, D)))
+    assert model.config.d_architecture == "resnet"  # ganzoo's default: that D was not read
+    assert not marker.exists()
+
+
 def test_g_must_be_g_emas_network(marker):
     G = upstream_generator()
     G_ema = pickle.loads(pickle.dumps(G))
@@ -548,7 +656,8 @@ def test_the_catalog_import_writes_a_safetensors_folder_that_loads_and_samples(
     assert reads == [] and not marker.exists()  # refused before it was unpickled
 
     _entry("sg2ada-tiny", f"{base}/tiny.pkl", sha, ["a", "b", "c"])
-    model = ganzoo.load("sg2ada-tiny")
+    with pytest.warns(UserWarning, match="D is not converted: it is class-conditional"):
+        model = ganzoo.load("sg2ada-tiny")
     assert len(reads) == 1 and not marker.exists()
     cached = cache_root() / f"sg2ada-tiny-{sha[:16]}"
     assert sorted(p.name for p in cached.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png"]
@@ -583,3 +692,48 @@ def test_the_catalog_entries_print_licence_and_policy_without_a_download():
     assert "num_classes = 10" in out and "fid = {'value': 2.42" in out and "fid50k_full" in out
     assert "pretrained/cifar10.pkl" in out and "recorded and enforced" in out
     assert not cache_root().exists() or not any(cache_root().glob("stylegan2-ada-*"))  # nothing downloaded
+
+
+def _as_record(node):
+    """A stand-in network tree as the reader gives it (no pickling: for shape checks on the meta device)."""
+    state = dict(node.state)
+    state["_modules"] = OrderedDict((k, _as_record(v)) for k, v in node.state["_modules"].items())
+    return Record(node.class_name, state)
+
+
+@pytest.mark.parametrize("name", ["ffhq", "metfaces", "afhqcat", "afhqdog", "afhqwild", "cifar10", "brecahad"])
+def test_each_catalog_entry_fits_upstreams_layout_at_full_size(marker, name):
+    """Upstream's Generator at the entry's size with its released configs' widths (channel_base 32768, channel_max
+    512, 512-long z and w, 8 mapping layers or the cifar config's 2), shapes only: every tensor lands on a ganzoo
+    tensor of the same shape and the entry's config is what the file gives."""
+    from ganzoo_stylegan2.config import StyleGAN2Config
+    from ganzoo_stylegan2.nvlabs import convert_nvlabs_stylegan2_ada
+
+    from ganzoo.building import meta_networks
+    from ganzoo.config import make_config
+
+    card = ganzoo.info(f"stylegan2-ada-{name}")
+    size, classes = card.config["image_size"], card.config["num_classes"]
+    with torch.device("meta"):
+        G = upstream_generator(size, 512, 512, classes, 32768, 512, 2 if classes else 8, 256.0)
+    converted = convert_nvlabs_stylegan2_ada({"G_ema": _as_record(G)})
+    assert {k: v for k, v in converted.config.items() if k in card.config} == card.config
+    config = make_config(StyleGAN2Config, converted.config)
+    ours = meta_networks(plugins.get_state().variants.get("stylegan2"), config)["G"]
+    want = {f"G.{k}": tuple(v.shape) for k, v in ours.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in converted.tensors.items()}
+    assert got == want and len(got) == len(state_of(G)) - sum(k.endswith("resample_filter") for k in state_of(G))
+
+
+def test_training_a_conditional_stylegan2_is_refused_and_the_defaults_are_unchanged():
+    from ganzoo_stylegan2.config import StyleGAN2Config
+    from ganzoo_stylegan2.step import StyleGAN2Step
+
+    from ganzoo.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"num_classes=3: a conditional StyleGAN2 is read from imported networks"):
+        StyleGAN2Step(StyleGAN2Config(image_size=16, num_classes=3))
+    c = StyleGAN2Config()
+    assert (c.num_classes, c.conv_clamp, c.up_conv) == (0, 0.0, "upsample_first")
+    with pytest.raises(ConfigError, match="up_conv"):
+        StyleGAN2Config(up_conv="nearest")

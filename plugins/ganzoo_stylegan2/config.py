@@ -60,8 +60,8 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     ema_rampup: float = 0.05  # early on the half-life is at most this fraction of the images seen (0 = no ramp-up)
     num_classes: int = 0  # classes of a conditional G (one-hot embedded beside z in the mapping, as the official
     #                      conditional nets; imported networks only, training one is refused); 0 = unconditional
-    conv_clamp: float = 0.0  # G's conv and toRGB outputs clamped to [-conv_clamp, conv_clamp] (official configs: 256;
-    #                         the paper's nets: none); 0 = no clamp
+    conv_clamp: float = 0.0  # conv outputs of G (toRGB too) and D (not the resnet shortcut) clamped to
+    #                         [-conv_clamp, conv_clamp] (official configs: 256; the paper's nets: none); 0 = no clamp
     up_conv: str = "upsample_first"  # G's upsampling convs: "upsample_first" (zero-insert and blur, then the 3x3
     #                                  conv) or "transposed" (NVlabs' code: a stride-2 transposed 3x3 conv, then
     #                                  the blur; the same inside, other values on the border pixels)

@@ -65,13 +65,24 @@ class Dense(nn.Module):
 
 
 class Conv(nn.Module):
-    """Conv with equalised learning rate; ``down`` blurs, then convolves with stride 2 (halves the side)."""
+    """Conv with equalised learning rate; ``down`` blurs, then convolves with stride 2 (halves the side);
+    ``clamp`` > 0 bounds the output to [-clamp, clamp] times the gain (the official ``conv_clamp``)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, bias: bool = True, act: bool = True, down: bool = False):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int,
+        bias: bool = True,
+        act: bool = True,
+        down: bool = False,
+        clamp: float = 0.0,
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
         self.weight_gain, self.act, self.down, self.kernel = 1 / math.sqrt(cin * kernel * kernel), act, down, kernel
+        self.clamp = clamp
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:  # (B, cin, H, W) -> (B, cout, H', W')
         w = self.weight * self.weight_gain
@@ -83,7 +94,8 @@ class Conv(nn.Module):
             x = F.conv2d(x, w, padding=self.kernel // 2)
         if self.bias is not None:
             x = x + self.bias[None, :, None, None]
-        return lrelu(x, gain) if self.act else x * gain
+        x = lrelu(x, gain) if self.act else x * gain
+        return x.clamp(-self.clamp * gain, self.clamp * gain) if self.clamp else x
 
 
 def modulated_conv(
@@ -311,11 +323,11 @@ class Generator(nn.Module):
 class DiscriminatorBlock(nn.Module):
     """Two 3x3 convs, the second halving the side; "resnet" adds a 1x1 shortcut, both scaled by 1/sqrt(2)."""
 
-    def __init__(self, cin: int, tmp: int, cout: int, channels: int, architecture: str):
+    def __init__(self, cin: int, tmp: int, cout: int, channels: int, architecture: str, clamp: float = 0.0):
         super().__init__()
-        self.fromrgb = Conv(channels, tmp, 1) if cin == 0 else None
-        self.conv0 = Conv(tmp, tmp, 3)
-        self.conv1 = Conv(tmp, cout, 3, down=True)
+        self.fromrgb = Conv(channels, tmp, 1, clamp=clamp) if cin == 0 else None
+        self.conv0 = Conv(tmp, tmp, 3, clamp=clamp)
+        self.conv1 = Conv(tmp, cout, 3, down=True, clamp=clamp)
         self.skip = Conv(tmp, cout, 1, bias=False, act=False, down=True) if architecture == "resnet" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, Cin, S, S) -> (B, Cout, S/2, S/2)
@@ -338,7 +350,12 @@ class Discriminator(nn.Module):
         self.blocks = nn.Sequential(
             *(
                 DiscriminatorBlock(
-                    width[r] if r < c.image_size else 0, width[r], width[r // 2], channels, c.d_architecture
+                    width[r] if r < c.image_size else 0,
+                    width[r],
+                    width[r // 2],
+                    channels,
+                    c.d_architecture,
+                    float(c.conv_clamp),
                 )
                 for r in resolutions
             )
@@ -346,7 +363,7 @@ class Discriminator(nn.Module):
         top = width[4]
         features = c.mbstd_channels if c.mbstd else 0
         self.mbstd = MinibatchStd(c.mbstd, features) if features else None
-        self.conv = Conv(top + features, top, 3)
+        self.conv = Conv(top + features, top, 3, clamp=float(c.conv_clamp))
         self.fc = Dense(top * 16, top, act=True)
         self.out = Dense(top, 1)
 

@@ -17,11 +17,13 @@ Upstream's upsampling conv0 runs as a stride-2 transposed convolution, then the 
 blurs first, which differs on the border pixels, so converted nets take ``up_conv="transposed"`` and every
 tensor is copied unchanged. Hyperparameters come from the records' own attributes (what upstream's code ran
 with), not from guesses: mapping layers and lr multiplier, w_avg decay, conv_clamp, class count, widths.
-Only the "skip" generator architecture (every released net's) is read.
+Only the "skip" generator architecture (every released net's) is read. D (``b{R}.fromrgb/conv0/conv1/skip``,
+``b4.conv/fc/out``) maps onto ganzoo's D where that computes its function (see discriminator_mapping).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -145,6 +147,46 @@ def generator_mapping(config: dict, resolutions: list[int]) -> dict[str, tuple[s
     return out
 
 
+def discriminator_mapping(D: Record, config: dict) -> tuple[dict, dict[str, tuple[str, Any]]] | str:
+    """An upstream Discriminator's config values and "D."-prefixed tensor mapping onto ganzoo's D, or why ganzoo's D
+    cannot compute its function (conditional, "skip" architecture, whole-batch minibatch std, another clamp)."""
+    if not isinstance(D, Record) or D.class_name != "Discriminator":
+        _refuse(f"D is {getattr(D, 'class_name', type(D).__name__)}, not upstream's Discriminator")
+    if _int(D, "c_dim", "D"):
+        return "it is class-conditional (a projection D, which ganzoo's StyleGAN2 D lacks)"
+    resolutions = D.attr("block_resolutions")
+    if resolutions != [2**i for i in range(config["image_size"].bit_length() - 1, 2, -1)]:
+        _refuse(f"D's blocks are at {resolutions!r}, not {config['image_size']} down to 8 pixels")
+    blocks = [_child(D, f"b{r}", "DiscriminatorBlock", "D") for r in resolutions]
+    epilogue = _child(D, "b4", "DiscriminatorEpilogue", "D")
+    architecture = _same([b.attr("architecture") for b in blocks], "D architecture")
+    if architecture not in ("resnet", "orig"):
+        return f"its architecture is {architecture!r} (ganzoo's D is 'resnet' or 'orig')"
+    mbstd = epilogue.children.get("mbstd")
+    group, features = (mbstd.attr("group_size"), mbstd.attr("num_channels")) if mbstd is not None else (0, 0)
+    if type(group) is not int or type(features) is not int:
+        return f"its minibatch std has group {group!r} and {features!r} features (ganzoo's: whole numbers)"
+    convs = [
+        (n, c) for b in [*blocks, epilogue] for n, c in b.children.items() if n in ("fromrgb", "conv0", "conv1", "conv")
+    ]
+    clamps = {c.attr("conv_clamp") for _, c in convs}
+    if clamps != {config["conv_clamp"] or None}:
+        return f"its conv_clamp {sorted(map(repr, clamps))} is not G's {config['conv_clamp'] or None!r}"
+    _same(
+        [c.attr("activation") for _, c in convs] + [epilogue.children["fc"].attr("activation"), "lrelu"], "activation"
+    )
+    out: dict[str, tuple[str, Any]] = {}
+    for k, r in enumerate(resolutions):
+        names = (["fromrgb"] if k == 0 else []) + ["conv0", "conv1"]
+        for name in names:
+            out.update({f"D.b{r}.{name}.{p}": (f"D.blocks.{k}.{name}.{p}", None) for p in ("weight", "bias")})
+        if architecture == "resnet":
+            out[f"D.b{r}.skip.weight"] = (f"D.blocks.{k}.skip.weight", None)
+    for name in ("conv", "fc", "out"):
+        out.update({f"D.b4.{name}.{p}": (f"D.{name}.{p}", None) for p in ("weight", "bias")})
+    return {"d_architecture": architecture, "mbstd": group, "mbstd_channels": features}, out
+
+
 def _drop_filters(state: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
     """The state without its resample filters, each checked to be the [1, 3, 3, 1] one ganzoo's code fixes."""
     for name, f in state.items():
@@ -163,7 +205,8 @@ def _same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: 
 
 
 def convert_nvlabs_stylegan2_ada(checkpoint: Any) -> Converted:
-    """An NVlabs network pickle (read by nvlabs_pickle) as a ganzoo StyleGAN2 config and G_ema's tensors as G."""
+    """An NVlabs network pickle (read by nvlabs_pickle) as a ganzoo StyleGAN2 config, G_ema's tensors as G and,
+    where ganzoo's D computes its function, D's as D."""
     if not isinstance(checkpoint, dict) or "G_ema" not in checkpoint:
         found = sorted(map(str, checkpoint))[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         _refuse(f"the pickle has no 'G_ema' network (found {found})")
@@ -171,10 +214,15 @@ def convert_nvlabs_stylegan2_ada(checkpoint: Any) -> Converted:
     state = _drop_filters(state_dict_of(flatten(checkpoint["G_ema"]), None, NAME), "G_ema")
     if checkpoint.get("G") is not None:
         _same_tensors(_drop_filters(state_dict_of(flatten(checkpoint["G"]), None, NAME), "G"), state, "G")
+    mapping = generator_mapping(config, resolutions)
     if checkpoint.get("D") is not None:
-        D = checkpoint["D"]
-        if not isinstance(D, Record) or D.class_name != "Discriminator":
-            _refuse(f"D is {getattr(D, 'class_name', type(D).__name__)}, not upstream's Discriminator")
-        state_dict_of(flatten(D), None, NAME)  # whole tensors of real dtypes, like G's
-    tensors, origin = remap(state, generator_mapping(config, resolutions), importer=NAME)
+        d_state = state_dict_of(flatten(checkpoint["D"]), None, NAME)  # whole tensors of real dtypes, like G's
+        found = discriminator_mapping(checkpoint["D"], config)
+        if isinstance(found, str):
+            warnings.warn(f"{NAME}: D is not converted: {found}; G_ema is", UserWarning, stacklevel=2)
+        else:
+            config.update(found[0])
+            mapping.update(found[1])
+            state.update({f"D.{k}": v for k, v in _drop_filters(d_state, "D").items()})
+    tensors, origin = remap(state, mapping, importer=NAME)
     return Converted(config, tensors, origin)  # class names: the catalog entry's (the pickle has none)
