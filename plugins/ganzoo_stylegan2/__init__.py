@@ -71,15 +71,39 @@ NVLABS_PAPER = (
     "Data. NeurIPS. arXiv:2006.06676"
 )
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-# file -> (resolution, classes, data spec, what upstream's README says of it)
+# file -> (resolution, classes, data spec, what upstream's README says of it, the README's base config for it)
 NVLABS = {
-    "ffhq": (1024, 0, "folder:ffhq", "FFHQ at 1024x1024, trained using original StyleGAN2"),
-    "metfaces": (1024, 0, "folder:metfaces", "MetFaces at 1024x1024, transfer learning from FFHQ using ADA"),
-    "afhqcat": (512, 0, "folder:afhq/train/cat", "AFHQ Cat at 512x512, trained from scratch using ADA"),
-    "afhqdog": (512, 0, "folder:afhq/train/dog", "AFHQ Dog at 512x512, trained from scratch using ADA"),
-    "afhqwild": (512, 0, "folder:afhq/train/wild", "AFHQ Wild at 512x512, trained from scratch using ADA"),
-    "cifar10": (32, 10, "cifar10", "Class-conditional CIFAR-10 at 32x32"),
-    "brecahad": (512, 0, "folder:brecahad", "BreCaHAD at 512x512, trained from scratch using ADA"),
+    "ffhq": (1024, 0, "folder:ffhq", "FFHQ at 1024x1024, trained using original StyleGAN2", "--cfg=stylegan2"),
+    "metfaces": (
+        1024,
+        0,
+        "folder:metfaces",
+        "MetFaces at 1024x1024, transfer learning from FFHQ using ADA",
+        "--cfg=paper1024 --resume=ffhq1024",
+    ),
+    "afhqcat": (
+        512,
+        0,
+        "folder:afhq/train/cat",
+        "AFHQ Cat at 512x512, trained from scratch using ADA",
+        "--cfg=paper512",
+    ),
+    "afhqdog": (
+        512,
+        0,
+        "folder:afhq/train/dog",
+        "AFHQ Dog at 512x512, trained from scratch using ADA",
+        "--cfg=paper512",
+    ),
+    "afhqwild": (
+        512,
+        0,
+        "folder:afhq/train/wild",
+        "AFHQ Wild at 512x512, trained from scratch using ADA",
+        "--cfg=paper512",
+    ),
+    "cifar10": (32, 10, "cifar10", "Class-conditional CIFAR-10 at 32x32", "--cfg=cifar --cond=1"),
+    "brecahad": (512, 0, "folder:brecahad", "BreCaHAD at 512x512, trained from scratch using ADA", "--cfg=paper512"),
 }
 NVLABS_METRICS = {  # only what upstream's README states; it gives no per-pickle table
     "cifar10": {
@@ -95,7 +119,7 @@ NVLABS_METRICS = {  # only what upstream's README states; it gives no per-pickle
 
 @ganzoo.hookimpl(specname="ganzoo_register_models")
 def register_nvlabs_models(register):
-    for name, (size, classes, dataset, what) in NVLABS.items():
+    for name, (size, classes, dataset, what, cfg) in NVLABS.items():
         kind = f"class-conditional ({classes} classes)" if classes else "unconditional"
         register(
             ganzoo.ModelCard(
@@ -105,8 +129,8 @@ def register_nvlabs_models(register):
                 f"pickle; NON-COMMERCIAL licence (upstream publishes no sha256: the first download's is recorded)",
                 weights="import",
                 dataset=dataset,
-                recipe="python train.py --cfg=... in NVlabs/stylegan2-ada-pytorch on 1-8 V100 GPUs (upstream's "
-                "run; ganzoo imports its network, it does not retrain it)",
+                recipe=f"python train.py --data=... --gpus=8 {cfg}   # NVlabs/stylegan2-ada-pytorch, the README's base "
+                "config for this data; ganzoo imports the network, it does not retrain it",
                 config={"image_size": size, "channels": 3, "z_dim": 512, "w_dim": 512, "num_classes": classes},
                 metrics=NVLABS_METRICS.get(name, {}),
                 license=NVLABS_LICENSE,
