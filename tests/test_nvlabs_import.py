@@ -506,6 +506,8 @@ def _storage_bytes(obj):
         ),
         (lambda m: pickle.dumps({"G_ema": Reduce(OrderedDict.fromkeys, ["a"])}), "builtins.getattr"),
         (lambda m: pickle.dumps(Reduce(np.load, str(m))), r"numpy\.[\w.]*load"),
+        (lambda m: b"ctorch._utils\n_rebuild_parameter\n(dS'__defaults__'\nI1\nsb.", "state of a function"),
+        (lambda m: pickle.dumps(torch.ones(2), protocol=3)[:-1] + b"}X\x01\x00\x00\x00xK\x01sb.", "state of a Tensor"),
     ],
     ids=[
         "os.system",
@@ -518,6 +520,8 @@ def _storage_bytes(obj):
         "record-state-with-code",
         "classmethod",
         "numpy.load",
+        "build-on-a-function",
+        "build-on-a-tensor",
     ],
 )
 def test_a_pickle_asking_for_any_other_global_is_refused_naming_it_and_runs_nothing(tmp_path, marker, make, named):

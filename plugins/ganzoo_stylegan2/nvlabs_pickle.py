@@ -165,8 +165,12 @@ ALLOWED: dict[str, Any] = {
 }
 
 
-class _Unpickler(pickle.Unpickler):
-    """Resolves only the globals in ALLOWED, each to the safe function above."""
+class _Unpickler(pickle._Unpickler):
+    """Resolves only the globals in ALLOWED, each to the safe function above; sets state (BUILD) only on numpy
+    arrays and dtypes under reconstruction, so nothing can rewire the functions and classes it hands out.
+    The pure-Python unpickler, whose BUILD can be overridden (its speed is not the bottleneck: the bytes are)."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def find_class(self, module: str, name: str) -> Any:
         key = f"{module}.{name}"
@@ -179,6 +183,20 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafePickleError(f"the network pickle has a persistent id {str(pid)[:60]!r}: not a plain pickle")
+
+    def load_build(self) -> None:
+        target, state = self.stack[-2], self.stack[-1]
+        if isinstance(target, (NDArray, np.dtype)):
+            return pickle._Unpickler.load_build(self)
+        if state is None or (type(state) is dict and not state):  # an empty state sets nothing
+            self.stack.pop()
+            return None
+        raise UnsafePickleError(
+            f"the network pickle sets the state of a {type(target).__name__}, which plain data never needs: "
+            f"refused (nothing in the file was executed)"
+        )
+
+    dispatch[pickle.BUILD[0]] = load_build
 
 
 def loads(data: bytes) -> Any:
