@@ -1,0 +1,70 @@
+"""StyleGAN2's discriminator: residual blocks (or plain ones, the official cifar config's "orig"), minibatch
+standard deviation, a 3x3 conv and two fully connected layers; a conditional one (``num_classes`` > 0) projects
+its features onto a learned class embedding, as NVlabs' conditional D does."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganzoo import tricks
+from ganzoo.networks import MinibatchStd
+
+from .config import StyleGAN2Config
+from .layers import Conv, Dense
+
+
+class DiscriminatorBlock(nn.Module):
+    """Two 3x3 convs, the second halving the side; "resnet" adds a 1x1 shortcut, both scaled by 1/sqrt(2)."""
+
+    def __init__(self, cin: int, tmp: int, cout: int, channels: int, architecture: str, clamp: float = 0.0):
+        super().__init__()
+        self.fromrgb = Conv(channels, tmp, 1, clamp=clamp) if cin == 0 else None
+        self.conv0 = Conv(tmp, tmp, 3, clamp=clamp)
+        self.conv1 = Conv(tmp, cout, 3, down=True, clamp=clamp)
+        self.skip = Conv(tmp, cout, 1, bias=False, act=False, down=True) if architecture == "resnet" else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, Cin, S, S) -> (B, Cout, S/2, S/2)
+        if self.fromrgb is not None:
+            x = self.fromrgb(x)
+        if self.skip is None:
+            return self.conv1(self.conv0(x))
+        return self.skip(x, gain=math.sqrt(0.5)) + self.conv1(self.conv0(x), gain=math.sqrt(0.5))
+
+
+class Discriminator(nn.Module):
+    """Image (B, C, S, S) -> one logit per image (B,)."""
+
+    def __init__(self, config: StyleGAN2Config):
+        super().__init__()
+        c = config
+        resolutions = [2**i for i in range(int(math.log2(c.image_size)), 2, -1)]
+        width = {r: min(c.channel_base // r, c.channel_max) for r in resolutions + [4]}
+        channels = tricks.d_in_channels(c, c.channels)  # a packed D sees `pack` images' channels at once
+        self.blocks = nn.Sequential(
+            *(
+                DiscriminatorBlock(
+                    width[r] if r < c.image_size else 0,
+                    width[r],
+                    width[r // 2],
+                    channels,
+                    c.d_architecture,
+                    float(c.conv_clamp),
+                )
+                for r in resolutions
+            )
+        )
+        top = width[4]
+        features = c.mbstd_channels if c.mbstd else 0
+        self.mbstd = MinibatchStd(c.mbstd, features) if features else None
+        self.conv = Conv(top + features, top, 3, clamp=float(c.conv_clamp))
+        self.fc = Dense(top * 16, top, act=True)
+        self.out = Dense(top, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(x)  # (B, C4, 4, 4)
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        return self.out(self.fc(self.conv(x).flatten(1))).squeeze(1)  # (B,)
