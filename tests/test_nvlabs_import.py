@@ -218,7 +218,7 @@ def conv2d_layer(cin, cout, k, act="lrelu", down=1, clamp=None, bias=True):
 
 
 def upstream_discriminator(res=16, base=64, cmax=16, channels=3, architecture="resnet", clamp=None, group=2, c_dim=0):
-    """A Discriminator as networks.py builds it (no conditioning network: only its c_dim is read when conditional)."""
+    """A Discriminator as networks.py builds it; a conditional one with its z-less mapping network (3 layers)."""
     resolutions = [2**i for i in range(int(math.log2(res)), 2, -1)]
     width = {r: min(base // r, cmax) for r in resolutions + [4]}
     blocks = {}
@@ -238,11 +238,14 @@ def upstream_discriminator(res=16, base=64, cmax=16, channels=3, architecture="r
             "mbstd": P("MinibatchStdLayer", group_size=group, num_channels=1),
             "conv": conv2d_layer(top + 1, top, 3, clamp=clamp),
             "fc": fc(top * 16, top, act="lrelu"),
-            "out": fc(top, 1),
+            "out": fc(top, top if c_dim else 1),
         },
         architecture=architecture,
-        cmap_dim=0,
+        cmap_dim=top if c_dim else 0,
     )
+    if c_dim:
+        layers = {"embed": fc(c_dim, top), **{f"fc{i}": fc(top, top, 0.01, "lrelu") for i in range(3)}}
+        blocks["mapping"] = P("MappingNetwork", children=layers, z_dim=0, c_dim=c_dim, num_layers=3, w_avg_beta=None)
     return P("Discriminator", children=blocks, c_dim=c_dim, img_resolution=res, block_resolutions=resolutions)
 
 
@@ -370,8 +373,9 @@ def conv_layer(sd, name, x, act, down=1, gain=1.0, clamp=None):
     return bias_act(x, b, act, gain, clamp * gain if clamp is not None else None)
 
 
-def upstream_d_forward(sd, img, res, clamp, group):
-    """Discriminator(img, c=None) with the resnet architecture: blocks, minibatch std, conv, fc, out."""
+def upstream_d_forward(sd, img, res, clamp, group, c=None):
+    """Discriminator(img, c) with the resnet architecture: blocks, minibatch std, conv, fc, out, and a conditional
+    D's projection onto its mapping of c."""
     x = None
     for r in [2**i for i in range(int(math.log2(res)), 2, -1)]:
         b = f"b{r}"
@@ -386,7 +390,13 @@ def upstream_d_forward(sd, img, res, clamp, group):
     s = ((s - s.mean(dim=0)).square().mean(dim=0) + 1e-8).sqrt().mean(dim=[2, 3, 4]).reshape(-1, 1, 1, 1)
     x = torch.cat([x, s.repeat(g, 1, H, W)], dim=1)
     x = conv_layer(sd, "b4.conv", x, "lrelu", clamp=clamp)
-    return dense(sd, "b4.out", dense(sd, "b4.fc", x.flatten(1), 1.0, "lrelu"))
+    x = dense(sd, "b4.out", dense(sd, "b4.fc", x.flatten(1), 1.0, "lrelu"))
+    if c is None:
+        return x
+    cmap = normalize(dense(sd, "mapping.embed", c))
+    for i in range(3):
+        cmap = dense(sd, f"mapping.fc{i}", cmap, 0.01, "lrelu")
+    return (x * cmap).sum(dim=1, keepdim=True) * (1 / math.sqrt(cmap.shape[1]))
 
 
 # ---- reading and converting ------------------------------------------------------------------------------------
@@ -418,11 +428,7 @@ def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_f
     read = nvlabs_pickle_state(checkpoint["G_ema"])
     assert sorted(read) == sorted(sd) and all(torch.equal(read[k], sd[k]) for k in sd)
 
-    if c_dim:
-        with pytest.warns(UserWarning, match="D is not converted: it is class-conditional"):
-            model, _ = convert("nvlabs-stylegan2-ada", checkpoint)
-    else:
-        model, _ = convert("nvlabs-stylegan2-ada", checkpoint)
+    model, _ = convert("nvlabs-stylegan2-ada", checkpoint)
     c = model.config
     assert (c.image_size, c.z_dim, c.w_dim, c.mapping_layers, c.num_classes) == (16, 6, 8, 2, c_dim)
     assert (c.channel_base, c.channel_max, c.conv_clamp, c.mapping_lr_mul) == (64, 16, clamp or 0.0, 0.01)
@@ -440,16 +446,15 @@ def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_f
         assert torch.allclose(sampled, ref.clamp(-1, 1), atol=2e-5)
         if clamp:  # the clamp acted (else the option is untested)
             assert not torch.allclose(ours, upstream_forward(sd, z, onehot, psi, 16, 2, 8, None), atol=1e-3)
-    if not c_dim:  # D too: the same function on a batch of images
-        from ganzoo_stylegan2.models import Discriminator
+    from ganzoo_stylegan2.models import Discriminator  # D too: the same function on a batch of images
 
-        assert (c.d_architecture, c.mbstd, c.mbstd_channels) == ("resnet", 2, 1)
-        ours_d = Discriminator(c)  # without the training-time input tricks (DiffAugment) the model's D carries
-        ours_d.load_state_dict(model.nets["D"].state_dict())
-        img = torch.randn(4, 3, 16, 16)
-        d_sd = state_of(D)
-        with torch.no_grad():
-            assert torch.allclose(ours_d(img), upstream_d_forward(d_sd, img, 16, clamp, 2)[:, 0], atol=2e-5)
+    assert (c.d_architecture, c.mbstd, c.mbstd_channels, c.d_mapping_layers) == ("resnet", 2, 1, 3 if c_dim else 8)
+    ours_d = Discriminator(c)  # without the training-time input tricks (DiffAugment) the model's D carries
+    ours_d.load_state_dict(model.nets["D"].state_dict())
+    img = torch.randn(4, 3, 16, 16)
+    with torch.no_grad():
+        ref = upstream_d_forward(state_of(D), img, 16, clamp, 2, onehot)[:, 0]
+        assert torch.allclose(ours_d(img, y), ref, atol=2e-5) and ref.std() > 0.01
 
 
 def nvlabs_pickle_state(record):
@@ -660,8 +665,7 @@ def test_the_catalog_import_writes_a_safetensors_folder_that_loads_and_samples(
     assert reads == [] and not marker.exists()  # refused before it was unpickled
 
     _entry("sg2ada-tiny", f"{base}/tiny.pkl", sha, ["a", "b", "c"])
-    with pytest.warns(UserWarning, match="D is not converted: it is class-conditional"):
-        model = ganzoo.load("sg2ada-tiny")
+    model = ganzoo.load("sg2ada-tiny")
     assert len(reads) == 1 and not marker.exists()
     cached = cache_root() / f"sg2ada-tiny-{sha[:16]}"
     assert sorted(p.name for p in cached.iterdir()) == ["README.md", "config.json", "model.safetensors", "samples.png"]

@@ -58,8 +58,10 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     ema_kimg: float = 10.0  # EMA half-life in thousands of images, when the run has --ema on (0 = the
     #                         run's fixed --ema decay)
     ema_rampup: float = 0.05  # early on the half-life is at most this fraction of the images seen (0 = no ramp-up)
-    num_classes: int = 0  # classes of a conditional G (one-hot embedded beside z in the mapping, as the official
-    #                      conditional nets; imported networks only, training one is refused); 0 = unconditional
+    num_classes: int = 0  # classes of a conditional G and D (G: the one-hot class embedded beside z in the mapping;
+    #                      D: a projection onto a class embedding; as NVlabs' conditional nets; imported networks
+    #                      only, training one is refused); 0 = unconditional
+    d_mapping_layers: int = 8  # a conditional D's class-embedding layers (NVlabs' MappingNetwork default: 8)
     conv_clamp: float = 0.0  # conv outputs of G (toRGB too) and D (not the resnet shortcut) clamped to
     #                         [-conv_clamp, conv_clamp] (official configs: 256; the paper's nets: none); 0 = no clamp
     up_conv: str = "upsample_first"  # G's upsampling convs: "upsample_first" (zero-insert and blur, then the 3x3
@@ -85,6 +87,7 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
             check_count(self, name)
         check_count(self, "mbstd_channels", 0, "none")
         check_count(self, "num_classes", 0, "unconditional")
+        check_count(self, "d_mapping_layers", 0)
         check_non_negative(self, "conv_clamp", "no clamp")
         check_choice(self, "d_architecture", ("resnet", "orig"))
         check_choice(self, "output", ("linear", "tanh"))

@@ -7,13 +7,14 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganzoo import tricks
 from ganzoo.networks import MinibatchStd
 
 from .config import StyleGAN2Config
-from .layers import Conv, Dense
+from .layers import Conv, Dense, normalize_2nd_moment
 
 
 class DiscriminatorBlock(nn.Module):
@@ -34,8 +35,24 @@ class DiscriminatorBlock(nn.Module):
         return self.skip(x, gain=math.sqrt(0.5)) + self.conv1(self.conv0(x), gain=math.sqrt(0.5))
 
 
+class ClassMap(nn.Module):
+    """A conditional D's class embedding, y (B,) -> (B, dim): the one-hot class embedded and normalised, then
+    ``layers`` fully connected layers (NVlabs' D mapping network, which has no z)."""
+
+    def __init__(self, num_classes: int, dim: int, layers: int, lr_mul: float):
+        super().__init__()
+        self.embed = Dense(num_classes, dim)
+        self.net = nn.Sequential(*(Dense(dim, dim, lr_mul=lr_mul, act=True) for _ in range(layers)))
+        self.num_classes = num_classes
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:  # (B,) -> (B, dim)
+        c = F.one_hot(y.long(), self.num_classes).to(self.embed.weight.dtype)  # (B, num_classes)
+        return self.net(normalize_2nd_moment(self.embed(c)))
+
+
 class Discriminator(nn.Module):
-    """Image (B, C, S, S) -> one logit per image (B,)."""
+    """Image (B, C, S, S) [, class y (B,)] -> one logit per image (B,); a conditional D's logit is its features
+    projected onto the class's embedding, divided by sqrt of their length."""
 
     def __init__(self, config: StyleGAN2Config):
         super().__init__()
@@ -61,10 +78,16 @@ class Discriminator(nn.Module):
         self.mbstd = MinibatchStd(c.mbstd, features) if features else None
         self.conv = Conv(top + features, top, 3, clamp=float(c.conv_clamp))
         self.fc = Dense(top * 16, top, act=True)
-        self.out = Dense(top, 1)
+        self.cmap = ClassMap(c.num_classes, top, c.d_mapping_layers, c.mapping_lr_mul) if c.num_classes else None
+        self.out = Dense(top, top if self.cmap is not None else 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         x = self.blocks(x)  # (B, C4, 4, 4)
         if self.mbstd is not None:
             x = self.mbstd(x)
-        return self.out(self.fc(self.conv(x).flatten(1))).squeeze(1)  # (B,)
+        out = self.out(self.fc(self.conv(x).flatten(1)))  # (B, 1), or (B, C4) for a conditional D
+        if self.cmap is None:
+            return out.squeeze(1)  # (B,)
+        if y is None:
+            raise ValueError(f"this discriminator is conditional ({self.cmap.num_classes} classes): give labels y")
+        return (out * self.cmap(y)).sum(dim=1) / math.sqrt(out.shape[1])  # (B,)

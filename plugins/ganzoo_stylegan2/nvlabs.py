@@ -149,11 +149,11 @@ def generator_mapping(config: dict, resolutions: list[int]) -> dict[str, tuple[s
 
 def discriminator_mapping(D: Record, config: dict) -> tuple[dict, dict[str, tuple[str, Any]]] | str:
     """An upstream Discriminator's config values and "D."-prefixed tensor mapping onto ganzoo's D, or why ganzoo's D
-    cannot compute its function (conditional, "skip" architecture, whole-batch minibatch std, another clamp)."""
+    cannot compute its function ("skip" architecture, whole-batch minibatch std, another clamp or class mapping)."""
     if not isinstance(D, Record) or D.class_name != "Discriminator":
         _refuse(f"D is {getattr(D, 'class_name', type(D).__name__)}, not upstream's Discriminator")
-    if _int(D, "c_dim", "D"):
-        return "it is class-conditional (a projection D, which ganzoo's StyleGAN2 D lacks)"
+    if _int(D, "c_dim", "D") != config["num_classes"]:
+        _refuse(f"D has {D.attr('c_dim')} classes, G_ema {config['num_classes']}")
     resolutions = D.attr("block_resolutions")
     if resolutions != [2**i for i in range(config["image_size"].bit_length() - 1, 2, -1)]:
         _refuse(f"D's blocks are at {resolutions!r}, not {config['image_size']} down to 8 pixels")
@@ -184,7 +184,20 @@ def discriminator_mapping(D: Record, config: dict) -> tuple[dict, dict[str, tupl
             out[f"D.b{r}.skip.weight"] = (f"D.blocks.{k}.skip.weight", None)
     for name in ("conv", "fc", "out"):
         out.update({f"D.b4.{name}.{p}": (f"D.{name}.{p}", None) for p in ("weight", "bias")})
-    return {"d_architecture": architecture, "mbstd": group, "mbstd_channels": features}, out
+    values = {"d_architecture": architecture, "mbstd": group, "mbstd_channels": features}
+    if config["num_classes"]:  # the projection: D.mapping embeds the class (z-less MappingNetwork)
+        mapping = _child(D, "mapping", "MappingNetwork", "D")
+        layers = _int(mapping, "num_layers", "D.mapping")
+        fcs = [_child(mapping, f"fc{i}", "FullyConnectedLayer", "D.mapping") for i in range(layers)]
+        if {fc.attr("activation") for fc in fcs} != {"lrelu"}:
+            return "its class mapping's layers are not leaky ReLU layers"
+        if {float(fc.attr("bias_gain")) for fc in fcs} != {config["mapping_lr_mul"]}:
+            return f"its class mapping's lr multiplier is not G's mapping's {config['mapping_lr_mul']}"
+        values["d_mapping_layers"] = layers
+        for p in ("weight", "bias"):
+            out[f"D.mapping.embed.{p}"] = (f"D.cmap.embed.{p}", None)
+            out.update({f"D.mapping.fc{i}.{p}": (f"D.cmap.net.{i}.{p}", None) for i in range(layers)})
+    return values, out
 
 
 def _drop_filters(state: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
