@@ -130,8 +130,10 @@ def layer(cin, cout, w_dim, res, up, clamp):
     )
 
 
-def upstream_generator(res=16, z_dim=6, w_dim=8, c_dim=0, base=64, cmax=16, layers=2, clamp=None, channels=3):
-    """A Generator as networks.py builds it (skip architecture), random weights, as a persistent record tree."""
+def upstream_generator(
+    res=16, z_dim=6, w_dim=8, c_dim=0, base=64, cmax=16, layers=2, clamp=None, channels=3, architecture="skip"
+):
+    """A Generator as networks.py builds it, random weights, as a persistent record tree."""
     resolutions = [2**i for i in range(2, int(math.log2(res)) + 1)]
     width = {r: min(base // r, cmax) for r in resolutions}
     mapping = {
@@ -145,20 +147,23 @@ def upstream_generator(res=16, z_dim=6, w_dim=8, c_dim=0, base=64, cmax=16, laye
         kids = {"conv1": layer(cout, cout, w_dim, r, 1, clamp)}
         if cin:
             kids = {"conv0": layer(cin, cout, w_dim, r, 2, clamp), **kids}
-        kids["torgb"] = P(
-            "ToRGBLayer",
-            {"weight": torch.randn(channels, cout, 1, 1), "bias": torch.randn(channels) * 0.2},
-            children={"affine": fc(w_dim, cout, bias_init=1.0)},
-            conv_clamp=clamp,
-            weight_gain=np.float64(1 / np.sqrt(cout)),
-        )
+        if architecture == "skip" or r == res:
+            kids["torgb"] = P(
+                "ToRGBLayer",
+                {"weight": torch.randn(channels, cout, 1, 1), "bias": torch.randn(channels) * 0.2},
+                children={"affine": fc(w_dim, cout, bias_init=1.0)},
+                conv_clamp=clamp,
+                weight_gain=np.float64(1 / np.sqrt(cout)),
+            )
+        if architecture == "resnet" and cin:
+            kids["skip"] = conv2d_layer(cin, cout, 1, "linear", bias=False)
         blocks[f"b{r}"] = P(
             "SynthesisBlock",
             {"const": torch.randn(cout, 4, 4)} if not cin else {},
             {"resample_filter": FILTER.clone()},
             kids,
             in_channels=cin,
-            architecture="skip",
+            architecture=architecture,
             use_fp16=r >= 8,
             num_conv=2 if cin else 1,
             num_torgb=1,
@@ -320,8 +325,9 @@ def normalize(x):
     return x * (x.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()
 
 
-def upstream_forward(sd, z, c, psi, res, layers, num_ws, clamp):
-    """G_ema(z, c, truncation_psi=psi, noise_mode='const'): mapping, then the skip synthesis network."""
+def upstream_forward(sd, z, c, psi, res, layers, num_ws, clamp, architecture="skip"):
+    """G_ema(z, c, truncation_psi=psi, noise_mode='const'): mapping, then the synthesis network (skip, orig or
+    resnet: SynthesisBlock.forward)."""
     x = normalize(z)
     if c is not None:
         x = torch.cat([x, normalize(dense(sd, "mapping.embed", c))], dim=1)
@@ -337,16 +343,25 @@ def upstream_forward(sd, z, c, psi, res, layers, num_ws, clamp):
         convs = ["conv1"] if r == 4 else ["conv0", "conv1"]
         if r == 4:
             x = sd[f"{b}.const"][None].repeat(z.shape[0], 1, 1, 1)
+        shortcut = None
+        if architecture == "resnet" and r > 4:  # Conv2dLayer 1x1, up=2: convolve, then upfirdn2d (up 2, pad 2, 1)
+            w = sd[f"{b}.skip.weight"] / math.sqrt(x.shape[1])
+            shortcut = upfirdn2d(F.conv2d(x, w), FILTER, up=2, pad=(2, 1, 2, 1), gain=4) * math.sqrt(0.5)
         for conv in convs:
             L = f"{b}.{conv}"
             styles = dense(sd, f"{L}.affine", ws[:, i])
             noise = sd[f"{L}.noise_const"] * sd[f"{L}.noise_strength"]
             up = 2 if conv == "conv0" else 1
+            gain = math.sqrt(0.5) if shortcut is not None and conv == "conv1" else 1.0
             x = modulated_conv2d(x, sd[f"{L}.weight"], styles, noise, up, True, 1, sd[f"{L}.resample_filter"])
-            x = bias_act(x, sd[f"{L}.bias"], "lrelu", 1.0, clamp)
+            x = bias_act(x, sd[f"{L}.bias"], "lrelu", gain, clamp * gain if clamp is not None else None)
             i += 1
+        if shortcut is not None:
+            x = shortcut + x
         if img is not None:
             img = upfirdn2d(img, sd[f"{b}.resample_filter"], up=2, pad=(2, 1, 2, 1), gain=4)
+        if f"{b}.torgb.weight" not in sd:
+            continue
         styles = dense(sd, f"{b}.torgb.affine", ws[:, i]) / math.sqrt(x.shape[1])
         y = bias_act(
             modulated_conv2d(x, sd[f"{b}.torgb.weight"], styles, demodulate=False),
@@ -403,13 +418,15 @@ def upstream_d_forward(sd, img, res, clamp, group, c=None):
 
 
 @pytest.mark.parametrize(
-    "c_dim, clamp",
-    [(0, 0.5), (3, None)],
-    ids=["unconditional-with-conv-clamp", "conditional"],
+    "c_dim, clamp, architecture",
+    [(0, 0.5, "skip"), (3, None, "skip"), (0, 0.5, "resnet"), (0, None, "orig")],
+    ids=["unconditional-with-conv-clamp", "conditional", "resnet-generator", "orig-generator"],
 )
-def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_function(tmp_path, marker, c_dim, clamp):
+def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_function(
+    tmp_path, marker, c_dim, clamp, architecture
+):
     torch.manual_seed(0)
-    G = upstream_generator(c_dim=c_dim, clamp=clamp)
+    G = upstream_generator(c_dim=c_dim, clamp=clamp, architecture=architecture)
     D = upstream_discriminator(clamp=clamp, c_dim=c_dim)
     data = network_pickle(G, marker, D)
     pickle.loads(data)  # the official way runs the pickled module sources: the file is a live one
@@ -432,12 +449,13 @@ def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_f
     c = model.config
     assert (c.image_size, c.z_dim, c.w_dim, c.mapping_layers, c.num_classes) == (16, 6, 8, 2, c_dim)
     assert (c.channel_base, c.channel_max, c.conv_clamp, c.mapping_lr_mul) == (64, 16, clamp or 0.0, 0.01)
+    assert c.g_architecture == architecture
     Gz = model.nets["G"].eval()
     z = torch.randn(4, 6)
     y = torch.tensor([0, 1, 2, 1]) if c_dim else None
     onehot = F.one_hot(y, c_dim).float() if c_dim else None
     for psi in (1.0, 0.7):
-        ref = upstream_forward(sd, z, onehot, psi, 16, 2, 8, clamp)
+        ref = upstream_forward(sd, z, onehot, psi, 16, 2, 8, clamp, architecture)
         with torch.no_grad():
             ours = Gz.synthesis(Gz.mapping(z, psi, y=y))
             sampled = Gz(z, y, truncation=psi)
@@ -445,7 +463,9 @@ def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_f
         assert torch.allclose(ours, ref, atol=2e-5), (ours - ref).abs().max()
         assert torch.allclose(sampled, ref.clamp(-1, 1), atol=2e-5)
         if clamp:  # the clamp acted (else the option is untested)
-            assert not torch.allclose(ours, upstream_forward(sd, z, onehot, psi, 16, 2, 8, None), atol=1e-3)
+            assert not torch.allclose(
+                ours, upstream_forward(sd, z, onehot, psi, 16, 2, 8, None, architecture), atol=1e-3
+            )
     from ganzoo_stylegan2.models import Discriminator  # D too: the same function on a batch of images
 
     assert (c.d_architecture, c.mbstd, c.mbstd_channels, c.d_mapping_layers) == ("resnet", 2, 1, 3 if c_dim else 8)
@@ -454,7 +474,7 @@ def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_f
     img = torch.randn(4, 3, 16, 16)
     with torch.no_grad():
         ref = upstream_d_forward(state_of(D), img, 16, clamp, 2, onehot)[:, 0]
-        assert torch.allclose(ours_d(img, y), ref, atol=2e-5) and ref.std() > 0.01
+        assert torch.allclose(ours_d(img, y), ref, atol=2e-5) and ref.std() > 1e-3
 
 
 def nvlabs_pickle_state(record):

@@ -21,7 +21,7 @@ from ganzoo.networks import MinibatchStd
 
 from .config import StyleGAN2Config
 from .discriminator import Discriminator, DiscriminatorBlock
-from .layers import Dense, downsample, lrelu, modulated_conv, normalize_2nd_moment, upsample
+from .layers import Conv, Dense, downsample, lrelu, modulated_conv, normalize_2nd_moment, upsample
 
 __all__ = [  # the discriminator and the layers are importable from here as before
     "Discriminator",
@@ -92,7 +92,7 @@ class StyledConv(nn.Module):
         self.up, self.clamp, self.transposed = up, clamp, up and up_conv == "transposed"
 
     def forward(
-        self, x: torch.Tensor, w: torch.Tensor
+        self, x: torch.Tensor, w: torch.Tensor, gain: float = 1.0
     ) -> torch.Tensor:  # (B, cin, S, S), (B, w_dim) -> (B, cout, S', S')
         if self.up and not self.transposed:
             x = upsample(x)
@@ -101,8 +101,8 @@ class StyledConv(nn.Module):
             noise = torch.randn((x.shape[0], 1, *x.shape[2:]), device=x.device, dtype=x.dtype)
         else:
             noise = self.noise_const[None, None]
-        x = lrelu(x + noise * self.noise_strength + self.bias[None, :, None, None])
-        return x.clamp(-self.clamp, self.clamp) if self.clamp else x
+        x = lrelu(x + noise * self.noise_strength + self.bias[None, :, None, None], gain)
+        return x.clamp(-self.clamp * gain, self.clamp * gain) if self.clamp else x
 
 
 class ToRGB(nn.Module):
@@ -122,10 +122,23 @@ class ToRGB(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
-    """One resolution: (the constant, or an upsampling conv) + a conv, and its toRGB added to the image."""
+    """One resolution: (the constant, or an upsampling conv) + a conv, and its toRGB added to the image.
+
+    ``architecture`` (the official three): "skip" sums every block's toRGB output; "orig" and "resnet" have a
+    toRGB in the last block only, and "resnet" adds an upsampled 1x1 shortcut, both paths scaled by 1/sqrt(2).
+    """
 
     def __init__(
-        self, cin: int, cout: int, w_dim: int, resolution: int, channels: int, clamp: float = 0.0, up_conv: str = ""
+        self,
+        cin: int,
+        cout: int,
+        w_dim: int,
+        resolution: int,
+        channels: int,
+        clamp: float = 0.0,
+        up_conv: str = "",
+        architecture: str = "skip",
+        last: bool = True,
     ):
         super().__init__()
         if cin == 0:
@@ -134,7 +147,8 @@ class SynthesisBlock(nn.Module):
         else:
             self.conv0 = StyledConv(cin, cout, w_dim, resolution, up=True, clamp=clamp, up_conv=up_conv)
         self.conv1 = StyledConv(cout, cout, w_dim, resolution, clamp=clamp)
-        self.torgb = ToRGB(cout, channels, w_dim, clamp)
+        self.torgb = ToRGB(cout, channels, w_dim, clamp) if last or architecture == "skip" else None
+        self.skip = Conv(cin, cout, 1, bias=False, act=False) if cin and architecture == "resnet" else None
         self.num_conv = 1 if cin == 0 else 2
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor):
@@ -142,14 +156,20 @@ class SynthesisBlock(nn.Module):
         if self.conv0 is None:
             x = self.const[None].expand(ws.shape[0], -1, -1, -1)  # (B, C, 4, 4)
             x = self.conv1(x, ws[:, 0])
+        elif self.skip is not None:  # (B, cout, 2S, 2S): shortcut + convs
+            shortcut = upsample(self.skip(x, gain=math.sqrt(0.5)))
+            x = shortcut + self.conv1(self.conv0(x, ws[:, 0]), ws[:, 1], gain=math.sqrt(0.5))
         else:
             x = self.conv1(self.conv0(x, ws[:, 0]), ws[:, 1])
+        img = upsample(img) if img is not None else None
+        if self.torgb is None:
+            return x, img
         y = self.torgb(x, ws[:, self.num_conv])
-        return x, (y if img is None else upsample(img) + y)
+        return x, (y if img is None else img + y)
 
 
 class SynthesisNetwork(nn.Module):
-    """ws (B, num_ws, w_dim) -> image (B, C, S, S): the skip generator."""
+    """ws (B, num_ws, w_dim) -> image (B, C, S, S): the skip generator (or "orig", "resnet")."""
 
     def __init__(
         self,
@@ -160,12 +180,23 @@ class SynthesisNetwork(nn.Module):
         channel_max: int,
         clamp: float = 0.0,
         up_conv: str = "upsample_first",
+        architecture: str = "skip",
     ):
         super().__init__()
         resolutions = [2**i for i in range(2, int(math.log2(image_size)) + 1)]
         width = {r: min(channel_base // r, channel_max) for r in resolutions}
         self.blocks = nn.ModuleList(
-            SynthesisBlock(width[r // 2] if r > 4 else 0, width[r], w_dim, r, channels, clamp, up_conv)
+            SynthesisBlock(
+                width[r // 2] if r > 4 else 0,
+                width[r],
+                w_dim,
+                r,
+                channels,
+                clamp,
+                up_conv,
+                architecture,
+                last=r == image_size,
+            )
             for r in resolutions
         )
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
@@ -192,7 +223,14 @@ class Generator(nn.Module):
         super().__init__()
         c = config
         self.synthesis = SynthesisNetwork(
-            c.w_dim, c.image_size, c.channels, c.channel_base, c.channel_max, float(c.conv_clamp), c.up_conv
+            c.w_dim,
+            c.image_size,
+            c.channels,
+            c.channel_base,
+            c.channel_max,
+            float(c.conv_clamp),
+            c.up_conv,
+            c.g_architecture,
         )
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(

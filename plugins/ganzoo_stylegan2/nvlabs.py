@@ -17,8 +17,9 @@ Upstream's upsampling conv0 runs as a stride-2 transposed convolution, then the 
 blurs first, which differs on the border pixels, so converted nets take ``up_conv="transposed"`` and every
 tensor is copied unchanged. Hyperparameters come from the records' own attributes (what upstream's code ran
 with), not from guesses: mapping layers and lr multiplier, w_avg decay, conv_clamp, class count, widths.
-Only the "skip" generator architecture (every released net's) is read. D (``b{R}.fromrgb/conv0/conv1/skip``,
-``b4.conv/fc/out``) maps onto ganzoo's D where that computes its function (see discriminator_mapping).
+Generators of all three architectures (skip: every released net's; orig; resnet, whose ``b{R}.skip`` 1x1
+shortcuts map too) are read. D (``b{R}.fromrgb/conv0/conv1/skip``, ``b4.conv/fc/out``, a conditional D's
+``mapping``) maps onto ganzoo's D where that computes its function (see discriminator_mapping).
 """
 
 from __future__ import annotations
@@ -102,8 +103,10 @@ def generator_config(G: Record) -> tuple[dict, list[int]]:
     if not isinstance(resolutions, list) or resolutions != [2**i for i in range(2, len(resolutions) + 2)]:
         _refuse(f"the synthesis blocks are at {resolutions!r}, not 4, 8, ... pixels")
     blocks = [_child(synthesis, f"b{r}", "SynthesisBlock", "G_ema.synthesis") for r in resolutions]
-    _same([b.attr("architecture") for b in blocks] + ["skip"], "generator architecture (ganzoo reads 'skip')")
-    convs = [c for b in blocks for c in b.children.values() if isinstance(c, Record)]
+    architecture = _same([b.attr("architecture") for b in blocks], "generator architecture")
+    if architecture not in ("skip", "orig", "resnet"):
+        _refuse(f"the generator architecture is {architecture!r}, not 'skip', 'orig' or 'resnet'")
+    convs = [c for b in blocks for n, c in b.children.items() if n != "skip" and isinstance(c, Record)]  # clamped
     _same([c.attr("conv_clamp") for c in convs], "conv_clamp")
     _same([c.attr("activation", "lrelu") for c in convs if c.class_name == "SynthesisLayer"] + ["lrelu"], "activation")
     _same([c.attr("use_noise", True) for c in convs if c.class_name == "SynthesisLayer"] + [True], "use of noise")
@@ -123,12 +126,13 @@ def generator_config(G: Record) -> tuple[dict, list[int]]:
         "conv_clamp": float(clamp) if clamp is not None else 0.0,
         "output": "linear",
         "up_conv": "transposed",
+        "g_architecture": architecture,
     }
     return config, resolutions
 
 
 def generator_mapping(config: dict, resolutions: list[int]) -> dict[str, tuple[str, Any]]:
-    """Upstream G tensor name -> (ganzoo name, transform) for every tensor of a skip generator."""
+    """Upstream G tensor name -> (ganzoo name, transform) for every tensor of a generator."""
     out: dict[str, tuple[str, Any]] = {"mapping.w_avg": ("G.mapping.w_avg", None)}
     for p in ("weight", "bias"):
         out.update({f"mapping.fc{i}.{p}": (f"G.mapping.net.{i}.{p}", None) for i in range(config["mapping_layers"])})
@@ -142,8 +146,11 @@ def generator_mapping(config: dict, resolutions: list[int]) -> dict[str, tuple[s
         for conv in convs:
             for name in ("affine.weight", "affine.bias", "weight", "noise_const", "noise_strength", "bias"):
                 out[f"{up}.{conv}.{name}"] = (f"{ours}.{conv}.{name}", None)
-        for name in ("affine.weight", "affine.bias", "weight", "bias"):
-            out[f"{up}.torgb.{name}"] = (f"{ours}.torgb.{name}", None)
+        if config["g_architecture"] == "skip" or r == resolutions[-1]:
+            for name in ("affine.weight", "affine.bias", "weight", "bias"):
+                out[f"{up}.torgb.{name}"] = (f"{ours}.torgb.{name}", None)
+        if config["g_architecture"] == "resnet" and r > 4:
+            out[f"{up}.skip.weight"] = (f"{ours}.skip.weight", None)
     return out
 
 
