@@ -229,7 +229,7 @@ def upstream_discriminator(res=16, base=64, cmax=16, channels=3, architecture="r
     blocks = {}
     for r in resolutions:
         tmp, out = width[r], width[r // 2]
-        kids = {"fromrgb": conv2d_layer(channels, tmp, 1, clamp=clamp)} if r == res else {}
+        kids = {"fromrgb": conv2d_layer(channels, tmp, 1, clamp=clamp)} if r == res or architecture == "skip" else {}
         kids.update(conv0=conv2d_layer(tmp, tmp, 3, clamp=clamp), conv1=conv2d_layer(tmp, out, 3, down=2, clamp=clamp))
         if architecture == "resnet":
             kids["skip"] = conv2d_layer(tmp, out, 1, "linear", down=2, bias=False)
@@ -244,6 +244,7 @@ def upstream_discriminator(res=16, base=64, cmax=16, channels=3, architecture="r
             "conv": conv2d_layer(top + 1, top, 3, clamp=clamp),
             "fc": fc(top * 16, top, act="lrelu"),
             "out": fc(top, top if c_dim else 1),
+            **({"fromrgb": conv2d_layer(channels, top, 1)} if architecture == "skip" else {}),
         },
         architecture=architecture,
         cmap_dim=top if c_dim else 0,
@@ -388,17 +389,26 @@ def conv_layer(sd, name, x, act, down=1, gain=1.0, clamp=None):
     return bias_act(x, b, act, gain, clamp * gain if clamp is not None else None)
 
 
-def upstream_d_forward(sd, img, res, clamp, group, c=None):
-    """Discriminator(img, c) with the resnet architecture: blocks, minibatch std, conv, fc, out, and a conditional
-    D's projection onto its mapping of c."""
+def upstream_d_forward(sd, img, res, clamp, group, c=None, architecture="resnet"):
+    """Discriminator(img, c): blocks (resnet, orig or skip), minibatch std, conv, fc, out, and a conditional D's
+    projection onto its mapping of c."""
     x = None
     for r in [2**i for i in range(int(math.log2(res)), 2, -1)]:
         b = f"b{r}"
-        if r == res:
-            x = conv_layer(sd, f"{b}.fromrgb", img, "lrelu", clamp=clamp)
-        y = conv_layer(sd, f"{b}.skip", x, "linear", down=2, gain=math.sqrt(0.5))
-        x = conv_layer(sd, f"{b}.conv0", x, "lrelu", clamp=clamp)
-        x = y + conv_layer(sd, f"{b}.conv1", x, "lrelu", down=2, gain=math.sqrt(0.5), clamp=clamp)
+        if r == res or architecture == "skip":
+            y = conv_layer(sd, f"{b}.fromrgb", img, "lrelu", clamp=clamp)
+            x = y if x is None else x + y
+            img = upfirdn2d(img, sd[f"{b}.resample_filter"], pad=(1, 1, 1, 1), down=2)  # downsample2d
+        if architecture == "resnet":
+            y = conv_layer(sd, f"{b}.skip", x, "linear", down=2, gain=math.sqrt(0.5))
+            x = conv_layer(sd, f"{b}.conv0", x, "lrelu", clamp=clamp)
+            x = y + conv_layer(sd, f"{b}.conv1", x, "lrelu", down=2, gain=math.sqrt(0.5), clamp=clamp)
+        else:
+            x = conv_layer(
+                sd, f"{b}.conv1", conv_layer(sd, f"{b}.conv0", x, "lrelu", clamp=clamp), "lrelu", 2, 1.0, clamp
+            )
+    if architecture == "skip":
+        x = x + conv_layer(sd, "b4.fromrgb", img, "lrelu")
     N, C, H, W = x.shape
     g = min(group, N)
     s = x.reshape(g, -1, 1, C, H, W)
@@ -418,16 +428,16 @@ def upstream_d_forward(sd, img, res, clamp, group, c=None):
 
 
 @pytest.mark.parametrize(
-    "c_dim, clamp, architecture",
-    [(0, 0.5, "skip"), (3, None, "skip"), (0, 0.5, "resnet"), (0, None, "orig")],
-    ids=["unconditional-with-conv-clamp", "conditional", "resnet-generator", "orig-generator"],
+    "c_dim, clamp, architecture, d_architecture",
+    [(0, 0.5, "skip", "resnet"), (3, None, "skip", "resnet"), (0, 0.5, "resnet", "skip"), (0, None, "orig", "orig")],
+    ids=["unconditional-with-conv-clamp", "conditional", "resnet-g-skip-d", "orig-g-orig-d"],
 )
 def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_function(
-    tmp_path, marker, c_dim, clamp, architecture
+    tmp_path, marker, c_dim, clamp, architecture, d_architecture
 ):
     torch.manual_seed(0)
     G = upstream_generator(c_dim=c_dim, clamp=clamp, architecture=architecture)
-    D = upstream_discriminator(clamp=clamp, c_dim=c_dim)
+    D = upstream_discriminator(clamp=clamp, c_dim=c_dim, architecture=d_architecture)
     data = network_pickle(G, marker, D)
     pickle.loads(data)  # the official way runs the pickled module sources: the file is a live one
     assert marker.read_text() == "executed"
@@ -468,12 +478,17 @@ def test_a_network_pickle_is_read_without_running_it_and_converts_to_upstreams_f
             )
     from ganzoo_stylegan2.models import Discriminator  # D too: the same function on a batch of images
 
-    assert (c.d_architecture, c.mbstd, c.mbstd_channels, c.d_mapping_layers) == ("resnet", 2, 1, 3 if c_dim else 8)
+    assert (c.d_architecture, c.mbstd, c.mbstd_channels, c.d_mapping_layers) == (
+        d_architecture,
+        2,
+        1,
+        3 if c_dim else 8,
+    )
     ours_d = Discriminator(c)  # without the training-time input tricks (DiffAugment) the model's D carries
     ours_d.load_state_dict(model.nets["D"].state_dict())
     img = torch.randn(4, 3, 16, 16)
     with torch.no_grad():
-        ref = upstream_d_forward(state_of(D), img, 16, clamp, 2, onehot)[:, 0]
+        ref = upstream_d_forward(state_of(D), img, 16, clamp, 2, onehot, d_architecture)[:, 0]
         assert torch.allclose(ours_d(img, y), ref, atol=2e-5) and ref.std() > 1e-3
 
 
@@ -626,8 +641,8 @@ def test_a_discriminator_is_converted_strictly_too(marker):
     del D.at("b8.conv0").state["_parameters"]["bias"]
     with pytest.raises(WeightsError, match=r"lacks tensor 'D.b8.conv0.bias'"):
         convert("nvlabs-stylegan2-ada", loads(network_pickle(G, marker, D)))
-    D = upstream_discriminator(architecture="skip")
-    with pytest.warns(UserWarning, match=r"D is not converted: its architecture is 'skip'"):
+    D = upstream_discriminator(group=None)  # upstream: the whole batch is one group
+    with pytest.warns(UserWarning, match=r"D is not converted: its minibatch std has group None"):
         model, _ = convert("nvlabs-stylegan2-ada", loads(network_pickle(G, marker, D)))
     assert model.config.d_architecture == "resnet"  # ganzoo's default: that D was not read
     assert not marker.exists()

@@ -41,7 +41,8 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     channel_max: int = 512  # the widest any block gets
     g_architecture: str = "skip"  # "skip" (paper: toRGB outputs summed), "orig" or "resnet" (toRGB of the last
     #                              block only; "resnet" adds 1x1 shortcuts)
-    d_architecture: str = "resnet"  # "resnet" (paper: residual D) or "orig" (the official cifar config: no skips)
+    d_architecture: str = "resnet"  # "resnet" (paper: residual D), "orig" (the official cifar config: no skips)
+    #                                  or "skip" (the image, downsampled, enters every block)
     mbstd: int = 4  # minibatch standard deviation: samples per group (official cifar config: 32; 0 = none)
     mbstd_channels: int = 1  # minibatch standard deviation: features appended (0 = none)
     lr: float = 0.0025  # Adam learning rate of G, and of D unless lr_d is set (before the
@@ -91,7 +92,7 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
         check_count(self, "num_classes", 0, "unconditional")
         check_count(self, "d_mapping_layers", 0)
         check_non_negative(self, "conv_clamp", "no clamp")
-        check_choice(self, "d_architecture", ("resnet", "orig"))
+        check_choice(self, "d_architecture", ("resnet", "orig", "skip"))
         check_choice(self, "g_architecture", ("skip", "orig", "resnet"))
         check_choice(self, "output", ("linear", "tanh"))
         check_choice(self, "up_conv", ("upsample_first", "transposed"))

@@ -167,15 +167,14 @@ def discriminator_mapping(D: Record, config: dict) -> tuple[dict, dict[str, tupl
     blocks = [_child(D, f"b{r}", "DiscriminatorBlock", "D") for r in resolutions]
     epilogue = _child(D, "b4", "DiscriminatorEpilogue", "D")
     architecture = _same([b.attr("architecture") for b in blocks], "D architecture")
-    if architecture not in ("resnet", "orig"):
-        return f"its architecture is {architecture!r} (ganzoo's D is 'resnet' or 'orig')"
+    if architecture not in ("resnet", "orig", "skip"):
+        return f"its architecture is {architecture!r} (ganzoo's D is 'resnet', 'orig' or 'skip')"
     mbstd = epilogue.children.get("mbstd")
     group, features = (mbstd.attr("group_size"), mbstd.attr("num_channels")) if mbstd is not None else (0, 0)
     if type(group) is not int or type(features) is not int:
         return f"its minibatch std has group {group!r} and {features!r} features (ganzoo's: whole numbers)"
-    convs = [
-        (n, c) for b in [*blocks, epilogue] for n, c in b.children.items() if n in ("fromrgb", "conv0", "conv1", "conv")
-    ]
+    convs = [(n, c) for b in blocks for n, c in b.children.items() if n in ("fromrgb", "conv0", "conv1")]
+    convs.append(("conv", _child(epilogue, "conv", "Conv2dLayer", "D.b4")))  # (the epilogue's fromRGB: unclamped)
     clamps = {c.attr("conv_clamp") for _, c in convs}
     if clamps != {config["conv_clamp"] or None}:
         return f"its conv_clamp {sorted(map(repr, clamps))} is not G's {config['conv_clamp'] or None!r}"
@@ -184,12 +183,12 @@ def discriminator_mapping(D: Record, config: dict) -> tuple[dict, dict[str, tupl
     )
     out: dict[str, tuple[str, Any]] = {}
     for k, r in enumerate(resolutions):
-        names = (["fromrgb"] if k == 0 else []) + ["conv0", "conv1"]
+        names = (["fromrgb"] if k == 0 or architecture == "skip" else []) + ["conv0", "conv1"]
         for name in names:
             out.update({f"D.b{r}.{name}.{p}": (f"D.blocks.{k}.{name}.{p}", None) for p in ("weight", "bias")})
         if architecture == "resnet":
             out[f"D.b{r}.skip.weight"] = (f"D.blocks.{k}.skip.weight", None)
-    for name in ("conv", "fc", "out"):
+    for name in ("conv", "fc", "out") + (("fromrgb",) if architecture == "skip" else ()):
         out.update({f"D.b4.{name}.{p}": (f"D.{name}.{p}", None) for p in ("weight", "bias")})
     values = {"d_architecture": architecture, "mbstd": group, "mbstd_channels": features}
     if config["num_classes"]:  # the projection: D.mapping embeds the class (z-less MappingNetwork)
