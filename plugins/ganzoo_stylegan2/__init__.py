@@ -157,8 +157,8 @@ def ganzoo_register_importers(register):
     register(
         ganzoo.ImporterSpec(
             name="nvlabs-stylegan2-ada",
-            summary="NVlabs/stylegan2-ada-pytorch network pickles (ffhq.pkl, cifar10.pkl, ...): G_ema and D read as data, "
-            "no pickled code run",
+            summary="NVlabs/stylegan2-ada-pytorch network pickles (ffhq.pkl, cifar10.pkl, ...): G_ema and D read as "
+            "data, no pickled code run",
             variant="stylegan2",
             convert="ganzoo_stylegan2.nvlabs:convert_nvlabs_stylegan2_ada",
             read="ganzoo_stylegan2.nvlabs_pickle:read_network_pickle",
