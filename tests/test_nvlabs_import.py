@@ -768,15 +768,24 @@ def test_each_catalog_entry_fits_upstreams_layout_at_full_size(marker, name):
     assert got == want and len(got) == len(state_of(G)) - sum(k.endswith("resample_filter") for k in state_of(G))
 
 
-def test_training_a_conditional_stylegan2_is_refused_and_the_defaults_are_unchanged():
+def test_a_conditional_stylegan2_passes_the_kit_and_the_defaults_are_unchanged(tmp_path):
+    """The conditional nets (G's class embedding, D's projection) train, sample by class, save and resume; export
+    refuses a conditional style-based G (the shared export has no contract for its labels yet)."""
     from ganzoo_stylegan2.config import StyleGAN2Config
-    from ganzoo_stylegan2.step import StyleGAN2Step
 
+    from ganzoo import testing
     from ganzoo.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"num_classes=3: a conditional StyleGAN2 is read from imported networks"):
-        StyleGAN2Step(StyleGAN2Config(image_size=16, num_classes=3))
+    tiny = {"image_size": 16, "channels": 1, "z_dim": 32, "w_dim": 32, "mapping_layers": 2, "d_mapping_layers": 1}
+    tiny.update(channel_base=256, channel_max=16, r1_interval=2, pl_interval=2, num_classes=10)
+    testing.check_networks("stylegan2", sizes=((16, 1),), **tiny)
+    testing.check_sampling("stylegan2", **tiny)  # labels 0 and 1 give other samples
+    testing.check_training("stylegan2", tmp_path, steps=4, batch_size=8, **tiny)  # both lazy penalties run
+    testing.check_save_load("stylegan2", tmp_path, **tiny)
+    testing.check_resume("stylegan2", tmp_path, steps=4, batch_size=8, **tiny)
+    with pytest.raises(AssertionError, match="class-conditional style-based generator has no shared contract"):
+        testing.check_export("stylegan2", **tiny)
     c = StyleGAN2Config()
-    assert (c.num_classes, c.conv_clamp, c.up_conv) == (0, 0.0, "upsample_first")
+    assert (c.num_classes, c.conv_clamp, c.up_conv, c.g_architecture) == (0, 0.0, "upsample_first", "skip")
     with pytest.raises(ConfigError, match="up_conv"):
         StyleGAN2Config(up_conv="nearest")

@@ -62,8 +62,7 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     #                         run's fixed --ema decay)
     ema_rampup: float = 0.05  # early on the half-life is at most this fraction of the images seen (0 = no ramp-up)
     num_classes: int = 0  # classes of a conditional G and D (G: the one-hot class embedded beside z in the mapping;
-    #                      D: a projection onto a class embedding; as NVlabs' conditional nets; imported networks
-    #                      only, training one is refused); 0 = unconditional
+    #                      D: a projection onto a class embedding; as NVlabs' conditional nets); 0 = unconditional
     d_mapping_layers: int = 8  # a conditional D's class-embedding layers (NVlabs' MappingNetwork default: 8)
     conv_clamp: float = 0.0  # conv outputs of G (toRGB too) and D (not the resnet shortcut) clamped to
     #                         [-conv_clamp, conv_clamp] (official configs: 256; the paper's nets: none); 0 = no clamp
