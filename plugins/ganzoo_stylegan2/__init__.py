@@ -143,8 +143,13 @@ def register_nvlabs_models(register):
                     "conditional": bool(classes),
                     **({"classes": CIFAR10_CLASSES} if name == "cifar10" else {}),
                     "upstream_says": what,
-                    "license": f"{NVLABS_LICENSE}: https://github.com/NVlabs/stylegan2-ada-pytorch/blob/main/"
-                    "LICENSE.txt; the weights may be used for non-commercial research and evaluation only",
+                    "upstream_metrics": "cifar10: the README abstract's FID (see metrics)"
+                    if name == "cifar10"
+                    else ("the README quotes no FID/KID for this file; none is quoted here"),
+                    "numerics": "ganzoo computes every layer in float32 with plain PyTorch ops (upstream: custom CUDA "
+                    "ops, float16 in the top resolutions on a GPU); images agree to that rounding, not bit for bit",
+                    "license": f"{NVLABS_LICENSE}: https://nvlabs.github.io/stylegan2-ada-pytorch/license.html (the "
+                    "README's link); non-commercial use only: research or evaluation",
                     "paper": NVLABS_PAPER,
                     "homepage": "https://github.com/NVlabs/stylegan2-ada-pytorch",
                 },
