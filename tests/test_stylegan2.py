@@ -87,7 +87,7 @@ def test_config_refuses_what_cannot_be_built():
     with pytest.raises(ConfigError, match=r"channel_base=16 leaves the 32x32 block with no channels"):
         StyleGAN2Config(channel_base=16)
     with pytest.raises(ConfigError, match=r"d_architecture must be"):
-        StyleGAN2Config(d_architecture="skip")
+        StyleGAN2Config(d_architecture="dense")  # not one of resnet, orig, skip
 
 
 def test_output_is_raw_in_training_and_clamped_in_samples():
