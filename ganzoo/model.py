@@ -280,7 +280,10 @@ class GanModel:
         if (rows + 1) * (cols + 1) > batch_size:
             self._refuse_oversize((rows + 1) * (cols + 1), "style-mixing images", "ask for fewer rows or columns")
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        return self._eval_G(lambda G: style_mix(G, rows, cols, rng, self.device, cutoff, truncation, batch_size))
+        labels = self._labels(cols + rows, None, rng) if self.task.conditional else None  # a class per latent
+        return self._eval_G(
+            lambda G: style_mix(G, rows, cols, rng, self.device, cutoff, truncation, batch_size, labels)
+        )
 
     def _eval_G(self, draw: Any) -> torch.Tensor:
         """``draw(G)`` with the generator in eval mode (restored after), as floats; images clamped to [-1, 1]."""
