@@ -4,7 +4,7 @@ Each entry is trained by its recipe, the exact `ganzoo train` command on its mod
 measured with a fixed protocol and published with save_pretrained into the plugin's
 pretrained/ folder, which ships in the wheel:
 
-    python benchmarks/bundled.py                    # all seven
+    python benchmarks/bundled.py                    # all eight
     python benchmarks/bundled.py dcgan-mnist        # one
     python benchmarks/bundled.py --rescore          # re-measure the published weights, rewrite only the cards
 
@@ -55,6 +55,12 @@ RECIPES = {
         "ganzoo train sngan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=32 "
         "-c d_ch=32 -c n_dis=1 -c lr=5e-4 -c g_batch_factor=1 -c decay_start=0.5 --batch-size 32 --steps 4000 "
         "--ema 0.999 --out runs/sngan-mnist",
+    ),
+    "biggan-mnist": (
+        "ganzoo_biggan",
+        "ganzoo train biggan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=16 -c d_ch=16 "
+        "-c n_dis=1 -c lr=2e-4 -c lr_d=2e-4 -c augment=translation --batch-size 32 --steps 4000 --ema 0.999 "
+        "--out runs/biggan-mnist",
     ),
     "stylegan2-mnist": (
         "ganzoo_stylegan2",
@@ -178,6 +184,7 @@ def measure(name: str, model) -> dict:
             "value": round(asked["min_requested"], 4),
             "protocol": REQUESTED_PROTOCOL + "; the worst digit",
         }
+        metrics.update(diversity(samples, labels))
         share, worst = asked["requested"] / real, asked["min_requested"] / real
         verdict = "met" if share >= 0.95 and worst >= 0.85 else "NOT met"
         metrics["requested_share_of_real"] = {
@@ -188,6 +195,32 @@ def measure(name: str, model) -> dict:
             ),
         }
     return metrics
+
+
+def diversity(samples: torch.Tensor, labels: torch.Tensor) -> dict:
+    """The conditional bar's diversity term: spread ratio (bar 0.9) and intra-class FD beside real-vs-real."""
+    from ganzoo.metrics import REQUESTED_PROTOCOL
+    from ganzoo.metrics.diversity import SPREAD_BAR, conditional_diversity, real_reference
+
+    scores, real = conditional_diversity(samples, labels), real_reference()
+    verdict = "met" if scores["spread_ratio"] >= SPREAD_BAR else "NOT met"
+    protocol = (
+        f"{REQUESTED_PROTOCOL}; judge features (128-d) of each digit's samples against mnist-5k's training "
+        "digits of that digit (ganzoo.metrics.diversity)"
+    )
+    return {
+        "spread_ratio": {
+            "value": round(scores["spread_ratio"], 3),
+            "protocol": f"{protocol}: RMS distance to the digit's mean over real digits', averaged over the digits; "
+            f"worst digit {scores['spread_ratio_min']:.3f}; real held-out digits {real['spread_ratio']:.3f}. The "
+            f"diversity bar, {SPREAD_BAR} averaged over the digits, is {verdict}",
+        },
+        "intra_fd": {
+            "value": round(scores["intra_fd"], 1),
+            "protocol": f"{protocol}: Frechet distance per digit (samples cut to the held-out count of the digit), "
+            f"averaged over the digits; real-vs-real (the 500 held-out digits) {real['intra_fd']:.1f}",
+        },
+    }
 
 
 if __name__ == "__main__":

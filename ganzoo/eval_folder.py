@@ -11,7 +11,6 @@ which changes no feature), in grayscale only when every file is.
 from __future__ import annotations
 
 import os
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -34,28 +33,14 @@ def is_image_folder(path: Any) -> bool:
 
 def scan_folder(files: list[Path]) -> tuple[tuple[int, int], int]:
     """((width, height), channels) that every file shares, from the headers alone; ImageReadError otherwise."""
-    from PIL import Image
-
-    from .data.folder import ImageReadError
+    from .data.image_files import ImageReadError, open_image
 
     sizes: dict[tuple[int, int], Path] = {}
     counts: Counter = Counter()
     colour = False
     for path in files:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as img:
-                    size, mode = img.size, img.mode
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageReadError(f"cannot read image {path}: a decompression bomb ({exc})") from None
-        except Exception as exc:  # PIL raises many kinds for a file it cannot identify (SyntaxError among them)
-            raise ImageReadError(f"cannot read image {path}: {exc}") from None
-        if size[0] * size[1] > MAX_PIXELS:
-            raise ImageReadError(
-                f"image {path} is {size[0]}x{size[1]} pixels, more than the {MAX_PIXELS:,} ganzoo decodes "
-                f"for an evaluation; resize the samples"
-            )
+        with open_image(path, MAX_PIXELS, "resize the samples") as img:  # the header only, bounded
+            size, mode = img.size, img.mode
         if min(size) < MIN_SIDE:
             raise ImageReadError(f"image {path} is {size[0]}x{size[1]}: a side under {MIN_SIDE} pixels is too small")
         sizes.setdefault(size, path)
@@ -96,22 +81,7 @@ def folder_samples(path: Any, num_samples: int | None, seed: int) -> tuple[torch
 
 def _check_memory(path: Any, count: int, channels: int, size: int) -> None:
     """Refuse before decoding when the samples, as float32, would not fit in the memory available now."""
-    need = count * channels * size * size * 4
-    available = _memory_available()
-    if available is not None and need > available:
-        raise ValueError(
-            f"{path}: {count:,} images of {channels}x{size}x{size} take {need / 2**30:.1f} GiB as float32, more "
-            f"than the {available / 2**30:.1f} GiB of memory available: score fewer (-n, with --protocol custom)"
-        )
+    from .data.images import check_memory
 
-
-def _memory_available() -> int | None:
-    """MemAvailable of /proc/meminfo in bytes; None where there is none."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    what = f"{path}: {count:,} images of {channels}x{size}x{size}"
+    check_memory(count * channels * size * size * 4, what, "fewer samples (-n, with --protocol custom)")

@@ -8,6 +8,9 @@ at the model's side, or resized (bicubic) back to the input's own width and heig
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +20,45 @@ import torch
 SIZES = ("model", "original")  # what size a translated image comes back at
 
 
+MAX_PIXELS = 8192 * 8192  # per image decoded: a 60-megapixel photo passes, a 9000x9000 bomb does not
+
+
 class ImageReadError(ValueError):
-    """An input that is not an image PIL can read; the message names it."""
+    """An image file that PIL cannot read, or will not decode; the message names the file."""
 
 
-def open_image(source: Any) -> Any:
-    """A PIL image from a path (str or Path) or a PIL image, fully decoded; anything else is an ImageReadError."""
-    from PIL import Image, UnidentifiedImageError
+@contextmanager
+def open_image(
+    path: Any, max_pixels: int = MAX_PIXELS, fix: str = "resize it, or remove it from the folder", *, name: Any = None
+) -> Iterator[Any]:
+    """PIL's lazy open of ``path`` (a file name or a binary file), refused (ImageReadError naming it, or ``name``)
+    before any pixel is decoded when PIL cannot identify it, calls it a decompression bomb, or it has more than
+    ``max_pixels`` pixels."""
+    from PIL import Image
+
+    path_shown = path if name is None else name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"cannot read image {path_shown}: a decompression bomb ({exc})") from None
+    except Exception as exc:  # PIL raises many kinds for a file it cannot identify (SyntaxError among them)
+        raise ImageReadError(f"cannot read image {path_shown}: {exc}") from None
+    with img:
+        width, height = img.size
+        if width * height > max_pixels:
+            raise ImageReadError(
+                f"image {path_shown} is {width}x{height} pixels, more than the {max_pixels:,} ganzoo decodes per "
+                f"image (a decompression bomb, or a picture far larger than any model's): {fix}"
+            )
+        yield img
+
+
+def read_image(source: Any) -> Any:
+    """A PIL image from a path (str or Path) or a PIL image, fully decoded; checked from its header first
+    (see ``open_image``), so anything else, an unreadable file or a bomb is an ImageReadError naming it."""
+    from PIL import Image
 
     if isinstance(source, Image.Image):
         return source
@@ -34,17 +69,15 @@ def open_image(source: Any) -> Any:
     path = Path(source).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
-    try:
-        with Image.open(path) as img:
+    with open_image(path, fix="resize the image before translating it") as img:
+        try:
             img.load()
             return img.copy()
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{path} is refused by Pillow as a possible decompression bomb ({exc})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(
-            f"{path} is not an image PIL can read ({type(exc).__name__}: {str(exc)[:120]}); give a PNG, JPEG, "
-            f"WEBP, BMP or TIFF file"
-        ) from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageReadError(
+                f"{path} is not an image PIL can read ({type(exc).__name__}: {str(exc)[:120]}); give a PNG, JPEG, "
+                f"WEBP, BMP or TIFF file"
+            ) from None
 
 
 def image_to_tensor(image: Any, channels: int, size: int) -> torch.Tensor:

@@ -4,7 +4,8 @@ A catalog entry with ``weights="import"`` names an original release in its ``sou
 load the file is fetched (huggingface_hub for Hub files, a plain download with a progress bar for
 URLs), its sha256 is compared with the pinned value BEFORE anything reads it, it is read with
 ``torch.load(weights_only=True)`` only (tensors and plain containers, no code; see
-ganzoo.pretrained.upstream), converted by the importer a plugin registered for its layout, its
+ganzoo.pretrained.upstream) or by the reader its importer names (``ImporterSpec.read``: a restricted
+unpickler for a format torch.load cannot read safely), converted by the importer a plugin registered for its layout, its
 tensors checked against the variant's networks on the meta device before any is built, and saved
 with save_pretrained under ``$GANZOO_CACHE/imported``. Later loads read only that folder's
 config.json and safetensors.
@@ -236,7 +237,7 @@ def import_checkpoint(
     check_writable(out)  # never write over a folder ganzoo did not write, and say so before downloading
     path, digest, temporary = fetch(location, sha256=sha256, revision=revision, prefix=prefix)
     try:
-        checkpoint = read_checkpoint(path)
+        checkpoint = (load_ref(spec, "read") if spec.read else read_checkpoint)(path)  # after the hash check
     finally:
         if temporary:
             path.unlink(missing_ok=True)

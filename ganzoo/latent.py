@@ -104,7 +104,8 @@ def walk(
     ends = draw_z(2 * rows, shape, rng, None if w_space else truncation).to(device)  # (2R, *shape)
     t = torch.linspace(0, 1, steps, device=device)  # (K,)
     if w_space:
-        ws = G.mapping(ends, truncation if truncation is not None else 1.0)  # (2R, L, w_dim)
+        classes = {} if labels is None else {"y": labels.to(device).repeat(2)}  # both ends of a row: its class
+        ws = G.mapping(ends, truncation if truncation is not None else 1.0, **classes)  # (2R, L, w_dim)
         a, b = ws[:rows], ws[rows:]
         path = a[:, None] + t[None, :, None, None] * (b - a)[:, None]  # (R, K, L, w_dim)
         return in_batches(G.render, path.flatten(0, 1), batch_size)
@@ -123,14 +124,19 @@ def style_mix(
     cutoff: int | None = None,
     truncation: float | None = None,
     batch_size: int = 512,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """A style-mixing table, (rows + 1) x (cols + 1) images, row by row: the top row holds ``cols`` source
     images, the left column ``rows`` destinations, and each cell the destination with the source's
-    styles for the first ``cutoff`` (coarse) layers (default half of them)."""
+    styles for the first ``cutoff`` (coarse) layers (default half of them). A conditional generator takes
+    ``labels`` (cols + rows,): each source's and destination's class, mapped into its styles."""
     if not has_w_space(G):
         raise ValueError("style mixing needs a style-based generator (one with a W space, e.g. stylegan2)")
+    classes = {} if labels is None else {"y": labels.to(device)}
     ws = G.mapping(
-        draw_z(cols + rows, tuple(G.latent_shape), rng).to(device), truncation if truncation is not None else 1.0
+        draw_z(cols + rows, tuple(G.latent_shape), rng).to(device),
+        truncation if truncation is not None else 1.0,
+        **classes,
     )  # (cols + rows, L, w_dim)
     num_ws = ws.shape[1]
     cutoff = num_ws // 2 if cutoff is None else cutoff

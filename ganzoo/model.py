@@ -280,7 +280,10 @@ class GanModel:
         if (rows + 1) * (cols + 1) > batch_size:
             self._refuse_oversize((rows + 1) * (cols + 1), "style-mixing images", "ask for fewer rows or columns")
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        return self._eval_G(lambda G: style_mix(G, rows, cols, rng, self.device, cutoff, truncation, batch_size))
+        labels = self._labels(cols + rows, None, rng) if self.task.conditional else None  # a class per latent
+        return self._eval_G(
+            lambda G: style_mix(G, rows, cols, rng, self.device, cutoff, truncation, batch_size, labels)
+        )
 
     def _eval_G(self, draw: Any) -> torch.Tensor:
         """``draw(G)`` with the generator in eval mode (restored after), as floats; images clamped to [-1, 1]."""
@@ -328,10 +331,10 @@ class GanModel:
             raise TypeError(f"variant {self.variant.name!r} generates from noise: use model.sample(n)")
         name = task.generator(self.nets, direction, self.variant.name)  # a clear error for a direction it lacks
         if not isinstance(x, torch.Tensor):
-            from .images import check_size, image_to_tensor, open_image, tensor_to_image
+            from .images import check_size, image_to_tensor, read_image, tensor_to_image
 
             check_size(size)
-            image = open_image(x)
+            image = read_image(x)
             tensor = image_to_tensor(image, self.config.channels, self.config.image_size)  # (1, C, S, S)
             out = self.translate(tensor, direction, batch_size=batch_size)
             return tensor_to_image(out.clamp(-1, 1), image.size if size == "original" else None)

@@ -202,6 +202,8 @@ class ImporterSpec:
     variant: str  # the registered variant its networks are loaded into
     convert: Any  # callable or "module:attr"
     upstream: str = ""  # the library whose checkpoints it reads, e.g. "open-mmlab/mmagic"
+    read: Any = ""  # callable or "module:attr" reading the verified file into what convert takes (a format
+    #                 torch.load cannot read safely); "" = torch.load(weights_only=True)
     plugin: str = ""  # filled in by the registry
 
 

@@ -132,9 +132,11 @@ class Sampling(Task):
         return ["G"]
 
     def preview(self, model: Any, *, seed: int, n: int, inputs: Any = None) -> Preview:
-        if self.conditional:  # one row per class
-            per_class = max(1, n // self.num_classes)
+        if self.conditional and self.num_classes <= n:  # one row per class
+            per_class = n // self.num_classes
             return Preview(model.class_grid(per_class, seed=seed), per_class)
+        if self.conditional:  # more classes than images (ImageNet's 1,000): one image each of n spread-out classes
+            return Preview(model.sample(n, seed=seed, labels=[i * self.num_classes // n for i in range(n)]))
         return Preview(model.sample(n, seed=seed))
 
     def generator_inputs(self, latent_shape: tuple, n: int, rng: Any, device: Any) -> tuple:

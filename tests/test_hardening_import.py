@@ -454,3 +454,15 @@ def test_an_existing_empty_folder_is_kept_and_a_save_cut_short_there_may_be_writ
         ganzoo.load(str(folder))
     model.save_pretrained(folder, samples=False)
     assert ganzoo.load(str(folder)).config == model.config and _hidden(tmp_path) == []
+
+
+def test_ganzoo_cache_pointing_at_a_file_is_one_line_naming_it_before_any_request(
+    tmp_path, stalling_server, monkeypatch
+):
+    url, requests = stalling_server
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("GANZOO_CACHE", str(blocker))
+    line = _fails_cleanly("import", f"mmagic-dcgan:{url}", "--out", str(tmp_path / "out"))
+    assert f"{blocker} (from GANZOO_CACHE) is a file, not a folder" in line and "damaged" not in line
+    assert requests == [] and blocker.read_text() == "x" and not (tmp_path / "out").exists()

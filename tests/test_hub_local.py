@@ -249,3 +249,20 @@ def test_from_pretrained_mirrors_save_pretrained_and_the_hub_names_still_import(
     assert torch.equal(loaded.sample(3, seed=2), model.sample(3, seed=2))
     assert ganzoo.load is load and ganzoo.hub.load is load and ganzoo.hub.WeightsError is WeightsError
     assert ganzoo.hub.generator_names(model) == ["G"]
+
+
+def test_samples_png_of_large_images_or_many_classes_draws_a_bounded_preview(tmp_path, monkeypatch):
+    """A published folder's picture stays cheap: fewer images as they grow (PREVIEW_PIXELS), and a model with
+    more classes than the picture has images draws one image of each of that many spread-out classes."""
+    from PIL import Image
+
+    import ganzoo.pretrained.folder as folder
+
+    many = ganzoo.create("sngan", image_size=32, channels=1, num_classes=100, g_ch=4, d_ch=4)
+    preview = many.task.preview(many, seed=0, n=16)
+    assert preview.images.shape == (16, 1, 32, 32)  # not 100 rows of a class grid
+    few = ganzoo.create("sngan", image_size=32, channels=1, num_classes=10, g_ch=4, d_ch=4)
+    assert few.task.preview(few, seed=0, n=16).images.shape == (10, 1, 32, 32)  # a class grid, one per class
+    monkeypatch.setattr(folder, "PREVIEW_PIXELS", 4 * 32 * 32)  # as if the images were 4x larger than 128 px
+    many.save_pretrained(tmp_path / "m")
+    assert Image.open(tmp_path / "m" / "samples.png").size == (2 * 32 + 3 * 2,) * 2  # 4 images, 2 by 2

@@ -651,6 +651,7 @@ def test_import_command_converts_a_local_file_and_refuses_a_foreign_folder(tmp_p
         ["junyanz-cyclegan", "cyclegan"],
         ["junyanz-pix2pix", "pix2pix"],
         ["mmagic-dcgan", "dcgan"],
+        ["nvlabs-stylegan2-ada", "stylegan2"],
         ["pretrained-biggan-deep", "biggan"],
         ["studiogan-biggan", "biggan"],
         ["studiogan-dcgan", "dcgan"],

@@ -87,7 +87,7 @@ def test_config_refuses_what_cannot_be_built():
     with pytest.raises(ConfigError, match=r"channel_base=16 leaves the 32x32 block with no channels"):
         StyleGAN2Config(channel_base=16)
     with pytest.raises(ConfigError, match=r"d_architecture must be"):
-        StyleGAN2Config(d_architecture="skip")
+        StyleGAN2Config(d_architecture="dense")  # not one of resnet, orig, skip
 
 
 def test_output_is_raw_in_training_and_clamped_in_samples():
@@ -325,6 +325,22 @@ def test_style_mixing_table():
     assert not torch.equal(table[5], table[6])  # one destination, two sources: different cells
     with pytest.raises(ValueError, match=r"style mixing needs a style-based generator"):
         ganzoo.create("dcgan", image_size=16, channels=1, ngf=8, ndf=8).style_mix(2, 2)
+
+
+def test_a_conditional_style_based_model_walks_and_mixes_within_its_classes():
+    model = ganzoo.create("stylegan2", **TINY, num_classes=3)
+    walk = model.walk(2, 4, seed=1)
+    assert walk.shape == (8, 1, 16, 16) and torch.equal(walk, model.walk(2, 4, seed=1))
+    G = model.nets["G"]
+    G.eval()
+    rng = torch.Generator().manual_seed(1)
+    labels = torch.randint(0, 3, (2,), generator=rng)  # walk draws each row's class first, then the ends
+    ends = torch.randn((4, 16), generator=rng)
+    ws = G.mapping(ends, y=labels.repeat(2))  # both ends of a row in the row's class
+    assert torch.allclose(walk.view(2, 4, 1, 16, 16)[:, 0], G.render(ws[:2]), atol=1e-5)
+    assert torch.allclose(walk.view(2, 4, 1, 16, 16)[:, -1], G.render(ws[2:]), atol=1e-5)
+    table = model.style_mix(2, 2, seed=0)
+    assert table.shape == (9, 1, 16, 16) and torch.equal(table, model.style_mix(2, 2, seed=0))
 
 
 def test_cli_writes_walks_gif_and_mixing(tmp_path):

@@ -47,11 +47,11 @@ def translate(
     IMAGE of any size is resized to the model's side and scaled as the model was trained; the result
     is written at the model's side, or at IMAGE's own size with --size original.
     """
-    from ..images import open_image
+    from ..images import read_image
 
     target = Path(out)
     _check_target(target, force)
-    picture = open_image(image)  # an unreadable input is refused before the model loads
+    picture = read_image(image)  # an unreadable input is refused before the model loads
     model = _load_translator(name, direction, device, revision)
     try:
         result = model.translate(picture, direction, size=size)

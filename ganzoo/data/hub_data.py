@@ -19,6 +19,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from .folder import ImageReadError, pil_to_model_range
+from .image_files import open_image
 
 __all__ = ["HubDataError", "HubImageDataset", "load_hub_data", "parse_hub_arg"]
 
@@ -148,8 +149,11 @@ class HubImageDataset(Dataset):
         try:
             if not cell or not (cell.get("bytes") or cell.get("path")):
                 raise ValueError("the row holds no image")
-            with Image.open(io.BytesIO(cell["bytes"]) if cell.get("bytes") else cell["path"]) as img:
+            source = io.BytesIO(cell["bytes"]) if cell.get("bytes") else cell["path"]
+            with open_image(source, name=where, fix="use another data set or --image-column") as img:
                 return pil_to_model_range(img, self.image_size, self.channels)
+        except ImageReadError:
+            raise
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise ImageReadError(f"cannot read image {where}: {exc}") from exc
 

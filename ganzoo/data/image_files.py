@@ -5,7 +5,10 @@ shorter side is resized to image_size, the centre is cropped, and the mode is co
 (channels=1) or "RGB" (channels=3). 16-bit grayscale (modes I;16 and 16-bit I) is scaled from
 [0, 65535] and float images (mode F) are read as [0, 1]; an integer image of unknown range or a float
 one outside [0, 1] is refused naming the file. Files are found recursively and sorted, so the order is stable.
-Both the folder data set (folder.py) and its prepared cache (prepared.py) read images through this module.
+Both the folder data set (folder.py) and its prepared cache (prepared.py) read images through this module,
+and `ganzoo eval FOLDER` (eval_folder.py) reads its headers. Every file is opened by `open_image`, which
+reads the header only: a file PIL cannot identify, a decompression bomb or an image of more than
+MAX_PIXELS pixels is refused in one line naming it before any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -17,21 +20,21 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
+from ..images import MAX_PIXELS, ImageReadError, open_image
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "FolderImageDataset",
     "ImageReadError",
+    "MAX_PIXELS",
     "find_images",
+    "open_image",
     "pil_to_model_range",
     "pil_to_pixels",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 VERIFY_LIMIT = 20_000  # folders up to this size have every file checked when the data set is built
-
-
-class ImageReadError(ValueError):
-    """An image file that PIL cannot read; the message names the file."""
 
 
 def find_images(root: str | Path) -> list[Path]:
@@ -125,18 +128,22 @@ def _center_crop(img: Image.Image, size: int) -> Image.Image:
 
 def _read(path: Path, image_size: int, channels: int, crop: int | None) -> torch.Tensor:
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             return pil_to_model_range(img, image_size, channels, crop=crop)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except ImageReadError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # a truncated file, say: found decoding
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
 
 
 def _verify(path: Path) -> None:
     """Cheap check: PIL identifies the file, its structure (PNG chunk CRCs, say) holds, its mode has a known range."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             _value_range(img)
             img.verify()
+    except ImageReadError:
+        raise
     except Exception as exc:  # PIL raises many kinds here (SyntaxError among them)
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
 

@@ -22,6 +22,8 @@ import torch
 from PIL import Image
 
 from .folder import ImageReadError, find_images, load_folder, pil_to_model_range
+from .image_files import open_image
+from .images import check_memory, stack_items
 from .unpaired import UnpairedTensorDataset
 
 __all__ = ["PairedTensorDataset", "load_paired", "load_aligned", "load_aligned_btoa", "match_by_name"]
@@ -79,9 +81,11 @@ def _stack_files(root: Path, files: list[Path], image_size: int, channels: int) 
     ds = load_folder(str(root), image_size=image_size, channels=channels)
     where = {path: i for i, path in enumerate(ds.files)}
     order = torch.tensor([where[path] for path in files])
+    what = f"{root}: {len(order):,} images of {channels}x{image_size}x{image_size}"
+    check_memory(len(order) * channels * image_size * image_size * 4, what)
     if hasattr(ds, "batch"):
         return ds.batch(order)
-    return torch.stack([ds[int(i)] for i in order])
+    return stack_items(ds, order.tolist(), what)
 
 
 def load_paired(arg: str | None, *, image_size: int = 256, channels: int = 3) -> PairedTensorDataset:
@@ -101,12 +105,14 @@ def load_paired(arg: str | None, *, image_size: int = 256, channels: int = 3) ->
 def _split(path: Path, image_size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One side-by-side image -> (left half, right half), each (C, S, S) in [-1, 1]."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:  # refused from its header when it is not an image or a bomb
             img.load()
             w, h = img.size
             if w % 2 == 0:
                 left, right = img.crop((0, 0, w // 2, h)), img.crop((w // 2, 0, w, h))
                 return pil_to_model_range(left, image_size, channels), pil_to_model_range(right, image_size, channels)
+    except ImageReadError:
+        raise
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
     raise ValueError(
@@ -121,8 +127,13 @@ def load_aligned(
     """The spec "aligned:DIR": every image under DIR is A | B side by side (A left; right with ``btoa``)."""
     if not arg:
         raise ValueError("aligned data needs a folder of side-by-side A|B images: aligned:DIR (e.g. facades/train)")
-    halves = [_split(path, image_size, channels) for path in find_images(arg)]
-    left, right = torch.stack([h[0] for h in halves]), torch.stack([h[1] for h in halves])  # (N, C, S, S) each
+    files = find_images(arg)
+    one = channels * image_size * image_size * 4  # bytes of one half as float32
+    check_memory(2 * len(files) * one, f"{arg}: {len(files):,} image pairs of {channels}x{image_size}x{image_size}")
+    left = torch.empty((len(files), channels, image_size, image_size))  # (N, C, S, S) each
+    right = torch.empty_like(left)
+    for i, path in enumerate(files):
+        left[i], right[i] = _split(path, image_size, channels)
     return PairedTensorDataset(right, left) if btoa else PairedTensorDataset(left, right)
 
 

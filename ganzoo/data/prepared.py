@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from ..processes import process_alive
-from .image_files import FolderImageDataset, pil_to_pixels
+from .image_files import FolderImageDataset, ImageReadError, open_image, pil_to_pixels
 
 FORMAT = "ganzoo-prepared-images/1"
 
@@ -79,8 +80,8 @@ def _open(folder: Path, key: str, shape: tuple[int, ...]) -> np.ndarray:
 def _prepare(folder: Path, key: str, files: list[Path], shape: tuple[int, ...], crop: int | None) -> bool:
     """Decode every file into images.npy (then header.json), each written to a temp file and renamed.
 
-    False, leaving nothing behind, when a file does not read or has no exact 8-bit form (a 16-bit or
-    float image): such a folder keeps the decoding path, which names a bad file when it reaches it.
+    False, leaving nothing behind, when a file has no exact 8-bit form (a 16-bit or float image): such a
+    folder keeps the decoding path. A file that does not read raises ImageReadError naming it.
     """
     from PIL import Image
 
@@ -88,15 +89,24 @@ def _prepare(folder: Path, key: str, files: list[Path], shape: tuple[int, ...], 
     for other in folder.parent.iterdir():  # this key's folder and those of files since changed
         if other.is_dir():
             remove_dead_temp_files(other)
+    need, free = int(np.prod(shape)), shutil.disk_usage(folder).free
+    if need > free:
+        raise PreparedCacheError(
+            f"preparing {shape[0]:,} images of {shape[1]}x{shape[2]}x{shape[3]} takes {need / 1e9:.1f} GB in {folder}, "
+            f"more than the {free / 1e9:.1f} GB free there: set GANZOO_CACHE to a disk with room, or use a smaller "
+            f"image size (--image-size N)"
+        )
     tmp = folder / f"images.npy.tmp-{os.getpid()}"
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         for i, path in enumerate(files):
             try:
-                with Image.open(path) as img:
+                with open_image(path) as img:  # a bomb or non-image: refused from its header, naming it
                     pixels = pil_to_pixels(img, shape[2], shape[1], crop=crop)  # (C, H, W)
-            except (OSError, ValueError, Image.DecompressionBombError):
-                return False
+            except ImageReadError:
+                raise
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:  # a truncated file, say
+                raise ImageReadError(f"cannot read image {path}: {exc}") from None
             if pixels.dtype != np.uint8:
                 if not np.array_equal(pixels, np.round(pixels)):
                     return False
@@ -131,9 +141,20 @@ def remove_dead_temp_files(folder: Path) -> None:
 
 def prepared_pixels(files: list[Path], *, image_size: int, channels: int, crop: int | None = None) -> np.ndarray | None:
     """The (N, C, H, W) uint8 pixels of ``files``, from the cache or prepared now; None when they have no
-    exact uint8 form or a file does not read (the caller then decodes per item, as without a cache)."""
+    exact uint8 form or $GANZOO_CACHE is a file (the caller then decodes per item, as without a cache);
+    ImageReadError naming a bad file."""
+    root = cache_root()
+    blocked = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:  # decoded per item instead, as a folder under 100 images is
+        warnings.warn(
+            f"images are not prepared: {blocked} (from GANZOO_CACHE) is a file, not a folder; point GANZOO_CACHE "
+            f"at a folder",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
     key = cache_key(files, image_size, channels, crop)
-    folder = cache_root() / key[:32]
+    folder = root / key[:32]
     shape = (len(files), channels, image_size, image_size)
     try:
         return _open(folder, key, shape)

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .folder import load_folder
+from .images import stack_items
 
 
 class UnpairedTensorDataset(Dataset):
@@ -38,8 +39,9 @@ class UnpairedTensorDataset(Dataset):
 
 
 def _stack(folder: str, image_size: int, channels: int) -> torch.Tensor:
+    """Every image of ``folder`` as (N, C, S, S) in [-1, 1]; refused before allocating when it would not fit."""
     ds = load_folder(folder, image_size=image_size, channels=channels)
-    return torch.stack([ds[i] for i in range(len(ds))])
+    return stack_items(ds, range(len(ds)), f"{folder}: {len(ds):,} images of {channels}x{image_size}x{image_size}")
 
 
 def load_unpaired(arg: str | None, *, image_size: int = 256, channels: int = 3) -> UnpairedTensorDataset:

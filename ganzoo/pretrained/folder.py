@@ -39,6 +39,7 @@ WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
 SAMPLES_FILE = "samples.png"
 PREVIEW_SAMPLES = 64  # images in samples.png (a task may draw another count: 2,500 points, a class grid)
+PREVIEW_PIXELS = PREVIEW_SAMPLES * 128 * 128  # fewer, at least 4, of larger images: 16 at 256 px, 4 from 512 px
 MAX_CONFIG_BYTES = 1 << 20  # a ganzoo config.json is a few hundred bytes
 PUBLISHED_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, SAMPLES_FILE)
 OWN_TEMP_PREFIXES = tuple(f".{name}.tmp" for name in PUBLISHED_FILES)  # earlier versions wrote these in place
@@ -216,7 +217,9 @@ def move_files(tmp: Path, target: Path) -> None:
 
 def write_samples(model: GanModel, path: Path) -> None:
     """samples.png: the task's preview of the model (nothing for a task that needs inputs, a translator say)."""
-    preview = model.task.preview(model, seed=0, n=PREVIEW_SAMPLES)
+    side = getattr(model.config, "image_size", 0) or 1  # a side of 0 or none: points, or unknown
+    n = max(4, min(PREVIEW_SAMPLES, PREVIEW_PIXELS // side**2))  # a 1024 px import draws 4 images, not 64
+    preview = model.task.preview(model, seed=0, n=n)
     if preview is not None:
         save_grid(preview.images.cpu(), path, nrow=preview.nrow)
 

@@ -43,8 +43,16 @@ SCAN_OPS = 1_000_000  # pickle opcodes looked through for the global a refused f
 
 
 def cache_root() -> Path:
-    """Imported models live in $GANZOO_CACHE/imported (default ~/.cache/ganzoo/imported), one folder each."""
-    return Path(os.environ.get("GANZOO_CACHE") or "~/.cache/ganzoo").expanduser() / "imported"
+    """Imported models live in $GANZOO_CACHE/imported (default ~/.cache/ganzoo/imported), one folder each;
+    a GANZOO_CACHE that is a file is refused naming it (not blamed on pins.json or a download)."""
+    root = Path(os.environ.get("GANZOO_CACHE") or "~/.cache/ganzoo").expanduser() / "imported"
+    blocked = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise WeightsError(
+            f"{blocked} (from GANZOO_CACHE) is a file, not a folder: imported models and download hashes are kept "
+            f"under {root}; point GANZOO_CACHE at a folder"
+        )
+    return root
 
 
 def check_pin(pin: Any, what: str) -> str:

@@ -39,7 +39,10 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     w_avg_beta: float = 0.995  # decay of the tracked mean w that truncation pulls towards
     channel_base: int = 32768  # widths: min(channel_base // resolution, channel_max) per block
     channel_max: int = 512  # the widest any block gets
-    d_architecture: str = "resnet"  # "resnet" (paper: residual D) or "orig" (the official cifar config: no skips)
+    g_architecture: str = "skip"  # "skip" (paper: toRGB outputs summed), "orig" or "resnet" (toRGB of the last
+    #                              block only; "resnet" adds 1x1 shortcuts)
+    d_architecture: str = "resnet"  # "resnet" (paper: residual D), "orig" (the official cifar config: no skips)
+    #                                  or "skip" (the image, downsampled, enters every block)
     mbstd: int = 4  # minibatch standard deviation: samples per group (official cifar config: 32; 0 = none)
     mbstd_channels: int = 1  # minibatch standard deviation: features appended (0 = none)
     lr: float = 0.0025  # Adam learning rate of G, and of D unless lr_d is set (before the
@@ -58,6 +61,14 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
     ema_kimg: float = 10.0  # EMA half-life in thousands of images, when the run has --ema on (0 = the
     #                         run's fixed --ema decay)
     ema_rampup: float = 0.05  # early on the half-life is at most this fraction of the images seen (0 = no ramp-up)
+    num_classes: int = 0  # classes of a conditional G and D (G: the one-hot class embedded beside z in the mapping;
+    #                      D: a projection onto a class embedding; as NVlabs' conditional nets); 0 = unconditional
+    d_mapping_layers: int = 8  # a conditional D's class-embedding layers (NVlabs' MappingNetwork default: 8)
+    conv_clamp: float = 0.0  # conv outputs of G (toRGB too) and D (not the resnet shortcut) clamped to
+    #                         [-conv_clamp, conv_clamp] (official configs: 256; the paper's nets: none); 0 = no clamp
+    up_conv: str = "upsample_first"  # G's upsampling convs: "upsample_first" (zero-insert and blur, then the 3x3
+    #                                  conv) or "transposed" (NVlabs' code: a stride-2 transposed 3x3 conv, then
+    #                                  the blur; the same inside, other values on the border pixels)
 
     # old name -> new name of keys that config.json files written before the shared tricks hold
     RENAMED: ClassVar[dict[str, str]] = {"r1_gamma": "r1", "mbstd_group": "mbstd"}
@@ -77,8 +88,13 @@ class StyleGAN2Config(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_la
         ):
             check_count(self, name)
         check_count(self, "mbstd_channels", 0, "none")
-        check_choice(self, "d_architecture", ("resnet", "orig"))
+        check_count(self, "num_classes", 0, "unconditional")
+        check_count(self, "d_mapping_layers", 0)
+        check_non_negative(self, "conv_clamp", "no clamp")
+        check_choice(self, "d_architecture", ("resnet", "orig", "skip"))
+        check_choice(self, "g_architecture", ("skip", "orig", "resnet"))
         check_choice(self, "output", ("linear", "tanh"))
+        check_choice(self, "up_conv", ("upsample_first", "transposed"))
         check_positive(self, "lr", "mapping_lr_mul")
         check_betas(self)
         for name in ("pl_weight", "ema_kimg", "ema_rampup"):

@@ -7,12 +7,14 @@ the phases (ganzoo.engine.Phase): it weights each lazy penalty by its interval a
 rate and betas for the extra updates (the paper's "lazy regularisation"). The iteration counter
 that decides when the penalties run is the engine's (in every checkpoint); the running mean path
 length is this step's own state, saved with it. DiffAugment and packing act inside D, as for
-every GAN (ganzoo.tricks).
+every GAN (ganzoo.tricks). A conditional run (``num_classes`` > 0: NVlabs' conditional nets) draws
+fake labels uniformly, gives G and D the labels, and takes the real batch's labels for D and R1.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -36,32 +38,43 @@ class StyleGAN2Step(AdamStep):
         super().__init__(config)
         self.pl_mean = torch.zeros([])  # running mean of the path lengths
 
-    def Gmain(self, ctx: StepContext, real: torch.Tensor) -> torch.Tensor:
+    def _real(self, batch: Any) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """The real images (B, C, H, W) and, for a conditional run, their labels (B,) as D's extra input."""
+        return (batch[0], (batch[1],)) if self.config.num_classes else (batch, ())
+
+    def _fake(self, ctx: StepContext, n: int) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """n generated images (n, C, H, W) with style mixing, and the labels drawn for them (conditional runs)."""
+        y = (ctx.fake_labels(n),) if self.config.num_classes else ()
+        return ctx.models["G"](ctx.noise(n), *y, mixing=self.config.style_mixing), y
+
+    def Gmain(self, ctx: StepContext, batch: Any) -> torch.Tensor:
         """-log D(G(z)), as softplus(-D(G(z)))."""
-        fake = ctx.models["G"](ctx.noise(real.shape[0]), mixing=self.config.style_mixing)  # (B, C, H, W)
-        loss_g = g_loss_logistic(ctx.models["D"](fake))
+        fake, y = self._fake(ctx, self._real(batch)[0].shape[0])  # (B, C, H, W)
+        loss_g = g_loss_logistic(ctx.models["D"](fake, *y))
         ctx.log(loss_g=loss_g)
         return loss_g
 
-    def Greg(self, ctx: StepContext, real: torch.Tensor) -> torch.Tensor:
+    def Greg(self, ctx: StepContext, batch: Any) -> torch.Tensor:
         """The path-length penalty on a batch shrunk by ``pl_batch_shrink``, times its weight."""
-        penalty = self._path_length_penalty(ctx, max(1, real.shape[0] // self.config.pl_batch_shrink))
+        penalty = self._path_length_penalty(ctx, max(1, self._real(batch)[0].shape[0] // self.config.pl_batch_shrink))
         ctx.log(pl_penalty=penalty, pl_mean=self.pl_mean)
         return penalty * self.config.pl_weight
 
-    def Dmain(self, ctx: StepContext, real: torch.Tensor) -> torch.Tensor:
+    def Dmain(self, ctx: StepContext, batch: Any) -> torch.Tensor:
         """-log D(x) - log(1 - D(G(z))), as softplus terms; fakes drawn without G's graph."""
-        G, D = ctx.models["G"], ctx.models["D"]
+        D = ctx.models["D"]
+        real, y_real = self._real(batch)
         with torch.no_grad():
-            fake = G(ctx.noise(real.shape[0]), mixing=self.config.style_mixing)  # (B, C, H, W)
-        out_real, out_fake = D(real), D(fake)  # (B,) logits
+            fake, y_fake = self._fake(ctx, real.shape[0])  # (B, C, H, W)
+        out_real, out_fake = D(real, *y_real), D(fake, *y_fake)  # (B,) logits
         loss_d = d_loss_logistic(out_real, out_fake, self.config.real_label)
         ctx.log(loss_d=loss_d, d_real=out_real.mean(), d_fake=out_fake.mean())
         return loss_d
 
-    def Dreg(self, ctx: StepContext, real: torch.Tensor) -> torch.Tensor:
+    def Dreg(self, ctx: StepContext, batch: Any) -> torch.Tensor:
         """gamma/2 * E||grad_x D(x)||^2 on the real batch: the shared R1 term (logged as "r1")."""
-        _, r1 = tricks.score_real(ctx, real)
+        real, y_real = self._real(batch)
+        _, r1 = tricks.score_real(ctx, real, *y_real)
         return r1
 
     def ema_decay(self, iteration: int, batch_size: int, decay: float) -> float:
@@ -86,9 +99,10 @@ class StyleGAN2Step(AdamStep):
         G = ctx.raw_models["G"]
         with torch.autocast(ctx.device.type, enabled=False):
             z = ctx.noise(n)  # (n, z_dim)
-            ws = G.mapping(z)  # (n, num_ws, w_dim)
+            y = ctx.fake_labels(n) if self.config.num_classes else None  # (n,)
+            ws = G.mapping(z, y=y)  # (n, num_ws, w_dim)
             if self.config.style_mixing > 0:
-                ws = G.mix(ws, z, self.config.style_mixing)
+                ws = G.mix(ws, z, self.config.style_mixing, y)
             img = G.render(ws)  # (n, C, H, W)
             y = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
             (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)  # (n, num_ws, w_dim)
