@@ -54,14 +54,14 @@ class StyleGAN2Step(AdamStep):
         G, D = ctx.models["G"], ctx.models["D"]
         with torch.no_grad():
             fake = G(ctx.noise(real.shape[0]), mixing=self.config.style_mixing)  # (B, C, H, W)
-        out_real, out_fake = D(real), D(fake)  # (B,) logits
+        out_real, out_fake = tricks.observe_real(ctx, D(real)), D(fake)  # (B,) logits; reals reach ADA
         loss_d = d_loss_logistic(out_real, out_fake, self.config.real_label)
         ctx.log(loss_d=loss_d, d_real=out_real.mean(), d_fake=out_fake.mean())
         return loss_d
 
     def Dreg(self, ctx: StepContext, real: torch.Tensor) -> torch.Tensor:
         """gamma/2 * E||grad_x D(x)||^2 on the real batch: the shared R1 term (logged as "r1")."""
-        _, r1 = tricks.score_real(ctx, real)
+        _, r1 = tricks.score_real(ctx, real, observe=False)  # Dmain gave ADA this iteration's reals
         return r1
 
     def ema_decay(self, iteration: int, batch_size: int, decay: float) -> float:
