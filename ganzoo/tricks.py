@@ -109,20 +109,26 @@ class _InputTransform:
     def __call__(self, module: nn.Module, args: tuple) -> tuple:
         x, *rest = args
         if self.ada is not None:
-            if module.training:
-                self.ada.unreported += 1
-                if self.ada.unreported > self.ada.UNREPORTED:
-                    raise RuntimeError(
-                        f"augment='ada': D was called {self.ada.unreported - 1} times in training without its "
-                        f"outputs on real images reaching ADA's controller; the step must score reals with "
-                        f"ganzoo.tricks.score_real or hand D's outputs on them to ganzoo.tricks.observe_real"
-                    )
-            x = ada_augment(x, self.ada.p, self.ada.groups)
+            x = _ada_input(self.ada, module.training, x)
         elif self.policy:
             x = diff_augment(x, self.policy)  # fresh ops per sample, before they are grouped
         if self.m > 1:
             x = pack(x, self.m)
         return (x, *rest)
+
+
+@torch.compiler.disable  # eager under torch.compile: p and the call count change every call, no graph to keep
+def _ada_input(ada: AdaController, training: bool, x: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, C, H, W) through ADA's pipeline at the controller's p; counts training calls of D between reports."""
+    if training:
+        ada.unreported += 1
+        if ada.unreported > ada.UNREPORTED:
+            raise RuntimeError(
+                f"augment='ada': D was called {ada.unreported - 1} times in training without its outputs on real "
+                f"images reaching ADA's controller; the step must score reals with ganzoo.tricks.score_real or "
+                f"hand D's outputs on them to ganzoo.tricks.observe_real"
+            )
+    return ada_augment(x, ada.p, ada.groups)
 
 
 ADA_ATTRIBUTE = "ganzoo_ada"  # where apply() leaves the controller on D (a plain attribute: not in D's state_dict)
