@@ -58,6 +58,7 @@ class AdaController:
         self.rt: float | None = None  # the last interval's r_t estimate
         self.signs: torch.Tensor | None = None  # sum of sign(D(x_real)) over this interval (on D's device)
         self.outputs = self.updates = self.images = 0  # D outputs, D updates and real images in this interval
+        self.adjustments = 0  # intervals finished so far
         self.unreported = 0  # D calls since the last report
 
     def observe(self, logits: torch.Tensor) -> torch.Tensor:
@@ -81,6 +82,7 @@ class AdaController:
             torch.distributed.all_reduce(stats)  # the sums over every process: one p for all
         signs, outputs, images = stats.tolist()
         self.rt = signs / outputs
+        self.adjustments += 1
         step = (1.0 if self.rt > self.target else -1.0 if self.rt < self.target else 0.0) * images / (self.kimg * 1000)
         self.p = min(max(self.p + step, 0.0), 1.0)
         self.signs, self.outputs, self.updates, self.images = None, 0, 0, 0
@@ -89,15 +91,14 @@ class AdaController:
         """p and this interval's sums, as tensors for a checkpoint (exact resume)."""
         signs = torch.zeros((), dtype=torch.float64) if self.signs is None else self.signs.detach().double().cpu()
         return {"ada_p": torch.tensor(self.p, dtype=torch.float64), "ada_signs": signs,
-                "ada_counts": torch.tensor([self.outputs, self.updates, self.images], dtype=torch.int64),
-                "ada_rt": torch.tensor(float("nan") if self.rt is None else self.rt, dtype=torch.float64)}  # fmt: skip
+                "ada_counts": torch.tensor([self.outputs, self.updates, self.images, self.adjustments]),
+                "ada_rt": torch.tensor(self.rt or 0.0, dtype=torch.float64)}  # fmt: skip
 
     def load(self, tensors: dict[str, torch.Tensor], device: torch.device) -> None:
         self.p = float(tensors["ada_p"])
-        self.outputs, self.updates, self.images = (int(n) for n in tensors["ada_counts"].tolist())
+        self.outputs, self.updates, self.images, self.adjustments = (int(n) for n in tensors["ada_counts"].tolist())
         self.signs = tensors["ada_signs"].to(device, torch.float32) if self.updates else None
-        rt = float(tensors["ada_rt"])
-        self.rt = None if rt != rt else rt  # NaN: no interval finished yet
+        self.rt = float(tensors["ada_rt"]) if self.adjustments else None
 
 
 class _InputTransform:
