@@ -12,7 +12,8 @@ the paper's 500 is for runs of millions of images, and this one sees 32,000.
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/ada_small_data.py --seeds 0 1 [--arms plain ada]
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/ada_small_data.py --seeds 0 1 --table   # print only
 
-A finished run (its metrics reach --steps) is scored again, not retrained. Results: <out>/result.json.
+A finished run (its metrics reach --steps) is scored again, not retrained; a shorter one (a copy of a
+1,000-step run, say) is resumed to --steps first. Results: <out>/result.json.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ def train(args: argparse.Namespace, data: Path, arm: str, seed: int, run: Path) 
     import ganzoo
 
     metrics = run / "metrics.jsonl"
-    if metrics.exists() and json.loads(metrics.read_text().splitlines()[-1])["step"] >= args.steps:
+    if metrics.exists():  # finished: scored as it is; shorter: continued to --steps (a resume is exact)
+        if json.loads(metrics.read_text().splitlines()[-1])["step"] < args.steps:
+            ganzoo.train(out=run, steps=args.steps, resume=True, progress="off", sample_every=0)
         return
     config = {**common_config(args), **ARMS[arm]}
     if arm != "ada":
