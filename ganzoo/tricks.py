@@ -181,9 +181,16 @@ def load_state_tensors(nets: dict[str, nn.Module], tensors: dict[str, torch.Tens
         saved = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"{name}.")}
         if ada is None or not saved:
             continue
-        missing = sorted(set(ada.state()) - set(saved))
+        expected = ada.state()
+        missing = sorted(set(expected) - set(saved))
         if missing:
             raise ValueError(f"{source} holds part of {name}'s ADA state (no {', '.join(missing)}): it is damaged")
+        odd = next((k for k, v in expected.items() if saved[k].shape != v.shape), None)
+        if odd is not None:
+            raise ValueError(
+                f"{source} holds {name}'s ADA {odd} of shape {tuple(saved[odd].shape)}, not "
+                f"{tuple(expected[odd].shape)}: it is damaged or of another layout"
+            )
         ada.load(saved, device)
 
 

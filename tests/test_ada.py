@@ -135,6 +135,10 @@ def test_partial_saved_state_is_refused():
     saved = {f"D.{k}": v for k, v in tricks.ada_controller(D).state().items() if k != "ada_signs"}
     with pytest.raises(ValueError, match="holds part of D's ADA state \\(no ada_signs\\): it is damaged"):
         tricks.load_state_tensors({"D": D}, saved, torch.device("cpu"))
+    saved = {f"D.{k}": v for k, v in tricks.ada_controller(D).state().items()}
+    saved["D.ada_counts"] = saved["D.ada_counts"][:3]  # a layout with a count fewer
+    with pytest.raises(ValueError, match=r"holds D's ADA ada_counts of shape \(3,\), not \(4,\): it is damaged"):
+        tricks.load_state_tensors({"D": D}, saved, torch.device("cpu"))
 
 
 # ---- config ----------------------------------------------------------------------------------------------------
