@@ -110,14 +110,14 @@ class TrainingState:
         """Load a checkpoint (read and verified by the run folder) into the pieces; the header says where it stood."""
         if header.get("variant") != self.variant:
             raise ValueError(f"checkpoint {path} is of variant {header.get('variant')!r}, not {self.variant!r}")
+        start = len(ckpt.TRICKS_PREFIX)  # the tricks' state first: a damaged one is refused before the networks load
+        saved = {k[start:]: v for k, v in tensors.items() if k.startswith(ckpt.TRICKS_PREFIX)}
+        tricks.load_state_tensors(self.nets, saved, device, path)
         ema = self.ema.net if self.ema is not None else None
         step_state = ckpt.load_state(tensors, header, path, self.nets, ema, self.optimizers, self.ema_option)
         if self.scaler is not None and header.get("scaler"):
             self.scaler.load_state_dict(header["scaler"])
         self.step.load_state_tensors({k: v.to(device) for k, v in step_state.items()})
-        start = len(ckpt.TRICKS_PREFIX)
-        saved = {k[start:]: v for k, v in tensors.items() if k.startswith(ckpt.TRICKS_PREFIX)}
-        tricks.load_state_tensors(self.nets, saved, device, path)
 
 
 def run_record(model: Any, data: dict[str, Any], options: Any, world: int, device: torch.device) -> dict[str, Any]:
