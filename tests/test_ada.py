@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -243,3 +246,36 @@ def test_the_last_line_names_p(tmp_path, capsys):
     text = said.out + said.err
     assert re.search(r"finished at step 2: .*checkpoints/ .*; ADA p 0\.000$", text, re.MULTILINE)
     assert re.search(r"finished at step 5: .*; ADA p 0\.000, r_t -?[01]\.\d\d$", text, re.MULTILINE)
+
+
+def test_two_processes_share_one_p(tmp_path):
+    """Under DDP (two CPU processes) the interval's sums are all-reduced: both ranks hold the same p and r_t,
+    and p moved by the images of both ranks."""
+    script = tmp_path / "ddp_ada.py"
+    script.write_text(
+        "import json, os, sys, ganzoo\n"
+        "from ganzoo import tricks\n"
+        "from ganzoo.engine import Trainer\n"
+        "seen = {}\n"
+        "original_run = Trainer.run\n"
+        "def run(self, until=None):\n"
+        "    out = original_run(self, until)\n"
+        "    ada = tricks.ada_controller(self.raw['D'])\n"
+        "    seen.update(p=ada.p, rt=ada.rt, world=self.dist.world)\n"
+        "    return out\n"
+        "Trainer.run = run\n"
+        "ganzoo.train('dcgan', 'mnist-5k', steps=2, out=sys.argv[1], batch_size=16, checkpoint_every=0,\n"
+        "             progress='off', sample_every=0, image_size=16, channels=1, ngf=8, ndf=8, augment='ada',\n"
+        "             ada_interval=2, ada_kimg=0.2)\n"
+        "with open(os.path.join(sys.argv[2], 'rank' + os.environ['RANK'] + '.json'), 'w') as f:\n"
+        "    json.dump(seen, f)\n"
+        "sys.stdout.flush(); sys.stderr.flush(); os._exit(0)\n"  # as test_engine's DDP test: skip torch's teardown
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+               str(tmp_path / "run"), str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1))
+    assert r0 == r1 and r0["world"] == 2 and r0["rt"] is not None
+    assert r0["p"] == pytest.approx(2 * 16 * 2 / 200 if r0["rt"] > 0.6 else 0.0)  # 2 updates x 16 images x 2 ranks
