@@ -86,11 +86,17 @@ class DiscriminatorTricks:
     #                channels; 1 = off; the batch must be a multiple of it
     mbstd: int = 0  # minibatch standard deviation (Karras et al. 2018): group size of the std feature
     #                 D appends before its last layer; 0 = off
-    augment: str = ""  # DiffAugment (Zhao et al. 2020) ops on every D input, e.g. "translation,cutout"; "" = none
+    augment: str = ""  # DiffAugment (Zhao et al. 2020) ops on every D input, e.g. "translation,cutout"; "ada" =
+    #                    adaptive discriminator augmentation (Karras et al. 2020); "" = none
     r1: float = 0.0  # weight gamma of the R1 penalty gamma/2 * ||grad D(x)||^2 on real inputs
     #                  (Mescheder et al. 2018); 0 = none
     real_label: float = 1.0  # D's target for real samples; 0.9 = one-sided label smoothing (Salimans et al. 2016)
     lr_d: float = 0.0  # D's own learning rate when > 0: two time-scale updates (Heusel et al. 2017); 0 = lr
+    ada_target: float = 0.6  # ADA: the r_t = E[sign(D(real))] it holds D at; higher = less augmentation (paper: 0.6)
+    ada_kimg: float = 500.0  # ADA's speed: thousands of images over which p can go from 0 to 1 (paper: 500)
+    ada_interval: int = 4  # ADA: D updates between two adjustments of p (paper: 4)
+    ada_ops: str = "bgc"  # ADA's op groups: b = flips, 90-degree turns, integer shifts; g = scaling, rotation,
+    #                       fractional shifts; c = colour (paper: "bgc")
 
 
 TRICK_FIELDS = tuple(f.name for f in dataclasses.fields(DiscriminatorTricks))
@@ -115,6 +121,7 @@ def check_tricks(config: Any, refuse: dict[str, str] | None = None) -> None:
             "(Karras et al.: 4), or 0 for off"
         )
     check_augment(config)
+    check_ada(config)
     check_non_negative(config, "r1", "no penalty")
     if not 0.5 < config.real_label <= 1:
         raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {config.real_label!r}")
@@ -201,15 +208,47 @@ def check_non_negative(config: Any, name: str, zero_means: str = "") -> None:
 
 
 AUGMENTATIONS = ("translation", "cutout")  # the ops of ganzoo.augment (kept here: configs import no torch)
+ADA = "ada"  # the augment value that turns on adaptive discriminator augmentation
+ADA_GROUPS = "bgc"  # ADA's op groups (ganzoo.augment.ADA_GROUPS)
 
 
 def check_augment(config: Any, name: str = "augment") -> None:
-    """A comma-separated DiffAugment policy such as "translation,cutout"; "" for none."""
+    """A comma-separated DiffAugment policy such as "translation,cutout", "ada" alone, or "" for none."""
     value = getattr(config, name)
-    unknown = [op for op in str(value).split(",") if op and op not in AUGMENTATIONS]
+    ops = str(value).split(",")
+    if value == ADA:
+        return
+    if ADA in ops:
+        raise ConfigError(f"{name}={value!r} mixes ADA with DiffAugment ops: use {name}='ada' alone (its ops: ada_ops)")
+    unknown = [op for op in ops if op and op not in AUGMENTATIONS]
     if not isinstance(value, str) or unknown:
         raise ConfigError(
-            f'{name} must be comma-separated ops from {", ".join(AUGMENTATIONS)} (or "" for none), got {value!r}'
+            f'{name} must be comma-separated ops from {", ".join(AUGMENTATIONS)}, "ada", or "" for none, got {value!r}'
+        )
+
+
+def check_ada(config: Any) -> None:
+    """ADA's settings: meaningful values, and only set with augment="ada"."""
+    defaults = DiscriminatorTricks()
+    if config.augment != ADA:
+        for name in ("ada_target", "ada_kimg", "ada_interval", "ada_ops"):
+            if getattr(config, name) != getattr(defaults, name):
+                raise ConfigError(
+                    f"{name}={getattr(config, name)!r} has no effect without augment='ada': add -c augment=ada, "
+                    f"or leave {name} out"
+                )
+    target = config.ada_target
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 <= target < 1:
+        raise ConfigError(f"ada_target must be in [0, 1) (the paper's 0.6), got {target!r}")
+    kimg = config.ada_kimg
+    if isinstance(kimg, bool) or not isinstance(kimg, (int, float)) or not (math.isfinite(kimg) and kimg > 0):
+        raise ConfigError(f"ada_kimg must be a number of thousand images > 0 (the paper's 500), got {kimg!r}")
+    if type(config.ada_interval) is not int or config.ada_interval < 1:
+        raise ConfigError(f"ada_interval must be a whole number >= 1 (the paper's 4), got {config.ada_interval!r}")
+    ops = config.ada_ops
+    if not isinstance(ops, str) or not ops or any(g not in ADA_GROUPS for g in ops) or len(set(ops)) < len(ops):
+        raise ConfigError(
+            f"ada_ops must be letters from {ADA_GROUPS!r}, each at most once (the paper's 'bgc'), got {ops!r}"
         )
 
 

@@ -173,9 +173,10 @@ def prune(folder: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
-# ---- the key layout: net.NAME.* / ema.* / optim.NAME.* / rng.* / step.* --------------------------
+# ---- the key layout: net.NAME.* / ema.* / optim.NAME.* / rng.* / step.* / tricks.NAME.* ---------
 
 LEGACY_EMA_NET = "G"  # the network an older checkpoint's "ema." keys average (before headers named it)
+TRICKS_PREFIX = "tricks."  # the discriminator tricks' own state per network (ADA's p), absent before ADA
 
 
 def state_tensors(
@@ -237,6 +238,7 @@ def describe_key(key: str) -> str:
         "ema": "the EMA network",
         "optim": f"the optimizer of {name!r}",
         "step": "the step's own state",
+        "tricks": f"the discriminator tricks' state of {name!r}",
     }.get(part, key)
 
 

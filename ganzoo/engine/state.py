@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import __version__
+from .. import __version__, tricks
 from . import checkpoint as ckpt
 from .device import precision_note, use_fast_kernels
 from .ema import EMA
@@ -86,10 +86,15 @@ class TrainingState:
                 self._task, seed=self._seed, batch_size=self._batch_size, device=self._device, iteration=iteration
             )
 
+    def summary(self) -> str:
+        """The discriminator tricks' state for the end-of-run line ("ADA p 0.213, r_t 0.61"), or ""."""
+        return tricks.summary(self.nets)
+
     def capture(self, iteration: int, train_seconds: float, position: dict[str, int]) -> tuple[dict, dict]:
         """The checkpoint's tensors and header at ``iteration``, with the data ``position``."""
         ema = self.ema.net if self.ema is not None else None
         tensors, parts = ckpt.state_tensors(self.nets, ema, self.optimizers, self.step.state_tensors())
+        tensors.update({f"{ckpt.TRICKS_PREFIX}{k}": v for k, v in tricks.state_tensors(self.nets).items()})
         header = {
             "iteration": iteration,
             "train_seconds": train_seconds,
@@ -109,6 +114,9 @@ class TrainingState:
         """Load a checkpoint (read and verified by the run folder) into the pieces; the header says where it stood."""
         if header.get("variant") != self.variant:
             raise ValueError(f"checkpoint {path} is of variant {header.get('variant')!r}, not {self.variant!r}")
+        start = len(ckpt.TRICKS_PREFIX)  # the tricks' state first: a damaged one is refused before the networks load
+        saved = {k[start:]: v for k, v in tensors.items() if k.startswith(ckpt.TRICKS_PREFIX)}
+        tricks.load_state_tensors(self.nets, saved, device, path)
         ema = self.ema.net if self.ema is not None else None
         step_state = ckpt.load_state(tensors, header, path, self.nets, ema, self.optimizers, self.ema_option)
         if self.scaler is not None and header.get("scaler"):

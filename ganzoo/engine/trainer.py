@@ -204,6 +204,7 @@ class Trainer:
             f"finished at step {self.iteration}: {self.out} holds config.json, metrics.jsonl, "
             f"checkpoints/ (latest {self.guard.last_good.name if self.guard.last_good else 'none'})"
             + (f" and {grid.relative_to(self.out)}" if grid else "")
+            + (f"; {self.state.summary()}" if self.state.summary() else "")
         )
 
     def _one_iteration(self, total: int, batch: Any) -> None:

@@ -66,7 +66,10 @@ class StyleGAN2Step(AdamStep):
         real, y_real = self._real(batch)
         with torch.no_grad():
             fake, y_fake = self._fake(ctx, real.shape[0])  # (B, C, H, W)
-        out_real, out_fake = D(real, *y_real), D(fake, *y_fake)  # (B,) logits
+        out_real, out_fake = (
+            tricks.observe_real(ctx, D(real, *y_real)),
+            D(fake, *y_fake),
+        )  # (B,) logits; reals reach ADA
         loss_d = d_loss_logistic(out_real, out_fake, self.config.real_label)
         ctx.log(loss_d=loss_d, d_real=out_real.mean(), d_fake=out_fake.mean())
         return loss_d
@@ -74,7 +77,7 @@ class StyleGAN2Step(AdamStep):
     def Dreg(self, ctx: StepContext, batch: Any) -> torch.Tensor:
         """gamma/2 * E||grad_x D(x)||^2 on the real batch: the shared R1 term (logged as "r1")."""
         real, y_real = self._real(batch)
-        _, r1 = tricks.score_real(ctx, real, *y_real)
+        _, r1 = tricks.score_real(ctx, real, *y_real, observe=False)  # Dmain gave ADA this iteration's reals
         return r1
 
     def ema_decay(self, iteration: int, batch_size: int, decay: float) -> float:

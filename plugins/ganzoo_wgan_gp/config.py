@@ -55,3 +55,9 @@ class WGANGPConfig(DiscriminatorTricks):  # pack, mbstd, augment, lr_d: ganzoo.c
         if self.dim:
             refuse["augment"] = "DiffAugment ops act on images, and this run's data are flat vectors (dim > 0)"
         check_tricks(self, refuse)
+        if self.augment == "ada":  # ADA's statistic, E[sign(D(real))], needs scores with a zero point
+            raise ConfigError(
+                "augment='ada' cannot be used here: ADA reads overfitting from the sign of D's outputs on real "
+                "images, and a Wasserstein critic's have no zero point (adding a constant changes no loss); "
+                "use DiffAugment ops (augment='translation,cutout')"
+            )
