@@ -6,6 +6,7 @@ Listing and inspecting never import torch; commands that train or sample import 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -88,3 +89,26 @@ def table(headers: list[str], rows: list[tuple]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
     for row in [headers, *rows]:
         click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+
+
+def load_model(name: str, device: str, revision: str | None) -> Any:
+    """The model NAME on ``device`` for a command, its load warnings echoed; a bad device or a missing model
+    is a one-line error."""
+    import warnings
+
+    from ..engine.device import resolve_device
+    from ..pretrained.names import load
+
+    try:
+        resolve_device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--device") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            model = load(name, revision=revision, device=device)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    return model

@@ -80,23 +80,9 @@ def _check_target(target: Path, force: bool) -> None:
 
 def _load_translator(name: str, direction: str, device: str, revision: str | None) -> Any:
     """The model NAME on ``device``, its load warnings echoed; refuses a sampler and a direction it lacks."""
-    import warnings
+    from .group import load_model
 
-    from ..engine.device import resolve_device
-    from ..pretrained.names import load
-
-    try:
-        resolve_device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--device") from None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
-            model = load(name, revision=revision, device=device)
-        except FileNotFoundError as exc:
-            raise click.ClickException(str(exc)) from None
-    for warning in caught:
-        click.echo(f"warning: {warning.message}", err=True)
+    model = load_model(name, device, revision)
     if not model.task.translates:
         raise click.ClickException(
             f"{name} is a {model.variant.name} model that generates from noise, not a translator: "
