@@ -27,10 +27,10 @@ RUN = ["train", "dcgan", "--data", "mnist-5k", "--batch-size", "8", "--log-every
 TIMINGS = {"images_per_s", "train_seconds", "time", "peak_rss_mb", "peak_cuda_mb"}
 
 
-def torchrun(*args: str, nodes: int = 1, port: int | None = None) -> list[str]:
-    """A torchrun command line: one machine with two processes, or one of ``nodes`` machines with one each."""
+def torchrun(*args: str, nodes: int = 1, port: int | None = None, procs: int = 2) -> list[str]:
+    """A torchrun command line: one machine with ``procs`` processes, or one of ``nodes`` machines with one each."""
     if nodes == 1:
-        launch = ["--standalone", "--nproc-per-node", "2"]
+        launch = ["--standalone", "--nproc-per-node", str(procs)]
     else:
         launch = ["--nnodes", str(nodes), "--nproc-per-node", "1", "--rdzv-backend", "c10d"]
         launch += ["--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", f"ganzoo-test-{port}"]
@@ -250,3 +250,23 @@ def test_a_checkpoint_from_before_the_layout_was_recorded_resumes_with_the_run_r
     _, header = checkpoint(run, 3)
     assert header["data"] == {"epoch": 0, "offset": 3} and header["layout"] == {"world_size": 1, "batch_size": 16}
     assert json.loads((run / "config.json").read_text())["world_size"] == 1
+
+
+def test_a_two_process_run_resumes_on_four_with_its_global_batch_and_data_position(tmp_path):
+    """2 -> 4 processes: the global batch is kept (8 per process becomes 4), the data position carries over by
+    the samples seen, the change is recorded and said, and the new ranks' RNG streams are in the checkpoints."""
+    run = tmp_path / "run"
+    args = [*RUN, "--checkpoint-every", "2", "--keep-checkpoints", "5", "--progress", "off"]
+    first = subprocess.run(torchrun(*args, "--steps", "2", "--out", str(run)), env=ENV, capture_output=True,
+                           text=True, timeout=240)  # fmt: skip
+    assert first.returncode == 0, first.stderr[-3000:]
+    resume = torchrun("train", "--resume", str(run), "--steps", "4", "--progress", "auto", procs=4)
+    again = subprocess.run(resume, env=ENV, capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "note: resuming with 4 processes, not 2: batch 4 per process (global batch 16, kept)" in again.stderr
+    tensors, header = checkpoint(run, 4)
+    assert header["data"] == {"epoch": 0, "offset": 4} and header["layout"] == {"world_size": 4, "batch_size": 4}
+    assert {f"rng.rank.{r}.torch" for r in range(1, 4)} <= tensors.keys()
+    record = json.loads((run / "config.json").read_text())
+    assert record["world_size"] == 4 and record["resumed"][-1]["engine"]["batch_size"] == 4
+    assert [x["step"] for x in losses(run)] == [2, 4]
