@@ -4,7 +4,7 @@ Each entry is trained by its recipe, the exact `ganzoo train` command on its mod
 measured with a fixed protocol and published with save_pretrained into the plugin's
 pretrained/ folder, which ships in the wheel:
 
-    python benchmarks/bundled.py                    # all eight
+    python benchmarks/bundled.py                    # all seven
     python benchmarks/bundled.py dcgan-mnist        # one
     python benchmarks/bundled.py --rescore          # re-measure the published weights, rewrite only the cards
 
@@ -55,12 +55,6 @@ RECIPES = {
         "ganzoo train sngan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=32 "
         "-c d_ch=32 -c n_dis=1 -c lr=5e-4 -c g_batch_factor=1 -c decay_start=0.5 --batch-size 32 --steps 4000 "
         "--ema 0.999 --out runs/sngan-mnist",
-    ),
-    "biggan-mnist": (
-        "ganzoo_biggan",
-        "ganzoo train biggan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=16 -c d_ch=16 "
-        "-c n_dis=1 -c lr=2e-4 -c lr_d=2e-4 -c augment=translation --batch-size 32 --steps 4000 --ema 0.999 "
-        "--out runs/biggan-mnist",
     ),
     "stylegan2-mnist": (
         "ganzoo_stylegan2",
