@@ -14,6 +14,7 @@ moves the augmentation probability p by the sign of E[sign(D(x_real))] - ``ada_t
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -110,7 +111,7 @@ class _InputTransform:
     def __call__(self, module: nn.Module, args: tuple) -> tuple:
         x, *rest = args
         if self.ada is not None:
-            x = _ada_input(self.ada, module.training, x)
+            x = _ada_untraced()(self.ada, module.training, x)
         elif self.policy:
             x = diff_augment(x, self.policy)  # fresh ops per sample, before they are grouped
         if self.m > 1:
@@ -118,7 +119,13 @@ class _InputTransform:
         return (x, *rest)
 
 
-@torch.compiler.disable  # eager under torch.compile: p and the call count change every call, no graph to keep
+@functools.cache
+def _ada_untraced() -> Any:
+    """``_ada_input`` kept out of torch.compile's graphs (p and the call count change every call: no graph to
+    keep), wrapped on first use: wrapping imports torch's compiler stack, seconds that loading a model must not pay."""
+    return torch.compiler.disable(_ada_input)
+
+
 def _ada_input(ada: AdaController, training: bool, x: torch.Tensor) -> torch.Tensor:
     """``x`` (B, C, H, W) through ADA's pipeline at the controller's p; counts training calls of D between reports."""
     if training:
