@@ -9,6 +9,7 @@ as ``model.sample`` clamps them. The wrapped networks are float32 CPU copies in 
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 
 import torch
@@ -41,7 +42,8 @@ class _StyleSampler(nn.Module):
     """z (B, D), psi () -> images (B, C, H, W): truncation in W inside the graph, w = w_avg + psi (w - w_avg).
 
     The mapping's truncation is a lerp from the mean w, so mapping(z, 0) is w_avg and mapping(z, 1) the
-    untruncated w; any psi is their blend. This needs only the W-space contract (``mapping``, ``render``).
+    untruncated w; any psi is their blend. This needs only the W-space contract (``mapping``, ``render``);
+    a conditional generator's mapping takes the labels as ``y`` (see ganzoo.latent.walk).
     """
 
     def __init__(self, G: nn.Module):
@@ -49,8 +51,18 @@ class _StyleSampler(nn.Module):
         self.G = G
 
     def forward(self, z: torch.Tensor, truncation: torch.Tensor) -> torch.Tensor:
-        w_avg, w = self.G.mapping(z, 0.0), self.G.mapping(z, 1.0)  # (B, num_ws, w_dim) each
+        return self._render(z, truncation, {})
+
+    def _render(self, z: torch.Tensor, truncation: torch.Tensor, classes: dict) -> torch.Tensor:
+        w_avg, w = self.G.mapping(z, 0.0, **classes), self.G.mapping(z, 1.0, **classes)  # (B, num_ws, w_dim) each
         return self.G.render(w_avg + truncation * (w - w_avg)).clamp(-1, 1)  # (B, C, H, W)
+
+
+class _ConditionalStyleSampler(_StyleSampler):
+    """z (B, D), labels (B,), psi () -> images (B, C, H, W): the same, each latent mapped with its class."""
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation: torch.Tensor) -> torch.Tensor:
+        return self._render(z, truncation, {"y": labels})
 
 
 class _Translator(nn.Module):
@@ -96,10 +108,13 @@ def graph_for(
     z = draw_z(2, tuple(G.latent_shape), torch.Generator().manual_seed(0)).reshape(2, latent)  # (2, D)
     if has_w_space(G):
         if task.conditional:
-            raise ExportError(
-                f"cannot export this {who} model: a class-conditional style-based generator has no "
-                f"shared contract for where its labels enter the mapping network"
-            )
+            if "y" not in inspect.signature(G.mapping.forward).parameters:
+                raise ExportError(
+                    f"cannot export this {who} model: it is class-conditional, but its mapping network takes no "
+                    f"labels; the W-space contract of a conditional generator is mapping(z, psi, y=labels)"
+                )
+            inputs = {"z": z, "labels": torch.zeros(2, dtype=torch.int64), "truncation": torch.tensor(1.0)}
+            return _ConditionalStyleSampler(G).eval(), inputs, "images"
         return _StyleSampler(G).eval(), {"z": z, "truncation": torch.tensor(1.0)}, "images"
     inputs = {"z": z, "labels": torch.zeros(2, dtype=torch.int64)} if task.conditional else {"z": z}
     with torch.no_grad():

@@ -153,6 +153,15 @@ def test_exported_stylegan2_honours_truncation_as_torch_does(stylegan2_mnist):
     assert "const" in _meta(path)["noise"]
 
 
+def test_a_conditional_style_based_generator_exports_with_labels_and_truncation(tmp_path):
+    """stylegan2-ada-cifar10's shape of model: labels enter the mapping; onnxruntime equals model.sample."""
+    model = ganzoo.create("stylegan2", **TINY["stylegan2"], num_classes=3)
+    path = export_onnx(model, tmp_path / "cond.onnx")
+    assert [i.name for i in onnx.load(str(path)).graph.input] == ["z", "labels", "truncation"]
+    _check_sampler(model, path)
+    _check_sampler(model, path, truncation=0.5)
+
+
 def test_conditional_export_draws_the_asked_digit(tmp_path):
     """The bundled conditional SN-GAN through onnxruntime: the bundled judge reads the digits asked for."""
     from ganzoo.metrics.classifier import requested_digit_scores
@@ -293,7 +302,8 @@ def test_what_cannot_be_exported_is_refused_with_the_reason(tmp_path):
         export_onnx(untraceable, tmp_path / "a.onnx")
     conditional_w = _tiny("stylegan2")
     conditional_w.__class__ = type("ConditionalW", (GanModel,), {"task": property(lambda self: Sampling(10))})
-    with pytest.raises(ExportError, match="class-conditional style-based generator"):
+    conditional_w.nets["G"].mapping.forward = lambda z, truncation=1.0: z[:, None]  # a mapping without labels
+    with pytest.raises(ExportError, match="class-conditional, but its mapping network takes no labels"):
         export_onnx(conditional_w, tmp_path / "b.onnx")
     other_task = _tiny("dcgan")
     other_task.__class__ = type("OtherTask", (GanModel,), {"task": property(lambda self: Task())})
