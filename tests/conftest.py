@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,3 +163,19 @@ def throwaway_venv(root: Path) -> Path:
         "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours) + "\n"
     )
     return python
+
+
+def peak_rss_of(code: str, imports: str = "import torch, ganzoo") -> dict:
+    """Run ``code`` (which sets ``result``) in a fresh one-thread interpreter after ``imports``; ``result`` comes
+    back with the peak RSS growth in MB over the code's start (resource.getrusage ru_maxrss)."""
+    start = "start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss"
+    head = f"import json, resource, sys\n{imports}\n{start}\nresult = {{}}\n"
+    tail = """
+        result["grew_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) / 1024
+        print(json.dumps(result))
+        """
+    script = "\n".join([head, textwrap.dedent(code), textwrap.dedent(tail)])
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

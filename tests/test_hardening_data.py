@@ -3,12 +3,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import struct
-import subprocess
-import sys
-import textwrap
 import zlib
 from pathlib import Path
 
@@ -26,28 +21,17 @@ from ganzoo.data.images import DataMemoryError, to_model_range
 from ganzoo.data.paired import load_aligned, load_paired
 from ganzoo.data.unpaired import load_unpaired
 
+from .conftest import peak_rss_of
+
 RSS_BOUND_MB = 300  # the issue's bound on refusals; the bomb tests below use a tighter one
 BOMB_BOUND_MB = 60  # decoding a 9000x9000 image takes 81 MB per copy, and PIL makes two
 
 
 def _peak_rss_of(code: str) -> dict:
-    """Run ``code`` (which sets ``result``) in a fresh interpreter after importing torch and ganzoo's data layer;
-    ``result`` comes back with the peak RSS growth in MB (resource.getrusage ru_maxrss) over the code's start."""
-    head = """
-        import json, resource
-        import torch, ganzoo, ganzoo.data.folder, ganzoo.data.images, PIL.Image, PIL.PngImagePlugin
-        start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        result = {}
-        """
-    tail = """
-        result["grew_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) / 1024
-        print(json.dumps(result))
-        """
-    script = "\n".join(textwrap.dedent(part) for part in (head, code, tail))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """``code`` run by conftest.peak_rss_of after importing what these tests measure from."""
+    return peak_rss_of(
+        code, "import torch, ganzoo, ganzoo.data.folder, ganzoo.data.images, PIL.Image, PIL.PngImagePlugin"
+    )
 
 
 def _fails_cleanly(*args: str) -> str:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,8 @@ from ganzoo.data.image_files import find_images
 from ganzoo.data.prepared import PreparedCacheError, cache_root
 from ganzoo.engine.checkpoint import CorruptCheckpointError, list_checkpoints, read_checkpoint, save_checkpoint
 
+from .conftest import peak_rss_of
+
 TINY = dict(image_size=16, channels=1, ngf=8, ndf=8)
 TRAIN = ["train", "dcgan", "--data", "mnist-5k", "--image-size", "16", "--channels", "1", "--steps", "1"]
 RSS_BOUND_MB = 300
@@ -43,24 +44,8 @@ def _fails_cleanly(*args: str) -> str:
 
 
 def _peak_rss_of(code: str) -> dict:
-    """Run ``code`` (which sets ``result``) in a fresh interpreter after importing ganzoo and torch; returns
-    ``result`` with the peak RSS growth in MB over the process's start (resource.getrusage ru_maxrss)."""
-    head = """
-        import json, resource, sys
-        import torch, ganzoo
-        from ganzoo.config import ConfigError
-        start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        result = {}
-        """
-    tail = """
-        result["grew_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start) / 1024
-        print(json.dumps(result))
-        """
-    script = "\n".join(textwrap.dedent(part) for part in (head, code, tail))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """``code`` run by conftest.peak_rss_of after importing what these tests measure from."""
+    return peak_rss_of(code, "import torch, ganzoo\nfrom ganzoo.config import ConfigError")
 
 
 # ---- config values: refused by the shared checks, before a run folder exists ------------------------------
