@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -179,3 +180,23 @@ def peak_rss_of(code: str, imports: str = "import torch, ganzoo") -> dict:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def sha256_of(path: Path) -> str:
+    """The full sha256 of a file, as catalog entries pin it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def register_entry(plugin_name: str, **card) -> None:
+    """Register one catalog entry in-process, as a third-party plugin would: an import with test defaults
+    (summary, weights "import", recipe "-") that ``card``'s fields complete or replace."""
+    import ganzoo
+
+    fields = {"summary": "test import", "weights": "import", "recipe": "-", **card}
+
+    class Entry:
+        @ganzoo.hookimpl
+        def ganzoo_register_models(register):
+            register(ganzoo.ModelCard(**fields))
+
+    plugins.register_plugin(Entry, plugin_name)

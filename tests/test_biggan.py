@@ -9,7 +9,6 @@ Upstream sources read for this file (facts only):
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import OrderedDict
 
@@ -23,10 +22,12 @@ from ganzoo_biggan.importers import convert_pretrained_biggan_deep
 from ganzoo_biggan.step import orthogonal_penalty
 
 import ganzoo
-from ganzoo import plugins, testing
+from ganzoo import testing
 from ganzoo.config import ConfigError
 from ganzoo.hub import WeightsError
 from ganzoo.importers import convert
+
+from .conftest import register_entry, sha256_of
 
 
 def _count(monkeypatch, **config) -> tuple[int, int]:
@@ -387,7 +388,6 @@ def _serve_and_register(folder, base, size, name, classes=CLASSES):
     sd = upstream_state(size, classes)
     path = folder / f"biggan-deep-{size}-pytorch_model.bin"
     torch.save(sd, path)
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
     config = {
         "arch": "deep",
         "image_size": size,
@@ -402,29 +402,20 @@ def _serve_and_register(folder, base, size, name, classes=CLASSES):
         "sn_eps": EPS,
     }
 
-    class Entry:
-        @ganzoo.hookimpl
-        def ganzoo_register_models(register):
-            register(
-                ganzoo.ModelCard(
-                    name=name,
-                    variant="biggan",
-                    summary="test import",
-                    weights="import",
-                    dataset="folder:ROOT",
-                    recipe="-",
-                    config=config,
-                    license="Apache-2.0",
-                    source={
-                        "importer": "pretrained-biggan-deep",
-                        "url": f"{base}/{path.name}",
-                        "sha256": sha,
-                        **({} if classes == 1000 else {"classes": FISH[:classes]}),
-                    },
-                )
-            )
-
-    plugins.register_plugin(Entry, f"test-{name}")
+    register_entry(
+        f"test-{name}",
+        name=name,
+        variant="biggan",
+        dataset="folder:ROOT",
+        config=config,
+        license="Apache-2.0",
+        source={
+            "importer": "pretrained-biggan-deep",
+            "url": f"{base}/{path.name}",
+            "sha256": sha256_of(path),
+            **({} if classes == 1000 else {"classes": FISH[:classes]}),
+        },
+    )
     return sd, path
 
 
@@ -670,29 +661,20 @@ def test_studiogan_biggan_from_the_hub_computes_the_upstream_function(tmp_path, 
         "bn_eps": 1e-4,
     }
 
-    class Entry:
-        @ganzoo.hookimpl
-        def ganzoo_register_models(register):
-            register(
-                ganzoo.ModelCard(
-                    name="biggan-tiny-studiogan",
-                    variant="biggan",
-                    summary="test import",
-                    weights="import",
-                    dataset="cifar10:ROOT",
-                    recipe="-",
-                    config=config,
-                    source={
-                        "importer": "studiogan-biggan",
-                        "hub": STUDIOGAN_REPO,
-                        "file": STUDIOGAN_FILE,
-                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                        "classes": ["a", "b", "c"],
-                    },
-                )
-            )
-
-    plugins.register_plugin(Entry, "test-biggan-tiny-studiogan")
+    register_entry(
+        "test-biggan-tiny-studiogan",
+        name="biggan-tiny-studiogan",
+        variant="biggan",
+        dataset="cifar10:ROOT",
+        config=config,
+        source={
+            "importer": "studiogan-biggan",
+            "hub": STUDIOGAN_REPO,
+            "file": STUDIOGAN_FILE,
+            "sha256": sha256_of(path),
+            "classes": ["a", "b", "c"],
+        },
+    )
     model = ganzoo.load("biggan-tiny-studiogan")
     assert load_spy == [True] and model.classes == ["a", "b", "c"]
     z, y = torch.randn(4, 4 * SG_CHUNK), torch.tensor([0, 1, 2, 1])

@@ -6,7 +6,6 @@ its ConditionalBatchNorm2d and its deep_conv DCGAN Generator), so that a convers
 against the function it must compute.
 """
 
-import hashlib
 import re
 import shutil
 from collections import OrderedDict
@@ -18,9 +17,10 @@ from huggingface_hub import HfApi
 from huggingface_hub import constants as hf_constants
 
 import ganzoo
-from ganzoo import plugins
 from ganzoo.importers import WeightsError, cache_root, convert, recorded_pins
 from ganzoo.networks import count_parameters
+
+from .conftest import register_entry, sha256_of
 
 STUDIOGAN_REPO = "Mingguksky/PyTorch-StudioGAN"
 STUDIOGAN_FILE = "studiogan_official_ckpt/CIFAR10_tailored/CIFAR10-TINY-train/model=G-best-weights-step=8.pth"
@@ -207,28 +207,9 @@ def studiogan_dcgan_forward(sd, z):
     return torch.tanh(F.conv2d(x, sd["conv4.weight"], sd["conv4.bias"], padding=1))  # conv4: 3x3, stride 1, padding 1
 
 
-def _sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _catalog(monkeypatch_name, **card):
-    """Register a catalog entry in-process, as a third-party plugin would."""
-
-    class Entry:
-        @ganzoo.hookimpl
-        def ganzoo_register_models(register):
-            register(
-                ganzoo.ModelCard(
-                    variant=card.pop("variant"),
-                    summary="test import",
-                    weights="import",
-                    dataset=card.pop("dataset", "celeba:ROOT"),
-                    recipe="-",
-                    **card,
-                )
-            )
-
-    plugins.register_plugin(Entry, monkeypatch_name)
+def _catalog(plugin_name, **card):
+    """Register a catalog entry in-process, as a third-party plugin would (data set: CelebA unless named)."""
+    register_entry(plugin_name, **{"dataset": "celeba:ROOT", **card})
 
 
 # ---- mmagic DCGAN over a plain URL ------------------------------------------------------------------
@@ -240,7 +221,7 @@ def test_mmagic_dcgan_downloads_verifies_converts_caches_and_computes_the_upstre
     folder, base = http_files
     sd = mmagic_state()
     torch.save(mmagic_checkpoint(sd), folder / "dcgan.pth")
-    sha = _sha256(folder / "dcgan.pth")
+    sha = sha256_of(folder / "dcgan.pth")
     _catalog(
         "tiny-mmagic",
         name="dcgan-tiny-mmagic",
@@ -279,7 +260,7 @@ def test_mmagic_dcgan_downloads_verifies_converts_caches_and_computes_the_upstre
 def test_a_tampered_download_is_refused_before_it_is_unpickled(tmp_path, http_files, load_spy):
     folder, base = http_files
     torch.save(mmagic_checkpoint(mmagic_state()), folder / "dcgan.pth")
-    sha = _sha256(folder / "dcgan.pth")
+    sha = sha256_of(folder / "dcgan.pth")
     torch.save(mmagic_checkpoint(mmagic_state()), folder / "dcgan.pth")  # other weights behind the same URL
     _catalog(
         "tiny-mmagic",
@@ -303,7 +284,7 @@ def test_a_first_download_hash_is_recorded_and_enforced_afterwards(tmp_path, htt
     of other bytes behind the same URL is refused before it is unpickled."""
     folder, base = http_files
     torch.save(mmagic_checkpoint(mmagic_state()), folder / "dcgan.pth")
-    first = _sha256(folder / "dcgan.pth")
+    first = sha256_of(folder / "dcgan.pth")
     _catalog(
         "tiny-mmagic",
         name="dcgan-tiny-mmagic",
@@ -370,7 +351,7 @@ def test_studiogan_sngan_from_the_hub_computes_the_upstream_function_and_loads_o
             "importer": "studiogan-sngan",
             "hub": STUDIOGAN_REPO,
             "file": file,
-            "sha256": _sha256(path),
+            "sha256": sha256_of(path),
             "classes": ["a", "b", "c"],
         },
     )
@@ -410,7 +391,7 @@ def test_studiogan_dcgan_from_the_hub_is_verified_computes_the_upstream_function
         "importer": "studiogan-dcgan",
         "hub": STUDIOGAN_REPO,
         "file": STUDIOGAN_DCGAN_FILE,
-        "sha256": _sha256(path),
+        "sha256": sha256_of(path),
     }
     _catalog(
         "tiny-studiogan-dcgan",
@@ -423,11 +404,11 @@ def test_studiogan_dcgan_from_the_hub_is_verified_computes_the_upstream_function
 
     with pytest.raises(
         WeightsError,
-        match=rf"has sha256 [0-9a-f]{{64}}\.\.\., not the pinned {_sha256(path)}: it is not the "
+        match=rf"has sha256 [0-9a-f]{{64}}\.\.\., not the pinned {sha256_of(path)}: it is not the "
         r"published file \(tampered or corrupt\), so it was not opened",
     ):
         ganzoo.load("dcgan-tiny-studiogan")  # the Hub serves other weights than the pinned file
-    assert load_spy == [] and not (cache_root() / f"dcgan-tiny-studiogan-{_sha256(path)[:16]}").exists()
+    assert load_spy == [] and not (cache_root() / f"dcgan-tiny-studiogan-{sha256_of(path)[:16]}").exists()
 
     api.upload_file(path_or_fileobj=str(path), path_in_repo=STUDIOGAN_DCGAN_FILE, repo_id=STUDIOGAN_REPO)
     model = ganzoo.load("dcgan-tiny-studiogan")
@@ -625,9 +606,9 @@ def test_import_command_converts_a_local_file_and_refuses_a_foreign_folder(tmp_p
     path = tmp_path / "dcgan.pth"
     sd = mmagic_state(channels=1)
     torch.save(mmagic_checkpoint(sd), path)
-    done = _ganzoo("import", f"mmagic-dcgan:{path}", "--out", str(tmp_path / "out"), "--sha256", _sha256(path))
+    done = _ganzoo("import", f"mmagic-dcgan:{path}", "--out", str(tmp_path / "out"), "--sha256", sha256_of(path))
     assert done.exit_code == 0, done.output
-    assert f"(sha256 {_sha256(path)}) into {tmp_path / 'out'}" in done.output
+    assert f"(sha256 {sha256_of(path)}) into {tmp_path / 'out'}" in done.output
     z = torch.randn(2, 8)
     with torch.no_grad():  # one channel: nothing to reorder
         assert torch.allclose(

@@ -11,7 +11,6 @@ so the conversion is checked against the function upstream computes.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import os
@@ -31,6 +30,8 @@ from ganzoo_stylegan2.nvlabs_pickle import Record, UnsafePickleError, loads, rea
 import ganzoo
 from ganzoo import plugins
 from ganzoo.importers import WeightsError, cache_root, convert
+
+from .conftest import register_entry, sha256_of
 
 FILTER = torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1])) / 64  # setup_filter([1,3,3,1])
 SQRT2 = math.sqrt(2)
@@ -663,24 +664,15 @@ def test_g_must_be_g_emas_network(marker):
 
 
 def _entry(name, url, sha256, classes):
-    class Entry:
-        @ganzoo.hookimpl
-        def ganzoo_register_models(register):
-            register(
-                ganzoo.ModelCard(
-                    name=name,
-                    variant="stylegan2",
-                    summary="test import",
-                    weights="import",
-                    dataset="folder:tiny",
-                    recipe="-",
-                    license="NVIDIA Source Code License-NC",
-                    config={"image_size": 16, "num_classes": len(classes)},
-                    source={"importer": "nvlabs-stylegan2-ada", "url": url, "sha256": sha256, "classes": classes},
-                )
-            )
-
-    plugins.register_plugin(Entry, f"tiny-{name}")
+    register_entry(
+        f"tiny-{name}",
+        name=name,
+        variant="stylegan2",
+        dataset="folder:tiny",
+        license="NVIDIA Source Code License-NC",
+        config={"image_size": 16, "num_classes": len(classes)},
+        source={"importer": "nvlabs-stylegan2-ada", "url": url, "sha256": sha256, "classes": classes},
+    )
 
 
 def test_the_catalog_import_writes_a_safetensors_folder_that_loads_and_samples(
@@ -690,7 +682,7 @@ def test_the_catalog_import_writes_a_safetensors_folder_that_loads_and_samples(
     torch.manual_seed(2)
     G = upstream_generator(c_dim=3)
     (folder / "tiny.pkl").write_bytes(network_pickle(G, marker))
-    sha = hashlib.sha256((folder / "tiny.pkl").read_bytes()).hexdigest()
+    sha = sha256_of(folder / "tiny.pkl")
     reads = []
     monkeypatch.setattr(nvlabs_pickle, "read_network_pickle", lambda p: reads.append(p) or read_network_pickle(p))
 

@@ -10,7 +10,6 @@ mode on one image at a time. Dropout is left out of the pix2pix forward: ganzoo 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 
 import numpy as np
@@ -25,6 +24,8 @@ from ganzoo import plugins
 from ganzoo.cli import cli
 from ganzoo.config import ConfigError
 from ganzoo.importers import WeightsError, cache_root, convert, recorded_pins
+
+from .conftest import register_entry, sha256_of
 
 # ---- upstream layouts and forwards --------------------------------------------------------------------------
 
@@ -142,36 +143,22 @@ def unet_forward(sd: dict, x: torch.Tensor, n_downs: int) -> torch.Tensor:
 
 def _entry(plugin: str, name: str, variant: str, importer: str, url: str, config: dict) -> None:
     """A catalog entry like the released ones, but pointing at the loopback server and a tiny network."""
-
-    class Entry:
-        @ganzoo.hookimpl
-        def ganzoo_register_models(register):
-            register(
-                ganzoo.ModelCard(
-                    name=name,
-                    variant=variant,
-                    summary="test import",
-                    weights="import",
-                    dataset="unpaired:ROOT",
-                    recipe="-",
-                    config=config,
-                    license="BSD-2-Clause",
-                    source={"importer": importer, "url": url},
-                )
-            )
-
-    plugins.register_plugin(Entry, plugin)
-
-
-def _sha256(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    register_entry(
+        plugin,
+        name=name,
+        variant=variant,
+        dataset="unpaired:ROOT",
+        config=config,
+        license="BSD-2-Clause",
+        source={"importer": importer, "url": url},
+    )
 
 
 def test_a_cyclegan_release_imports_one_way_and_computes_the_upstream_function(http_files, load_spy):
     folder, base = http_files
     sd = cyclegan_state(ngf=4, n_blocks=2, old=True)
     torch.save(sd, folder / "horse2zebra.pth")
-    sha = _sha256(folder / "horse2zebra.pth")
+    sha = sha256_of(folder / "horse2zebra.pth")
     config = {"image_size": 256, "channels": 3, "ngf": 4, "n_blocks": 2, "one_way": True}
     _entry("tiny-cg", "cyclegan-tiny", "cyclegan", "junyanz-cyclegan", f"{base}/horse2zebra.pth", config)
     with pytest.warns(UserWarning, match=f"this first download's, {sha}, is now recorded"):
