@@ -185,6 +185,9 @@ def _whole_field(config: Any, name: str) -> bool:
     return isinstance(default, int) and not isinstance(default, bool)
 
 
+ADVERSARIAL_LOSSES = ("hinge", "non-saturating")  # the `loss` names of ganzoo.losses.adversarial_losses
+
+
 def check_choice(config: Any, name: str, choices: tuple) -> None:
     value = getattr(config, name)
     if value not in choices:

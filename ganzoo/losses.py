@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -77,6 +79,16 @@ def d_loss_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.
 def g_loss_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
     """-E[D(G(z))]: the generator's side of the hinge loss (SN-GAN, SAGAN, BigGAN)."""
     return -fake_logits.mean()
+
+
+def adversarial_losses(name: str, real_label: float = 1.0) -> tuple[Callable, Callable]:
+    """(D's loss, G's loss) on logits for a config's ``loss``: "hinge" (SN-GAN, BigGAN) or "non-saturating"
+    (the BCE of the original game, G's side -log D(G(z)); ``real_label`` < 1 smooths D's real target)."""
+    if name == "hinge":
+        return d_loss_hinge, g_loss_hinge
+    if name == "non-saturating":
+        return partial(d_loss_bce, real_label=real_label), g_loss_nonsaturating
+    raise ValueError(f"loss must be 'hinge' or 'non-saturating', got {name!r}")
 
 
 def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

@@ -9,12 +9,14 @@ Upstream sources read for this file (facts only):
 
 from __future__ import annotations
 
+import json
 import math
 from collections import OrderedDict
 
 import pytest
 import torch
 import torch.nn.functional as F
+from click.testing import CliRunner
 from ganzoo_biggan import DEEP, imagenet_classes
 from ganzoo_biggan import models as biggan_models
 from ganzoo_biggan.config import BigGANConfig
@@ -23,6 +25,7 @@ from ganzoo_biggan.step import orthogonal_penalty
 
 import ganzoo
 from ganzoo import testing
+from ganzoo.cli import cli
 from ganzoo.config import ConfigError
 from ganzoo.hub import WeightsError
 from ganzoo.importers import convert
@@ -114,6 +117,27 @@ def test_config_refuses_what_cannot_be_built():
         (0.0, 0.999),
     )
     assert (BigGANConfig(arch="deep", image_size=256).nz, BigGANConfig(image_size=256).nz) == (128, 140)
+
+
+def test_the_non_saturating_loss_trains_and_alone_takes_label_smoothing(tmp_path):
+    with pytest.raises(
+        ConfigError, match="real_label=0.9 cannot be used here: the hinge loss has margins.*non-saturating"
+    ):
+        BigGANConfig(real_label=0.9, **TINY)
+    with pytest.raises(ConfigError, match="loss must be one of 'hinge', 'non-saturating', got 'ls'"):
+        BigGANConfig(loss="ls", **TINY)
+    run = tmp_path / "ns"
+    done = CliRunner().invoke(
+        cli,
+        ["train", "biggan", "--data", "mnist-5k", "-c", "loss=non-saturating", "-c", "real_label=0.9", "--steps", "3"]
+        + [arg for k, v in TINY.items() for arg in ("-c", f"{k}={v}")]
+        + ["--batch-size", "8", "--log-every", "1", "--progress", "off", "--out", str(run)],
+    )
+    assert done.exit_code == 0, done.output
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2, 3]
+    assert all(line["loss_g"] > 0 for line in lines)  # softplus(-D(G(z))) > 0; hinge's -D(G(z)) has no sign
+    assert json.loads((run / "config.json").read_text())["config"]["loss"] == "non-saturating"
 
 
 def test_orthogonal_penalty_is_the_papers_off_diagonal_gram_norm():

@@ -137,6 +137,20 @@ def test_shared_losses_match_their_formulas():
     assert torch.equal(g_loss_ls(fake), ls_real(fake)) and torch.allclose(ls_fake(fake), (fake**2).mean())
 
 
+def test_adversarial_losses_name_the_pairs_sngan_and_biggan_train_with():
+    from ganzoo.losses import adversarial_losses
+
+    real, fake = torch.tensor([-1.0, 0.5, 2.0]), torch.tensor([0.0, -3.0, 1.0])
+    d_hinge, g_hinge = adversarial_losses("hinge")
+    assert math.isclose(float(d_hinge(real, fake)), (2.0 + 0.5 + 0.0) / 3 + (1.0 + 0.0 + 2.0) / 3, rel_tol=1e-6)
+    assert math.isclose(float(g_hinge(fake)), 2.0 / 3, rel_tol=1e-6)  # -mean(fake), unbounded below
+    d_ns, g_ns = adversarial_losses("non-saturating", real_label=0.9)
+    assert torch.equal(d_ns(real, fake), d_loss_bce(real, fake, 0.9))  # the smoothing reaches D's real half
+    assert torch.allclose(g_ns(fake), torch.nn.functional.softplus(-fake).mean())  # -log D(G(z)): > 0, saturates
+    with pytest.raises(ValueError, match="loss must be 'hinge' or 'non-saturating', got 'wasserstein'"):
+        adversarial_losses("wasserstein")
+
+
 class _Recording:
     """A stand-in context: records each backpropagated loss and optimizer step."""
 

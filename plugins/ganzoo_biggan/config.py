@@ -9,6 +9,7 @@ every BigGAN-deep), split into one chunk per G block plus one for the first line
 from dataclasses import dataclass
 
 from ganzoo.config import (
+    ADVERSARIAL_LOSSES,
     ConfigError,
     DiscriminatorTricks,
     check_betas,
@@ -61,7 +62,8 @@ class BigGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label
     bn_eps: float = 1e-5  # epsilon of G's batch norms (DeepMind's BigGAN-deep: 1e-4)
     sn_eps: float = 1e-6  # epsilon of the spectral norm's power iteration (BigGAN-PyTorch's ImageNet scripts)
     ortho: float = 1e-4  # weight beta of the orthogonal regularisation of G, beta ||W W^T * (1 - I)||_F^2
-    loss: str = "hinge"  # the paper's loss
+    loss: str = "hinge"  # "hinge" (the paper's) or "non-saturating" (G's -log D(G(z)) stops pulling a sample
+    #                      once D calls it real; hinge's -D(G(z)) never does)
     lr: float = 5e-5  # G's Adam learning rate (the paper's)
     lr_d: float = 2e-4  # D's Adam learning rate (the paper's)
     betas: tuple = (0.0, 0.999)  # Adam betas of both (the paper's)
@@ -74,7 +76,7 @@ class BigGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label
             )
         check_channels(self)
         check_choice(self, "arch", ("resnet", "deep"))
-        check_choice(self, "loss", ("hinge",))
+        check_choice(self, "loss", ADVERSARIAL_LOSSES)
         for name in ("nz", "g_ch", "d_ch", "shared_dim", "rgb_ch", "n_stats"):
             _check_count(self, name, 0)
         for name in ("num_classes", "n_dis"):
@@ -113,13 +115,10 @@ class BigGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label
         check_positive(self, "lr", "lr_d", "bn_eps", "sn_eps")
         check_non_negative(self, "ortho")
         check_betas(self)
-        check_tricks(
-            self,
-            {
-                "pack": "a packed D input would mix samples of different labels",
-                "real_label": "the hinge loss has margins, not targets to smooth",
-            },
-        )
+        refuse = {"pack": "a packed D input would mix samples of different labels"}
+        if self.loss == "hinge":
+            refuse["real_label"] = "the hinge loss has margins, not targets to smooth; use loss=non-saturating"
+        check_tricks(self, refuse)
 
 
 def _check_count(config: BigGANConfig, name: str, minimum: int) -> None:

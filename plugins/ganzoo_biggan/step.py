@@ -1,4 +1,5 @@
-"""The BigGAN step: n_dis D updates, each on its own real batch, then one G update; hinge loss,
+"""The BigGAN step: n_dis D updates, each on its own real batch, then one G update; hinge loss
+(or the non-saturating one),
 orthogonal regularisation of G's weights (the paper's beta ||W W^T * (1 - I)||_F^2, W one row per
 output unit, the shared class embedding left out as in the reference code).
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from ganzoo import tricks
 from ganzoo.engine import Step, StepContext, adam_per_network
-from ganzoo.losses import d_loss_hinge, g_loss_hinge
+from ganzoo.losses import adversarial_losses
 
 from .config import BigGANConfig
 
@@ -35,6 +36,7 @@ def orthogonal_penalty(G: nn.Module) -> torch.Tensor:
 class BigGANStep(Step):
     def __init__(self, config: BigGANConfig):
         super().__init__(config)
+        self.loss_d, self.loss_g = adversarial_losses(config.loss, config.real_label)
 
     def optimizers(self, nets):
         return adam_per_network(nets, ("D", "G"), self.config)  # lr for G, lr_d for D
@@ -52,12 +54,12 @@ class BigGANStep(Step):
                 fake, y_fake = self._fakes(ctx, real.shape[0])
             out_real, r1 = tricks.score_real(ctx, real, y_real)  # R1 when asked for
             out_fake = D(fake, y_fake)
-            loss_d = d_loss_hinge(out_real, out_fake)
+            loss_d = self.loss_d(out_real, out_fake)
             ctx.backward(loss_d if r1 is None else loss_d + r1)
             ctx.step("D")
         with ctx.frozen("D"):  # D gives input gradients only
             fake, y_fake = self._fakes(ctx, real.shape[0])
-            loss_g = g_loss_hinge(D(fake, y_fake))
+            loss_g = self.loss_g(D(fake, y_fake))
             ortho = orthogonal_penalty(ctx.raw_models["G"]) if c.ortho > 0 else None
             ctx.backward(loss_g if ortho is None else loss_g + c.ortho * ortho)
         ctx.step("G")

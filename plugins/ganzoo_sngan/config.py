@@ -8,6 +8,7 @@ per block from a base of 64.
 from dataclasses import dataclass
 
 from ganzoo.config import (
+    ADVERSARIAL_LOSSES,
     ConfigError,
     DiscriminatorTricks,
     check_betas,
@@ -57,7 +58,7 @@ class SNGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label,
             if getattr(self, name) == 0:
                 setattr(self, name, paper)  # recorded as resolved, so config.json names the width built
         check_count(self, "num_classes", 0, "unconditional")
-        check_choice(self, "loss", ("hinge", "non-saturating"))
+        check_choice(self, "loss", ADVERSARIAL_LOSSES)
         for name in ("nz", "n_dis", "g_batch_factor"):
             check_count(self, name)
         check_positive(self, "lr")

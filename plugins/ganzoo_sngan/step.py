@@ -6,7 +6,6 @@ the classes (ctx.fake_labels), and D scores every image with the label it came w
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch
@@ -14,19 +13,15 @@ import torch
 from ganzoo import tricks
 from ganzoo.config import is_conditional
 from ganzoo.engine import LinearDecayStep, StepContext
-from ganzoo.losses import d_loss_bce, d_loss_hinge, g_loss_hinge, g_loss_nonsaturating
+from ganzoo.losses import adversarial_losses
 
 from .config import SNGANConfig
-
-LOSSES = {"hinge": (d_loss_hinge, g_loss_hinge), "non-saturating": (d_loss_bce, g_loss_nonsaturating)}
 
 
 class SNGANStep(LinearDecayStep):
     def __init__(self, config: SNGANConfig):
         super().__init__(config)
-        self.loss_d, self.loss_g = LOSSES[config.loss]
-        if config.loss == "non-saturating":
-            self.loss_d = partial(d_loss_bce, real_label=config.real_label)  # one-sided smoothing when < 1
+        self.loss_d, self.loss_g = adversarial_losses(config.loss, config.real_label)  # smoothing when < 1
         self.conditional = is_conditional(config)
 
     def _split(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
