@@ -1,7 +1,7 @@
 """WGAN-GP (Gulrajani et al. 2017) as a ganzoo plugin: hookimpls and lazy references only."""
 
 import ganzoo
-from ganzoo.metrics import DIGITS_PROTOCOL, PREVIOUS_DIGITS_PROTOCOL
+from ganzoo.metrics import DIGITS_PROTOCOL
 
 # What trains on the 2D mixtures in minutes on a CPU: the toy tasks' gradient penalty 0.1, narrower
 # nets, faster rates that decay over the second half, EMA. ring8 and grid25 each get their own rate
@@ -36,16 +36,16 @@ def ganzoo_register_models(register):
         ganzoo.ModelCard(
             name="wgan-gp-mnist",
             variant="wgan-gp",
-            summary="WGAN-GP on mnist-5k, 32x32 grayscale (ngf = ndf = 32, lr 2e-4, 2,000 iterations, EMA 0.995)",
+            summary="WGAN-GP on mnist-5k, 32x32 grayscale (ngf 64, ndf 32, lr 2e-4 decaying over the second half, "
+            "6,000 iterations, EMA 0.999)",
             weights="bundled:ganzoo_wgan_gp/pretrained/wgan-gp-mnist",
             dataset="mnist-5k",
-            recipe="ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=32 -c ndf=32 -c lr=2e-4 "
-            "--steps 2000 --ema 0.995 --out runs/wgan-gp-mnist",
-            config={"image_size": 32, "channels": 1, "ngf": 32, "ndf": 32, "lr": 2e-4},
+            recipe="ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=64 -c ndf=32 -c lr=2e-4 "
+            "-c decay_start=0.5 --steps 6000 --ema 0.999 --out runs/wgan-gp-mnist",
+            config={"image_size": 32, "channels": 1, "ngf": 64, "ndf": 32, "lr": 2e-4, "decay_start": 0.5},
             metrics={
-                "recognisable": {"value": 0.379, "protocol": DIGITS_PROTOCOL},
-                "min_class_fraction": {"value": 0.045, "protocol": DIGITS_PROTOCOL},
-                "recognisable_previous_judge": {"value": 0.762, "protocol": PREVIOUS_DIGITS_PROTOCOL},
+                "recognisable": {"value": 0.585, "protocol": DIGITS_PROTOCOL},
+                "min_class_fraction": {"value": 0.064, "protocol": DIGITS_PROTOCOL},
             },
         )
     )
