@@ -17,7 +17,6 @@ PREVIOUS_JUDGE = (
     "the previous judge (10-class MNIST classifier without a not-a-digit class, held-out accuracy "
     "97.4%; real held-out digits 95.8%), used until 2026-11-30"
 )
-PREVIOUS_DIGITS_PROTOCOL = f"the same 1,000 samples under {PREVIOUS_JUDGE}"
 # CIFAR-10 figures that PyTorch-StudioGAN reports for the nets ganzoo can import; each card adds which run it was.
 STUDIOGAN_PROTOCOL = (
     "reported by PyTorch-StudioGAN (README benchmark table, CIFAR-10, TensorFlow InceptionV3), not "
