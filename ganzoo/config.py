@@ -74,11 +74,13 @@ def migrate_renamed(cls: type, values: dict[str, Any], *, variant: str = "") -> 
 
 @dataclasses.dataclass
 class DiscriminatorTricks:
-    """Tricks against collapse and overfitting on D's side, shared by the variants whose config inherits them.
+    """Tricks against collapse and overfitting, shared by the variants whose config inherits them: on D's side,
+    and one on G's (mode seeking).
 
     ganzoo.tricks applies them once for all: packing and augmentation as a transform of every D input,
     minibatch standard deviation as a layer the shared discriminators insert, R1, label smoothing and
-    two time-scale rates through the shared losses and optimizers. All are off by default (the papers);
+    two time-scale rates through the shared losses and optimizers, mode seeking through ganzoo.tricks.generator_loss.
+    All are off by default (the papers);
     a variant whose paper turns some on redeclares those fields with its defaults (StyleGAN2: r1, mbstd, augment).
     """
 
@@ -97,6 +99,9 @@ class DiscriminatorTricks:
     ada_interval: int = 4  # ADA: D updates between two adjustments of p (paper: 4)
     ada_ops: str = "bgc"  # ADA's op groups: b = flips, 90-degree turns, integer shifts; g = scaling, rotation,
     #                       fractional shifts; c = colour (paper: "bgc")
+    mode_seeking: float = 0.0  # G's side: weight of the mode-seeking term (Mao et al. 2019, MSGAN: 1) added to
+    #                            G's loss, 1 / (image distance / latent distance) over pairs of fakes that share a
+    #                            class; it pays G for making two latents give two different images; 0 = off
 
 
 TRICK_FIELDS = tuple(f.name for f in dataclasses.fields(DiscriminatorTricks))
@@ -126,6 +131,7 @@ def check_tricks(config: Any, refuse: dict[str, str] | None = None) -> None:
     if not 0.5 < config.real_label <= 1:
         raise ConfigError(f"real_label must be in (0.5, 1] (1 = no smoothing), got {config.real_label!r}")
     check_non_negative(config, "lr_d", "the same as lr")
+    check_non_negative(config, "mode_seeking", "off")
 
 
 def is_conditional(config: Any) -> bool:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .augment import ada_augment, diff_augment
+from .config import ConfigError
 
 
 def d_in_channels(config: Any, channels: int) -> int:
@@ -230,3 +231,44 @@ def score_real(
     out, penalty = r1_penalty(ctx.raw_models["D"], real, *args)
     ctx.log(r1=penalty)
     return (observe_real(ctx, out) if observe else out), gamma / 2 * penalty
+
+
+MODE_SEEKING = "mode_seeking"  # the name generator_loss leaves in ctx.applied, which the engine checks
+
+
+def mode_seeking_term(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN's term (Mao et al. 2019, arXiv:1903.05628): 1 / (mean |G(z_i) - G(z_j)| / mean |z_i - z_j|) over
+    the pairs (i, i + n/2) of a batch of fakes (n, ...) and their latents (n, ...). It is large when two
+    latents give nearly the same image, the symptom of a mode collapsed within a class."""
+    h = fake.shape[0] // 2
+    if h == 0:
+        raise ValueError(f"mode seeking needs pairs of fakes, got a batch of {fake.shape[0]}: use a batch of 2 or more")
+    images = (fake[:h].float() - fake[h : 2 * h].float()).abs().mean()
+    latents = (z[:h].float() - z[h : 2 * h].float()).abs().mean()
+    return 1.0 / (images / latents + eps)
+
+
+def generator_loss(ctx: Any, loss_g: torch.Tensor, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """G's loss with the G-side trick of ``ctx.config`` added: ``mode_seeking`` times mode_seeking_term of the
+    fakes of G's update and their latents (logged as "mode_seeking"); ``loss_g`` itself when it is 0.
+
+    Every step calls it on the loss of its G update; the engine refuses a run asking for mode seeking whose
+    step never did. The pairs share a class because ``ctx.fake_labels`` draws them so when mode seeking is on.
+    """
+    weight = getattr(ctx.config, "mode_seeking", 0.0)
+    ctx.applied.add(MODE_SEEKING)
+    if weight <= 0:
+        return loss_g
+    term = mode_seeking_term(fake, z)
+    ctx.log(mode_seeking=term)
+    return loss_g + weight * term
+
+
+def check_applied(ctx: Any, variant: str) -> None:
+    """After an iteration: a run that asks for mode seeking but whose step never added it stops, not train without."""
+    weight = getattr(ctx.config, "mode_seeking", 0.0)
+    if weight > 0 and MODE_SEEKING not in ctx.applied:
+        raise ConfigError(
+            f"mode_seeking={weight}: {variant}'s step does not pass G's loss through ganzoo.tricks.generator_loss, "
+            "so the term would be ignored; leave mode_seeking at 0"
+        )

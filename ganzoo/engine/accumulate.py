@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .. import tricks
 from ..config import ConfigError
 from .step import Step, StepContext
 
@@ -31,7 +32,7 @@ class Accumulation:
     """Draws the K micro-batches of an iteration and runs the step on them (the step as it is when K = 1)."""
 
     def __init__(self, k: int, step: Step, variant: str):
-        self.k = k
+        self.k, self.variant = k, variant
         reason = getattr(step, "cannot_accumulate", "")
         if k > 1 and reason:
             raise ConfigError(f"--accumulate {k}: {variant}'s step cannot run on micro-batches: {reason}")
@@ -41,15 +42,17 @@ class Accumulation:
         return first if self.k == 1 else [first, *(next_batch() for _ in range(self.k - 1))]
 
     def run(self, step: Step, ctx: StepContext, batch: Any) -> None:
-        """One iteration: the step under the run's autocast, on the batch or in lockstep on the micro-batches."""
+        """One iteration: the step under the run's autocast, on the batch or in lockstep on the micro-batches;
+        then a G-side trick asked for that the step left out stops the run (ganzoo.tricks.check_applied)."""
         if self.k == 1:
             with ctx.autocast():
                 step(ctx, batch)
-            return
-        with contextlib.ExitStack() as stack:
-            for ddp in ctx._ddp.values():  # this module averages the gradients at each optimizer step
-                stack.enter_context(ddp.no_sync())
-            _lockstep(step, ctx, batch)
+        else:
+            with contextlib.ExitStack() as stack:
+                for ddp in ctx._ddp.values():  # this module averages the gradients at each optimizer step
+                    stack.enter_context(ddp.no_sync())
+                _lockstep(step, ctx, batch)
+        tricks.check_applied(ctx, self.variant)
 
 
 class _Cancelled(BaseException):

@@ -214,6 +214,7 @@ class StepContext:
         self.latent_shape = tuple(getattr(raw_models.get("G"), "latent_shape", ()))
         self.task = task if task is not None else Sampling.for_config(config)  # the model's task (ganzoo.tasks)
         self.num_classes = self.task.num_classes  # 0: unconditional
+        self.applied: set[str] = set()  # the G-side tricks the step has applied (ganzoo.tricks.generator_loss)
 
     def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
         """Backpropagate ``loss`` (scaled for fp16)."""
@@ -271,7 +272,12 @@ class StepContext:
         """Class labels for generated samples of a conditional run: (n,) int64, uniform over the classes.
 
         Drawn from torch's global generator, whose state every checkpoint holds, so resume stays exact.
+        With mode seeking on, sample i + n/2 takes sample i's label: its pairs compare two fakes of one class.
         """
+        if getattr(self.config, "mode_seeking", 0.0) > 0 and n > 1:
+            h = n // 2
+            drawn = self.task.fake_labels(n - h, self.device)  # an odd batch's last sample is in no pair
+            return torch.cat([drawn[:h], drawn[:h], drawn[h:]])
         return self.task.fake_labels(n, self.device)
 
     def next_batch(self) -> Any:

@@ -26,7 +26,8 @@ class DCGANStep(LinearDecayStep):
         out_real, r1 = tricks.score_real(ctx, real)  # (B / pack,) logits; the R1 term from the same pass
         loss_d_real = bce_real(out_real, self.config.real_label)
         ctx.backward(loss_d_real if r1 is None else loss_d_real + r1)
-        fake = G(ctx.noise(b))  # (B, C, H, W)
+        z = ctx.noise(b)  # (B, nz, 1, 1)
+        fake = G(z)  # (B, C, H, W)
         out_fake = D(fake.detach())
         loss_d_fake = bce_fake(out_fake)
         ctx.backward(loss_d_fake)
@@ -35,7 +36,7 @@ class DCGANStep(LinearDecayStep):
         # G: maximise log D(G(z)) (the non-saturating loss)
         with ctx.frozen("D"):  # D gives input gradients only
             loss_g = g_loss_nonsaturating(D(fake))
-            ctx.backward(loss_g)
+            ctx.backward(tricks.generator_loss(ctx, loss_g, fake, z))  # + mode seeking when asked for
         ctx.step("G")
 
         ctx.log(

@@ -42,17 +42,18 @@ class StyleGAN2Step(AdamStep):
         """The real images (B, C, H, W) and, for a conditional run, their labels (B,) as D's extra input."""
         return (batch[0], (batch[1],)) if self.config.num_classes else (batch, ())
 
-    def _fake(self, ctx: StepContext, n: int) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """n generated images (n, C, H, W) with style mixing, and the labels drawn for them (conditional runs)."""
+    def _fake(self, ctx: StepContext, n: int) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor]:
+        """n generated images (n, C, H, W) with style mixing, the labels drawn for them (conditional runs), their z."""
         y = (ctx.fake_labels(n),) if self.config.num_classes else ()
-        return ctx.models["G"](ctx.noise(n), *y, mixing=self.config.style_mixing), y
+        z = ctx.noise(n)  # (n, z_dim)
+        return ctx.models["G"](z, *y, mixing=self.config.style_mixing), y, z
 
     def Gmain(self, ctx: StepContext, batch: Any) -> torch.Tensor:
         """-log D(G(z)), as softplus(-D(G(z)))."""
-        fake, y = self._fake(ctx, self._real(batch)[0].shape[0])  # (B, C, H, W)
+        fake, y, z = self._fake(ctx, self._real(batch)[0].shape[0])  # (B, C, H, W)
         loss_g = g_loss_logistic(ctx.models["D"](fake, *y))
         ctx.log(loss_g=loss_g)
-        return loss_g
+        return tricks.generator_loss(ctx, loss_g, fake, z)  # + mode seeking when asked for
 
     def Greg(self, ctx: StepContext, batch: Any) -> torch.Tensor:
         """The path-length penalty on a batch shrunk by ``pl_batch_shrink``, times its weight."""
@@ -65,7 +66,7 @@ class StyleGAN2Step(AdamStep):
         D = ctx.models["D"]
         real, y_real = self._real(batch)
         with torch.no_grad():
-            fake, y_fake = self._fake(ctx, real.shape[0])  # (B, C, H, W)
+            fake, y_fake, _ = self._fake(ctx, real.shape[0])  # (B, C, H, W)
         out_real, out_fake = (
             tricks.observe_real(ctx, D(real, *y_real)),
             D(fake, *y_fake),

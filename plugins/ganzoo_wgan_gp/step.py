@@ -2,6 +2,7 @@
 
 import torch
 
+from ganzoo import tricks
 from ganzoo.engine import LinearDecayStep, StepContext
 from ganzoo.losses import gradient_penalty
 
@@ -33,7 +34,9 @@ class WGANGPStep(LinearDecayStep):
             ctx.backward(loss_d)
             ctx.step("D")
         with ctx.frozen("D"):  # the critic gives input gradients only
-            loss_g = -D(G(ctx.noise(real.shape[0]))).mean()
-            ctx.backward(loss_g)
+            z = ctx.noise(real.shape[0])
+            fake = G(z)  # (B, C, H, W)
+            loss_g = -D(fake).mean()
+            ctx.backward(tricks.generator_loss(ctx, loss_g, fake, z))  # + mode seeking when asked for
         ctx.step("G")
         ctx.log(loss_d=loss_d, loss_g=loss_g, wasserstein=d_real - d_fake, gp=gp)
