@@ -43,7 +43,7 @@ RECIPES = {
     "wgan-gp-mnist": (
         "ganzoo_wgan_gp",
         "ganzoo train wgan-gp --data mnist-5k --image-size 32 --channels 1 -c ngf=64 "
-        "-c ndf=32 -c lr=2e-4 -c decay_start=0.5 --steps 6000 --ema 0.999 --out runs/wgan-gp-mnist",
+        "-c ndf=32 -c lr=2e-4 -c decay_start=0.6 --steps 7500 --ema 0.999 --out runs/wgan-gp-mnist",
     ),
     "cyclegan-mnist-inverted": (
         "ganzoo_cyclegan",
