@@ -256,7 +256,8 @@ def generator_loss(ctx: Any, loss_g: torch.Tensor, fake: torch.Tensor, z: torch.
     step never did. The pairs share a class because ``ctx.fake_labels`` draws them so when mode seeking is on.
     """
     weight = getattr(ctx.config, "mode_seeking", 0.0)
-    ctx.applied.add(MODE_SEEKING)
+    if hasattr(ctx, "applied"):  # the engine's context (a hand-made one in a test may have none)
+        ctx.applied.add(MODE_SEEKING)
     if weight <= 0:
         return loss_g
     term = mode_seeking_term(fake, z)
