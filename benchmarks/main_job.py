@@ -38,19 +38,18 @@ def readme_command(readme: Path = REPO / "README.md") -> list[str]:
 
 
 def run(out: Path) -> dict:
+    import ganzoo
     from ganzoo.metrics import DIGITS_PROTOCOL
     from ganzoo.metrics.classifier import digit_scores, real_digits_reference
 
     argv = readme_command()
     with tempfile.TemporaryDirectory(prefix="ganzoo-main-job-") as tmp:
-        start = time.perf_counter()
         env = dict(os.environ, GANZOO_CACHE=str(Path(tmp) / "cache"))  # fresh: the data is prepared as a new user's is
+        start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "ganzoo", *argv[1:]], cwd=tmp, env=env, check=True)
         wall = time.perf_counter() - start
         run_dir = Path(tmp) / argv[argv.index("--out") + 1]
         last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
-        import ganzoo
-
         scores = digit_scores(ganzoo.load(str(run_dir)).sample(1000, seed=0))
     real = real_digits_reference()
     result = {
