@@ -10,6 +10,8 @@ import torch
 import ganzoo
 from ganzoo.metrics.translation import translation_scores
 
+from .test_catalog import CONDITIONAL
+
 # card metric -> the key of ganzoo.metrics.translation.translation_scores it publishes
 TRANSLATION_CARDS = {
     "pix2pix-mnist-thick": (
@@ -40,10 +42,11 @@ def test_translation_cards_are_reproduced(name):
         assert scores[key] == pytest.approx(published[metric]["value"], abs=0.002), (metric, scores[key])
 
 
-def test_the_conditional_cards_share_of_the_real_score_is_reproduced():
+@pytest.mark.parametrize("name", CONDITIONAL)
+def test_the_conditional_cards_share_of_the_real_score_is_reproduced(name):
     from ganzoo.metrics.classifier import digit_scores, real_requested_reference, requested_digit_scores
 
-    card, model = ganzoo.info("sngan-mnist"), ganzoo.load("sngan-mnist")
+    card, model = ganzoo.info(name), ganzoo.load(name)
     labels = torch.arange(1000) % 10
     samples = model.sample(1000, seed=0, labels=labels)
     asked, real = requested_digit_scores(samples, labels), real_requested_reference()
