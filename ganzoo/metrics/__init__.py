@@ -12,6 +12,11 @@ REQUESTED_PROTOCOL = (
     f"{DIGITS_PROTOCOL}; sample i asks for digit i mod 10 (100 per digit), and counts when its top "
     "class is that digit with probability >= 0.9 (real held-out digits with their true labels: 87.0%)"
 )
+# A conditional digit model's "spread_ratio": the diversity term of the conditional bar (ganzoo.metrics.diversity).
+DIVERSITY_PROTOCOL = (
+    f"{REQUESTED_PROTOCOL}; per digit, the RMS distance of the judge's 128-d features to the digit's mean over "
+    "mnist-5k's training digits' (ganzoo.metrics.diversity), averaged over the digits; real held-out digits 1.012"
+)
 # The judge used until 2026-11-30; figures measured with it stay on the cards as history.
 PREVIOUS_JUDGE = (
     "the previous judge (10-class MNIST classifier without a not-a-digit class, held-out accuracy "

@@ -2,12 +2,7 @@
 plugin: hookimpls and lazy references only."""
 
 import ganzoo
-from ganzoo.metrics import DIGITS_PROTOCOL, REQUESTED_PROTOCOL, STUDIOGAN_PROTOCOL
-
-DIVERSITY_PROTOCOL = (
-    f"{REQUESTED_PROTOCOL}; per digit, the RMS distance of the judge's 128-d features to the digit's mean over "
-    "mnist-5k's training digits' (ganzoo.metrics.diversity), averaged over the digits; real held-out digits 1.012"
-)
+from ganzoo.metrics import DIGITS_PROTOCOL, DIVERSITY_PROTOCOL, REQUESTED_PROTOCOL, STUDIOGAN_PROTOCOL
 
 
 @ganzoo.hookimpl
