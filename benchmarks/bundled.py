@@ -4,7 +4,7 @@ Each entry is trained by its recipe, the exact `ganzoo train` command on its mod
 measured with a fixed protocol and published with save_pretrained into the plugin's
 pretrained/ folder, which ships in the wheel:
 
-    python benchmarks/bundled.py                    # all seven
+    python benchmarks/bundled.py                    # all eight
     python benchmarks/bundled.py dcgan-mnist        # one
     python benchmarks/bundled.py --rescore          # re-measure the published weights, rewrite only the cards
 
@@ -63,6 +63,12 @@ RECIPES = {
         "-c channel_max=64 -c z_dim=128 -c w_dim=128 -c mapping_layers=2 -c pl_weight=0 -c style_mixing=0 "
         "-c augment=translation -c d_architecture=orig -c r1=1 -c output=tanh --batch-size 32 "
         "--ema 0.999 --steps 9000 --out runs/stylegan2-mnist",
+    ),
+    "biggan-mnist": (
+        "ganzoo_biggan",
+        "ganzoo train biggan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=16 "
+        "-c d_ch=16 -c n_dis=1 -c lr=2e-4 -c lr_d=2e-4 -c augment=translation -c loss=non-saturating "
+        "-c mode_seeking=0.25 --batch-size 32 --steps 8000 --ema 0.999 --out runs/biggan-mnist",
     ),
     "pix2pix-mnist-thick": (
         "ganzoo_pix2pix",

@@ -83,10 +83,13 @@ def test_the_bundled_conditional_models_published_diversity_reproduces(name, con
     assert card["spread_ratio"]["protocol"].endswith(f"is {verdict}")
 
 
-def test_the_readme_quotes_sngan_mnists_spread():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    spread = ganzoo.info("sngan-mnist").metrics["spread_ratio"]["value"]
-    assert f"spread within a digit is {spread:.0%} of real digits'" in " ".join(readme.split())
+def test_the_readme_quotes_the_conditional_cards():
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    for name in ("biggan-mnist", "sngan-mnist"):
+        card = ganzoo.info(name).metrics
+        assert f"spread within a digit is {card['spread_ratio']['value']:.0%} of real digits'" in readme, name
+        assert f"{card['requested']['value']:.1%}" in readme, name
+    assert f"its worst digit {ganzoo.info('biggan-mnist').metrics['min_requested']['value']:.0%}" in readme
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ in the catalog."""
 from pathlib import Path
 
 import ganzoo
+from ganzoo.metrics import DIGITS_PROTOCOL, DIVERSITY_PROTOCOL, REQUESTED_PROTOCOL
 
 PAPER = (
     "Brock, Donahue, Simonyan 2019. Large Scale GAN Training for High Fidelity Natural Image Synthesis. "
@@ -63,8 +64,65 @@ DEEP_CONFIG = {
 }
 
 
+MNIST_RECIPE = (
+    "ganzoo train biggan --data mnist-5k --image-size 32 --channels 1 -c num_classes=10 -c g_ch=16 "
+    "-c d_ch=16 -c n_dis=1 -c lr=2e-4 -c lr_d=2e-4 -c augment=translation -c loss=non-saturating "
+    "-c mode_seeking=0.25 --batch-size 32 --steps 8000 --ema 0.999 --out runs/biggan-mnist"
+)
+
+
 @ganzoo.hookimpl
 def ganzoo_register_models(register):
+    register(
+        ganzoo.ModelCard(
+            name="biggan-mnist",
+            variant="biggan",
+            summary="Class-conditional BigGAN on the bundled mnist-5k digits, 32x32 grayscale, trained on a CPU: "
+            "sample(n, labels=3) draws 3s, as varied as real ones",
+            weights="bundled:ganzoo_biggan/pretrained/biggan-mnist",
+            dataset="mnist-5k",
+            recipe=MNIST_RECIPE,
+            config={
+                "image_size": 32,
+                "channels": 1,
+                "num_classes": 10,
+                "g_ch": 16,
+                "d_ch": 16,
+                "n_dis": 1,
+                "lr": 2e-4,
+                "lr_d": 2e-4,
+                "augment": "translation",
+                "loss": "non-saturating",
+                "mode_seeking": 0.25,
+            },
+            metrics={
+                "requested": {"value": 0.894, "protocol": REQUESTED_PROTOCOL},
+                "min_requested": {"value": 0.81, "protocol": REQUESTED_PROTOCOL + "; the worst digit"},
+                "recognisable": {"value": 0.894, "protocol": DIGITS_PROTOCOL},
+                "min_class_fraction": {"value": 0.093, "protocol": DIGITS_PROTOCOL},
+                "spread_ratio": {
+                    "value": 1.07,
+                    "protocol": DIVERSITY_PROTOCOL + "; worst digit 0.942. The diversity bar, 0.9, is met",
+                },
+                "intra_fd": {
+                    "value": 47.3,
+                    "protocol": "Frechet distance of judge features per digit, averaged over the digits "
+                    "(ganzoo.metrics.diversity); real-vs-real 38.3",
+                },
+                "requested_share_of_real": {
+                    "value": 1.028,
+                    "protocol": "requested over the real held-out digits' 87.0%; worst digit 0.931. The conditional "
+                    "bar, 0.95 overall and 0.85 for the worst digit, is met",
+                },
+                "training_seconds": {
+                    "value": 4750.3,
+                    "protocol": "seconds in the engine's loop, fp32, one torch thread beside one other training run "
+                    "on a 2-core AMD EPYC (torch reports AVX512)",
+                },
+            },
+            license="MIT",
+        )
+    )
     for size, (params, sha256, measured) in DEEP.items():
         pin_note = (
             "sha256 as recorded by a third party's pinned download list; upstream publishes none"
