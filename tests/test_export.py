@@ -123,7 +123,7 @@ def test_exporting_a_direction_a_model_lacks_or_a_direction_for_a_sampler_says_w
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dcgan-mnist", "wgan-gp-mnist", "sngan-mnist"])
+@pytest.mark.parametrize("name", ["dcgan-mnist", "wgan-gp-mnist", "sngan-mnist", "biggan-mnist"])
 def test_bundled_samplers_export_exactly(name, tmp_path):
     model = ganzoo.load(name)
     _check_sampler(model, export_onnx(model, tmp_path / "g.onnx", name=name))
