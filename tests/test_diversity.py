@@ -101,3 +101,16 @@ def test_the_readme_quotes_the_conditional_cards():
 )
 def test_the_bundled_conditional_models_are_as_varied_as_real_digits(name, conditional_scores):
     assert conditional_scores[name]["spread_ratio"] >= SPREAD_BAR, conditional_scores[name]
+
+
+def test_card_verdicts_are_read_from_the_values():
+    from ganzoo.metrics import conditional_card_metrics
+
+    base = dict(requested=0.9, min_requested=0.8, recognisable=0.9, min_class_fraction=0.09, intra_fd=50.0)
+    card = conditional_card_metrics(**base, spread_ratio=0.9, spread_worst=0.8, share=0.95, worst_share=0.85)
+    assert card["spread_ratio"]["protocol"].endswith("is met")
+    assert card["requested_share_of_real"]["protocol"].endswith("is met")
+    card = conditional_card_metrics(**base, spread_ratio=0.899, spread_worst=0.8, share=1.1, worst_share=0.849)
+    assert card["spread_ratio"]["protocol"].endswith("is NOT met")
+    assert card["requested_share_of_real"]["protocol"].endswith("is NOT met")
+    assert "worst digit 0.849" in card["requested_share_of_real"]["protocol"]

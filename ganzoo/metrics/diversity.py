@@ -23,7 +23,7 @@ import functools
 
 import torch
 
-SPREAD_BAR = 0.9  # generated spread / real spread, averaged over the classes
+from . import SPREAD_BAR as SPREAD_BAR  # the bar lives torch-free in ganzoo.metrics, for the cards
 
 
 def class_spread(features: torch.Tensor, labels: torch.Tensor) -> dict[int, float]:

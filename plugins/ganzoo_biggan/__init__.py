@@ -5,7 +5,7 @@ in the catalog."""
 from pathlib import Path
 
 import ganzoo
-from ganzoo.metrics import DIGITS_PROTOCOL, DIVERSITY_PROTOCOL, REQUESTED_PROTOCOL
+from ganzoo.metrics import conditional_card_metrics
 
 PAPER = (
     "Brock, Donahue, Simonyan 2019. Large Scale GAN Training for High Fidelity Natural Image Synthesis. "
@@ -96,24 +96,17 @@ def ganzoo_register_models(register):
                 "mode_seeking": 0.25,
             },
             metrics={
-                "requested": {"value": 0.894, "protocol": REQUESTED_PROTOCOL},
-                "min_requested": {"value": 0.81, "protocol": REQUESTED_PROTOCOL + "; the worst digit"},
-                "recognisable": {"value": 0.894, "protocol": DIGITS_PROTOCOL},
-                "min_class_fraction": {"value": 0.093, "protocol": DIGITS_PROTOCOL},
-                "spread_ratio": {
-                    "value": 1.07,
-                    "protocol": DIVERSITY_PROTOCOL + "; worst digit 0.942. The diversity bar, 0.9, is met",
-                },
-                "intra_fd": {
-                    "value": 47.3,
-                    "protocol": "Frechet distance of judge features per digit, averaged over the digits "
-                    "(ganzoo.metrics.diversity); real-vs-real 38.3",
-                },
-                "requested_share_of_real": {
-                    "value": 1.028,
-                    "protocol": "requested over the real held-out digits' 87.0%; worst digit 0.931. The conditional "
-                    "bar, 0.95 overall and 0.85 for the worst digit, is met",
-                },
+                **conditional_card_metrics(
+                    requested=0.894,
+                    min_requested=0.81,
+                    recognisable=0.894,
+                    min_class_fraction=0.093,
+                    spread_ratio=1.07,
+                    spread_worst=0.942,
+                    intra_fd=47.3,
+                    share=1.028,
+                    worst_share=0.931,
+                ),
                 "training_seconds": {
                     "value": 4750.3,
                     "protocol": "seconds in the engine's loop, fp32, one torch thread beside one other training run "
