@@ -37,7 +37,7 @@ RECIPES = {
     "vanilla-mnist": (
         "ganzoo_vanilla",
         "ganzoo train vanilla --data mnist-5k --image-size 28 --channels 1 -c g_norm=batch "
-        "-c 'g_hidden=[512,1024,2048]' -c decay_start=0.8 -c lr_d=1e-4 --batch-size 128 --steps 30000 "
+        "-c 'g_hidden=[512,1024,2048]' -c decay_start=0.85 -c lr_d=1e-4 --batch-size 128 --steps 18000 "
         "--ema 0.999 --out runs/vanilla-mnist",
     ),
     "wgan-gp-mnist": (
