@@ -92,6 +92,8 @@ class DiscriminatorTricks:
     #                    adaptive discriminator augmentation (Karras et al. 2020); "" = none
     r1: float = 0.0  # weight gamma of the R1 penalty gamma/2 * ||grad D(x)||^2 on real inputs
     #                  (Mescheder et al. 2018); 0 = none
+    r1_interval: int = 1  # lazy R1 (Karras et al. 2020): the penalty only on iterations that are multiples of
+    #                       this, weighted by it, so it costs 1/interval as much; 1 = every iteration
     real_label: float = 1.0  # D's target for real samples; 0.9 = one-sided label smoothing (Salimans et al. 2016)
     lr_d: float = 0.0  # D's own learning rate when > 0: two time-scale updates (Heusel et al. 2017); 0 = lr
     ada_target: float = 0.6  # ADA: the r_t = E[sign(D(real))] it holds D at; higher = less augmentation (paper: 0.6)
@@ -109,14 +111,19 @@ TRICK_FIELDS = tuple(f.name for f in dataclasses.fields(DiscriminatorTricks))
 
 def check_tricks(config: Any, refuse: dict[str, str] | None = None) -> None:
     """Check the DiscriminatorTricks fields of ``config``; ``refuse`` maps a trick the variant cannot take in
-    its current setting to why (it must then stay at its default)."""
+    its current setting to why (it must then stay at its default). A class-conditional config refuses packing."""
     defaults = DiscriminatorTricks()
-    for name, why in (refuse or {}).items():
+    refuse = dict(refuse or {})
+    if is_conditional(config):
+        refuse.setdefault(
+            "pack", "a packed D input would mix samples of different labels; pack an unconditional run (num_classes=0)"
+        )
+    for name, why in refuse.items():
         if getattr(config, name) != getattr(defaults, name):
             raise ConfigError(
                 f"{name}={getattr(config, name)!r} cannot be used here: {why}; leave it at {getattr(defaults, name)!r}"
             )
-    for name, minimum in (("pack", 1), ("mbstd", 0)):
+    for name, minimum in (("pack", 1), ("mbstd", 0), ("r1_interval", 1)):
         value = getattr(config, name)
         if type(value) is not int or value < minimum:
             raise ConfigError(f"{name} must be a whole number >= {minimum} ({minimum} = off), got {value!r}")
@@ -138,6 +145,18 @@ def is_conditional(config: Any) -> bool:
     """A config trains class-conditionally when it has ``num_classes`` > 0 (0 or absent: unconditional)."""
     value = getattr(config, "num_classes", 0)
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_labels(net: Any, n: int, y: Any) -> None:
+    """Labels y (n,) are required by a class-conditional net (``net.num_classes`` > 0) and refused by an
+    unconditional one, with a message that says which."""
+    name, k = type(net).__name__, getattr(net, "num_classes", 0)
+    if k and y is None:
+        raise ValueError(f"{name} is class-conditional ({k} classes): pass labels y, a ({n},) int64 tensor")
+    if not k and y is not None:
+        raise ValueError(f"{name} is unconditional (num_classes=0): call it without labels")
+    if y is not None and tuple(y.shape) != (n,):
+        raise ValueError(f"{name} needs one label per sample, shape ({n},), got labels of shape {tuple(y.shape)}")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -1,15 +1,22 @@
 """Network building blocks shared by variants: the DCGAN-style conv nets, MLPs and the PatchGAN.
 
 Plugins build their generators and discriminators from these (or bring their own). A generator
-exposes ``latent_shape`` so that a model can draw its noise without knowing the architecture.
+exposes ``latent_shape`` so that a model can draw its noise without knowing the architecture, and
+``num_classes`` (0: unconditional); a class-conditional net takes labels y (B,) int64 as its second input
+(ConditionalConvGenerator, ProjectionConvDiscriminator).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
+
+from .config import check_labels
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -34,6 +41,21 @@ def _norm2d(norm: str, channels: int, eps: float = 1e-5) -> nn.Module:
     raise ValueError(f"norm must be 'batch', 'layer' or 'none', got {norm!r}")
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm without its own affine; a per-class gain (initialised to 1) and bias (to 0) instead."""
+
+    def __init__(self, channels: int, num_classes: int, eps: float = 1e-5):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, eps=eps, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # (B, C, H, W), (B,) -> (B, C, H, W)
+        return self.gain(y)[:, :, None, None] * self.bn(x) + self.bias(y)[:, :, None, None]
+
+
 class ConvGenerator(nn.Module):
     """DCGAN generator: z (B, nz, 1, 1) -> 4x4 -> ... -> image (B, C, S, S) in [-1, 1].
 
@@ -42,7 +64,10 @@ class ConvGenerator(nn.Module):
     ``stem="linear"`` makes the 4x4 map with a linear layer (bias, no norm or activation) and
     ``head="conv3x3"`` doubles up to S in normed layers, then maps to the image with a 3x3 conv
     (widths ngf * S/4 ... ngf): StudioGAN's DCGAN. ``bn_eps`` is the batch norms' epsilon.
+    ``norm_layer(channels)``, when given, builds its norms instead (ConditionalConvGenerator's cBN).
     """
+
+    num_classes = 0  # unconditional: forward takes z only
 
     def __init__(
         self,
@@ -55,8 +80,10 @@ class ConvGenerator(nn.Module):
         stem: str = "deconv",
         head: str = "deconv",
         bn_eps: float = 1e-5,
+        norm_layer: Callable[[int], nn.Module] | None = None,
     ):
         super().__init__()
+        norm2d = norm_layer or (lambda channels: _norm2d(norm, channels, bn_eps))
         n_up = int(math.log2(image_size)) - 2  # stride-2 layers after the first 4x4 projection
         n_mid = n_up if head == "conv3x3" else n_up - 1  # those followed by a norm
         bias = norm != "batch"
@@ -64,11 +91,11 @@ class ConvGenerator(nn.Module):
         if stem == "linear":  # (B, nz, 1, 1) -> (B, nz) -> (B, width * 16) -> (B, width, 4, 4)
             layers: list[nn.Module] = [nn.Flatten(), nn.Linear(nz, width * 16), nn.Unflatten(1, (width, 4, 4))]
         else:
-            layers = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=bias), _norm2d(norm, width, bn_eps), nn.ReLU(True)]
+            layers = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=bias), norm2d(width), nn.ReLU(True)]
         for _ in range(n_mid):
             layers += [
                 nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=bias),
-                _norm2d(norm, width // 2, bn_eps),
+                norm2d(width // 2),
                 nn.ReLU(True),
             ]
             width //= 2
@@ -81,8 +108,25 @@ class ConvGenerator(nn.Module):
         self.main = nn.Sequential(*layers, out, nn.Tanh())
         self.latent_shape = (nz, 1, 1)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, nz, 1, 1) -> (B, C, S, S)
-        return self.main(z)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:  # (B, nz, 1, 1) -> (B, C, S, S)
+        check_labels(self, z.shape[0], y)
+        if y is None:
+            return self.main(z)
+        h = z
+        for layer in self.main:
+            h = layer(h, y) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h
+
+
+class ConditionalConvGenerator(ConvGenerator):
+    """ConvGenerator whose batch norms take a per-class gain and bias (StudioGAN's conditional DCGAN, cBN):
+    z (B, nz, 1, 1) and labels y (B,) -> image (B, C, S, S)."""
+
+    def __init__(self, num_classes: int, nz: int = 100, ngf: int = 64, channels: int = 3, image_size: int = 64,
+                 bn_eps: float = 1e-5, **kwargs: Any):  # fmt: skip
+        cbn = functools.partial(ConditionalBatchNorm2d, num_classes=num_classes, eps=bn_eps)
+        super().__init__(nz, ngf, channels, image_size, norm="batch", bn_eps=bn_eps, norm_layer=cbn, **kwargs)
+        self.num_classes = num_classes
 
 
 class MinibatchStd(nn.Module):
@@ -119,6 +163,8 @@ class ConvDiscriminator(nn.Module):
     a logit (no sigmoid), so losses use the numerically stable ``*_with_logits`` forms.
     """
 
+    num_classes = 0  # unconditional: forward takes x only
+
     def __init__(self, channels: int = 3, ndf: int = 64, image_size: int = 64, norm: str = "batch", mbstd: int = 0):
         super().__init__()
         n_down = int(math.log2(image_size)) - 2
@@ -134,11 +180,32 @@ class ConvDiscriminator(nn.Module):
             width *= 2
         if mbstd:  # the 4x4 features, plus their spread over a group of samples
             layers.append(MinibatchStd(mbstd))
-        layers += [nn.Conv2d(width + (mbstd > 0), 1, 4, 1, 0, bias=bias)]
+        self.features = width + (mbstd > 0)  # channels of the 4x4 map the last conv scores
+        layers += [nn.Conv2d(self.features, 1, 4, 1, 0, bias=bias)]
         self.main = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, S, S) -> (B,)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:  # (B, C, S, S) -> (B,)
+        check_labels(self, x.shape[0], y)
         return self.main(x).flatten()
+
+
+class ProjectionConvDiscriminator(ConvDiscriminator):
+    """ConvDiscriminator with the projection (Miyato & Koyama 2018): image x (B, C, S, S) and labels y (B,) -> the
+    score plus <V y, h>, h the 4x4 features summed over space (StudioGAN's conditional DCGAN, PD)."""
+
+    def __init__(self, num_classes: int, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.embed = nn.Embedding(num_classes, self.features)  # the projection's V
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)  # the scale of the paper's conv init
+        self.num_classes = num_classes
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:  # (B, C, S, S) -> (B,)
+        check_labels(self, x.shape[0], y)
+        *body, head = self.main
+        h = x
+        for layer in body:
+            h = layer(h)  # (B, W, 4, 4) at the end
+        return head(h).flatten() + (self.embed(y) * h.sum(dim=(2, 3))).sum(dim=1)  # score + projection <V y, h>
 
 
 def mlp(sizes: tuple[int, ...], activation: str = "relu", dropout: float = 0.0, norm: str = "none") -> nn.Sequential:

@@ -214,23 +214,27 @@ def summary(nets: dict[str, nn.Module]) -> str:
 
 
 def score_real(
-    ctx: Any, real: torch.Tensor, *args: Any, observe: bool = True
+    ctx: Any, real: torch.Tensor, *args: Any, observe: bool = True, scheduled: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(D's logits on ``real``, the R1 term gamma/2 * E||grad D||^2 or None): one pass serves both.
 
     With ``config.r1`` > 0 the pass runs through the raw module in fp32 and eager mode (double
-    backward), as ganzoo.losses.r1_penalty does; the penalty is logged as "r1". The logits go to
-    ``observe_real`` (ADA's statistic) unless ``observe`` is False (a lazy R1 pass beside the D update's own).
+    backward), as ganzoo.losses.r1_penalty does; the penalty is logged as "r1". It is lazy with
+    ``config.r1_interval`` > 1: only on iterations that are multiples of it (counted over the whole run, so a
+    resume keeps the rhythm), weighted by it. ``scheduled``: the caller runs this pass only when R1 is due and
+    weights it itself (a lazy phase, StyleGAN2's Dreg). The logits go to ``observe_real`` (ADA's statistic)
+    unless ``observe`` is False (a lazy R1 pass beside the D update's own).
     """
     gamma = getattr(ctx.config, "r1", 0.0)
-    if gamma <= 0:
+    interval = 1 if scheduled else getattr(ctx.config, "r1_interval", 1)
+    if gamma <= 0 or getattr(ctx, "iteration", 0) % interval:
         out = ctx.models["D"](real, *args)
         return (observe_real(ctx, out) if observe else out), None
     from .losses import r1_penalty
 
     out, penalty = r1_penalty(ctx.raw_models["D"], real, *args)
     ctx.log(r1=penalty)
-    return (observe_real(ctx, out) if observe else out), gamma / 2 * penalty
+    return (observe_real(ctx, out) if observe else out), gamma / 2 * interval * penalty
 
 
 MODE_SEEKING = "mode_seeking"  # the name generator_loss leaves in ctx.applied, which the engine checks

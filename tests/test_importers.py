@@ -572,7 +572,7 @@ def test_a_checkpoint_in_another_layout_is_refused():
     with pytest.raises(
         WeightsError,
         match=r"studiogan-dcgan: the checkpoint is a class- or code-conditional StudioGAN "
-        r"DCGAN \(cBN\): ganzoo's DCGAN is unconditional, so it cannot take it",
+        r"DCGAN \(cBN\): ganzoo converts StudioGAN's unconditional DCGAN \(g_cond_mtd \"W/O\"\) only",
     ):
         convert("studiogan-dcgan", studiogan_checkpoint(conditional))
 

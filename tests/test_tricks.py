@@ -102,6 +102,37 @@ def test_r1_and_label_smoothing_reach_the_loss(tmp_path, variant, monkeypatch):
         ganzoo.create(variant, **config, **dict(extra, real_label=0.3))
 
 
+def test_lazy_r1_runs_on_every_interval_th_iteration_weighted_by_the_interval(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import ganzoo.losses
+    from ganzoo.tricks import score_real
+
+    torch.manual_seed(0)
+    D = ganzoo.create("dcgan", **IMAGE).nets["D"]
+    real = torch.randn(4, 1, 16, 16)
+
+    def term(iteration: int, interval: int, **kwargs):
+        config = SimpleNamespace(r1=2.0, r1_interval=interval)
+        ctx = SimpleNamespace(config=config, iteration=iteration, models={"D": D}, raw_models={"D": D}, log=dict)
+        return score_real(ctx, real, **kwargs)[1]
+
+    every = term(4, 1)
+    assert every is not None and float(every) > 0
+    assert torch.allclose(term(4, 4), 4 * every)  # due: weighted by the interval
+    assert term(3, 4) is None and term(5, 4) is None  # not due: D's plain pass, no penalty
+    assert torch.allclose(term(3, 4, scheduled=True), every)  # a lazy phase schedules and weights it itself
+    calls = []
+    original = ganzoo.losses.r1_penalty
+    monkeypatch.setattr(ganzoo.losses, "r1_penalty", lambda *a: calls.append(a) or original(*a))
+    ganzoo.train(
+        "dcgan", "mnist-5k", steps=5, out=tmp_path / "run", batch_size=8, **QUIET, **IMAGE, r1=1.0, r1_interval=2
+    )
+    assert len(calls) == 3  # iterations 0, 2 and 4
+    with pytest.raises(ConfigError, match="r1_interval must be a whole number >= 1"):
+        ganzoo.create("dcgan", r1_interval=0)
+
+
 def test_tricks_a_variant_cannot_take_are_refused_with_the_reason():
     with pytest.raises(ConfigError, match="does not take the discriminator trick 'pack'.*docs/tricks.md"):
         ganzoo.create("cyclegan", pack=2)

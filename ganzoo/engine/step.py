@@ -280,6 +280,24 @@ class StepContext:
             return torch.cat([drawn[:h], drawn[:h], drawn[h:]])
         return self.task.fake_labels(n, self.device)
 
+    def images_and_labels(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch as (images (B, C, H, W), labels (B,) or None): a conditional task's batches are (images, labels)."""
+        return (batch[0], batch[1]) if self.task.conditional else (batch, None)
+
+    def generate(self, n: int, net: str = "G") -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """n fakes: (images (n, C, H, W), the labels drawn for them (n,) or None, their latents (n, *latent_shape)).
+
+        A conditional run draws the labels (``fake_labels``) before the latents; an unconditional one, latents only.
+        """
+        y = self.fake_labels(n) if self.task.conditional else None
+        z = self.noise(n)
+        G = self.models[net]
+        return (G(z) if y is None else G(z, y)), y, z
+
+    def score(self, x: torch.Tensor, y: torch.Tensor | None, net: str = "D") -> torch.Tensor:
+        """Network ``net``'s logits on images x, with their labels y when the run is conditional (None otherwise)."""
+        return self.models[net](x) if y is None else self.models[net](x, y)
+
     def next_batch(self) -> Any:
         """Another batch of real data (e.g. for each of WGAN-GP's critic updates)."""
         return self._next_batch()

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganzoo import tricks
+from ganzoo.config import check_labels
 from ganzoo.latent import draw_z
 from ganzoo.networks import MinibatchStd
 
@@ -179,7 +180,7 @@ class Generator(nn.Module):
         self.num_classes = c.num_classes
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, truncation: float | None = None) -> torch.Tensor:
-        _check_labels(self, z.shape[0], y)
+        check_labels(self, z.shape[0], y)
         emb = self.shared(y) if self.shared is not None else None  # (B, shared_dim)
         if self.deep:
             cond = torch.cat([z, emb], dim=1)  # (B, nz + shared_dim): the linear's input and every norm's
@@ -269,23 +270,12 @@ class Discriminator(nn.Module):
         self.num_classes = c.num_classes
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        _check_labels(self, x.shape[0], y)
+        check_labels(self, x.shape[0], y)
         h = self.blocks(x if self.input_conv is None else self.input_conv(x))  # (B, C', s, s)
         if self.mbstd is not None:
             h = self.mbstd(h)  # (B, C' + 1, s, s)
         h = F.relu(h).sum(dim=(2, 3))  # (B, C') global sum pooling
         return self.linear(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)  # (B,): score + projection <V y, h>
-
-
-def _check_labels(net: nn.Module, n: int, y: torch.Tensor | None) -> None:
-    """BigGAN is class-conditional: one label per sample."""
-    if y is None:
-        raise ValueError(
-            f"{type(net).__name__} is class-conditional ({net.num_classes} classes): pass labels y, "
-            f"a ({n},) int64 tensor"
-        )
-    if tuple(y.shape) != (n,):
-        raise ValueError(f"{type(net).__name__} needs one label per sample, shape ({n},), got {tuple(y.shape)}")
 
 
 def build(config: BigGANConfig) -> dict[str, nn.Module]:

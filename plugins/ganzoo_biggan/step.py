@@ -41,24 +41,19 @@ class BigGANStep(Step):
     def optimizers(self, nets):
         return adam_per_network(nets, ("D", "G"), self.config)  # lr for G, lr_d for D
 
-    def _fakes(self, ctx: StepContext, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """n generated images (n, C, H, W), the labels they were drawn for (n,) and their z (n, dim_z)."""
-        y, z = ctx.fake_labels(n), ctx.noise(n)
-        return ctx.models["G"](z, y), y, z
-
     def __call__(self, ctx: StepContext, batch: Any) -> None:
         D, c = ctx.models["D"], self.config
         for i in range(c.n_dis):
             real, y_real = batch if i == 0 else ctx.next_batch()  # each D update sees new data
             with torch.no_grad():
-                fake, y_fake, _ = self._fakes(ctx, real.shape[0])
+                fake, y_fake, _ = ctx.generate(real.shape[0])
             out_real, r1 = tricks.score_real(ctx, real, y_real)  # R1 when asked for
             out_fake = D(fake, y_fake)
             loss_d = self.loss_d(out_real, out_fake)
             ctx.backward(loss_d if r1 is None else loss_d + r1)
             ctx.step("D")
         with ctx.frozen("D"):  # D gives input gradients only
-            fake, y_fake, z = self._fakes(ctx, real.shape[0])
+            fake, y_fake, z = ctx.generate(real.shape[0])
             loss_g = self.loss_g(D(fake, y_fake))
             ortho = orthogonal_penalty(ctx.raw_models["G"]) if c.ortho > 0 else None
             total = tricks.generator_loss(ctx, loss_g, fake, z)  # + mode seeking when asked for

@@ -8,6 +8,7 @@ from ganzoo.config import (
     check_betas,
     check_channels,
     check_choice,
+    check_count,
     check_fraction,
     check_positive,
     check_power_of_two_size,
@@ -32,6 +33,8 @@ class DCGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label,
     g_head: str = "deconv"  # G's output layer: "deconv" = the last transposed conv doubles the size (paper);
     #                         "conv3x3" = every doubling is normed, then a 3x3 conv to the image (StudioGAN)
     bn_eps: float = 1e-5  # epsilon of G's batch norms (StudioGAN's nets use 1e-4)
+    num_classes: int = 0  # > 0: class-conditional, with the data's number of classes: a per-class gain and bias
+    #                       in G's batch norms, the projection in D (StudioGAN's conditional DCGAN); 0 = the paper's
 
     def __post_init__(self):
         check_power_of_two_size(self)
@@ -39,9 +42,10 @@ class DCGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label,
         check_positive(self, "nz", "ngf", "ndf", "lr")
         check_betas(self)
         check_fraction(self, "decay_start")
-        check_tricks(self)
         if type(self.out_bias) is not bool:
             raise ConfigError(f"out_bias must be true or false, got {self.out_bias!r}")
         check_choice(self, "g_stem", ("deconv", "linear"))
         check_choice(self, "g_head", ("deconv", "conv3x3"))
         check_positive(self, "bn_eps")
+        check_count(self, "num_classes", 0, "unconditional")
+        check_tricks(self)  # refuses packing when conditional

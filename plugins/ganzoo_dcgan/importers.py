@@ -83,8 +83,8 @@ def convert_studiogan_dcgan(checkpoint: dict) -> Converted:
     state = state_dict_of(checkpoint, "state_dict", STUDIOGAN)
     if any(".bn0.gain." in k or k.startswith("info_") for k in state):
         raise WeightsError(
-            f"{STUDIOGAN}: the checkpoint is a class- or code-conditional StudioGAN DCGAN (cBN): "
-            f"ganzoo's DCGAN is unconditional, so it cannot take it"
+            f"{STUDIOGAN}: the checkpoint is a class- or code-conditional StudioGAN DCGAN (cBN): ganzoo converts "
+            'StudioGAN\'s unconditional DCGAN (g_cond_mtd "W/O") only'
         )
     linear = need(state, "linear0.weight", STUDIOGAN, 2)  # (16 * W, nz)
     out = need(state, "conv4.weight", STUDIOGAN, 4)  # (C, ngf, 3, 3)

@@ -65,11 +65,7 @@ class SNGANConfig(DiscriminatorTricks):  # pack, mbstd, augment, r1, real_label,
         check_betas(self)
         check_fraction(self, "decay_start")
         check_positive(self, "bn_eps")
-        refuse = {}
-        if self.num_classes:
-            refuse["pack"] = (
-                "a packed D input would mix samples of different labels; pack an unconditional run (num_classes=0)"
-            )
+        refuse = {}  # and packing, when conditional (check_tricks)
         if self.loss == "hinge":
             refuse["real_label"] = "the hinge loss has margins, not targets to smooth; use loss=non-saturating"
         check_tricks(self, refuse)

@@ -17,7 +17,8 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganzoo import tricks
-from ganzoo.networks import MinibatchStd
+from ganzoo.config import check_labels
+from ganzoo.networks import ConditionalBatchNorm2d, MinibatchStd
 
 from .config import SNGANConfig
 
@@ -40,34 +41,6 @@ def _init(layer: nn.Module, gain: float = 1.0) -> nn.Module:
 
 def _sn(layer: nn.Module, gain: float = 1.0) -> nn.Module:
     return spectral_norm(_init(layer, gain))  # W / sigma(W), sigma by one power iteration per training forward
-
-
-def _check_labels(net: nn.Module, n: int, y: torch.Tensor | None) -> None:
-    """Labels are required by a class-conditional net and refused by an unconditional one."""
-    name = type(net).__name__
-    if net.num_classes and y is None:
-        raise ValueError(
-            f"{name} is class-conditional ({net.num_classes} classes): pass labels y, a ({n},) int64 tensor"
-        )
-    if not net.num_classes and y is not None:
-        raise ValueError(f"{name} is unconditional (num_classes=0): call it without labels")
-    if y is not None and tuple(y.shape) != (n,):
-        raise ValueError(f"{name} needs one label per sample, shape ({n},), got labels of shape {tuple(y.shape)}")
-
-
-class ConditionalBatchNorm2d(nn.Module):
-    """Batch norm without its own affine; a per-class gain (initialised to 1) and bias (to 0) instead."""
-
-    def __init__(self, channels: int, num_classes: int, eps: float = 1e-5):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(channels, eps=eps, affine=False)
-        self.gain = nn.Embedding(num_classes, channels)
-        self.bias = nn.Embedding(num_classes, channels)
-        nn.init.ones_(self.gain.weight)
-        nn.init.zeros_(self.bias.weight)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # (B, C, H, W), (B,) -> (B, C, H, W)
-        return self.gain(y)[:, :, None, None] * self.bn(x) + self.bias(y)[:, :, None, None]
 
 
 class GBlock(nn.Module):
@@ -134,7 +107,7 @@ class Generator(nn.Module):
         self.num_classes = num_classes
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        _check_labels(self, z.shape[0], y)
+        check_labels(self, z.shape[0], y)
         h = self.linear(z).view(z.shape[0], -1, self.side, self.side)  # (B, C0, s, s)
         for block in self.blocks:
             h = block(h, y)  # (B, Ci, 2s, 2s) ...
@@ -158,7 +131,7 @@ class Discriminator(nn.Module):
         self.num_classes = num_classes
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        _check_labels(self, x.shape[0], y)
+        check_labels(self, x.shape[0], y)
         h = self.blocks(x)  # (B, C', s, s)
         if self.mbstd is not None:
             h = self.mbstd(h)  # (B, C' + 1, s, s)

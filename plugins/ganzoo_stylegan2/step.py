@@ -78,7 +78,7 @@ class StyleGAN2Step(AdamStep):
     def Dreg(self, ctx: StepContext, batch: Any) -> torch.Tensor:
         """gamma/2 * E||grad_x D(x)||^2 on the real batch: the shared R1 term (logged as "r1")."""
         real, y_real = self._real(batch)
-        _, r1 = tricks.score_real(ctx, real, *y_real, observe=False)  # Dmain gave ADA this iteration's reals
+        _, r1 = tricks.score_real(ctx, real, *y_real, observe=False, scheduled=True)  # Dmain fed ADA; lazy here
         return r1
 
     def ema_decay(self, iteration: int, batch_size: int, decay: float) -> float:
