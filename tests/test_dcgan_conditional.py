@@ -22,6 +22,7 @@ from ganzoo.networks import (
 )
 
 from .test_conformance import ALL_CHECKS, SIZES, TINY
+from .test_engine import QUIET
 
 
 def test_conditional_dcgan_passes_the_kit(tmp_path):
@@ -87,9 +88,8 @@ def test_a_short_conditional_run_draws_the_digit_asked_for(tmp_path):
         device="cpu",
         batch_size=64,
         seed=0,
-        progress="off",
-        sample_every=0,
         checkpoint_every=0,
+        **QUIET,
         image_size=32,
         channels=1,
         ngf=32,
